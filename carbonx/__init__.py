@@ -1,0 +1,1 @@
+"""carbonx: the node, config loading and the `carbonx` command line."""

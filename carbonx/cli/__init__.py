@@ -1,0 +1,77 @@
+"""The ``carbonx`` command line: the front door to the exchange.
+
+Every error a user can cause (bad config, bad data directory, bad argument) ends the command with
+one line on stderr naming what and where, and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from carbonx.cli import replay_cmd, simulate_cmd
+from carbonx.errors import CarbonxError
+from carbonx.logs import configure_logging
+from carbonx.simulation import SimulationError
+from engine.journal import JournalCorrupt
+from engine.recovery import DataDirError
+
+DESCRIPTION = """\
+carbonx — trading, auction and settlement system of the Shanghai carbon allowance exchange.
+
+Listing trading (continuous double auction) of allowances and credits with full pre-funding:
+cash and allowances are frozen before an order may trade and move together on each trade (DvP).
+Every command is journaled before it is applied; `carbonx replay` rebuilds the state from it.
+"""
+
+EPILOG = """\
+examples:
+  carbonx simulate                       a seeded trading day; prints the daily bulletin
+  carbonx simulate --seed 7 --orders 5000 --date 2026-11-24
+  carbonx replay var/simulate-seed1      rebuild the state from the journal; prints its hash
+
+Prices are shown in CNY per tonne, quantities in tonnes; inside the system they are integers
+(fen per tonne, tonnes, fen). Reject codes: docs/REJECT_CODES.md. Config keys: docs/CONFIG.md.
+"""
+
+# Errors the user can cause and fix; anything else is a bug and keeps its traceback.
+USER_ERRORS = (CarbonxError, DataDirError, SimulationError, JournalCorrupt, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="carbonx",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="level of the JSON log lines written to stderr (default: warning)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    simulate_cmd.add_parser(commands)
+    replay_cmd.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        status: int = args.run(args)
+    except USER_ERRORS as exc:
+        print(f"carbonx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"carbonx {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Loads a config directory of TOML files into the validated Structs of ``engine.config``.
+
+One file per subject (docs/CONFIG.md lists every key): ``instruments.toml`` and ``members.toml`` are
+required; ``node.toml``, ``calendar.toml``, ``fees.toml`` and ``limits.toml`` may be left out, and then
+their defaults apply. msgspec checks the structure and the types; the checks here add what a type cannot
+say (ranges, uniqueness, references between files). The first problem found raises ``ConfigError`` with
+one line naming the file, the key path and the problem, so the regulator can fix the file by reading it.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import msgspec
+import msgspec.toml
+
+from carbonx.errors import ConfigError
+from engine.config import (
+    Account,
+    Calendar,
+    ExchangeConfig,
+    Fees,
+    Instrument,
+    ListingLimits,
+    Member,
+    SessionTimes,
+)
+
+T = TypeVar("T")
+
+PPM = 1_000_000  # fee rates are parts per million of traded value
+BP = 10_000  # the price band is in basis points of the reference price
+
+
+class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    book: Literal["reference"] = "reference"  # the fast book (DESIGN.md) joins this Literal when it lands
+
+
+class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    data_dir: str = "var"  # journal, snapshots, trade log and statements
+    fsync: bool = True  # replies leave only after the journal batch is on disk
+    engine: EngineOptions = msgspec.field(default_factory=EngineOptions)
+
+
+class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
+    exchange: ExchangeConfig
+    node: NodeConfig
+    directory: str
+
+
+# Files whose top level is not itself one of the engine's Structs.
+class _InstrumentsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    instrument: list[Instrument]
+
+
+class _MembersFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    member: list[Member]
+    account: list[Account]
+
+
+class _LimitsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    listing: ListingLimits = msgspec.field(default_factory=ListingLimits)
+
+
+def load_config(directory: str | Path) -> LoadedConfig:
+    """Read, decode and check every file of ``directory``; raise ``ConfigError`` on the first problem."""
+    root = Path(directory)
+    if not root.exists():
+        raise ConfigError(f"{root}: config directory not found")
+    if not root.is_dir():
+        raise ConfigError(f"{root}: config path is not a directory")
+
+    instruments = _load_required(root / "instruments.toml", _InstrumentsFile)
+    members = _load_required(root / "members.toml", _MembersFile)
+    node = _load(root / "node.toml", NodeConfig) or NodeConfig()
+    calendar = _load(root / "calendar.toml", Calendar) or Calendar()
+    fees_file = _load(root / "fees.toml", Fees)
+    limits = _load(root / "limits.toml", _LimitsFile) or _LimitsFile()
+    fees = fees_file or Fees()
+
+    _check_instruments(root / "instruments.toml", instruments.instrument)
+    fee_account = _check_members(root / "members.toml", members)
+    _check_fees(root / "fees.toml", fees, fee_account, file_present=fees_file is not None)
+    _check_listing(root / "limits.toml", limits.listing)
+    _check_calendar(root / "calendar.toml", calendar)
+    _require(root / "node.toml", "data_dir", node.data_dir.strip() != "", "must not be empty")
+
+    exchange = ExchangeConfig(
+        instruments=instruments.instrument,
+        members=members.member,
+        accounts=members.account,
+        calendar=calendar,
+        fees=fees,
+        listing=limits.listing,
+    )
+    return LoadedConfig(exchange=exchange, node=node, directory=str(root))
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _line(path: Path, key: str, problem: str) -> str:
+    text = f"{path}: {key}: {problem}" if key else f"{path}: {problem}"
+    return " ".join(text.splitlines())  # ConfigError promises one line
+
+
+def _require(path: Path, key: str, ok: bool, problem: str) -> None:
+    if not ok:
+        raise ConfigError(_line(path, key, problem))
+
+
+def _load_required(path: Path, shape: type[T]) -> T:
+    loaded = _load(path, shape)
+    if loaded is None:
+        raise ConfigError(_line(path, "", "required file not found"))
+    return loaded
+
+
+def _load(path: Path, shape: type[T]) -> T | None:
+    """Decode one file into ``shape``; None when the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(_line(path, "", f"cannot read: {exc.strerror or exc}")) from None
+    try:
+        text = raw.decode("utf-8")  # TOML files are UTF-8 by definition
+    except UnicodeDecodeError as exc:
+        raise ConfigError(_line(path, "", f"not valid UTF-8 at byte {exc.start}")) from None
+    try:
+        return msgspec.toml.decode(text, type=shape)
+    except msgspec.ValidationError as exc:  # before DecodeError: it is a subclass
+        key, problem = _validation_problem(str(exc))
+        raise ConfigError(_line(path, key, problem)) from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(_line(path, *_syntax_problem(str(exc)))) from None
+
+
+_AT_PATH = re.compile(r"^(?P<problem>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
+_SYNTAX = re.compile(
+    r"^(?P<problem>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$"
+)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _validation_problem(message: str) -> tuple[str, str]:
+    """msgspec's "Expected `int`, got `str` - at `$.instrument[0].tick_fen`" as (key path, problem)."""
+    found = _AT_PATH.match(message)
+    problem, path = (found["problem"], found["path"].lstrip(".")) if found else (message, "")
+    for pattern, what in ((_MISSING, "missing required key"), (_UNKNOWN, "unknown key")):
+        field = pattern.match(problem)
+        if field:
+            return (f"{path}.{field['field']}" if path else field["field"]), what
+    return path or "(top level)", _lower_first(problem.replace("`", ""))
+
+
+def _syntax_problem(message: str) -> tuple[str, str]:
+    """tomllib's "Invalid value (at line 3, column 7)" as (position, problem)."""
+    found = _SYNTAX.match(message)
+    if found is None:
+        return "", f"TOML syntax error: {_lower_first(message)}"
+    where = f"line {found['line']}, column {found['column']}" if found["line"] else "end of document"
+    return where, f"TOML syntax error: {_lower_first(found['problem'])}"
+
+
+# --------------------------------------------------------------------------------------------- checking
+
+
+def _check_unique(path: Path, table: str, field: str, values: list[str]) -> None:
+    first_at: dict[str, int] = {}
+    for index, value in enumerate(values):
+        key = f"{table}[{index}].{field}"
+        _require(path, key, value != "", "must not be empty")
+        if value in first_at:
+            raise ConfigError(_line(path, key, f"duplicate {value!r} (also {table}[{first_at[value]}])"))
+        first_at[value] = index
+
+
+def _check_instruments(path: Path, instruments: list[Instrument]) -> None:
+    _require(path, "instrument", len(instruments) > 0, "at least one instrument is required")
+    _check_unique(path, "instrument", "code", [instrument.code for instrument in instruments])
+    for index, instrument in enumerate(instruments):
+        at = f"instrument[{index}]"
+        tick = instrument.tick_fen
+        _require(path, f"{at}.tick_fen", tick >= 1, f"must be >= 1 fen, got {tick}")
+        _require(path, f"{at}.lot_t", instrument.lot_t >= 1, f"must be >= 1 t, got {instrument.lot_t}")
+        price = instrument.reference_price_fen
+        _require(path, f"{at}.reference_price_fen", price > 0, f"must be > 0 fen, got {price}")
+        # The band is rounded inward to the tick from the reference price, so the price must be on the tick.
+        off_tick = f"{price} is not a multiple of tick_fen {tick}"
+        _require(path, f"{at}.reference_price_fen", price % tick == 0, off_tick)
+
+
+def _check_members(path: Path, members: _MembersFile) -> str:
+    """Check members and accounts; return the id of the one ``exchange_fees`` account."""
+    _check_unique(path, "member", "id", [member.id for member in members.member])
+    _check_unique(path, "account", "id", [account.id for account in members.account])
+    member_ids = {member.id for member in members.member}
+    fee_accounts: list[tuple[int, str]] = []
+    for index, account in enumerate(members.account):
+        unknown = f"unknown member {account.member!r}"
+        _require(path, f"account[{index}].member", account.member in member_ids, unknown)
+        if account.kind == "exchange_fees":
+            fee_accounts.append((index, account.id))
+    none = "no account of kind 'exchange_fees' (fees are paid into it)"
+    _require(path, "account", len(fee_accounts) > 0, none)
+    if len(fee_accounts) > 1:
+        (first, _), (second, _) = fee_accounts[:2]
+        problem = f"second account of kind 'exchange_fees' (first is account[{first}]); exactly one allowed"
+        raise ConfigError(_line(path, f"account[{second}].kind", problem))
+    return fee_accounts[0][1]
+
+
+def _check_fees(path: Path, fees: Fees, fee_account: str, *, file_present: bool) -> None:
+    for key, rate in (
+        ("listing_ppm", fees.listing_ppm),
+        ("agreement_ppm", fees.agreement_ppm),
+        ("auction_ppm", fees.auction_ppm),
+    ):
+        _require(path, key, 0 <= rate <= PPM, f"{rate} is outside 0..{PPM} (parts per million)")
+    default = "" if file_present else " (the default; the file is absent)"
+    problem = f"{fees.fee_account!r}{default} is not the exchange_fees account {fee_account!r} (members.toml)"
+    _require(path, "fee_account", fees.fee_account == fee_account, problem)
+
+
+def _check_listing(path: Path, listing: ListingLimits) -> None:
+    band, low, high = listing.band_bp, listing.min_quantity_t, listing.max_quantity_t
+    _require(path, "listing.band_bp", 1 <= band < BP, f"{band} is outside 1..{BP - 1} (basis points)")
+    _require(path, "listing.min_quantity_t", low >= 1, f"must be >= 1 t, got {low}")
+    _require(path, "listing.max_quantity_t", high >= low, f"{high} is below min_quantity_t {low}")
+    levels, length = listing.market_levels, listing.client_order_id_max_length
+    _require(path, "listing.market_levels", levels >= 1, f"must be >= 1, got {levels}")
+    _require(path, "listing.client_order_id_max_length", length >= 1, f"must be >= 1, got {length}")
+
+
+def _check_calendar(path: Path, calendar: Calendar) -> None:
+    _require(path, "weekdays", len(calendar.weekdays) > 0, "at least one trading weekday is required")
+    for index, day in enumerate(calendar.weekdays):
+        key = f"weekdays[{index}]"
+        _require(path, key, 1 <= day <= 7, f"{day} is not an ISO weekday 1..7 (Monday = 1)")
+        _require(path, key, day not in calendar.weekdays[:index], f"duplicate weekday {day}")
+    try:
+        zoneinfo.ZoneInfo(calendar.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(_line(path, "timezone", f"unknown time zone {calendar.timezone!r}")) from None
+    _check_sessions(path, calendar.sessions)
+
+
+def _check_sessions(path: Path, sessions: SessionTimes) -> None:
+    ordered = (
+        ("morning_open", sessions.morning_open),
+        ("morning_close", sessions.morning_close),
+        ("afternoon_open", sessions.afternoon_open),
+        ("afternoon_close", sessions.afternoon_close),
+    )
+    for (earlier_key, earlier), (later_key, later) in pairwise(ordered):
+        # The lunch break may be empty (morning_close == afternoon_open); a session may not.
+        ok = later >= earlier if later_key == "afternoon_open" else later > earlier
+        relation = "before" if later_key == "afternoon_open" else "at or before"
+        _require(path, f"sessions.{later_key}", ok, f"{later} is {relation} {earlier_key} {earlier}")

@@ -1,0 +1,258 @@
+"""A seeded simulated trading day: members trade through the engine in process, journaled.
+
+Until the gateway lands this is what ``make run`` shows: allocation and deposits at the start,
+the morning and afternoon sessions with a random but reproducible order flow from every trading
+account of the config, the close and the end of day, then a snapshot. The journal it leaves
+reproduces the same state hash under ``carbonx replay``.
+
+The randomness and the clock live here, outside the engine: the flow is drawn from a seeded
+``random.Random`` and the exchange times come from the trading day's session times, so the same
+seed, config and date give the same journal, events and hash on every run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
+from engine.exchange import Exchange
+from engine.journal import Journal
+from engine.messages import (
+    AllocateAllowances,
+    AmendOrder,
+    CancelOrder,
+    Command,
+    DailyBulletin,
+    DepositCash,
+    EndOfDay,
+    Event,
+    NewOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderType,
+    RequestRejected,
+    Session,
+    SetSession,
+    Side,
+    StartOfDay,
+    TradeExecuted,
+    TradingDayEnded,
+)
+from engine.recovery import CONFIG_FILE, Sequencer, record_config
+from engine.rules import day_to_int
+
+# Opening funds per account kind (fen) and allowances per instrument kind (t): demo figures.
+CASH_BY_KIND = {"covered_entity": 3_000_000_000, "institution": 5_000_000_000, "individual": 200_000_000}
+HOLDINGS_BY_KIND = {
+    "covered_entity": {"allowance": 300_000, "ccer": 20_000, "shcer": 20_000},
+    "institution": {"allowance": 100_000, "ccer": 50_000, "shcer": 50_000},
+    "individual": {"allowance": 5_000, "ccer": 5_000, "shcer": 5_000},
+}
+ORDER_TYPES = (
+    (OrderType.LIMIT, 70),
+    (OrderType.LIMIT_IOC, 8),
+    (OrderType.LIMIT_FOK, 4),
+    (OrderType.MARKET_FIVE_CANCEL, 10),
+    (OrderType.MARKET_FIVE_LIMIT, 8),
+)
+
+
+class SimulationResult(msgspec.Struct, kw_only=True):
+    trading_day: dt.date
+    data_dir: Path
+    commands: int
+    accounts: int
+    orders_accepted: int
+    rejects: dict[str, int]
+    trades: int
+    expired: int
+    fees_collected: int
+    bulletins: list[DailyBulletin]
+    snapshot_seq: int
+    state_hash: str
+
+
+class SimulationError(Exception):
+    """The simulation cannot start (e.g. its data directory holds something else); one line."""
+
+
+def prepare_data_dir(directory: Path, overwrite: bool) -> None:
+    if directory.exists() and any(directory.iterdir()):
+        if not overwrite:
+            raise SimulationError(f"{directory}: already holds a journal; pass --overwrite to replace it")
+        if not (directory / CONFIG_FILE).exists():
+            raise SimulationError(f"{directory}: not a carbonx data directory; refusing to delete it")
+        shutil.rmtree(directory)
+
+
+class _Clock:
+    """Exchange time for the simulated day: each command a little after the previous one."""
+
+    def __init__(self, day: dt.date, tz: ZoneInfo) -> None:
+        self.day, self.tz = day, tz
+        self.now = 0
+
+    def at(self, time: dt.time) -> None:
+        self.now = int(dt.datetime.combine(self.day, time, self.tz).timestamp()) * 1_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 7_000_000  # 7 ms apart: deterministic, and the session stays within its hours
+        return self.now
+
+
+class _Flow:
+    """The simulated members' order flow: a drifting fair value per instrument and live order ids."""
+
+    def __init__(self, config: ExchangeConfig, rng: random.Random) -> None:
+        self.rng = rng
+        self.accounts = [a for a in config.accounts if a.kind in TRADING_ACCOUNT_KINDS and not a.prohibited]
+        self.instruments = config.instruments
+        self.fair = {i.code: i.reference_price_fen for i in config.instruments}
+        self.live: dict[int, NewOrder] = {}
+        self.count = 0
+
+    def next_command(self, bands: dict[str, tuple[int, int]]) -> Command:
+        rng = self.rng
+        roll = rng.random()
+        if self.live and roll < 0.15:
+            order_id = rng.choice(sorted(self.live))
+            return CancelOrder(account=self.live[order_id].account, order_id=order_id)
+        if self.live and roll < 0.20:
+            order_id = rng.choice(sorted(self.live))
+            old = self.live[order_id]
+            lower, upper = bands[old.instrument]
+            price = min(max(old.price + rng.randint(-3, 3), lower), upper)
+            return AmendOrder(account=old.account, order_id=order_id, price=price, quantity=rng.randrange(10, 1010, 10))
+        return self._new_order(bands)
+
+    def _new_order(self, bands: dict[str, tuple[int, int]]) -> NewOrder:
+        rng = self.rng
+        instrument = rng.choice(self.instruments)
+        code, tick = instrument.code, instrument.tick_fen
+        lower, upper = bands[code]
+        fair = self.fair[code] = min(max(self.fair[code] + rng.choice((-tick, 0, 0, tick)), lower), upper)
+        side = rng.choice((Side.BUY, Side.SELL))
+        (order_type,) = rng.choices([t for t, _ in ORDER_TYPES], weights=[w for _, w in ORDER_TYPES])
+        price = 0
+        if not order_type.is_market:
+            sign = -1 if side is Side.BUY else 1
+            ticks = -rng.randint(0, 4) if rng.random() < 0.25 else 1 + int(rng.expovariate(1 / 6))
+            price = min(max(fair + sign * ticks * tick, lower), upper) // tick * tick
+        self.count += 1
+        account = rng.choice(self.accounts).id
+        return NewOrder(
+            account=account,
+            instrument=code,
+            client_order_id=f"SIM-{self.count:06d}",
+            side=side,
+            order_type=order_type,
+            quantity=rng.randrange(10, 2010, 10) * instrument.lot_t,
+            price=price,
+        )
+
+    def observe(self, command: Command, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, OrderAccepted) and isinstance(command, NewOrder):
+                self.live[event.order_id] = command
+            elif isinstance(event, TradeExecuted):
+                for order_id, leaves in ((event.buy_order_id, event.buy_leaves), (event.sell_order_id, event.sell_leaves)):
+                    if not leaves:
+                        self.live.pop(order_id, None)
+            elif isinstance(event, OrderCancelled):
+                self.live.pop(event.order_id, None)
+
+
+def funding_commands(config: ExchangeConfig) -> list[Command]:
+    commands: list[Command] = []
+    for account in config.accounts:
+        if account.kind not in TRADING_ACCOUNT_KINDS or account.prohibited:
+            continue
+        commands.append(DepositCash(account=account.id, amount=CASH_BY_KIND[account.kind]))
+        for instrument in config.instruments:
+            quantity = HOLDINGS_BY_KIND[account.kind][instrument.kind]
+            commands.append(AllocateAllowances(account=account.id, instrument=instrument.code, quantity=quantity))
+    return commands
+
+
+def run_simulation(
+    config: ExchangeConfig,
+    data_dir: Path,
+    *,
+    seed: int,
+    orders: int,
+    trading_day: dt.date,
+    overwrite: bool = False,
+    fsync: bool = True,
+) -> SimulationResult:
+    if not config.calendar.is_trading_day(trading_day):
+        raise SimulationError(f"{trading_day} is not a trading day of the calendar (weekend or holiday)")
+    prepare_data_dir(data_dir, overwrite)
+    record_config(data_dir, config)
+    clock = _Clock(trading_day, ZoneInfo(config.calendar.timezone))
+    rng = random.Random(seed)
+    flow = _Flow(config, rng)
+    exchange = Exchange(config)
+    events: list[Event] = []
+    sessions = config.calendar.sessions
+    with Journal.open(data_dir, fsync=fsync) as journal:
+        sequencer = Sequencer(exchange, journal, clock)
+        clock.at(dt.time(9, 0))
+        for batch in ([StartOfDay(trading_day=day_to_int(trading_day))], funding_commands(config)):
+            for out in sequencer.submit_batch(batch):
+                events.extend(out)
+        for start, session, share in ((sessions.morning_open, Session.MORNING, orders // 2),
+                                      (sessions.afternoon_open, Session.AFTERNOON, orders - orders // 2)):
+            clock.at(start)
+            if session is Session.AFTERNOON:
+                events.extend(sequencer.submit(SetSession(session=Session.LUNCH_BREAK)))
+            events.extend(sequencer.submit(SetSession(session=session)))
+            bands = {code: exchange.listing.band(code) for code in exchange.listing.instruments}
+            for _ in range(share):
+                command = flow.next_command(bands)
+                out = sequencer.submit(command)
+                flow.observe(command, out)
+                events.extend(out)
+        clock.at(sessions.afternoon_close)
+        events.extend(sequencer.submit(SetSession(session=Session.CLOSED)))
+        events.extend(sequencer.submit(EndOfDay(trading_day=day_to_int(trading_day))))
+        sequencer.snapshot()
+        last_seq = journal.last_seq
+    return _summarise(events, config, data_dir, trading_day, last_seq, exchange.state_hash(), len(flow.accounts))
+
+
+def _summarise(
+    events: list[Event],
+    config: ExchangeConfig,
+    data_dir: Path,
+    trading_day: dt.date,
+    last_seq: int,
+    state_hash: str,
+    accounts: int,
+) -> SimulationResult:
+    rejects: Counter[str] = Counter()
+    for event in events:
+        if isinstance(event, OrderRejected | RequestRejected):
+            rejects[event.code.name] += 1
+    ended = [e for e in events if isinstance(e, TradingDayEnded)][-1]
+    return SimulationResult(
+        trading_day=trading_day,
+        data_dir=data_dir,
+        commands=last_seq,
+        accounts=accounts,
+        orders_accepted=sum(isinstance(e, OrderAccepted) for e in events),
+        rejects=dict(sorted(rejects.items())),
+        trades=sum(isinstance(e, TradeExecuted) for e in events),
+        expired=ended.expired_orders,
+        fees_collected=ended.fees_collected,
+        bulletins=[e for e in events if isinstance(e, DailyBulletin)],
+        snapshot_seq=last_seq,
+        state_hash=state_hash,
+    )

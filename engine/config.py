@@ -1,0 +1,99 @@
+"""The validated configuration the engine runs on.
+
+These Structs are what ``carbonx.config`` builds from the TOML files in ``config/``. The engine
+only reads them; every number of RULES.md lives here, never as a literal in the rules code.
+Integers only: prices in fen per tonne, quantities in tonnes, rates in parts per million.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+InstrumentKind = Literal["allowance", "ccer", "shcer"]
+MemberKind = Literal["self_dealing", "comprehensive", "exchange", "regulator"]
+AccountKind = Literal[
+    "covered_entity", "institution", "individual", "exchange_fees", "reserve", "treasury", "registry"
+]
+StpName = Literal["cancel_resting", "cancel_incoming", "cancel_both"]
+
+# Account kinds that may send orders; the system accounts only receive fees, revenue or issuance.
+TRADING_ACCOUNT_KINDS: frozenset[str] = frozenset({"covered_entity", "institution", "individual"})
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: str
+    name: str
+    kind: InstrumentKind
+    reference_price_fen: int  # the previous close before the first trading day
+    vintage: int = 0
+    tick_fen: int = 1
+    lot_t: int = 1
+
+
+class SessionTimes(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    morning_open: dt.time = dt.time(9, 30)
+    morning_close: dt.time = dt.time(11, 30)
+    afternoon_open: dt.time = dt.time(13, 0)
+    afternoon_close: dt.time = dt.time(15, 0)
+
+
+class Calendar(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    timezone: str = "Asia/Shanghai"
+    weekdays: list[int] = msgspec.field(default_factory=lambda: [1, 2, 3, 4, 5])  # ISO: Monday = 1
+    holidays: list[dt.date] = msgspec.field(default_factory=list)
+    sessions: SessionTimes = msgspec.field(default_factory=SessionTimes)
+
+    def is_trading_day(self, day: dt.date) -> bool:
+        return day.isoweekday() in self.weekdays and day not in self.holidays
+
+    def next_trading_day(self, after: dt.date) -> dt.date:
+        day = after + dt.timedelta(days=1)
+        for _ in range(3660):
+            if self.is_trading_day(day):
+                return day
+            day += dt.timedelta(days=1)
+        raise ValueError(f"no trading day within ten years after {after}")
+
+
+class Member(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    name: str
+    kind: MemberKind
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    member: str
+    kind: AccountKind
+    name: str = ""
+    prohibited: bool = False  # Decree 20 Art. 32: staff of the regulator, registry, exchange
+
+
+class Fees(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Fee rates per side of traded value, per trading method, in parts per million."""
+
+    listing_ppm: int = 1500  # 0.15% (assumed)
+    agreement_ppm: int = 1000  # 0.10% (assumed)
+    auction_ppm: int = 0
+    fee_account: str = "EXCHANGE-FEES"
+
+
+class ListingLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    band_bp: int = 1000  # ±10.00% of the reference price, in basis points
+    min_quantity_t: int = 1
+    max_quantity_t: int = 99_999  # 100,000 t and more go through agreement transfer
+    market_levels: int = 5  # best-five-levels market orders
+    default_stp: StpName = "cancel_resting"
+    client_order_id_max_length: int = 36
+
+
+class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    instruments: list[Instrument]
+    members: list[Member]
+    accounts: list[Account]
+    calendar: Calendar = msgspec.field(default_factory=Calendar)
+    fees: Fees = msgspec.field(default_factory=Fees)
+    listing: ListingLimits = msgspec.field(default_factory=ListingLimits)

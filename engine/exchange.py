@@ -1,0 +1,299 @@
+"""The Exchange state machine: ``apply(command) -> events`` is the only way state changes.
+
+Deterministic by construction: no clock reads, randomness, I/O or logging here. The exchange time
+``ts`` comes from the sequencer with the command, so a replay of the journal gives the same events
+byte for byte, and ``state_hash()`` does not depend on the book implementation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from engine.config import ExchangeConfig
+from engine.daily import InstrumentDay
+from engine.listing import Listing
+from engine.messages import (
+    AllocateAllowances,
+    AllowancesAllocated,
+    AmendOrder,
+    CancelOrder,
+    CashDeposited,
+    Command,
+    DailyBulletin,
+    DepositCash,
+    EndOfDay,
+    Event,
+    HaltInstrument,
+    HaltMarket,
+    InstrumentStatusChanged,
+    MarketStatusChanged,
+    NewOrder,
+    Reject,
+    RequestRejected,
+    ResumeInstrument,
+    ResumeMarket,
+    Session,
+    SessionChanged,
+    SetSession,
+    StartOfDay,
+    TradingDayEnded,
+    TradingDayStarted,
+    reject_text,
+)
+from engine.orders import Order, OrderRecord
+from engine.rules import NEXT_SESSION, day_from_int
+from settlement.ledger import Ledger, LedgerState
+
+
+class MarketState(msgspec.Struct, kw_only=True, array_like=True):
+    trading_day: int = 0  # the open trading day, or the last one when none is open (0: never)
+    day_open: bool = False
+    session: Session = Session.CLOSED
+    halted: bool = False  # the whole market (临时停市)
+    halt_reason: str = ""
+
+
+class ExchangeState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """Everything the exchange knows, in canonical order: snapshots and the state hash use it."""
+
+    market: MarketState
+    instruments: list[InstrumentDay]
+    orders: list[OrderRecord]  # per instrument (config order): bids best first, then asks; FIFO
+    ledger: LedgerState
+    client_order_ids: list[tuple[str, str]]
+    next_order_id: int
+    next_trade_id: int
+    fees_today: int
+
+
+_state_encoder = msgspec.msgpack.Encoder()
+_state_decoder = msgspec.msgpack.Decoder(ExchangeState)
+
+
+class Exchange:
+    def __init__(self, config: ExchangeConfig, book: str = "reference") -> None:
+        self.config = config
+        self.ledger = Ledger(
+            accounts=[a.id for a in config.accounts],
+            instruments=[i.code for i in config.instruments],
+            fee_account=config.fees.fee_account,
+        )
+        self.market = MarketState()
+        self.book_kind = book
+        self.listing = Listing(config, self.ledger, self.market, book)
+        self._handlers: dict[type[Command], Callable[[Any, int], list[Event]]] = {
+            NewOrder: self.listing.new_order,
+            CancelOrder: self.listing.cancel_order,
+            AmendOrder: self.listing.amend_order,
+            StartOfDay: self._start_of_day,
+            SetSession: self._set_session,
+            EndOfDay: self._end_of_day,
+            HaltInstrument: self._halt_instrument,
+            ResumeInstrument: self._resume_instrument,
+            HaltMarket: self._halt_market,
+            ResumeMarket: self._resume_market,
+            DepositCash: self._deposit_cash,
+            AllocateAllowances: self._allocate_allowances,
+        }
+
+    def apply(self, command: Command, ts: int = 0) -> list[Event]:
+        """Apply one sequenced command at exchange time ``ts``; return the events it caused."""
+        return self._handlers[type(command)](command, ts)
+
+    # ------------------------------------------------------------------ the trading day
+    def _start_of_day(self, cmd: StartOfDay, ts: int) -> list[Event]:
+        market = self.market
+        if market.day_open:
+            return [_rejected(cmd, Reject.TRADING_DAY_OPEN, ts, trading_day=market.trading_day)]
+        day = day_from_int(cmd.trading_day)
+        if day is None or not self.config.calendar.is_trading_day(day):
+            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day)]
+        if cmd.trading_day <= market.trading_day:
+            return [
+                _rejected(
+                    cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, last=market.trading_day
+                )
+            ]
+        market.trading_day = cmd.trading_day
+        market.day_open = True
+        market.session = Session.CLOSED
+        for figures in self.listing.days.values():
+            figures.start_day()
+        self.listing.fees_today = 0
+        return [TradingDayStarted(ts_event=ts, trading_day=cmd.trading_day)]
+
+    def _set_session(self, cmd: SetSession, ts: int) -> list[Event]:
+        market = self.market
+        if not market.day_open:
+            return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, session=cmd.session.name)]
+        if NEXT_SESSION[market.session] is not cmd.session:
+            return [
+                _rejected(
+                    cmd,
+                    Reject.INVALID_SESSION_TRANSITION,
+                    ts,
+                    current=market.session.name,
+                    requested=cmd.session.name,
+                )
+            ]
+        market.session = cmd.session
+        return [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
+
+    def _end_of_day(self, cmd: EndOfDay, ts: int) -> list[Event]:
+        """Expire day orders, publish the bulletin, make the close the next reference price."""
+        market = self.market
+        if not market.day_open:
+            return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, trading_day=cmd.trading_day)]
+        if cmd.trading_day != market.trading_day:
+            return [
+                _rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)
+            ]
+        if market.session is not Session.CLOSED:
+            return [_rejected(cmd, Reject.SESSION_OPEN, ts, session=market.session.name)]
+        events = self.listing.expire_all(ts)
+        expired = len(events)
+        for code, figures in self.listing.days.items():
+            tick = self.listing.instruments[code].tick_fen
+            close = figures.close(tick)
+            events.append(
+                DailyBulletin(
+                    ts_event=ts,
+                    trading_day=market.trading_day,
+                    instrument=code,
+                    reference_price=figures.reference_price,
+                    open=figures.open,
+                    high=figures.high,
+                    low=figures.low,
+                    last=figures.last,
+                    close=close,
+                    vwap=figures.vwap(),
+                    volume=figures.volume,
+                    turnover=figures.turnover,
+                    trades=figures.trades,
+                )
+            )
+            figures.reference_price = close
+        self.ledger.end_of_day()
+        self.listing.client_order_ids.clear()
+        market.day_open = False
+        events.append(
+            TradingDayEnded(
+                ts_event=ts,
+                trading_day=market.trading_day,
+                expired_orders=expired,
+                fees_collected=self.listing.fees_today,
+            )
+        )
+        return events
+
+    # ------------------------------------------------------------------ halts
+    def _halt_instrument(self, cmd: HaltInstrument, ts: int) -> list[Event]:
+        return self._set_instrument_halt(cmd, cmd.instrument, True, cmd.reason, ts)
+
+    def _resume_instrument(self, cmd: ResumeInstrument, ts: int) -> list[Event]:
+        return self._set_instrument_halt(cmd, cmd.instrument, False, "", ts)
+
+    def _set_instrument_halt(
+        self, cmd: Command, instrument: str, halted: bool, reason: str, ts: int
+    ) -> list[Event]:
+        figures = self.listing.days.get(instrument)
+        if figures is None:
+            return [_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=instrument)]
+        if figures.halted == halted:
+            code = Reject.ALREADY_HALTED if halted else Reject.NOT_HALTED
+            return [_rejected(cmd, code, ts, instrument=instrument)]
+        figures.halted, figures.halt_reason = halted, reason
+        return [InstrumentStatusChanged(ts_event=ts, instrument=instrument, halted=halted, reason=reason)]
+
+    def _halt_market(self, cmd: HaltMarket, ts: int) -> list[Event]:
+        return self._set_market_halt(cmd, True, cmd.reason, ts)
+
+    def _resume_market(self, cmd: ResumeMarket, ts: int) -> list[Event]:
+        return self._set_market_halt(cmd, False, "", ts)
+
+    def _set_market_halt(self, cmd: Command, halted: bool, reason: str, ts: int) -> list[Event]:
+        if self.market.halted == halted:
+            return [_rejected(cmd, Reject.ALREADY_HALTED if halted else Reject.NOT_HALTED, ts)]
+        self.market.halted, self.market.halt_reason = halted, reason
+        return [MarketStatusChanged(ts_event=ts, halted=halted, reason=reason)]
+
+    # ------------------------------------------------------------------ funding
+    def _deposit_cash(self, cmd: DepositCash, ts: int) -> list[Event]:
+        if not self.ledger.has_account(cmd.account):
+            return [_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
+        if cmd.amount <= 0:
+            return [_rejected(cmd, Reject.INVALID_AMOUNT, ts, amount=cmd.amount)]
+        self.ledger.deposit(cmd.account, cmd.amount)
+        return [CashDeposited(ts_event=ts, account=cmd.account, amount=cmd.amount)]
+
+    def _allocate_allowances(self, cmd: AllocateAllowances, ts: int) -> list[Event]:
+        if not self.ledger.has_account(cmd.account):
+            return [_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
+        if cmd.instrument not in self.listing.instruments:
+            return [_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
+        if cmd.quantity <= 0:
+            return [_rejected(cmd, Reject.INVALID_AMOUNT, ts, quantity=cmd.quantity)]
+        self.ledger.allocate(cmd.account, cmd.instrument, cmd.quantity)
+        return [
+            AllowancesAllocated(
+                ts_event=ts, account=cmd.account, instrument=cmd.instrument, quantity=cmd.quantity
+            )
+        ]
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> ExchangeState:
+        listing = self.listing
+        return ExchangeState(
+            market=msgspec.structs.replace(self.market),
+            instruments=[msgspec.structs.replace(d) for d in listing.days.values()],
+            orders=[o.record() for book in listing.books.values() for o in book.orders()],
+            ledger=self.ledger.state(),
+            client_order_ids=sorted(listing.client_order_ids),
+            next_order_id=listing.next_order_id,
+            next_trade_id=listing.next_trade_id,
+            fees_today=listing.fees_today,
+        )
+
+    def snapshot(self) -> bytes:
+        return _state_encoder.encode(self.state())
+
+    def state_hash(self) -> str:
+        """SHA-256 of the canonical state: equal for equal states whatever book holds the orders."""
+        return hashlib.sha256(self.snapshot()).hexdigest()
+
+    @classmethod
+    def from_snapshot(cls, config: ExchangeConfig, snapshot: bytes, book: str = "reference") -> Exchange:
+        state = _state_decoder.decode(snapshot)
+        exchange = cls(config, book)
+        for field in msgspec.structs.fields(MarketState):
+            setattr(exchange.market, field.name, getattr(state.market, field.name))
+        listing = exchange.listing
+        for figures in state.instruments:
+            listing.days[figures.code] = msgspec.structs.replace(figures)
+        for record in state.orders:
+            listing.books[record.instrument].add(Order.from_record(record))
+        exchange.ledger.restore(state.ledger)
+        listing.client_order_ids = {(a, c) for a, c in state.client_order_ids}
+        listing.next_order_id = state.next_order_id
+        listing.next_trade_id = state.next_trade_id
+        listing.fees_today = state.fees_today
+        return exchange
+
+    def validate_internal_state(self) -> None:
+        """Check every book against its index (debug and test aid; never on the hot path)."""
+        for book in self.listing.books.values():
+            book.validate_internal_state()
+
+
+def _rejected(cmd: Command, code: Reject, ts: int, **context: object) -> RequestRejected:
+    return RequestRejected(
+        ts_event=ts,
+        request=type(cmd).__name__,
+        code=code,
+        text=reject_text(code, **context),
+        account=str(getattr(cmd, "account", "")),
+    )

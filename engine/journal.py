@@ -1,0 +1,293 @@
+"""The durable command journal and the snapshot store (DESIGN.md, "Persistence and recovery").
+
+Journal file ``<directory>/journal.cxj``, all integers little-endian::
+
+    header   8 bytes  b"CXJRNL01"
+    record   4 bytes  payload length n (n > 0)
+             4 bytes  CRC32 of the payload (zlib.crc32)
+             n bytes  payload: msgpack of JournalRecord, the array [seq, ts, command]
+
+Commands are appended before the engine applies them, one write and one fsync per batch (group
+commit), seqs strictly increasing. A crash mid-write can leave a torn last record: an incomplete
+length header, a payload shorter than its length, or a record failing its CRC (or of length 0)
+followed only by zero bytes (file systems may extend a file before its data lands). A torn tail is
+dropped with the warning ``journal.torn_record_dropped``, and ``Journal.open`` truncates it so
+later appends are clean. A bad record with other data after it is damage, not a torn write: it
+raises ``JournalCorrupt``, as do a bad header, a CRC-valid record that does not decode and seqs
+that do not increase. A file that is a strict prefix of the header (a crash while creating it)
+reads as empty.
+
+Snapshot file ``<directory>/snapshots/snapshot-{seq:012d}.cxs``, written atomically::
+
+    8 bytes  b"CXSNAP01",  8 bytes seq,  4 bytes CRC32 of the payload,  then the payload
+
+The snapshot covers every command up to and including ``seq``; recovery loads the newest
+snapshot that validates and replays ``read_journal(directory, after_seq=seq)``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Self
+
+import msgspec
+import structlog
+
+from engine.messages import AnyCommand
+
+JOURNAL_FILE = "journal.cxj"
+JOURNAL_MAGIC = b"CXJRNL01"
+SNAPSHOT_DIR = "snapshots"
+SNAPSHOT_MAGIC = b"CXSNAP01"
+
+_RECORD_HEADER = struct.Struct("<II")  # payload length, CRC32
+_SNAPSHOT_HEADER = struct.Struct("<8sQI")  # magic, seq, CRC32
+_SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.cxs")
+_CHUNK = 1 << 20
+
+
+class JournalRecord(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    seq: int
+    ts: int  # exchange time, ns since the epoch (UTC)
+    command: AnyCommand
+
+
+class JournalCorrupt(Exception):
+    """The journal is damaged other than by a torn tail; recovery must stop rather than guess."""
+
+    def __init__(self, path: Path, offset: int, reason: str) -> None:
+        super().__init__(f"{path}: corrupt journal at byte offset {offset}: {reason}")
+        self.path = path
+        self.offset = offset
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(JournalRecord)
+
+
+def _warn(event: str, path: Path, **context: object) -> None:
+    # Looked up per call: a logger cached at import would escape structlog.testing.capture_logs.
+    structlog.get_logger("carbonx.journal").warning(event, path=str(path), **context)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _only_zeros_follow(f: BinaryIO, remaining: int) -> bool:
+    while remaining > 0 and (chunk := f.read(min(_CHUNK, remaining))):
+        if chunk.count(0) != len(chunk):
+            return False
+        remaining -= len(chunk)
+    return True
+
+
+def _scan(path: Path, f: BinaryIO) -> Iterator[tuple[JournalRecord, int]]:
+    """Yield each good record with the offset where it ends; stop at a torn tail, raise on damage."""
+    size = os.fstat(f.fileno()).st_size  # a concurrent writer's later bytes are not looked at
+    header = f.read(len(JOURNAL_MAGIC))
+    if header != JOURNAL_MAGIC:
+        if size < len(JOURNAL_MAGIC) and JOURNAL_MAGIC.startswith(header):
+            if size:
+                _warn("journal.torn_record_dropped", path, offset=0, reason="incomplete file header")
+            return
+        raise JournalCorrupt(path, 0, "bad header")
+    offset, last_seq = len(JOURNAL_MAGIC), 0
+    while offset < size:
+        if size - offset < _RECORD_HEADER.size:
+            _warn("journal.torn_record_dropped", path, offset=offset, reason="incomplete length header")
+            return
+        length, crc = _RECORD_HEADER.unpack(f.read(_RECORD_HEADER.size))
+        end = offset + _RECORD_HEADER.size + length
+        if end > size:
+            _warn("journal.torn_record_dropped", path, offset=offset, reason="payload shorter than length")
+            return
+        payload = f.read(length)
+        if length == 0 or zlib.crc32(payload) != crc:
+            reason = "zero length" if length == 0 else "crc mismatch"
+            if _only_zeros_follow(f, size - end):
+                _warn("journal.torn_record_dropped", path, offset=offset, reason=reason)
+                return
+            raise JournalCorrupt(path, offset, f"{reason} with data after the record")
+        try:
+            record = _decoder.decode(payload)
+        except msgspec.DecodeError as exc:  # includes ValidationError
+            raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from exc
+        if record.seq <= last_seq:
+            raise JournalCorrupt(path, offset, f"seq {record.seq} does not follow seq {last_seq}")
+        last_seq, offset = record.seq, end
+        yield record, end
+
+
+def read_journal(directory: Path, after_seq: int = 0) -> Iterator[JournalRecord]:
+    """The records with ``seq > after_seq`` in order; stops at a torn tail without touching the file."""
+    path = directory / JOURNAL_FILE
+    with path.open("rb") as f:
+        for record, _end in _scan(path, f):
+            if record.seq > after_seq:
+                yield record
+
+
+class Journal:
+    """The open journal of one exchange node; holds an exclusive lock on the file until closed."""
+
+    def __init__(self, path: Path, fd: int, last_seq: int, fsync: bool) -> None:
+        self.path = path
+        self._fd = fd
+        self._last_seq = last_seq
+        self._fsync = fsync
+        self._failure: BaseException | None = None
+
+    @classmethod
+    def open(cls, directory: Path, fsync: bool = True) -> Journal:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / JOURNAL_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise RuntimeError(f"{path}: journal is already open for writing") from exc
+            last_seq, good_end = 0, len(JOURNAL_MAGIC)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                for record, end in _scan(path, f):
+                    last_seq, good_end = record.seq, end
+            size = os.fstat(fd).st_size
+            if size < good_end:  # new, or torn while being created: (re)write the header
+                os.ftruncate(fd, 0)
+                _write_all(fd, JOURNAL_MAGIC)
+            elif size > good_end:
+                os.ftruncate(fd, good_end)
+            if size != good_end and fsync:
+                os.fsync(fd)
+                _fsync_dir(directory)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd, last_seq, fsync)
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def append_batch(self, records: Sequence[JournalRecord]) -> None:
+        """Append the records in one write and one fsync; durable when this returns."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: journal is closed")
+        if self._failure is not None:
+            raise RuntimeError(f"{self.path}: journal unusable after a failed append") from self._failure
+        previous = self._last_seq
+        for record in records:
+            if record.seq <= previous:
+                raise ValueError(f"seq {record.seq} must be greater than {previous}")
+            previous = record.seq
+        if not records:
+            return
+        chunks: list[bytes] = []
+        for record in records:
+            payload = _encoder.encode(record)
+            chunks += (_RECORD_HEADER.pack(len(payload), zlib.crc32(payload)), payload)
+        try:
+            _write_all(self._fd, b"".join(chunks))  # unbuffered: nothing left to flush
+            if self._fsync:
+                os.fsync(self._fd)
+        except BaseException as exc:
+            # After a failed write or fsync the tail on disk is unknown (part of the batch may be
+            # there); only a reopen, which drops a torn tail, can say what is durable.
+            self._failure = exc
+            raise
+        self._last_seq = previous
+
+    def append(self, record: JournalRecord) -> None:
+        self.append_batch([record])
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # releases the lock
+            self._fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _snapshot_files(directory: Path) -> list[tuple[int, Path]]:
+    folder = directory / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(m, p) for p in folder.iterdir() if (m := _SNAPSHOT_NAME.fullmatch(p.name))]
+    return sorted((int(m.group(1)), p) for m, p in found)
+
+
+def list_snapshots(directory: Path) -> list[int]:
+    return [seq for seq, _path in _snapshot_files(directory)]
+
+
+def write_snapshot(directory: Path, seq: int, payload: bytes) -> Path:
+    """Write the snapshot covering ``seq`` atomically: it is either absent or complete."""
+    if seq < 0:
+        raise ValueError(f"snapshot seq must not be negative: {seq}")
+    folder = directory / SNAPSHOT_DIR
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(directory)
+    path = folder / f"snapshot-{seq:012d}.cxs"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_SNAPSHOT_HEADER.pack(SNAPSHOT_MAGIC, seq, zlib.crc32(payload)))
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def _snapshot_fault(blob: bytes, seq: int) -> str | None:
+    if len(blob) < _SNAPSHOT_HEADER.size:
+        return "truncated header"
+    magic, header_seq, crc = _SNAPSHOT_HEADER.unpack_from(blob)
+    if magic != SNAPSHOT_MAGIC:
+        return "bad magic"
+    if header_seq != seq:
+        return f"header seq {header_seq} differs from the file name"
+    if zlib.crc32(memoryview(blob)[_SNAPSHOT_HEADER.size :]) != crc:
+        return "crc mismatch (truncated or damaged)"
+    return None
+
+
+def latest_snapshot(directory: Path) -> tuple[int, bytes] | None:
+    """The newest snapshot that validates as ``(seq, payload)``; damaged ones are skipped with a warning."""
+    for seq, path in reversed(_snapshot_files(directory)):
+        blob = path.read_bytes()
+        fault = _snapshot_fault(blob, seq)
+        if fault is None:
+            return seq, blob[_SNAPSHOT_HEADER.size :]
+        _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
+    return None

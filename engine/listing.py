@@ -1,0 +1,480 @@
+"""Listing trading (挂牌交易): order entry, matching, DvP settlement of fills, amend, cancel, expiry.
+
+RULES.md "Listing trading" and "Pre-funding" are the specification. Every path is deterministic:
+the only inputs are the command, the exchange time the sequencer stamped on it, and the state.
+
+Fees: each side pays the listing rate on its traded value, half-up to the fen. The rate is applied
+to an order's cumulative traded value and each trade is charged the increment, so an order's fees
+total exactly the rounded fee on everything it traded and can never exceed the maximum fee frozen
+for it at entry (full pre-funding forbids any later debit beyond the freeze).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
+from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.daily import InstrumentDay
+from engine.messages import (
+    AmendOrder,
+    CancelOrder,
+    CancelReason,
+    Event,
+    NewOrder,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderConvertedToLimit,
+    OrderRejected,
+    OrderType,
+    Reject,
+    RequestRejected,
+    Session,
+    Side,
+    StpMode,
+    TradeExecuted,
+    reject_text,
+)
+from engine.orders import Order
+from engine.rules import band_limits
+from settlement.ledger import Ledger, fee_for
+
+RejectReason = tuple[Reject, dict[str, object]]
+
+# The order book implementations, by the name config's ``engine.book`` uses.
+BOOK_KINDS: dict[str, type[ReferenceBook]] = {"reference": ReferenceBook}
+
+
+class MarketStatus(Protocol):
+    day_open: bool
+    session: Session
+    halted: bool
+
+
+class Listing:
+    """The listing-trading state: one book per instrument, the day's figures, the id counters."""
+
+    def __init__(
+        self, config: ExchangeConfig, ledger: Ledger, market: MarketStatus, book: str = "reference"
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.market = market
+        self.rate_ppm = config.fees.listing_ppm
+        self.default_stp = StpMode[config.listing.default_stp.upper()]
+        self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
+        self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
+        book_class = BOOK_KINDS[book]
+        self.books: dict[str, ReferenceBook] = {code: book_class(code) for code in self.instruments}
+        self.days: dict[str, InstrumentDay] = {
+            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen)
+            for i in config.instruments
+        }
+        self.client_order_ids: set[tuple[str, str]] = set()
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.fees_today = 0
+
+    def band(self, instrument: str) -> tuple[int, int]:
+        inst = self.instruments[instrument]
+        return band_limits(self.days[instrument].reference_price, self.config.listing.band_bp, inst.tick_fen)
+
+    def find_order(self, order_id: int) -> Order | None:
+        for book in self.books.values():
+            order = book.get(order_id)
+            if order is not None:
+                return order
+        return None
+
+    # ------------------------------------------------------------------ new orders
+    def new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
+        reason = self._check_new_order(cmd)
+        if reason is None:
+            order = self._order_from(cmd)
+            reason = self._freeze(order)
+            if reason is None:
+                return self._accept(order, ts)
+        code, context = reason
+        return [
+            OrderRejected(
+                ts_event=ts,
+                account=cmd.account,
+                instrument=cmd.instrument,
+                client_order_id=cmd.client_order_id,
+                code=code,
+                text=reject_text(code, **context),
+            )
+        ]
+
+    def _check_new_order(self, cmd: NewOrder) -> RejectReason | None:
+        account = self.accounts.get(cmd.account)
+        if account is None:
+            return Reject.UNKNOWN_ACCOUNT, {"account": cmd.account}
+        if account.prohibited:
+            return Reject.PROHIBITED_PARTICIPANT, {"account": cmd.account}
+        if account.kind not in TRADING_ACCOUNT_KINDS:
+            return Reject.ACCOUNT_CANNOT_TRADE, {"account": cmd.account, "kind": account.kind}
+        if cmd.instrument not in self.instruments:
+            return Reject.UNKNOWN_INSTRUMENT, {"instrument": cmd.instrument}
+        max_length = self.config.listing.client_order_id_max_length
+        if not cmd.client_order_id or len(cmd.client_order_id) > max_length:
+            return Reject.INVALID_CLIENT_ORDER_ID, {"length": len(cmd.client_order_id), "max": max_length}
+        if (cmd.account, cmd.client_order_id) in self.client_order_ids:
+            return Reject.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": cmd.client_order_id}
+        reason = self._check_trading_open(cmd.instrument)
+        if reason is None:
+            reason = self._check_quantity(cmd.instrument, cmd.quantity, cmd.quantity)
+        if reason is None:
+            if cmd.order_type.is_market:
+                if cmd.price != 0:
+                    return Reject.INVALID_PRICE, {"price": cmd.price, "order_type": cmd.order_type.name}
+            else:
+                reason = self._check_price(cmd.instrument, cmd.price)
+        return reason
+
+    def _check_trading_open(self, instrument: str) -> RejectReason | None:
+        market = self.market
+        if not market.day_open or not market.session.is_continuous:
+            return Reject.MARKET_CLOSED, {"session": market.session.name}
+        if market.halted:
+            return Reject.MARKET_HALTED, {}
+        if self.days[instrument].halted:
+            return Reject.INSTRUMENT_HALTED, {"instrument": instrument}
+        return None
+
+    def _check_quantity(self, instrument: str, quantity: int, total: int) -> RejectReason | None:
+        limits = self.config.listing
+        if not limits.min_quantity_t <= quantity <= limits.max_quantity_t or total > limits.max_quantity_t:
+            return Reject.QUANTITY_OUT_OF_RANGE, {
+                "quantity": total,
+                "min": limits.min_quantity_t,
+                "max": limits.max_quantity_t,
+            }
+        lot = self.instruments[instrument].lot_t
+        if quantity % lot:
+            return Reject.INVALID_LOT, {"quantity": quantity, "lot": lot}
+        return None
+
+    def _check_price(self, instrument: str, price: int) -> RejectReason | None:
+        if price <= 0:
+            return Reject.INVALID_PRICE, {"price": price}
+        tick = self.instruments[instrument].tick_fen
+        if price % tick:
+            return Reject.INVALID_TICK, {"price": price, "tick": tick}
+        lower, upper = self.band(instrument)
+        if not lower <= price <= upper:
+            return Reject.PRICE_OUT_OF_BAND, {"price": price, "lower": lower, "upper": upper}
+        return None
+
+    def _order_from(self, cmd: NewOrder) -> Order:
+        # A market buy freezes against the band's upper limit (RULES.md, pre-funding).
+        freeze_price = self.band(cmd.instrument)[1] if cmd.order_type.is_market else cmd.price
+        return Order(
+            order_id=self.next_order_id,
+            account=cmd.account,
+            instrument=cmd.instrument,
+            client_order_id=cmd.client_order_id,
+            side=cmd.side,
+            order_type=cmd.order_type,
+            price=cmd.price,
+            leaves=cmd.quantity,
+            stp=self.default_stp if cmd.stp is None else cmd.stp,
+            freeze_price=freeze_price if cmd.side is Side.BUY else 0,
+        )
+
+    def cash_needed(self, order: Order, leaves: int) -> int:
+        """Cash a buy must keep frozen for ``leaves`` more tonnes: value at its freeze price plus fee."""
+        if order.side is Side.SELL:
+            return 0
+        value = order.freeze_price * leaves
+        return value + fee_for(order.traded_value + value, self.rate_ppm) - fee_for(
+            order.traded_value, self.rate_ppm
+        )
+
+    def _freeze(self, order: Order) -> RejectReason | None:
+        if order.side is Side.BUY:
+            needed = self.cash_needed(order, order.leaves)
+            if not self.ledger.freeze_cash(order.account, needed):
+                available = self.ledger.cash(order.account).available
+                return Reject.INSUFFICIENT_FUNDS, {"required": needed, "available": available}
+            order.frozen_cash = needed
+        else:
+            if not self.ledger.freeze_allowances(order.account, order.instrument, order.leaves):
+                available = self.ledger.holding(order.account, order.instrument).available
+                return Reject.INSUFFICIENT_HOLDINGS, {"required": order.leaves, "available": available}
+            order.frozen_quantity = order.leaves
+        return None
+
+    def _accept(self, order: Order, ts: int) -> list[Event]:
+        self.next_order_id += 1
+        self.client_order_ids.add((order.account, order.client_order_id))
+        events: list[Event] = [
+            OrderAccepted(
+                ts_event=ts,
+                order_id=order.order_id,
+                account=order.account,
+                instrument=order.instrument,
+                client_order_id=order.client_order_id,
+                side=order.side,
+                order_type=order.order_type,
+                price=order.price,
+                quantity=order.leaves,
+                frozen_cash=order.frozen_cash,
+                frozen_quantity=order.frozen_quantity,
+            )
+        ]
+        self._execute(order, events, ts)
+        return events
+
+    def _execute(self, order: Order, events: list[Event], ts: int) -> None:
+        """Match an accepted (or re-priced) order, then rest, convert or cancel what is left."""
+        book = self.books[order.instrument]
+        kind = order.order_type
+        market = kind.is_market
+        limit = None if market else order.price
+        levels = self.config.listing.market_levels if market else None
+        if kind is OrderType.LIMIT_FOK and book.fillable(order, limit, levels) < order.leaves:
+            self._cancel(order, CancelReason.FOK_UNFILLED, events, ts)
+            return
+        stopped = self._settle(order, book.match(order, limit, levels), events, ts)
+        if not order.leaves:
+            return
+        if stopped:
+            self._cancel(order, CancelReason.SELF_TRADE, events, ts)
+        elif kind is OrderType.LIMIT:
+            book.add(order)
+        elif kind is OrderType.MARKET_FIVE_LIMIT:
+            self._convert_to_limit(order, events, ts)
+        else:
+            reason = {
+                OrderType.LIMIT_IOC: CancelReason.IOC_REMAINDER,
+                OrderType.LIMIT_FOK: CancelReason.FOK_UNFILLED,
+            }.get(kind, CancelReason.MARKET_REMAINDER)
+            self._cancel(order, reason, events, ts)
+
+    def _convert_to_limit(self, order: Order, events: list[Event], ts: int) -> None:
+        # The rest becomes a limit order at the order's last trade price; with no trade, at the
+        # best price on its own side; with an empty own side it is cancelled (national rule).
+        book = self.books[order.instrument]
+        price = order.price if order.filled else book.best(order.side)
+        if price is None:
+            self._cancel(order, CancelReason.MARKET_REMAINDER, events, ts)
+            return
+        order.price = price
+        order.order_type = OrderType.LIMIT
+        released = 0
+        if order.side is Side.BUY:
+            order.freeze_price = price
+            released = order.frozen_cash - self.cash_needed(order, order.leaves)
+            self._release_cash(order, released)
+        book.add(order)
+        events.append(
+            OrderConvertedToLimit(
+                ts_event=ts,
+                order_id=order.order_id,
+                account=order.account,
+                instrument=order.instrument,
+                price=price,
+                quantity=order.leaves,
+                released_cash=released,
+            )
+        )
+
+    # ------------------------------------------------------------------ fills
+    def _settle(self, incoming: Order, steps: list[MatchStep], events: list[Event], ts: int) -> bool:
+        """Turn the book's match steps into DvP transfers and events; True if STP stopped the match."""
+        stopped = False
+        for step in steps:
+            if isinstance(step, Fill):
+                self._trade(incoming, step, events, ts)
+            else:
+                assert isinstance(step, SelfTradeCancel)
+                if step.resting is not None:
+                    self._cancel(step.resting, CancelReason.SELF_TRADE, events, ts)
+                stopped = stopped or step.stop
+        return stopped
+
+    def _trade(self, incoming: Order, fill: Fill, events: list[Event], ts: int) -> None:
+        resting = fill.resting
+        quantity, price = fill.quantity, fill.price
+        value = price * quantity
+        incoming.filled += quantity
+        resting.filled += quantity
+        # The price an order trades at last is kept for a rest-to-limit conversion.
+        if incoming.order_type.is_market:
+            incoming.price = price
+        buy, sell = (incoming, resting) if incoming.side is Side.BUY else (resting, incoming)
+        buy_leaves = fill.incoming_leaves if buy is incoming else buy.leaves
+        sell_leaves = fill.incoming_leaves if sell is incoming else sell.leaves
+        buy_fee = self._fee_increment(buy, value)
+        sell_fee = self._fee_increment(sell, value)
+        self.ledger.settle_trade(
+            buyer=buy.account,
+            seller=sell.account,
+            instrument=incoming.instrument,
+            quantity=quantity,
+            value=value,
+            buyer_fee=buy_fee,
+            seller_fee=sell_fee,
+        )
+        buy.frozen_cash -= value + buy_fee
+        sell.frozen_quantity -= quantity
+        released = buy.frozen_cash - self.cash_needed(buy, buy_leaves)
+        self._release_cash(buy, released)
+        self.days[incoming.instrument].record_trade(price, quantity)
+        self.fees_today += buy_fee + sell_fee
+        events.append(
+            TradeExecuted(
+                ts_event=ts,
+                trade_id=self.next_trade_id,
+                instrument=incoming.instrument,
+                price=price,
+                quantity=quantity,
+                aggressor=incoming.side,
+                buy_order_id=buy.order_id,
+                sell_order_id=sell.order_id,
+                buy_account=buy.account,
+                sell_account=sell.account,
+                buy_fee=buy_fee,
+                sell_fee=sell_fee,
+                buy_leaves=buy_leaves,
+                sell_leaves=sell_leaves,
+                buy_released_cash=released,
+            )
+        )
+        self.next_trade_id += 1
+
+    def _fee_increment(self, order: Order, value: int) -> int:
+        before = order.traded_value
+        order.traded_value += value
+        return fee_for(order.traded_value, self.rate_ppm) - fee_for(before, self.rate_ppm)
+
+    def _release_cash(self, order: Order, amount: int) -> None:
+        if amount:
+            self.ledger.release_cash(order.account, amount)
+            order.frozen_cash -= amount
+
+    def _cancel(self, order: Order, reason: CancelReason, events: list[Event], ts: int) -> None:
+        """Release what the order still holds frozen and report it cancelled (it is off the book)."""
+        released_cash, released_quantity = order.frozen_cash, order.frozen_quantity
+        self._release_cash(order, released_cash)
+        if released_quantity:
+            self.ledger.release_allowances(order.account, order.instrument, released_quantity)
+            order.frozen_quantity = 0
+        events.append(
+            OrderCancelled(
+                ts_event=ts,
+                order_id=order.order_id,
+                account=order.account,
+                instrument=order.instrument,
+                reason=reason,
+                cancelled_quantity=order.leaves,
+                released_cash=released_cash,
+                released_quantity=released_quantity,
+            )
+        )
+        order.leaves = 0
+
+    # ------------------------------------------------------------------ cancel, amend, expiry
+    def cancel_order(self, cmd: CancelOrder, ts: int) -> list[Event]:
+        # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
+        order = self.find_order(cmd.order_id)
+        if order is None or order.account != cmd.account:
+            return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
+        self.books[order.instrument].remove(order.order_id)
+        events: list[Event] = []
+        self._cancel(order, CancelReason.USER, events, ts)
+        return events
+
+    def amend_order(self, cmd: AmendOrder, ts: int) -> list[Event]:
+        order = self.find_order(cmd.order_id)
+        if order is None or order.account != cmd.account:
+            return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
+        reason = (
+            self._check_trading_open(order.instrument)
+            or self._check_quantity(order.instrument, cmd.quantity, order.filled + cmd.quantity)
+            or self._check_price(order.instrument, cmd.price)
+        )
+        if reason is None and cmd.price == order.price and cmd.quantity == order.leaves:
+            reason = Reject.AMEND_NO_CHANGE, {"price": cmd.price, "quantity": cmd.quantity}
+        frozen_before = (order.frozen_cash, order.frozen_quantity)
+        if reason is None:
+            reason = self._refreeze(order, cmd.price, cmd.quantity)
+        if reason is not None:
+            code, context = reason
+            return [_request_rejected(cmd, code, ts, **context)]
+        return self._apply_amend(order, cmd, frozen_before, ts)
+
+    def _refreeze(self, order: Order, price: int, quantity: int) -> RejectReason | None:
+        """Adjust the order's freeze to the amended price and quantity; refuse if funds fall short."""
+        if order.side is Side.SELL:
+            extra = quantity - order.frozen_quantity
+            if extra > 0 and not self.ledger.freeze_allowances(order.account, order.instrument, extra):
+                available = self.ledger.holding(order.account, order.instrument).available
+                return Reject.INSUFFICIENT_HOLDINGS, {"required": extra, "available": available}
+            if extra < 0:
+                self.ledger.release_allowances(order.account, order.instrument, -extra)
+            order.frozen_quantity = quantity
+            return None
+        old_freeze_price = order.freeze_price
+        order.freeze_price = price
+        extra = self.cash_needed(order, quantity) - order.frozen_cash
+        if extra > 0 and not self.ledger.freeze_cash(order.account, extra):
+            order.freeze_price = old_freeze_price
+            available = self.ledger.cash(order.account).available
+            return Reject.INSUFFICIENT_FUNDS, {"required": extra, "available": available}
+        if extra < 0:
+            self.ledger.release_cash(order.account, -extra)
+        order.frozen_cash += extra
+        return None
+
+    def _apply_amend(
+        self, order: Order, cmd: AmendOrder, frozen_before: tuple[int, int], ts: int
+    ) -> list[Event]:
+        book = self.books[order.instrument]
+        keeps_priority = cmd.price == order.price and cmd.quantity < order.leaves
+        if keeps_priority:
+            book.reduce(order.order_id, cmd.quantity)
+        else:
+            # Losing priority: off the book and back in as an incoming limit order, which may
+            # now cross and trade before it rests at the back of its new price level.
+            book.remove(order.order_id)
+            order.price, order.leaves = cmd.price, cmd.quantity
+        events: list[Event] = [
+            OrderAmended(
+                ts_event=ts,
+                order_id=order.order_id,
+                account=order.account,
+                instrument=order.instrument,
+                price=order.price,
+                quantity=order.leaves,
+                priority_kept=keeps_priority,
+                frozen_cash_change=order.frozen_cash - frozen_before[0],
+                frozen_quantity_change=order.frozen_quantity - frozen_before[1],
+            )
+        ]
+        if not keeps_priority:
+            self._execute(order, events, ts)
+        return events
+
+    def expire_all(self, ts: int) -> list[Event]:
+        """End of day: every order still resting expires (orders are day orders)."""
+        events: list[Event] = []
+        for code in self.instruments:
+            book = self.books[code]
+            for order in list(book.orders()):
+                book.remove(order.order_id)
+                self._cancel(order, CancelReason.EXPIRED, events, ts)
+        return events
+
+
+def _request_rejected(cmd: CancelOrder | AmendOrder, code: Reject, ts: int, **context: object) -> RequestRejected:
+    return RequestRejected(
+        ts_event=ts,
+        request=type(cmd).__name__,
+        code=code,
+        text=reject_text(code, **context),
+        account=cmd.account,
+        order_id=cmd.order_id,
+    )

@@ -1,0 +1,1 @@
+"""Settlement: the ledger of cash and allowances (freezes, DvP transfers, fees)."""

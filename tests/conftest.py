@@ -1,0 +1,191 @@
+"""Shared fixtures: a small market, a driver that speaks in the market's words, and the checks
+every test ends with (books valid, cash and allowances conserved)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from engine.config import Account, ExchangeConfig, Instrument, Member
+from engine.exchange import Exchange
+from engine.listing import BOOK_KINDS
+from engine.messages import (
+    AllocateAllowances,
+    AmendOrder,
+    CancelOrder,
+    Command,
+    DepositCash,
+    EndOfDay,
+    Event,
+    NewOrder,
+    OrderType,
+    Session,
+    SetSession,
+    Side,
+    StartOfDay,
+    StpMode,
+)
+
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+DAY1 = 20261123  # a Monday
+DAY2 = 20261124
+CASH = 1_000_000_000  # fen deposited into each trading account: 10,000,000.00 CNY
+HOLDING = 50_000  # tonnes of SHEA2025 and CCER allocated to each trading account
+TRADERS = ("A1", "A2", "A3", "A4")
+
+
+def market_config(**overrides: object) -> ExchangeConfig:
+    """The test market: SHEA2025 at 80.00, CCER at 85.00, and T5 with a 5-fen tick at 77.77."""
+    fields: dict[str, object] = {
+        "instruments": [
+            Instrument(code="SHEA2025", name="Shanghai allowance 2025", kind="allowance", reference_price_fen=8000),
+            Instrument(code="CCER", name="CCER", kind="ccer", reference_price_fen=8500),
+            Instrument(code="T5", name="five-fen tick", kind="allowance", reference_price_fen=7775, tick_fen=5, lot_t=10),
+        ],
+        "members": [
+            Member(id="EXCH", name="the exchange", kind="exchange"),
+            Member(id="REGU", name="the regulator", kind="regulator"),
+            Member(id="M1", name="member one", kind="self_dealing"),
+            Member(id="M2", name="member two", kind="comprehensive"),
+        ],
+        "accounts": [
+            Account(id="EXCHANGE-FEES", member="EXCH", kind="exchange_fees"),
+            Account(id="RESERVE", member="REGU", kind="reserve"),
+            Account(id="A1", member="M1", kind="covered_entity"),
+            Account(id="A2", member="M2", kind="institution"),
+            Account(id="A3", member="M2", kind="individual"),
+            Account(id="A4", member="M2", kind="individual"),
+            Account(id="STAFF", member="M2", kind="individual", prohibited=True),
+        ],
+    }
+    fields.update(overrides)
+    return ExchangeConfig(**fields)  # type: ignore[arg-type]
+
+
+class Market:
+    """Drives an Exchange in the market's words; keeps every event it caused."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.events: list[Event] = []
+        self._ids = itertools.count(1)
+        self.ts = 0
+
+    def send(self, command: Command) -> list[Event]:
+        self.ts += 1
+        events = self.exchange.apply(command, ts=self.ts)
+        self.events.extend(events)
+        self.exchange.validate_internal_state()
+        return events
+
+    def order(
+        self,
+        account: str,
+        side: Side,
+        quantity: int,
+        price: int = 0,
+        order_type: OrderType = OrderType.LIMIT,
+        instrument: str = "SHEA2025",
+        stp: StpMode | None = None,
+        client_order_id: str | None = None,
+    ) -> list[Event]:
+        cid = client_order_id if client_order_id is not None else f"c{next(self._ids)}"
+        return self.send(
+            NewOrder(
+                account=account,
+                instrument=instrument,
+                client_order_id=cid,
+                side=side,
+                order_type=order_type,
+                quantity=quantity,
+                price=price,
+                stp=stp,
+            )
+        )
+
+    def buy(self, account: str, quantity: int, price: int = 0, **kw: object) -> list[Event]:
+        return self.order(account, Side.BUY, quantity, price, **kw)  # type: ignore[arg-type]
+
+    def sell(self, account: str, quantity: int, price: int = 0, **kw: object) -> list[Event]:
+        return self.order(account, Side.SELL, quantity, price, **kw)  # type: ignore[arg-type]
+
+    def cancel(self, account: str, order_id: int) -> list[Event]:
+        return self.send(CancelOrder(account=account, order_id=order_id))
+
+    def amend(self, account: str, order_id: int, price: int, quantity: int) -> list[Event]:
+        return self.send(AmendOrder(account=account, order_id=order_id, price=price, quantity=quantity))
+
+    def session(self, session: Session) -> list[Event]:
+        return self.send(SetSession(session=session))
+
+    def close_day(self, day: int = DAY1) -> list[Event]:
+        """From the morning session to the end of the day."""
+        current = self.exchange.market.session
+        order = [Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON, Session.CLOSED]
+        for session in order[order.index(current) + 1 :] if current is not Session.CLOSED else []:
+            self.session(session)
+        return self.send(EndOfDay(trading_day=day))
+
+    def open_day(self, day: int) -> None:
+        self.send(StartOfDay(trading_day=day))
+        self.session(Session.MORNING)
+
+    # -------------------------------------------------------------- balances
+    def cash(self, account: str) -> tuple[int, int]:
+        balance = self.exchange.ledger.cash(account)
+        return balance.available, balance.frozen
+
+    def holding(self, account: str, instrument: str = "SHEA2025") -> tuple[int, int, int]:
+        h = self.exchange.ledger.holding(account, instrument)
+        return h.available, h.frozen, h.restricted
+
+
+def assert_conserved(exchange: Exchange, deposited: int, issued: dict[str, int]) -> None:
+    """Cash summed over every account equals deposits; holdings summed equal issuance."""
+    ledger = exchange.ledger
+    assert ledger.total_cash() == deposited == ledger.deposited
+    for instrument, quantity in issued.items():
+        assert ledger.total_holdings(instrument) == quantity == ledger.issued[instrument]
+
+
+@pytest.fixture(params=sorted(BOOK_KINDS))
+def book_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def config() -> ExchangeConfig:
+    return market_config()
+
+
+def funded_market(config: ExchangeConfig, book_kind: str) -> Market:
+    """A market in the morning session of DAY1, every trader funded with CASH and HOLDING."""
+    market = Market(Exchange(config, book=book_kind))
+    market.send(StartOfDay(trading_day=DAY1))
+    for account in TRADERS:
+        market.send(DepositCash(account=account, amount=CASH))
+        for instrument in ("SHEA2025", "CCER", "T5"):
+            market.send(AllocateAllowances(account=account, instrument=instrument, quantity=HOLDING))
+    market.session(Session.MORNING)
+    market.events.clear()
+    return market
+
+
+@pytest.fixture
+def market(config: ExchangeConfig, book_kind: str) -> Iterator[Market]:
+    m = funded_market(config, book_kind)
+    yield m
+    # Every test leaves the books valid and the ledger conserved.
+    m.exchange.validate_internal_state()
+    assert_conserved(
+        m.exchange,
+        deposited=CASH * len(TRADERS),
+        issued={i: HOLDING * len(TRADERS) for i in ("SHEA2025", "CCER", "T5")},
+    )
