@@ -163,7 +163,10 @@ class _Flow:
             if isinstance(event, OrderAccepted) and isinstance(command, NewOrder):
                 self.live[event.order_id] = command
             elif isinstance(event, TradeExecuted):
-                for order_id, leaves in ((event.buy_order_id, event.buy_leaves), (event.sell_order_id, event.sell_leaves)):
+                for order_id, leaves in (
+                    (event.buy_order_id, event.buy_leaves),
+                    (event.sell_order_id, event.sell_leaves),
+                ):
                     if not leaves:
                         self.live.pop(order_id, None)
             elif isinstance(event, OrderCancelled):
@@ -208,8 +211,10 @@ def run_simulation(
         for batch in ([StartOfDay(trading_day=day_to_int(trading_day))], funding_commands(config)):
             for out in sequencer.submit_batch(batch):
                 events.extend(out)
-        for start, session, share in ((sessions.morning_open, Session.MORNING, orders // 2),
-                                      (sessions.afternoon_open, Session.AFTERNOON, orders - orders // 2)):
+        for start, session, share in (
+            (sessions.morning_open, Session.MORNING, orders // 2),
+            (sessions.afternoon_open, Session.AFTERNOON, orders - orders // 2),
+        ):
             clock.at(start)
             if session is Session.AFTERNOON:
                 events.extend(sequencer.submit(SetSession(session=Session.LUNCH_BREAK)))

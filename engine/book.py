@@ -83,10 +83,7 @@ class ReferenceBook:
 
     def depth(self, side: Side, levels: int) -> list[DepthLevel]:
         ladder = self._bids if side is Side.BUY else self._asks
-        return [
-            DepthLevel(level.price, level.quantity, len(level.orders))
-            for level in ladder.values()[:levels]
-        ]
+        return [DepthLevel(level.price, level.quantity, len(level.orders)) for level in ladder.values()[:levels]]
 
     def orders(self) -> Iterator[Order]:
         """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
@@ -187,6 +184,7 @@ class ReferenceBook:
         """
         ladder = self._asks if incoming.side is Side.BUY else self._bids
         total = 0
+        level: Level
         for levels_reached, level in enumerate(ladder.values()):
             if limit is not None and not _acceptable(incoming.side, level.price, limit):
                 break

@@ -14,9 +14,7 @@ import msgspec
 
 InstrumentKind = Literal["allowance", "ccer", "shcer"]
 MemberKind = Literal["self_dealing", "comprehensive", "exchange", "regulator"]
-AccountKind = Literal[
-    "covered_entity", "institution", "individual", "exchange_fees", "reserve", "treasury", "registry"
-]
+AccountKind = Literal["covered_entity", "institution", "individual", "exchange_fees", "reserve", "treasury", "registry"]
 StpName = Literal["cancel_resting", "cancel_incoming", "cancel_both"]
 
 # Account kinds that may send orders; the system accounts only receive fees, revenue or issuance.

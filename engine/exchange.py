@@ -113,11 +113,7 @@ class Exchange:
         if day is None or not self.config.calendar.is_trading_day(day):
             return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day)]
         if cmd.trading_day <= market.trading_day:
-            return [
-                _rejected(
-                    cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, last=market.trading_day
-                )
-            ]
+            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, last=market.trading_day)]
         market.trading_day = cmd.trading_day
         market.day_open = True
         market.session = Session.CLOSED
@@ -149,9 +145,7 @@ class Exchange:
         if not market.day_open:
             return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, trading_day=cmd.trading_day)]
         if cmd.trading_day != market.trading_day:
-            return [
-                _rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)
-            ]
+            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)]
         if market.session is not Session.CLOSED:
             return [_rejected(cmd, Reject.SESSION_OPEN, ts, session=market.session.name)]
         events = self.listing.expire_all(ts)
@@ -197,9 +191,7 @@ class Exchange:
     def _resume_instrument(self, cmd: ResumeInstrument, ts: int) -> list[Event]:
         return self._set_instrument_halt(cmd, cmd.instrument, False, "", ts)
 
-    def _set_instrument_halt(
-        self, cmd: Command, instrument: str, halted: bool, reason: str, ts: int
-    ) -> list[Event]:
+    def _set_instrument_halt(self, cmd: Command, instrument: str, halted: bool, reason: str, ts: int) -> list[Event]:
         figures = self.listing.days.get(instrument)
         if figures is None:
             return [_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=instrument)]
@@ -238,11 +230,7 @@ class Exchange:
         if cmd.quantity <= 0:
             return [_rejected(cmd, Reject.INVALID_AMOUNT, ts, quantity=cmd.quantity)]
         self.ledger.allocate(cmd.account, cmd.instrument, cmd.quantity)
-        return [
-            AllowancesAllocated(
-                ts_event=ts, account=cmd.account, instrument=cmd.instrument, quantity=cmd.quantity
-            )
-        ]
+        return [AllowancesAllocated(ts_event=ts, account=cmd.account, instrument=cmd.instrument, quantity=cmd.quantity)]
 
     # ------------------------------------------------------------------ state
     def state(self) -> ExchangeState:

@@ -55,9 +55,7 @@ class MarketStatus(Protocol):
 class Listing:
     """The listing-trading state: one book per instrument, the day's figures, the id counters."""
 
-    def __init__(
-        self, config: ExchangeConfig, ledger: Ledger, market: MarketStatus, book: str = "reference"
-    ) -> None:
+    def __init__(self, config: ExchangeConfig, ledger: Ledger, market: MarketStatus, book: str = "reference") -> None:
         self.config = config
         self.ledger = ledger
         self.market = market
@@ -68,8 +66,7 @@ class Listing:
         book_class = BOOK_KINDS[book]
         self.books: dict[str, ReferenceBook] = {code: book_class(code) for code in self.instruments}
         self.days: dict[str, InstrumentDay] = {
-            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen)
-            for i in config.instruments
+            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen) for i in config.instruments
         }
         self.client_order_ids: set[tuple[str, str]] = set()
         self.next_order_id = 1
@@ -188,9 +185,7 @@ class Listing:
         if order.side is Side.SELL:
             return 0
         value = order.freeze_price * leaves
-        return value + fee_for(order.traded_value + value, self.rate_ppm) - fee_for(
-            order.traded_value, self.rate_ppm
-        )
+        return value + fee_for(order.traded_value + value, self.rate_ppm) - fee_for(order.traded_value, self.rate_ppm)
 
     def _freeze(self, order: Order) -> RejectReason | None:
         if order.side is Side.BUY:
@@ -429,9 +424,7 @@ class Listing:
         order.frozen_cash += extra
         return None
 
-    def _apply_amend(
-        self, order: Order, cmd: AmendOrder, frozen_before: tuple[int, int], ts: int
-    ) -> list[Event]:
+    def _apply_amend(self, order: Order, cmd: AmendOrder, frozen_before: tuple[int, int], ts: int) -> list[Event]:
         book = self.books[order.instrument]
         keeps_priority = cmd.price == order.price and cmd.quantity < order.leaves
         if keeps_priority:

@@ -67,8 +67,7 @@ class Order:
 
     def __repr__(self) -> str:
         return (
-            f"Order(id={self.order_id}, {self.account}, {self.side.name} {self.leaves}@{self.price} "
-            f"{self.instrument})"
+            f"Order(id={self.order_id}, {self.account}, {self.side.name} {self.leaves}@{self.price} {self.instrument})"
         )
 
     def record(self) -> OrderRecord:

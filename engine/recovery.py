@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import msgspec
 
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.journal import Journal, JournalRecord, latest_snapshot, read_journal, write_snapshot
-from engine.messages import Command, Event
+from engine.messages import AnyCommand, Command, Event
 
 CONFIG_FILE = "exchange-config.json"
 
@@ -46,7 +47,7 @@ class Sequencer:
             return []
         seq = self.journal.last_seq
         ts = self.clock()
-        records = [JournalRecord(seq=seq + i, ts=ts, command=c) for i, c in enumerate(commands, 1)]
+        records = [JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c)) for i, c in enumerate(commands, 1)]
         self.journal.append_batch(records)
         return [self.exchange.apply(r.command, r.ts) for r in records]
 
@@ -89,9 +90,7 @@ def recorded_config(directory: Path) -> ExchangeConfig:
         raise DataDirError(f"{path}: unreadable config record: {exc}") from None
 
 
-def recover(
-    directory: Path, config: ExchangeConfig, book: str = "reference", use_snapshots: bool = True
-) -> Recovered:
+def recover(directory: Path, config: ExchangeConfig, book: str = "reference", use_snapshots: bool = True) -> Recovered:
     """Rebuild the exchange: the newest valid snapshot, then every journal record after it."""
     found = latest_snapshot(directory) if use_snapshots else None
     if found is None:

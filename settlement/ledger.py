@@ -182,9 +182,7 @@ class Ledger:
         return LedgerState(
             cash=[(a, c.available, c.frozen, c.proceeds_today) for a, c in sorted(self._cash.items())],
             holdings=[
-                (a, i, h.available, h.frozen, h.restricted)
-                for (a, i), h in sorted(self._holdings.items())
-                if h.total
+                (a, i, h.available, h.frozen, h.restricted) for (a, i), h in sorted(self._holdings.items()) if h.total
             ],
             deposited=self.deposited,
             issued=sorted(self.issued.items()),

@@ -24,9 +24,13 @@ def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "replay", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("directory", type=Path, metavar="DIR", help="a carbonx data directory (journal.cxj, snapshots/)")
     parser.add_argument(
-        "--no-snapshot", action="store_true", help="ignore snapshots and replay the whole journal from the start"
+        "directory", type=Path, metavar="DIR", help="a carbonx data directory (journal.cxj, snapshots/)"
+    )
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="ignore snapshots and replay the whole journal from the start",
     )
     parser.set_defaults(run=run)
 

@@ -29,7 +29,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--config", default="config", metavar="DIR", help="config directory (default: config)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the order flow (default: 1)")
     parser.add_argument(
-        "--orders", type=_positive, default=4000, metavar="N", help="order-entry commands in the day (default: 4000)"
+        "--orders",
+        type=_positive,
+        default=4000,
+        metavar="N",
+        help="order-entry commands in the day (default: 4000)",
     )
     parser.add_argument(
         "--date",
@@ -73,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result: SimulationResult, seed: int) -> list[str]:
     lines = [
-        f"carbonx simulate: trading day {result.trading_day}, seed {seed}, "
-        f"{result.accounts} trading accounts",
+        f"carbonx simulate: trading day {result.trading_day}, seed {seed}, {result.accounts} trading accounts",
         "",
         f"Daily bulletin {result.trading_day} (prices CNY/t, turnover CNY)",
     ]
@@ -97,8 +100,10 @@ def report(result: SimulationResult, seed: int) -> list[str]:
     lines += [
         "",
         f"fees collected     {cny(result.fees_collected)} CNY",
-        f"orders accepted    {result.orders_accepted:,}; trades {result.trades:,}; expired at the close {result.expired:,}",
-        f"rejected           {rejected:,}" + (" (" + ", ".join(f"{k} {v}" for k, v in result.rejects.items()) + ")" if rejected else ""),
+        f"orders accepted    {result.orders_accepted:,}; trades {result.trades:,}; "
+        f"expired at the close {result.expired:,}",
+        f"rejected           {rejected:,}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in result.rejects.items()) + ")" if rejected else ""),
         f"journal            {result.data_dir} ({result.commands:,} commands; snapshot at seq {result.snapshot_seq:,})",
         f"state hash         {result.state_hash}",
         f"reproduce          carbonx replay {result.data_dir}",
@@ -118,4 +123,3 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
-
