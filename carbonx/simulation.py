@@ -108,7 +108,7 @@ class _Clock:
         return self.now
 
 
-class _Flow:
+class OrderFlow:
     """The simulated members' order flow: a drifting fair value per instrument and live order ids."""
 
     def __init__(self, config: ExchangeConfig, rng: random.Random) -> None:
@@ -201,7 +201,7 @@ def run_simulation(
     record_config(data_dir, config)
     clock = _Clock(trading_day, ZoneInfo(config.calendar.timezone))
     rng = random.Random(seed)
-    flow = _Flow(config, rng)
+    flow = OrderFlow(config, rng)
     exchange = Exchange(config)
     events: list[Event] = []
     sessions = config.calendar.sessions

@@ -47,7 +47,9 @@ def market_config(**overrides: object) -> ExchangeConfig:
         "instruments": [
             Instrument(code="SHEA2025", name="Shanghai allowance 2025", kind="allowance", reference_price_fen=8000),
             Instrument(code="CCER", name="CCER", kind="ccer", reference_price_fen=8500),
-            Instrument(code="T5", name="five-fen tick", kind="allowance", reference_price_fen=7775, tick_fen=5, lot_t=10),
+            Instrument(
+                code="T5", name="five-fen tick", kind="allowance", reference_price_fen=7775, tick_fen=5, lot_t=10
+            ),
         ],
         "members": [
             Member(id="EXCH", name="the exchange", kind="exchange"),
