@@ -1,0 +1,70 @@
+"""The engine's state transitions read no clock, draw no random numbers, do no I/O and log nothing.
+
+Checked on the source: the modules that hold state transitions may not import the modules that
+would let them. (engine/journal.py and engine/recovery.py do I/O by design: they sit around the
+state machine, not inside it.)
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_TRANSITION_MODULES = [
+    "engine/book.py",
+    "engine/config.py",
+    "engine/daily.py",
+    "engine/exchange.py",
+    "engine/listing.py",
+    "engine/messages.py",
+    "engine/orders.py",
+    "engine/rules.py",
+    "settlement/ledger.py",
+]
+FORBIDDEN = {"time", "random", "secrets", "os", "io", "socket", "logging", "structlog", "uuid", "threading", "zmq"}
+FORBIDDEN_CALLS = {"print", "open", "input"}
+
+
+def imported_roots(tree: ast.AST) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def called_names(tree: ast.AST) -> set[str]:
+    return {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+@pytest.mark.parametrize("module", STATE_TRANSITION_MODULES)
+def test_no_clock_randomness_io_or_logging_in_state_transitions(module: str) -> None:
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    assert imported_roots(tree) & FORBIDDEN == set()
+    assert called_names(tree) & FORBIDDEN_CALLS == set()
+    # datetime is allowed for calendar arithmetic only: no reading of the current time.
+    source = (ROOT / module).read_text(encoding="utf-8")
+    for clock_read in ("now(", "today(", "utcnow(", "time.time", "perf_counter", "monotonic"):
+        assert clock_read not in source
+
+
+def test_the_checker_notices_a_clock_read() -> None:
+    tree = ast.parse("import time\nfrom random import random\nprint(time.time())\n")
+    assert imported_roots(tree) & FORBIDDEN == {"time", "random"}
+    assert called_names(tree) & FORBIDDEN_CALLS == {"print"}
+
+
+def test_engine_never_imports_upper_layers() -> None:
+    for path in [*(ROOT / "engine").glob("*.py"), *(ROOT / "settlement").glob("*.py")]:
+        roots = imported_roots(ast.parse(path.read_text(encoding="utf-8")))
+        assert roots & {"carbonx", "gateway", "market_data", "surveillance", "bench"} == set(), path
+
+
+def test_settlement_does_not_import_the_engine() -> None:
+    for path in (ROOT / "settlement").glob("*.py"):
+        assert "engine" not in imported_roots(ast.parse(path.read_text(encoding="utf-8"))), path
