@@ -1,0 +1,158 @@
+"""The standard benchmark flow: its model agrees with the engine, and the hot operations' benchmarks.
+
+pyproject runs pytest with ``--benchmark-disable``, so each benchmark runs its operation once and
+checks the outcome like any test; ``pytest tests/test_bench.py --benchmark-enable`` times them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bench.flow import (
+    BUYERS,
+    INSTRUMENT,
+    REFERENCE_PRICE,
+    SELLERS,
+    FlowOutcome,
+    StandardFlow,
+    apply_flow,
+    make_exchange,
+    standard_flow,
+)
+from engine.exchange import Exchange
+from engine.messages import (
+    CancelOrder,
+    CancelReason,
+    Event,
+    NewOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderType,
+    Side,
+    TradeExecuted,
+)
+
+SEED = 20261121
+ROUNDS = 200  # per benchmark of one operation, when benchmarks are enabled
+
+Benchmark = Any  # pytest-benchmark's fixture; the plugin ships no type hints
+
+
+@pytest.fixture(scope="module")
+def warm_flow() -> StandardFlow:
+    """A flow long enough to pass 1,000 resting orders: the book the operations are measured on."""
+    return standard_flow(3_000, SEED)
+
+
+@pytest.fixture
+def warm_exchange(warm_flow: StandardFlow) -> Iterator[Exchange]:
+    exchange = make_exchange(warm_flow)
+    outcome = apply_flow(exchange, warm_flow.commands, warm_flow.first_ts)
+    assert outcome.rejected == 0
+    yield exchange
+    exchange.validate_internal_state()
+
+
+def _orders(prefix: str) -> Callable[[str, Side, OrderType, int, int], NewOrder]:
+    ids = itertools.count(1)
+
+    def order(account: str, side: Side, order_type: OrderType, price: int, quantity: int) -> NewOrder:
+        return NewOrder(
+            account=account,
+            instrument=INSTRUMENT,
+            client_order_id=f"{prefix}{next(ids)}",
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            price=price,
+        )
+
+    return order
+
+
+# ---------------------------------------------------------------------- the flow against the engine
+def test_engine_trades_the_flows_expected_volume_and_rejects_nothing() -> None:
+    flow = standard_flow(20_000, SEED)
+    exchange = make_exchange(flow)
+
+    outcome = apply_flow(exchange, flow.commands, flow.first_ts)
+
+    assert outcome.rejected == 0, outcome.first_reject
+    assert outcome.traded_volume == flow.expected_volume > 0
+    assert len(exchange.listing.books[INSTRUMENT]) == flow.expected_resting
+    exchange.validate_internal_state()
+
+
+def test_flow_is_seeded_and_holds_every_kind_of_command() -> None:
+    flow = standard_flow(5_000, SEED)
+
+    assert flow.commands == standard_flow(5_000, SEED).commands
+    assert flow.commands != standard_flow(5_000, SEED + 1).commands
+    kinds = {(type(c).__name__, getattr(c, "order_type", None)) for c in flow.commands}
+    assert kinds == {("NewOrder", OrderType.LIMIT), ("NewOrder", OrderType.LIMIT_IOC), ("CancelOrder", None)}
+    for command in flow.commands:
+        if isinstance(command, NewOrder):
+            assert command.account in (BUYERS if command.side is Side.BUY else SELLERS)
+            assert 7200 <= command.price <= 8800
+            assert command.quantity % 10 == 0 and 10 <= command.quantity <= 990
+
+
+# ---------------------------------------------------------------------- benchmarks of the hot operations
+def test_bench_resting_limit_order(benchmark: Benchmark, warm_exchange: Exchange) -> None:
+    order = _orders("REST")
+
+    def setup() -> tuple[tuple[NewOrder], dict[str, object]]:
+        return (order(BUYERS[0], Side.BUY, OrderType.LIMIT, REFERENCE_PRICE - 700, 100),), {}
+
+    events: list[Event] = benchmark.pedantic(warm_exchange.apply, setup=setup, rounds=ROUNDS)
+
+    assert len(events) == 1 and isinstance(events[0], OrderAccepted)
+    assert warm_exchange.listing.books[INSTRUMENT].get(events[0].order_id) is not None
+
+
+def test_bench_aggressive_order_that_trades(benchmark: Benchmark, warm_exchange: Exchange) -> None:
+    order = _orders("HIT")
+    book = warm_exchange.listing.books[INSTRUMENT]
+
+    def setup() -> tuple[tuple[NewOrder], dict[str, object]]:
+        # Top up the best ask so the buy always fills 300 t at that one price.
+        ask = book.best_ask() or REFERENCE_PRICE + 100
+        warm_exchange.apply(order(SELLERS[0], Side.SELL, OrderType.LIMIT, ask, 300))
+        return (order(BUYERS[1], Side.BUY, OrderType.LIMIT, ask, 300),), {}
+
+    events: list[Event] = benchmark.pedantic(warm_exchange.apply, setup=setup, rounds=ROUNDS)
+
+    trades = [e for e in events if isinstance(e, TradeExecuted)]
+    assert trades and sum(t.quantity for t in trades) == 300
+    assert len({t.price for t in trades}) == 1
+
+
+def test_bench_cancel(benchmark: Benchmark, warm_exchange: Exchange) -> None:
+    order = _orders("CXL")
+
+    def setup() -> tuple[tuple[CancelOrder], dict[str, object]]:
+        (accepted,) = warm_exchange.apply(order(SELLERS[2], Side.SELL, OrderType.LIMIT, REFERENCE_PRICE + 700, 250))
+        assert isinstance(accepted, OrderAccepted)
+        return (CancelOrder(account=SELLERS[2], order_id=accepted.order_id),), {}
+
+    events: list[Event] = benchmark.pedantic(warm_exchange.apply, setup=setup, rounds=ROUNDS)
+
+    (cancelled,) = events
+    assert isinstance(cancelled, OrderCancelled)
+    assert cancelled.reason is CancelReason.USER and cancelled.released_quantity == 250
+
+
+def test_bench_standard_flow_chunk(benchmark: Benchmark) -> None:
+    flow = standard_flow(10_000, SEED)
+
+    def setup() -> tuple[tuple[Exchange, list[Any], int], dict[str, object]]:
+        return (make_exchange(flow), flow.commands, flow.first_ts), {}
+
+    outcome: FlowOutcome = benchmark.pedantic(apply_flow, setup=setup, rounds=3)
+
+    assert outcome.rejected == 0, outcome.first_reject
+    assert outcome.traded_volume == flow.expected_volume
