@@ -50,12 +50,14 @@ from engine.recovery import CONFIG_FILE, Sequencer, record_config
 from engine.rules import day_to_int
 
 # Opening funds per account kind (fen) and allowances per instrument kind (t): demo figures.
-CASH_BY_KIND = {"covered_entity": 3_000_000_000, "institution": 5_000_000_000, "individual": 200_000_000}
+CASH_BY_KIND = {"covered_entity": 3_000_000_000, "institution": 5_000_000_000, "individual": 1_000_000_000}
 HOLDINGS_BY_KIND = {
-    "covered_entity": {"allowance": 300_000, "ccer": 20_000, "shcer": 20_000},
-    "institution": {"allowance": 100_000, "ccer": 50_000, "shcer": 50_000},
-    "individual": {"allowance": 5_000, "ccer": 5_000, "shcer": 5_000},
+    "covered_entity": {"allowance": 300_000, "ccer": 100_000, "shcer": 100_000},
+    "institution": {"allowance": 200_000, "ccer": 200_000, "shcer": 200_000},
+    "individual": {"allowance": 20_000, "ccer": 20_000, "shcer": 20_000},
 }
+# Largest order (t, before the lot) per account kind: individuals trade smaller tickets.
+MAX_ORDER_BY_KIND = {"covered_entity": 2_000, "institution": 2_000, "individual": 500}
 ORDER_TYPES = (
     (OrderType.LIMIT, 70),
     (OrderType.LIMIT_IOC, 8),
@@ -147,14 +149,14 @@ class OrderFlow:
             ticks = -rng.randint(0, 4) if rng.random() < 0.25 else 1 + int(rng.expovariate(1 / 6))
             price = min(max(fair + sign * ticks * tick, lower), upper) // tick * tick
         self.count += 1
-        account = rng.choice(self.accounts).id
+        account = rng.choice(self.accounts)
         return NewOrder(
-            account=account,
+            account=account.id,
             instrument=code,
             client_order_id=f"SIM-{self.count:06d}",
             side=side,
             order_type=order_type,
-            quantity=rng.randrange(10, 2010, 10) * instrument.lot_t,
+            quantity=rng.randrange(10, MAX_ORDER_BY_KIND[account.kind] + 10, 10) * instrument.lot_t,
             price=price,
         )
 

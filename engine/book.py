@@ -197,7 +197,7 @@ class ReferenceBook:
                     return total
                 total += resting.leaves
                 if total >= incoming.leaves:
-                    return total
+                    return incoming.leaves
         return total
 
     # ------------------------------------------------------------------ checking

@@ -55,6 +55,7 @@ class MarketState(msgspec.Struct, kw_only=True, array_like=True):
     session: Session = Session.CLOSED
     halted: bool = False  # the whole market (临时停市)
     halt_reason: str = ""
+    sessions_over: bool = False  # the afternoon has closed: no session reopens before EndOfDay
 
 
 class ExchangeState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -117,6 +118,7 @@ class Exchange:
         market.trading_day = cmd.trading_day
         market.day_open = True
         market.session = Session.CLOSED
+        market.sessions_over = False
         for figures in self.listing.days.values():
             figures.start_day()
         self.listing.fees_today = 0
@@ -126,7 +128,9 @@ class Exchange:
         market = self.market
         if not market.day_open:
             return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, session=cmd.session.name)]
-        if NEXT_SESSION[market.session] is not cmd.session:
+        if NEXT_SESSION[market.session] is not cmd.session or (
+            market.sessions_over and cmd.session is not Session.CLOSED
+        ):
             return [
                 _rejected(
                     cmd,
@@ -136,6 +140,8 @@ class Exchange:
                     requested=cmd.session.name,
                 )
             ]
+        if market.session is Session.AFTERNOON:
+            market.sessions_over = True
         market.session = cmd.session
         return [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
 

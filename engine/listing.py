@@ -68,14 +68,20 @@ class Listing:
         self.days: dict[str, InstrumentDay] = {
             i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen) for i in config.instruments
         }
+        self._bands: dict[str, tuple[int, int, int]] = {}  # instrument -> reference, lower, upper
         self.client_order_ids: set[tuple[str, str]] = set()
         self.next_order_id = 1
         self.next_trade_id = 1
         self.fees_today = 0
 
     def band(self, instrument: str) -> tuple[int, int]:
-        inst = self.instruments[instrument]
-        return band_limits(self.days[instrument].reference_price, self.config.listing.band_bp, inst.tick_fen)
+        """The day's price band (lower, upper), from the instrument's current reference price."""
+        reference = self.days[instrument].reference_price
+        cached = self._bands.get(instrument)
+        if cached is None or cached[0] != reference:
+            tick = self.instruments[instrument].tick_fen
+            cached = self._bands[instrument] = (reference, *band_limits(reference, self.config.listing.band_bp, tick))
+        return cached[1], cached[2]
 
     def find_order(self, order_id: int) -> Order | None:
         for book in self.books.values():

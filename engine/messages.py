@@ -100,10 +100,21 @@ class Reject(IntEnum):
 
 
 def reject_text(code: Reject, **context: object) -> str:
-    """The reject text: the code's name, then ``key=value`` context in the given order."""
+    """The reject text: the code's name, then ``key=value`` context in the given order.
+
+    A text value that is empty or holds a space, ``=`` or a quote is written as a JSON string, so
+    what a client sent (an account or client order id) can never forge extra context.
+    """
     if not context:
         return code.name
-    return code.name + ": " + " ".join(f"{k}={v}" for k, v in context.items())
+    return code.name + ": " + " ".join(f"{k}={_context_value(v)}" for k, v in context.items())
+
+
+def _context_value(value: object) -> str:
+    text = str(value)
+    if isinstance(value, str) and (not text or any(c.isspace() or c in '="\\' for c in text)):
+        return msgspec.json.encode(text).decode()
+    return text
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

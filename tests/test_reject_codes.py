@@ -1,0 +1,280 @@
+"""Every reject code is reachable through the engine, every reject text has the documented shape, and
+the codes keep their subsystem ranges (2xxx rules, 3xxx funds and holdings, 4xxx order book).
+
+Adding a code to ``engine.messages.Reject`` without a scenario here fails
+``test_every_reject_code_has_a_scenario`` and that code's parametrised case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from engine.messages import (
+    AllocateAllowances,
+    DepositCash,
+    EndOfDay,
+    Event,
+    HaltInstrument,
+    HaltMarket,
+    OrderRejected,
+    OrderType,
+    Reject,
+    RequestRejected,
+    ResumeInstrument,
+    Session,
+    StartOfDay,
+)
+from tests.conftest import DAY1, DAY2, HOLDING, Market
+
+Scenario = Callable[[Market], list[Event]]
+
+SATURDAY = 20261128
+
+
+def _closed_day(market: Market) -> Market:
+    market.close_day(DAY1)
+    return market
+
+
+def _duplicate(market: Market) -> list[Event]:
+    market.buy("A1", 100, 7900, client_order_id="twice")
+    return market.buy("A1", 100, 7900, client_order_id="twice")
+
+
+def _insufficient_funds(market: Market) -> list[Event]:
+    market.buy("A1", 99_999, 8000)  # freezes 801,191,988 of the 1,000,000,000 fen deposited
+    return market.buy("A1", 99_999, 8000)
+
+
+def _amend_no_change(market: Market) -> list[Event]:
+    market.buy("A1", 100, 7900)
+    return market.amend("A1", 1, 7900, 100)
+
+
+def _market_halted(market: Market) -> list[Event]:
+    market.send(HaltMarket(reason="drill"))
+    return market.buy("A1", 100, 7900)
+
+
+def _instrument_halted(market: Market) -> list[Event]:
+    market.send(HaltInstrument(instrument="SHEA2025"))
+    return market.buy("A1", 100, 7900)
+
+
+def _market_closed(market: Market) -> list[Event]:
+    market.session(Session.LUNCH_BREAK)
+    return market.buy("A1", 100, 7900)
+
+
+def _already_halted(market: Market) -> list[Event]:
+    market.send(HaltMarket())
+    return market.send(HaltMarket())
+
+
+SCENARIOS: dict[Reject, Scenario] = {
+    Reject.UNKNOWN_ACCOUNT: lambda m: m.buy("NOBODY", 100, 8000),
+    Reject.UNKNOWN_INSTRUMENT: lambda m: m.buy("A1", 100, 8000, instrument="SHEA1999"),
+    Reject.PROHIBITED_PARTICIPANT: lambda m: m.buy("STAFF", 100, 8000),
+    Reject.ACCOUNT_CANNOT_TRADE: lambda m: m.sell("RESERVE", 100, 8000),
+    Reject.MARKET_CLOSED: _market_closed,
+    Reject.MARKET_HALTED: _market_halted,
+    Reject.INSTRUMENT_HALTED: _instrument_halted,
+    Reject.PRICE_OUT_OF_BAND: lambda m: m.buy("A1", 100, 8801),
+    Reject.INVALID_TICK: lambda m: m.buy("A1", 10, 7781, instrument="T5"),
+    Reject.INVALID_LOT: lambda m: m.buy("A1", 15, 7780, instrument="T5"),
+    Reject.QUANTITY_OUT_OF_RANGE: lambda m: m.buy("A1", 100_000, 8000),
+    Reject.INVALID_PRICE: lambda m: m.buy("A1", 100, 8000, order_type=OrderType.MARKET_FIVE_CANCEL),
+    Reject.DUPLICATE_CLIENT_ORDER_ID: _duplicate,
+    Reject.INVALID_CLIENT_ORDER_ID: lambda m: m.buy("A1", 100, 8000, client_order_id=""),
+    Reject.INVALID_SESSION_TRANSITION: lambda m: m.session(Session.AFTERNOON),
+    Reject.TRADING_DAY_OPEN: lambda m: m.send(StartOfDay(trading_day=DAY2)),
+    Reject.NO_TRADING_DAY: lambda m: _closed_day(m).session(Session.MORNING),
+    Reject.NOT_A_TRADING_DAY: lambda m: _closed_day(m).send(StartOfDay(trading_day=SATURDAY)),
+    Reject.SESSION_OPEN: lambda m: m.send(EndOfDay(trading_day=DAY1)),
+    Reject.ALREADY_HALTED: _already_halted,
+    Reject.NOT_HALTED: lambda m: m.send(ResumeInstrument(instrument="SHEA2025")),
+    Reject.INSUFFICIENT_FUNDS: _insufficient_funds,
+    Reject.INSUFFICIENT_HOLDINGS: lambda m: m.sell("A1", HOLDING + 1, 8000),
+    Reject.INVALID_AMOUNT: lambda m: m.send(DepositCash(account="A1", amount=0)),
+    Reject.UNKNOWN_ORDER: lambda m: m.cancel("A1", 999),
+    Reject.AMEND_NO_CHANGE: _amend_no_change,
+}
+
+# A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.
+CONTEXT = r'[a-z_]+=(?:[^\s="]+|"(?:[^"\\]|\\.)*")'  # a bare value, or a JSON-quoted string
+
+
+def text_pattern(code: Reject) -> re.Pattern[str]:
+    return re.compile(rf"{code.name}(: {CONTEXT}( {CONTEXT})*)?")
+
+
+def last_reject(events: list[Event]) -> OrderRejected | RequestRejected:
+    assert events, "the scenario caused no event"
+    last = events[-1]
+    assert isinstance(last, OrderRejected | RequestRejected), last
+    return last
+
+
+# ------------------------------------------------------------------------------------------ (a) reachability
+
+
+def test_every_reject_code_has_a_scenario() -> None:
+    assert set(SCENARIOS) == set(Reject)
+
+
+@pytest.mark.parametrize("code", list(Reject), ids=lambda code: code.name)
+def test_reject_code_is_reached_through_the_engine(market: Market, code: Reject) -> None:
+    scenario = SCENARIOS[code]
+
+    events = scenario(market)
+
+    reject = last_reject(events)
+    assert reject.code is code
+    assert reject.ts_event == market.ts
+
+
+def test_reject_codes_map_to_the_right_event_type(market: Market) -> None:
+    # New orders are refused with OrderRejected, every other command with RequestRejected.
+    order_reject = market.buy("A1", 100, 8801, client_order_id="oob")
+    cancel_reject = SCENARIOS[Reject.UNKNOWN_ORDER](market)
+    deposit_reject = SCENARIOS[Reject.INVALID_AMOUNT](market)
+
+    assert order_reject == [
+        OrderRejected(
+            ts_event=market.ts - 2,
+            account="A1",
+            instrument="SHEA2025",
+            client_order_id="oob",
+            code=Reject.PRICE_OUT_OF_BAND,
+            text="PRICE_OUT_OF_BAND: price=8801 lower=7200 upper=8800",
+        )
+    ]
+    assert cancel_reject == [
+        RequestRejected(
+            ts_event=market.ts - 1,
+            request="CancelOrder",
+            code=Reject.UNKNOWN_ORDER,
+            text="UNKNOWN_ORDER: order_id=999",
+            account="A1",
+            order_id=999,
+        )
+    ]
+    assert deposit_reject == [
+        RequestRejected(
+            ts_event=market.ts,
+            request="DepositCash",
+            code=Reject.INVALID_AMOUNT,
+            text="INVALID_AMOUNT: amount=0",
+            account="A1",
+        )
+    ]
+
+
+def test_allocation_rejects_reach_their_codes(market: Market) -> None:
+    nobody = market.send(AllocateAllowances(account="NOBODY", instrument="SHEA2025", quantity=1))
+    unknown = market.send(AllocateAllowances(account="A1", instrument="SHEA1999", quantity=1))
+    nothing = market.send(AllocateAllowances(account="A1", instrument="SHEA2025", quantity=0))
+
+    assert [last_reject(e).text for e in (nobody, unknown, nothing)] == [
+        "UNKNOWN_ACCOUNT: account=NOBODY",
+        "UNKNOWN_INSTRUMENT: instrument=SHEA1999",
+        "INVALID_AMOUNT: quantity=0",
+    ]
+
+
+# ------------------------------------------------------------------------------------------ (b) text shape
+
+
+@pytest.mark.parametrize("code", list(Reject), ids=lambda code: code.name)
+def test_reject_text_starts_with_the_code_name_then_key_value_pairs(market: Market, code: Reject) -> None:
+    SCENARIOS[code](market)
+
+    rejects = [e for e in market.events if isinstance(e, OrderRejected | RequestRejected)]
+
+    assert rejects
+    for reject in rejects:
+        assert text_pattern(reject.code).fullmatch(reject.text), reject.text
+
+
+def test_text_pattern_accepts_bare_names_and_refuses_malformed_texts() -> None:
+    pattern = text_pattern(Reject.MARKET_HALTED)
+
+    assert pattern.fullmatch("MARKET_HALTED")
+    assert pattern.fullmatch("MARKET_HALTED: instrument=SHEA2025 session=MORNING")
+    for malformed in (
+        "MARKET_HALTED:",
+        "MARKET_HALTED instrument=SHEA2025",
+        "MARKET_HALTED: the market is halted",
+        "MARKET_HALTED: instrument=",
+        "INSTRUMENT_HALTED: instrument=SHEA2025",
+    ):
+        assert not pattern.fullmatch(malformed), malformed
+
+
+def test_reject_context_with_client_supplied_text_stays_key_value_pairs(market: Market) -> None:
+    market.buy("A1", 100, 7900, client_order_id="x b=c")
+
+    events = market.buy("A1", 100, 7900, client_order_id="x b=c")
+
+    reject = last_reject(events)
+    assert reject.code is Reject.DUPLICATE_CLIENT_ORDER_ID
+    assert text_pattern(reject.code).fullmatch(reject.text), reject.text
+    assert reject.text == 'DUPLICATE_CLIENT_ORDER_ID: client_order_id="x b=c"'
+
+
+# ------------------------------------------------------------------------------------------ (c) ranges
+
+
+MARKET_RULES = {
+    Reject.UNKNOWN_ACCOUNT,
+    Reject.UNKNOWN_INSTRUMENT,
+    Reject.PROHIBITED_PARTICIPANT,
+    Reject.ACCOUNT_CANNOT_TRADE,
+    Reject.MARKET_CLOSED,
+    Reject.MARKET_HALTED,
+    Reject.INSTRUMENT_HALTED,
+    Reject.PRICE_OUT_OF_BAND,
+    Reject.INVALID_TICK,
+    Reject.INVALID_LOT,
+    Reject.QUANTITY_OUT_OF_RANGE,
+    Reject.INVALID_PRICE,
+    Reject.DUPLICATE_CLIENT_ORDER_ID,
+    Reject.INVALID_CLIENT_ORDER_ID,
+    Reject.INVALID_SESSION_TRANSITION,
+    Reject.TRADING_DAY_OPEN,
+    Reject.NO_TRADING_DAY,
+    Reject.NOT_A_TRADING_DAY,
+    Reject.SESSION_OPEN,
+    Reject.ALREADY_HALTED,
+    Reject.NOT_HALTED,
+}
+FUNDS_AND_HOLDINGS = {Reject.INSUFFICIENT_FUNDS, Reject.INSUFFICIENT_HOLDINGS, Reject.INVALID_AMOUNT}
+ORDER_BOOK = {Reject.UNKNOWN_ORDER, Reject.AMEND_NO_CHANGE}
+
+
+def in_range(thousands: int) -> set[Reject]:
+    return {code for code in Reject if code.value // 1000 == thousands}
+
+
+def test_reject_codes_are_unique() -> None:
+    # An IntEnum member with a repeated value becomes a silent alias: count the declared names.
+    values = [member.value for member in Reject.__members__.values()]
+
+    assert len(values) == len(set(values)) == len(Reject)
+
+
+def test_reject_codes_are_grouped_by_subsystem() -> None:
+    assert in_range(2) == MARKET_RULES
+    assert in_range(3) == FUNDS_AND_HOLDINGS
+    assert in_range(4) == ORDER_BOOK
+    # 1xxx gateway, 5xxx auctions and agreement transfers: nothing else, and x000 is never a code.
+    assert all(1001 <= code.value <= 5999 and code.value % 1000 for code in Reject)
+
+
+def test_reject_codes_are_declared_in_ascending_order() -> None:
+    values = [code.value for code in Reject]
+
+    assert values == sorted(values)
