@@ -21,7 +21,7 @@ import msgspec
 
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
-from engine.journal import Journal, JournalRecord, latest_snapshot, read_journal, write_snapshot
+from engine.journal import JOURNAL_FILE, Journal, JournalRecord, latest_snapshot, read_journal, write_snapshot
 from engine.messages import AnyCommand, Command, Event
 
 CONFIG_FILE = "exchange-config.json"
@@ -99,7 +99,7 @@ def recover(directory: Path, config: ExchangeConfig, book: str = "reference", us
         snapshot_seq, blob = found
         exchange = Exchange.from_snapshot(config, blob, book)
     last_seq, replayed = snapshot_seq, 0
-    if (directory / "journal.cxj").exists():
+    if (directory / JOURNAL_FILE).exists():
         for record in read_journal(directory, after_seq=snapshot_seq):
             exchange.apply(record.command, record.ts)
             last_seq, replayed = record.seq, replayed + 1
