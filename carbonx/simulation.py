@@ -78,7 +78,6 @@ class SimulationResult(msgspec.Struct, kw_only=True):
     expired: int
     fees_collected: int
     bulletins: list[DailyBulletin]
-    snapshot_seq: int
     state_hash: str
 
 
@@ -232,12 +231,11 @@ def run_simulation(
         events.extend(sequencer.submit(EndOfDay(trading_day=day_to_int(trading_day))))
         sequencer.snapshot()
         last_seq = journal.last_seq
-    return _summarise(events, config, data_dir, trading_day, last_seq, exchange.state_hash(), len(flow.accounts))
+    return _summarise(events, data_dir, trading_day, last_seq, exchange.state_hash(), len(flow.accounts))
 
 
 def _summarise(
     events: list[Event],
-    config: ExchangeConfig,
     data_dir: Path,
     trading_day: dt.date,
     last_seq: int,
@@ -260,6 +258,5 @@ def _summarise(
         expired=ended.expired_orders,
         fees_collected=ended.fees_collected,
         bulletins=[e for e in events if isinstance(e, DailyBulletin)],
-        snapshot_seq=last_seq,
         state_hash=state_hash,
     )

@@ -104,7 +104,7 @@ def report(result: SimulationResult, seed: int) -> list[str]:
         f"expired at the close {result.expired:,}",
         f"rejected           {rejected:,}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in result.rejects.items()) + ")" if rejected else ""),
-        f"journal            {result.data_dir} ({result.commands:,} commands; snapshot at seq {result.snapshot_seq:,})",
+        f"journal            {result.data_dir} ({result.commands:,} commands; snapshot at seq {result.commands:,})",
         f"state hash         {result.state_hash}",
         f"reproduce          carbonx replay {result.data_dir}",
     ]
