@@ -88,6 +88,36 @@ class ListingLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     client_order_id_max_length: int = 36
 
 
+def _per_trading_kind(tonnes: int) -> dict[str, int]:
+    return dict.fromkeys(sorted(TRADING_ACCOUNT_KINDS), tonnes)
+
+
+class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Position limits (持有量限制) and the large-holder report (大户报告), per instrument.
+
+    Defaults from the Beijing rule, assumed for Shanghai (RULES.md, "Risk control"). An account of a
+    kind in ``allocation_kinds`` has its own free allocation of the instrument added to both.
+    """
+
+    position_limit_t: dict[str, int] = msgspec.field(default_factory=lambda: _per_trading_kind(1_000_000))
+    large_holder_t: dict[str, int] = msgspec.field(default_factory=lambda: _per_trading_kind(500_000))
+    allocation_kinds: list[str] = msgspec.field(default_factory=lambda: ["covered_entity"])
+
+
+class CarryOverRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Surplus units of ``from_instrument`` may be carried over into ``to_instrument`` (a later vintage)."""
+
+    from_instrument: str
+    to_instrument: str
+    # A covered entity may carry over only once its surrender for the old vintage's year is complete.
+    requires_compliance: bool = True
+
+
+class RegistryRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    offset_cap_bp: int = 500  # CCER/SHCER may cover at most 5% of verified emissions (assumed)
+    carry_over: list[CarryOverRule] = msgspec.field(default_factory=list)
+
+
 class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     instruments: list[Instrument]
     members: list[Member]
@@ -95,3 +125,5 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     calendar: Calendar = msgspec.field(default_factory=Calendar)
     fees: Fees = msgspec.field(default_factory=Fees)
     listing: ListingLimits = msgspec.field(default_factory=ListingLimits)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    registry: RegistryRules = msgspec.field(default_factory=RegistryRules)

@@ -15,16 +15,12 @@ import msgspec
 
 from engine.config import ExchangeConfig
 from engine.daily import InstrumentDay
+from engine.end_of_day import run_end_of_day
 from engine.listing import Listing
 from engine.messages import (
-    AllocateAllowances,
-    AllowancesAllocated,
     AmendOrder,
     CancelOrder,
-    CashDeposited,
     Command,
-    DailyBulletin,
-    DepositCash,
     EndOfDay,
     Event,
     HaltInstrument,
@@ -39,12 +35,14 @@ from engine.messages import (
     Session,
     SessionChanged,
     SetSession,
+    Side,
     StartOfDay,
-    TradingDayEnded,
     TradingDayStarted,
     reject_text,
 )
 from engine.orders import Order, OrderRecord
+from engine.registry import ComplianceRecord, Registry
+from engine.risk import PositionLimits
 from engine.rules import NEXT_SESSION, day_from_int
 from settlement.ledger import Ledger, LedgerState
 
@@ -69,6 +67,7 @@ class ExchangeState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     next_order_id: int
     next_trade_id: int
     fees_today: int
+    compliance: list[ComplianceRecord]
 
 
 _state_encoder = msgspec.msgpack.Encoder()
@@ -85,7 +84,9 @@ class Exchange:
         )
         self.market = MarketState()
         self.book_kind = book
-        self.listing = Listing(config, self.ledger, self.market, book)
+        self.risk = PositionLimits(config, self.ledger)
+        self.listing = Listing(config, self.ledger, self.market, self.risk, book)
+        self.registry = Registry(config, self.ledger, self.market)
         self._handlers: dict[type[Command], Callable[[Any, int], list[Event]]] = {
             NewOrder: self.listing.new_order,
             CancelOrder: self.listing.cancel_order,
@@ -97,9 +98,9 @@ class Exchange:
             ResumeInstrument: self._resume_instrument,
             HaltMarket: self._halt_market,
             ResumeMarket: self._resume_market,
-            DepositCash: self._deposit_cash,
-            AllocateAllowances: self._allocate_allowances,
         }
+        for command_type in self.registry.handlers:
+            self._handlers[command_type] = self.registry.apply
 
     def apply(self, command: Command, ts: int = 0) -> list[Event]:
         """Apply one sequenced command at exchange time ``ts``; return the events it caused."""
@@ -146,7 +147,7 @@ class Exchange:
         return [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
 
     def _end_of_day(self, cmd: EndOfDay, ts: int) -> list[Event]:
-        """Expire day orders, publish the bulletin, make the close the next reference price."""
+        """Close the day: expiry, bulletin, statements, settlement, large holders, conservation."""
         market = self.market
         if not market.day_open:
             return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, trading_day=cmd.trading_day)]
@@ -154,41 +155,7 @@ class Exchange:
             return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)]
         if market.session is not Session.CLOSED:
             return [_rejected(cmd, Reject.SESSION_OPEN, ts, session=market.session.name)]
-        events = self.listing.expire_all(ts)
-        expired = len(events)
-        for code, figures in self.listing.days.items():
-            tick = self.listing.instruments[code].tick_fen
-            close = figures.close(tick)
-            events.append(
-                DailyBulletin(
-                    ts_event=ts,
-                    trading_day=market.trading_day,
-                    instrument=code,
-                    reference_price=figures.reference_price,
-                    open=figures.open,
-                    high=figures.high,
-                    low=figures.low,
-                    last=figures.last,
-                    close=close,
-                    vwap=figures.vwap(),
-                    volume=figures.volume,
-                    turnover=figures.turnover,
-                    trades=figures.trades,
-                )
-            )
-            figures.reference_price = close
-        self.ledger.end_of_day()
-        self.listing.client_order_ids.clear()
-        market.day_open = False
-        events.append(
-            TradingDayEnded(
-                ts_event=ts,
-                trading_day=market.trading_day,
-                expired_orders=expired,
-                fees_collected=self.listing.fees_today,
-            )
-        )
-        return events
+        return run_end_of_day(self.config, market, self.listing, self.ledger, self.risk, ts)
 
     # ------------------------------------------------------------------ halts
     def _halt_instrument(self, cmd: HaltInstrument, ts: int) -> list[Event]:
@@ -219,25 +186,6 @@ class Exchange:
         self.market.halted, self.market.halt_reason = halted, reason
         return [MarketStatusChanged(ts_event=ts, halted=halted, reason=reason)]
 
-    # ------------------------------------------------------------------ funding
-    def _deposit_cash(self, cmd: DepositCash, ts: int) -> list[Event]:
-        if not self.ledger.has_account(cmd.account):
-            return [_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
-        if cmd.amount <= 0:
-            return [_rejected(cmd, Reject.INVALID_AMOUNT, ts, amount=cmd.amount)]
-        self.ledger.deposit(cmd.account, cmd.amount)
-        return [CashDeposited(ts_event=ts, account=cmd.account, amount=cmd.amount)]
-
-    def _allocate_allowances(self, cmd: AllocateAllowances, ts: int) -> list[Event]:
-        if not self.ledger.has_account(cmd.account):
-            return [_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
-        if cmd.instrument not in self.listing.instruments:
-            return [_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
-        if cmd.quantity <= 0:
-            return [_rejected(cmd, Reject.INVALID_AMOUNT, ts, quantity=cmd.quantity)]
-        self.ledger.allocate(cmd.account, cmd.instrument, cmd.quantity)
-        return [AllowancesAllocated(ts_event=ts, account=cmd.account, instrument=cmd.instrument, quantity=cmd.quantity)]
-
     # ------------------------------------------------------------------ state
     def state(self) -> ExchangeState:
         listing = self.listing
@@ -250,6 +198,7 @@ class Exchange:
             next_order_id=listing.next_order_id,
             next_trade_id=listing.next_trade_id,
             fees_today=listing.fees_today,
+            compliance=self.registry.records(),
         )
 
     def snapshot(self) -> bytes:
@@ -269,12 +218,17 @@ class Exchange:
         for figures in state.instruments:
             listing.days[figures.code] = msgspec.structs.replace(figures)
         for record in state.orders:
-            listing.books[record.instrument].add(Order.from_record(record))
+            order = Order.from_record(record)
+            listing.books[record.instrument].add(order)
+            if order.side is Side.BUY:
+                key = (order.account, order.instrument)
+                listing.open_buys[key] = listing.open_buys.get(key, 0) + order.leaves
         exchange.ledger.restore(state.ledger)
         listing.client_order_ids = {(a, c) for a, c in state.client_order_ids}
         listing.next_order_id = state.next_order_id
         listing.next_trade_id = state.next_trade_id
         listing.fees_today = state.fees_today
+        exchange.registry.restore(state.compliance)
         return exchange
 
     def validate_internal_state(self) -> None:

@@ -37,6 +37,7 @@ from engine.messages import (
     reject_text,
 )
 from engine.orders import Order
+from engine.risk import PositionLimits
 from engine.rules import band_limits
 from settlement.ledger import Ledger, fee_for
 
@@ -55,9 +56,17 @@ class MarketStatus(Protocol):
 class Listing:
     """The listing-trading state: one book per instrument, the day's figures, the id counters."""
 
-    def __init__(self, config: ExchangeConfig, ledger: Ledger, market: MarketStatus, book: str = "reference") -> None:
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        ledger: Ledger,
+        market: MarketStatus,
+        risk: PositionLimits,
+        book: str = "reference",
+    ) -> None:
         self.config = config
         self.ledger = ledger
+        self.risk = risk
         self.market = market
         self.rate_ppm = config.fees.listing_ppm
         self.default_stp = StpMode[config.listing.default_stp.upper()]
@@ -70,6 +79,9 @@ class Listing:
         }
         self._bands: dict[str, tuple[int, int, int]] = {}  # instrument -> reference, lower, upper
         self.client_order_ids: set[tuple[str, str]] = set()
+        # Tonnes each account may still buy through its open orders, per instrument: the position
+        # limit counts them (derivable from the books; rebuilt from them after a snapshot).
+        self.open_buys: dict[tuple[str, str], int] = {}
         self.next_order_id = 1
         self.next_trade_id = 1
         self.fees_today = 0
@@ -116,6 +128,8 @@ class Listing:
             return Reject.UNKNOWN_ACCOUNT, {"account": cmd.account}
         if account.prohibited:
             return Reject.PROHIBITED_PARTICIPANT, {"account": cmd.account}
+        if cmd.account in self.ledger.closed:
+            return Reject.ACCOUNT_CLOSED, {"account": cmd.account}
         if account.kind not in TRADING_ACCOUNT_KINDS:
             return Reject.ACCOUNT_CANNOT_TRADE, {"account": cmd.account, "kind": account.kind}
         if cmd.instrument not in self.instruments:
@@ -195,11 +209,16 @@ class Listing:
 
     def _freeze(self, order: Order) -> RejectReason | None:
         if order.side is Side.BUY:
+            reason = self.risk.check_buy(order.account, order.instrument, order.leaves, self.open_buys)
+            if reason is not None:
+                return reason
             needed = self.cash_needed(order, order.leaves)
             if not self.ledger.freeze_cash(order.account, needed):
                 available = self.ledger.cash(order.account).available
                 return Reject.INSUFFICIENT_FUNDS, {"required": needed, "available": available}
             order.frozen_cash = needed
+            key = (order.account, order.instrument)
+            self.open_buys[key] = self.open_buys.get(key, 0) + order.leaves
         else:
             if not self.ledger.freeze_allowances(order.account, order.instrument, order.leaves):
                 available = self.ledger.holding(order.account, order.instrument).available
@@ -311,14 +330,16 @@ class Listing:
         buy_fee = self._fee_increment(buy, value)
         sell_fee = self._fee_increment(sell, value)
         self.ledger.settle_trade(
+            trade_id=self.next_trade_id,
             buyer=buy.account,
             seller=sell.account,
             instrument=incoming.instrument,
+            price=price,
             quantity=quantity,
-            value=value,
             buyer_fee=buy_fee,
             seller_fee=sell_fee,
         )
+        self.open_buys[(buy.account, buy.instrument)] -= quantity
         buy.frozen_cash -= value + buy_fee
         sell.frozen_quantity -= quantity
         released = buy.frozen_cash - self.cash_needed(buy, buy_leaves)
@@ -359,6 +380,8 @@ class Listing:
     def _cancel(self, order: Order, reason: CancelReason, events: list[Event], ts: int) -> None:
         """Release what the order still holds frozen and report it cancelled (it is off the book)."""
         released_cash, released_quantity = order.frozen_cash, order.frozen_quantity
+        if order.side is Side.BUY:
+            self.open_buys[(order.account, order.instrument)] -= order.leaves
         self._release_cash(order, released_cash)
         if released_quantity:
             self.ledger.release_allowances(order.account, order.instrument, released_quantity)
@@ -418,6 +441,11 @@ class Listing:
                 self.ledger.release_allowances(order.account, order.instrument, -extra)
             order.frozen_quantity = quantity
             return None
+        key = (order.account, order.instrument)
+        if quantity > order.leaves:
+            reason = self.risk.check_buy(order.account, order.instrument, quantity - order.leaves, self.open_buys)
+            if reason is not None:
+                return reason
         old_freeze_price = order.freeze_price
         order.freeze_price = price
         extra = self.cash_needed(order, quantity) - order.frozen_cash
@@ -428,6 +456,7 @@ class Listing:
         if extra < 0:
             self.ledger.release_cash(order.account, -extra)
         order.frozen_cash += extra
+        self.open_buys[key] += quantity - order.leaves
         return None
 
     def _apply_amend(self, order: Order, cmd: AmendOrder, frozen_before: tuple[int, int], ts: int) -> list[Event]:

@@ -11,7 +11,13 @@ Buckets per account:
   ``proceeds_today`` is the part of ``available`` that came from today's sales: usable for buying at
   once, withdrawable only from the next trading day.
 - allowances per instrument: ``available`` (sellable), ``frozen`` (held by open sell orders),
-  ``restricted`` (bought today; sellable from the next trading day — same-day resale is forbidden).
+  ``restricted`` (bought today; sellable from the next trading day — same-day resale is forbidden),
+  ``compliance`` (compliance-only units: they can be surrendered, never sold or transferred).
+
+Registry operations (allocation, surrender, cancellation, carry-over, merger, split) change the
+totals the conservation check holds the balances to (RULES.md "Conservation"): for each instrument
+Σ holdings = issued − surrendered − cancelled, and Σ cash = deposited − withdrawn. Every movement
+that changes an account's total is also recorded in ``day`` for the end-of-day statements.
 
 Money in fen, quantities in tonnes, rates in parts per million; all integers.
 """
@@ -21,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
+
+from settlement.statements import AccountDay, ConservationMismatch, DayActivity, DayActivityState
 
 PPM = 1_000_000
 
@@ -48,19 +56,28 @@ class Holding(msgspec.Struct, kw_only=True):
     available: int = 0
     frozen: int = 0
     restricted: int = 0
+    compliance: int = 0
 
     @property
     def total(self) -> int:
-        return self.available + self.frozen + self.restricted
+        return self.available + self.frozen + self.restricted + self.compliance
 
 
 class LedgerState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """The ledger in canonical (sorted) order, for snapshots and the state hash."""
 
     cash: list[tuple[str, int, int, int]]  # account, available, frozen, proceeds_today
-    holdings: list[tuple[str, str, int, int, int]]  # account, instrument, available, frozen, restricted
+    holdings: list[
+        tuple[str, str, int, int, int, int]
+    ]  # account, instrument, available, frozen, restricted, compliance
     deposited: int
+    withdrawn: int
     issued: list[tuple[str, int]]  # instrument, quantity
+    surrendered: list[tuple[str, int]]
+    cancelled: list[tuple[str, int]]
+    allocated: list[tuple[str, str, int]]  # account, instrument, free allocation received
+    closed: list[str]  # accounts merged into a successor
+    day: DayActivityState
 
 
 class LedgerError(Exception):
@@ -74,7 +91,13 @@ class Ledger:
         self._holdings: dict[tuple[str, str], Holding] = {}
         self.fee_account = fee_account
         self.deposited = 0
+        self.withdrawn = 0
         self.issued: dict[str, int] = dict.fromkeys(self._instruments, 0)
+        self.surrendered: dict[str, int] = dict.fromkeys(self._instruments, 0)
+        self.cancelled: dict[str, int] = dict.fromkeys(self._instruments, 0)
+        self.allocated: dict[tuple[str, str], int] = {}
+        self.closed: set[str] = set()
+        self.day = DayActivity()
         if fee_account not in self._cash:
             raise LedgerError(f"fee account {fee_account!r} is not an account")
 
@@ -98,14 +121,97 @@ class Ledger:
     def total_holdings(self, instrument: str) -> int:
         return sum(h.total for (_, i), h in self._holdings.items() if i == instrument)
 
+    def accounts(self) -> list[str]:
+        return sorted(self._cash)
+
+    def holdings(self) -> list[tuple[tuple[str, str], Holding]]:
+        """Every (account, instrument) holding, in that order."""
+        return sorted(self._holdings.items())
+
+    def holdings_of(self, account: str) -> list[tuple[str, Holding]]:
+        """The account's non-empty holdings, in instrument order."""
+        return [(i, h) for (a, i), h in sorted(self._holdings.items()) if a == account and h.total]
+
     # ------------------------------------------------------------------ registry
     def deposit(self, account: str, amount: int) -> None:
         self._cash[account].available += amount
         self.deposited += amount
+        self.day.move(account, "", "deposits", amount)
 
-    def allocate(self, account: str, instrument: str, quantity: int) -> None:
-        self.holding(account, instrument).available += quantity
+    def withdraw(self, account: str, amount: int) -> None:
+        cash = self._cash[account]
+        if amount > cash.withdrawable:
+            raise LedgerError(f"withdrawal of {amount} fen exceeds withdrawable {cash.withdrawable} of {account}")
+        cash.available -= amount
+        self.withdrawn += amount
+        self.day.move(account, "", "withdrawals", amount)
+
+    def allocate(self, account: str, instrument: str, quantity: int, compliance_only: bool = False) -> None:
+        holding = self.holding(account, instrument)
+        if compliance_only:
+            holding.compliance += quantity
+        else:
+            holding.available += quantity
         self.issued[instrument] += quantity
+        key = (account, instrument)
+        self.allocated[key] = self.allocated.get(key, 0) + quantity
+        self.day.move(account, instrument, "allocated", quantity)
+
+    def surrender(self, account: str, instrument: str, bucket: str, quantity: int) -> None:
+        """Retire ``quantity`` from one bucket (``available``, ``restricted`` or ``compliance``)."""
+        self._debit(account, instrument, bucket, quantity)
+        self.surrendered[instrument] += quantity
+        self.day.move(account, instrument, "surrendered", quantity)
+
+    def cancel(self, account: str, instrument: str, quantity: int) -> None:
+        """Voluntary cancellation (自愿注销) out of the available bucket."""
+        self._debit(account, instrument, "available", quantity)
+        self.cancelled[instrument] += quantity
+        self.day.move(account, instrument, "cancelled", quantity)
+
+    def carry_over(self, account: str, instrument: str, to_instrument: str, quantity: int) -> None:
+        """The registry cancels the old vintage's units and issues as many of the new vintage."""
+        self._debit(account, instrument, "available", quantity)
+        self.cancelled[instrument] += quantity
+        self.holding(account, to_instrument).available += quantity
+        self.issued[to_instrument] += quantity
+        self.day.move(account, instrument, "carried_out", quantity)
+        self.day.move(account, to_instrument, "carried_in", quantity)
+
+    def transfer(self, account: str, to: str, cash: int, units: Iterable[tuple[str, str, int]]) -> None:
+        """Merger or split: move cash and (instrument, bucket, quantity) units between two accounts.
+
+        The units keep their bucket, so restricted and compliance-only units stay so.
+        """
+        source = self._cash[account]
+        if cash > source.available:
+            raise LedgerError(f"transfer of {cash} fen exceeds available {source.available} of {account}")
+        source.available -= cash
+        source.proceeds_today -= min(source.proceeds_today, cash)
+        self._cash[to].available += cash
+        if cash:
+            self.day.move(account, "", "transferred_out", cash)
+            self.day.move(to, "", "transferred_in", cash)
+        for instrument, bucket, quantity in units:
+            self._debit(account, instrument, bucket, quantity)
+            target = self.holding(to, instrument)
+            setattr(target, bucket, getattr(target, bucket) + quantity)
+            self.day.move(account, instrument, "transferred_out", quantity)
+            self.day.move(to, instrument, "transferred_in", quantity)
+
+    def pass_allocation(self, account: str, successor: str) -> None:
+        """A merger passes the free allocation (and with it the position limit) to the successor."""
+        for (holder, instrument), quantity in sorted(self.allocated.items()):
+            if holder == account:
+                key = (successor, instrument)
+                self.allocated[key] = self.allocated.get(key, 0) + quantity
+
+    def _debit(self, account: str, instrument: str, bucket: str, quantity: int) -> None:
+        holding = self.holding(account, instrument)
+        held = getattr(holding, bucket)
+        if quantity > held:
+            raise LedgerError(f"debit of {quantity} t exceeds {bucket} {held} of {account} in {instrument}")
+        setattr(holding, bucket, held - quantity)
 
     # ------------------------------------------------------------------ freezes
     def freeze_cash(self, account: str, amount: int) -> bool:
@@ -122,6 +228,8 @@ class Ledger:
             raise LedgerError(f"release of {amount} fen exceeds frozen {cash.frozen} of {account}")
         cash.frozen -= amount
         cash.available += amount
+        released = self.day.released
+        released[account] = released.get(account, 0) + amount
 
     def freeze_allowances(self, account: str, instrument: str, quantity: int) -> bool:
         holding = self.holding(account, instrument)
@@ -142,11 +250,12 @@ class Ledger:
     def settle_trade(
         self,
         *,
+        trade_id: int,
         buyer: str,
         seller: str,
         instrument: str,
+        price: int,
         quantity: int,
-        value: int,
         buyer_fee: int,
         seller_fee: int,
     ) -> None:
@@ -156,6 +265,7 @@ class Ledger:
         allowances and receives value − fee; the allowances land in the buyer's restricted bucket
         until the next trading day; both fees go to the fee account.
         """
+        value = price * quantity
         buyer_cash = self._cash[buyer]
         sell_holding = self.holding(seller, instrument)
         if value + buyer_fee > buyer_cash.frozen or quantity > sell_holding.frozen:
@@ -167,32 +277,81 @@ class Ledger:
         self._cash[self.fee_account].available += buyer_fee + seller_fee
         sell_holding.frozen -= quantity
         self.holding(buyer, instrument).restricted += quantity
+        self.day.trades.append((trade_id, instrument, price, quantity, buyer, seller, buyer_fee, seller_fee))
 
     # ------------------------------------------------------------------ end of day
     def end_of_day(self) -> None:
         """Lift the same-day resale restriction and make today's sale proceeds withdrawable."""
-        for holding in self._holdings.values():
-            holding.available += holding.restricted
-            holding.restricted = 0
+        for key, holding in self._holdings.items():
+            if holding.restricted:
+                self.day.released_restricted[key] = holding.restricted
+                holding.available += holding.restricted
+                holding.restricted = 0
         for cash in self._cash.values():
             cash.proceeds_today = 0
+
+    def statements(self) -> list[AccountDay]:
+        """The statements since the last end of day (call after ``end_of_day``)."""
+        cash = {a: (c.total, c.frozen, c.withdrawable) for a, c in self._cash.items()}
+        holdings = {k: (h.total, h.compliance) for k, h in self._holdings.items()}
+        return self.day.statements(cash, holdings, self.fee_account)
+
+    def start_next_statements(self) -> None:
+        self.day.start_next(
+            {a: c.total for a, c in self._cash.items()},
+            {k: h.total for k, h in self._holdings.items()},
+        )
+
+    def conservation(self) -> list[ConservationMismatch]:
+        """Every asset whose balances do not add up to what the registry issued and retired."""
+        mismatches = []
+        for instrument in self._instruments:
+            expected = self.issued[instrument] - self.surrendered[instrument] - self.cancelled[instrument]
+            actual = self.total_holdings(instrument)
+            if actual != expected:
+                mismatches.append(
+                    ConservationMismatch(
+                        asset=instrument, expected=expected, actual=actual, difference=actual - expected
+                    )
+                )
+        expected, actual = self.deposited - self.withdrawn, self.total_cash()
+        if actual != expected:
+            mismatches.append(
+                ConservationMismatch(asset="CASH", expected=expected, actual=actual, difference=actual - expected)
+            )
+        return mismatches
 
     # ------------------------------------------------------------------ state
     def state(self) -> LedgerState:
         return LedgerState(
             cash=[(a, c.available, c.frozen, c.proceeds_today) for a, c in sorted(self._cash.items())],
             holdings=[
-                (a, i, h.available, h.frozen, h.restricted) for (a, i), h in sorted(self._holdings.items()) if h.total
+                (a, i, h.available, h.frozen, h.restricted, h.compliance)
+                for (a, i), h in sorted(self._holdings.items())
+                if h.total
             ],
             deposited=self.deposited,
+            withdrawn=self.withdrawn,
             issued=sorted(self.issued.items()),
+            surrendered=sorted(self.surrendered.items()),
+            cancelled=sorted(self.cancelled.items()),
+            allocated=[(a, i, q) for (a, i), q in sorted(self.allocated.items())],
+            closed=sorted(self.closed),
+            day=self.day.state(),
         )
 
     def restore(self, state: LedgerState) -> None:
         for account, available, frozen, proceeds in state.cash:
             self._cash[account] = CashBalance(available=available, frozen=frozen, proceeds_today=proceeds)
         self._holdings = {
-            (a, i): Holding(available=av, frozen=fr, restricted=re) for a, i, av, fr, re in state.holdings
+            (a, i): Holding(available=av, frozen=fr, restricted=re, compliance=co)
+            for a, i, av, fr, re, co in state.holdings
         }
         self.deposited = state.deposited
+        self.withdrawn = state.withdrawn
         self.issued.update(dict(state.issued))
+        self.surrendered.update(dict(state.surrendered))
+        self.cancelled.update(dict(state.cancelled))
+        self.allocated = {(a, i): q for a, i, q in state.allocated}
+        self.closed = set(state.closed)
+        self.day = DayActivity.restore(state.day)

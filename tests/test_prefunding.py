@@ -190,11 +190,12 @@ def test_dvp_moves_cash_and_allowances_in_one_transfer(
 
     assert transfers == [
         {
+            "trade_id": 1,
             "buyer": "A1",
             "seller": "A2",
             "instrument": SHEA,
+            "price": 8000,
             "quantity": 100,
-            "value": 800_000,
             "buyer_fee": 1_200,
             "seller_fee": 1_200,
         }
