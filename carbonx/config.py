@@ -1,7 +1,8 @@
 """Loads a config directory of TOML files into the validated Structs of ``engine.config``.
 
 One file per subject (docs/CONFIG.md lists every key): ``instruments.toml`` and ``members.toml`` are
-required; ``node.toml``, ``calendar.toml``, ``fees.toml`` and ``limits.toml`` may be left out, and then
+required; ``node.toml``, ``calendar.toml``, ``fees.toml``, ``limits.toml`` and ``registry.toml`` may be left
+out, and then
 their defaults apply. msgspec checks the structure and the types; the checks here add what a type cannot
 say (ranges, uniqueness, references between files). The first problem found raises ``ConfigError`` with
 one line naming the file, the key path and the problem, so the regulator can fix the file by reading it.
@@ -20,6 +21,7 @@ import msgspec.toml
 
 from carbonx.errors import ConfigError
 from engine.config import (
+    TRADING_ACCOUNT_KINDS,
     Account,
     Calendar,
     ExchangeConfig,
@@ -27,6 +29,8 @@ from engine.config import (
     Instrument,
     ListingLimits,
     Member,
+    RegistryRules,
+    RiskLimits,
     SessionTimes,
 )
 
@@ -64,6 +68,7 @@ class _MembersFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class _LimitsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     listing: ListingLimits = msgspec.field(default_factory=ListingLimits)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
 
 
 def load_config(directory: str | Path) -> LoadedConfig:
@@ -81,11 +86,14 @@ def load_config(directory: str | Path) -> LoadedConfig:
     fees_file = _load(root / "fees.toml", Fees)
     limits = _load(root / "limits.toml", _LimitsFile) or _LimitsFile()
     fees = fees_file or Fees()
+    registry = _load(root / "registry.toml", RegistryRules) or RegistryRules()
 
     _check_instruments(root / "instruments.toml", instruments.instrument)
     fee_account = _check_members(root / "members.toml", members)
     _check_fees(root / "fees.toml", fees, fee_account, file_present=fees_file is not None)
     _check_listing(root / "limits.toml", limits.listing)
+    _check_risk(root / "limits.toml", limits.risk)
+    _check_registry(root / "registry.toml", registry, instruments.instrument)
     _check_calendar(root / "calendar.toml", calendar)
     _require(root / "node.toml", "data_dir", node.data_dir.strip() != "", "must not be empty")
 
@@ -96,6 +104,8 @@ def load_config(directory: str | Path) -> LoadedConfig:
         calendar=calendar,
         fees=fees,
         listing=limits.listing,
+        risk=limits.risk,
+        registry=registry,
     )
     return LoadedConfig(exchange=exchange, node=node, directory=str(root))
 
@@ -239,6 +249,42 @@ def _check_listing(path: Path, listing: ListingLimits) -> None:
     levels, length = listing.market_levels, listing.client_order_id_max_length
     _require(path, "listing.market_levels", levels >= 1, f"must be >= 1, got {levels}")
     _require(path, "listing.client_order_id_max_length", length >= 1, f"must be >= 1, got {length}")
+
+
+def _check_risk(path: Path, risk: RiskLimits) -> None:
+    kinds = sorted(TRADING_ACCOUNT_KINDS)
+    for table, limits in (
+        ("risk.position_limit_t", risk.position_limit_t),
+        ("risk.large_holder_t", risk.large_holder_t),
+    ):
+        for kind, tonnes in limits.items():
+            known = f"unknown account kind {kind!r}; trading kinds are {', '.join(kinds)}"
+            _require(path, f"{table}.{kind}", kind in TRADING_ACCOUNT_KINDS, known)
+            _require(path, f"{table}.{kind}", tonnes >= 0, f"must be >= 0 t, got {tonnes}")
+    for index, kind in enumerate(risk.allocation_kinds):
+        known = f"unknown account kind {kind!r}; trading kinds are {', '.join(kinds)}"
+        _require(path, f"risk.allocation_kinds[{index}]", kind in TRADING_ACCOUNT_KINDS, known)
+
+
+def _check_registry(path: Path, registry: RegistryRules, instruments: list[Instrument]) -> None:
+    cap = registry.offset_cap_bp
+    _require(path, "offset_cap_bp", 0 <= cap <= BP, f"{cap} is outside 0..{BP} (basis points)")
+    by_code = {i.code: i for i in instruments}
+    sources: dict[str, int] = {}
+    for index, rule in enumerate(registry.carry_over):
+        at = f"carry_over[{index}]"
+        for key in ("from_instrument", "to_instrument"):
+            code = getattr(rule, key)
+            _require(path, f"{at}.{key}", code in by_code, f"unknown instrument {code!r} (instruments.toml)")
+        old, new = by_code[rule.from_instrument], by_code[rule.to_instrument]
+        same_kind = f"{new.code!r} is a {new.kind}, {old.code!r} a {old.kind}: carry-over keeps the kind"
+        _require(path, f"{at}.to_instrument", new.kind == old.kind, same_kind)
+        later = f"vintage {new.vintage} of {new.code!r} is not later than {old.vintage} of {old.code!r}"
+        _require(path, f"{at}.to_instrument", new.vintage > old.vintage, later)
+        if rule.from_instrument in sources:
+            twice = f"second rule for {rule.from_instrument!r} (first is carry_over[{sources[rule.from_instrument]}])"
+            raise ConfigError(_line(path, f"{at}.from_instrument", twice))
+        sources[rule.from_instrument] = index
 
 
 def _check_calendar(path: Path, calendar: Calendar) -> None:

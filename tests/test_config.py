@@ -15,7 +15,7 @@ import pytest
 
 from carbonx.config import EngineOptions, LoadedConfig, NodeConfig, load_config
 from carbonx.errors import ConfigError
-from engine.config import Calendar, Fees, ListingLimits
+from engine.config import Calendar, CarryOverRule, Fees, ListingLimits, RegistryRules, RiskLimits
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config"
 
@@ -84,10 +84,16 @@ def test_shipped_config_loads() -> None:
     assert loaded.node == NodeConfig(data_dir="var", fsync=True, engine=EngineOptions(book="reference"))
     prices = {instrument.code: instrument.reference_price_fen for instrument in exchange.instruments}
     assert prices == {"SHEA2024": 7650, "SHEA2025": 8000, "CCER": 8500, "SHCER": 3500}
-    assert exchange.fees == Fees(
-        listing_ppm=1500, agreement_ppm=1000, auction_ppm=0, fee_account="EXCHANGE-FEES"
-    )
+    assert exchange.fees == Fees(listing_ppm=1500, agreement_ppm=1000, auction_ppm=0, fee_account="EXCHANGE-FEES")
     assert exchange.listing == ListingLimits()
+    assert exchange.risk == RiskLimits(
+        position_limit_t={"covered_entity": 1_000_000, "institution": 1_000_000, "individual": 1_000_000},
+        large_holder_t={"covered_entity": 500_000, "institution": 500_000, "individual": 500_000},
+        allocation_kinds=["covered_entity"],
+    )
+    assert exchange.registry == RegistryRules(
+        offset_cap_bp=500, carry_over=[CarryOverRule(from_instrument="SHEA2024", to_instrument="SHEA2025")]
+    )
     assert exchange.calendar.timezone == "Asia/Shanghai"
     assert exchange.calendar.weekdays == [1, 2, 3, 4, 5]
     assert (exchange.calendar.sessions.morning_open, exchange.calendar.sessions.afternoon_close) == (
@@ -111,9 +117,7 @@ def test_shipped_members_and_accounts() -> None:
     exchange = shipped().exchange
     accounts = {account.id: account for account in exchange.accounts}
 
-    assert [account.id for account in exchange.accounts if account.kind == "exchange_fees"] == [
-        "EXCHANGE-FEES"
-    ]
+    assert [account.id for account in exchange.accounts if account.kind == "exchange_fees"] == ["EXCHANGE-FEES"]
     assert {accounts[system].member for system in ("RESERVE", "TREASURY", "REGISTRY")} == {"REGULATOR"}
     assert [account.id for account in exchange.accounts if account.prohibited] == ["A199"]
     assert {accounts[a].kind for a in ("A001", "A002", "A003")} == {"covered_entity"}
@@ -122,7 +126,7 @@ def test_shipped_members_and_accounts() -> None:
 def test_optional_files_absent_use_defaults(tmp_path: Path) -> None:
     directory = tmp_path / "config"
     shutil.copytree(SHIPPED, directory)
-    for optional in ("node.toml", "calendar.toml", "fees.toml", "limits.toml"):
+    for optional in ("node.toml", "calendar.toml", "fees.toml", "limits.toml", "registry.toml"):
         (directory / optional).unlink()
 
     loaded = load_config(directory)
@@ -131,6 +135,8 @@ def test_optional_files_absent_use_defaults(tmp_path: Path) -> None:
     assert loaded.exchange.calendar == Calendar()
     assert loaded.exchange.fees == Fees()
     assert loaded.exchange.listing == ListingLimits()
+    assert loaded.exchange.risk == RiskLimits()
+    assert loaded.exchange.registry == RegistryRules(offset_cap_bp=500, carry_over=[])
 
 
 def test_lunch_break_may_be_empty(tmp_path: Path) -> None:
@@ -195,10 +201,7 @@ def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
 def test_bad_type(tmp_path: Path) -> None:
     directory = config_with(tmp_path, "instruments.toml", setting("tick_fen", '"1"'))
 
-    assert (
-        error_of(directory)
-        == f"{directory / 'instruments.toml'}: instrument[0].tick_fen: expected int, got str"
-    )
+    assert error_of(directory) == f"{directory / 'instruments.toml'}: instrument[0].tick_fen: expected int, got str"
 
 
 @pytest.mark.parametrize(
@@ -383,6 +386,49 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
             "at or before afternoon_open 13:00:00",
         ),
         ("node.toml", setting("data_dir", '""'), "data_dir", "must not be empty"),
+        (
+            "limits.toml",
+            sub(r"^position_limit_t = \{ covered_entity", "position_limit_t = { broker"),
+            "risk.position_limit_t.broker",
+            "unknown account kind 'broker'",
+        ),
+        (
+            "limits.toml",
+            sub(r"^large_holder_t = \{ covered_entity = 500_000", "large_holder_t = { covered_entity = -1"),
+            "risk.large_holder_t.covered_entity",
+            "must be >= 0 t, got -1",
+        ),
+        (
+            "limits.toml",
+            setting("allocation_kinds", '["covered_entity", "reserve"]'),
+            "risk.allocation_kinds[1]",
+            "unknown account kind 'reserve'",
+        ),
+        ("registry.toml", setting("offset_cap_bp", "10001"), "offset_cap_bp", "outside 0..10000"),
+        (
+            "registry.toml",
+            setting("to_instrument", '"SHEA2030"'),
+            "carry_over[0].to_instrument",
+            "unknown instrument 'SHEA2030'",
+        ),
+        (
+            "registry.toml",
+            setting("to_instrument", '"CCER"'),
+            "carry_over[0].to_instrument",
+            "'CCER' is a ccer, 'SHEA2024' a allowance",
+        ),
+        (
+            "registry.toml",
+            setting("to_instrument", '"SHEA2024"'),
+            "carry_over[0].to_instrument",
+            "vintage 2024 of 'SHEA2024' is not later than 2024",
+        ),
+        (
+            "registry.toml",
+            append('[[carry_over]]\nfrom_instrument = "SHEA2024"\nto_instrument = "SHEA2025"\n'),
+            "carry_over[1].from_instrument",
+            "second rule for 'SHEA2024' (first is carry_over[0])",
+        ),
     ],
 )
 def test_semantic_errors(tmp_path: Path, file: str, rewrite: Rewrite, key: str, fragment: str) -> None:
