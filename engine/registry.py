@@ -216,8 +216,11 @@ class Registry:
         if account.kind != "covered_entity":
             raise Rejected(Reject.NOT_A_COVERED_ENTITY, account=cmd.account, kind=account.kind)
         self._positive("verified_emissions", cmd.verified_emissions)
+        # Vintage 0 marks an instrument not split by vintage: it belongs to no compliance year.
         allowances = [
-            i.code for i in self.config.instruments if i.kind == "allowance" and i.vintage == cmd.compliance_year
+            i.code
+            for i in self.config.instruments
+            if i.kind == "allowance" and i.vintage and i.vintage == cmd.compliance_year
         ]
         if not allowances:
             raise Rejected(Reject.UNKNOWN_VINTAGE, compliance_year=cmd.compliance_year)
@@ -235,9 +238,10 @@ class Registry:
         offsets = [i.code for i in self.config.instruments if i.kind in OFFSET_KINDS]
         # Compliance-only units first (they can serve nothing else), then offsets up to the cap
         # (the cheaper units), then the year's allowances: available, then bought today.
-        sources = [(code, "compliance", None) for code in allowances]
-        sources += [(code, "available", "offset") for code in offsets]
-        sources += [(code, bucket, None) for bucket in ("available", "restricted") for code in allowances]
+        # Each source: (instrument, bucket, counts against the offset cap).
+        sources = [(code, "compliance", False) for code in allowances]
+        sources += [(code, "available", True) for code in offsets]
+        sources += [(code, bucket, False) for bucket in ("available", "restricted") for code in allowances]
         surrendered: dict[str, int] = {}
         for code, bucket, offset in sources:
             need = record.verified_emissions - record.covered
@@ -308,7 +312,8 @@ class Registry:
         needed_cash = 0
         needed: dict[str, int] = {}
         for part in cmd.parts:
-            if part.cash < 0:
+            if part.cash < 0 or not (part.cash or part.holdings):
+                # A part that receives nothing is a mistake in the split, not a no-op to journal.
                 raise Rejected(Reject.INVALID_AMOUNT, account=part.account, cash=part.cash)
             needed_cash += part.cash
             for units in part.holdings:
@@ -323,12 +328,14 @@ class Registry:
             held = holding.available + holding.compliance
             if quantity > held:
                 raise Rejected(Reject.INSUFFICIENT_HOLDINGS, instrument=instrument, required=quantity, available=held)
+        # Tradable units go first; compliance-only units pass on as compliance-only. What is left
+        # tradable is counted down over every line of every part: a part may name an instrument twice.
+        tradable = {instrument: ledger.holding(cmd.account, instrument).available for instrument in needed}
         for part in cmd.parts:
             moves = []
             for units in part.holdings:
-                # Tradable units go first; compliance-only units pass on as compliance-only.
-                holding = ledger.holding(cmd.account, units.instrument)
-                from_available = min(units.quantity, holding.available)
+                from_available = min(units.quantity, tradable[units.instrument])
+                tradable[units.instrument] -= from_available
                 moves += [(units.instrument, "available", from_available)] if from_available else []
                 if units.quantity > from_available:
                     moves.append((units.instrument, "compliance", units.quantity - from_available))

@@ -10,13 +10,19 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from engine.config import Account, ExchangeConfig, Instrument, Member
+from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
 from engine.exchange import Exchange
 from engine.listing import BOOK_KINDS
 from engine.messages import (
     AllocateAllowances,
+    AllowancesAllocated,
+    AllowancesCancelled,
+    AllowancesCarriedOver,
+    AllowancesSurrendered,
     AmendOrder,
     CancelOrder,
+    CashDeposited,
+    CashWithdrawn,
     Command,
     DepositCash,
     EndOfDay,
@@ -71,21 +77,70 @@ def market_config(**overrides: object) -> ExchangeConfig:
     return ExchangeConfig(**fields)  # type: ignore[arg-type]
 
 
+def registry_config(**overrides: object) -> ExchangeConfig:
+    """The test market with vintages for the registry: SHEA2024 and SHEA2025 (vintages 2024 and
+    2025), CCER and SHCER offsets, T5 (no vintage), a second covered entity B1 (member M1, nothing
+    funded) and the carry-over rule SHEA2024 -> SHEA2025 (offset cap: the default 5%)."""
+    base = market_config()
+    fields: dict[str, object] = {
+        "instruments": [
+            Instrument(
+                code="SHEA2024", name="allowance 2024", kind="allowance", reference_price_fen=7500, vintage=2024
+            ),
+            Instrument(
+                code="SHEA2025", name="allowance 2025", kind="allowance", reference_price_fen=8000, vintage=2025
+            ),
+            Instrument(code="CCER", name="CCER", kind="ccer", reference_price_fen=8500),
+            Instrument(code="SHCER", name="SHCER", kind="shcer", reference_price_fen=6000),
+            *(i for i in base.instruments if i.code == "T5"),
+        ],
+        "accounts": [*base.accounts, Account(id="B1", member="M1", kind="covered_entity")],
+        "registry": RegistryRules(carry_over=[CarryOverRule(from_instrument="SHEA2024", to_instrument="SHEA2025")]),
+    }
+    fields.update(overrides)
+    return market_config(**fields)
+
+
 class Market:
-    """Drives an Exchange in the market's words; keeps every event it caused."""
+    """Drives an Exchange in the market's words; keeps every event it caused.
+
+    It also keeps, from the registry events alone, the cash paid in (deposits − withdrawals) and
+    the units outstanding per instrument (issued − surrendered − cancelled): what the ledger's
+    balances must add up to (``assert_balanced``), counted independently of the ledger.
+    """
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
         self.events: list[Event] = []
         self._ids = itertools.count(1)
         self.ts = 0
+        self.history: list[tuple[Command, list[Event]]] = []  # every command sent and its events, for replays
+        self.paid_in = 0
+        self.outstanding: dict[str, int] = {}
 
     def send(self, command: Command) -> list[Event]:
         self.ts += 1
         events = self.exchange.apply(command, ts=self.ts)
+        self.history.append((command, events))
         self.events.extend(events)
+        self._count_registry_events(events)
         self.exchange.validate_internal_state()
         return events
+
+    def _count_registry_events(self, events: list[Event]) -> None:
+        outstanding = self.outstanding
+        for event in events:
+            if isinstance(event, CashDeposited | CashWithdrawn):
+                self.paid_in += event.amount if isinstance(event, CashDeposited) else -event.amount
+            elif isinstance(event, AllowancesAllocated):
+                outstanding[event.instrument] = outstanding.get(event.instrument, 0) + event.quantity
+            elif isinstance(event, AllowancesCancelled | AllowancesCarriedOver):
+                outstanding[event.instrument] = outstanding.get(event.instrument, 0) - event.quantity
+                if isinstance(event, AllowancesCarriedOver):
+                    outstanding[event.to_instrument] = outstanding.get(event.to_instrument, 0) + event.quantity
+            elif isinstance(event, AllowancesSurrendered):
+                for units in event.surrendered:
+                    outstanding[units.instrument] = outstanding.get(units.instrument, 0) - units.quantity
 
     def order(
         self,
@@ -157,6 +212,16 @@ def assert_conserved(exchange: Exchange, deposited: int, issued: dict[str, int])
         assert ledger.total_holdings(instrument) == quantity == ledger.issued[instrument]
 
 
+def assert_balanced(market: Market) -> None:
+    """The ledger's own conservation check passes, and its balances add up to what the registry
+    events the market saw paid in and issued (so a test that withdraws or surrenders is checked too)."""
+    ledger = market.exchange.ledger
+    assert ledger.conservation() == []
+    assert ledger.total_cash() == market.paid_in == ledger.deposited - ledger.withdrawn
+    for instrument in (i.code for i in market.exchange.config.instruments):
+        assert ledger.total_holdings(instrument) == market.outstanding.get(instrument, 0), instrument
+
+
 @pytest.fixture(params=sorted(BOOK_KINDS))
 def book_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -183,11 +248,10 @@ def funded_market(config: ExchangeConfig, book_kind: str) -> Market:
 @pytest.fixture
 def market(config: ExchangeConfig, book_kind: str) -> Iterator[Market]:
     m = funded_market(config, book_kind)
+    funded = {i: HOLDING * len(TRADERS) for i in ("SHEA2025", "CCER", "T5")}
+    assert (m.paid_in, m.outstanding) == (CASH * len(TRADERS), funded)
     yield m
-    # Every test leaves the books valid and the ledger conserved.
+    # Every test leaves the books valid and the ledger conserved: against what the registry issued
+    # and paid in (the funding, plus whatever the test deposited, withdrew, surrendered, ...).
     m.exchange.validate_internal_state()
-    assert_conserved(
-        m.exchange,
-        deposited=CASH * len(TRADERS),
-        issued={i: HOLDING * len(TRADERS) for i in ("SHEA2025", "CCER", "T5")},
-    )
+    assert_balanced(m)

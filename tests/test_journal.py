@@ -337,9 +337,7 @@ _commands: st.SearchStrategy[AnyCommand] = st.one_of(
     gaps=st.lists(st.integers(1, 1_000), min_size=12, max_size=12),
     data=st.data(),
 )
-def test_any_truncation_reads_a_prefix(
-    commands: list[AnyCommand], gaps: list[int], data: st.DataObject
-) -> None:
+def test_any_truncation_reads_a_prefix(commands: list[AnyCommand], gaps: list[int], data: st.DataObject) -> None:
     seqs = [sum(gaps[: i + 1]) for i in range(len(commands))]
     records = [JournalRecord(seq=s, ts=T0 + s, command=c) for s, c in zip(seqs, commands, strict=True)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -358,9 +356,7 @@ def test_any_truncation_reads_a_prefix(
     assert len(_torn_events(logs)) == (0 if at_boundary else 1)
 
 
-def test_failed_fsync_makes_the_journal_refuse_further_appends(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 

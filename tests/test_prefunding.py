@@ -63,9 +63,7 @@ def trades_in(events: list[Any]) -> list[TradeExecuted]:
         (1, 7200, 7_200 + 11),  # fee 10.80 -> 11
     ],
 )
-def test_buy_freezes_price_times_quantity_plus_max_fee(
-    market: Market, quantity: int, price: int, frozen: int
-) -> None:
+def test_buy_freezes_price_times_quantity_plus_max_fee(market: Market, quantity: int, price: int, frozen: int) -> None:
     events = market.buy("A1", quantity, price)
 
     assert events == [
@@ -172,9 +170,7 @@ def test_no_overdraft(book_kind: str) -> None:
     assert_conserved(market.exchange, deposited=801_200, issued={SHEA: 0})
 
 
-def test_dvp_moves_cash_and_allowances_in_one_transfer(
-    market: Market, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dvp_moves_cash_and_allowances_in_one_transfer(market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = market.exchange.ledger
     transfers: list[dict[str, object]] = []
     settle_trade = ledger.settle_trade

@@ -1,5 +1,6 @@
 """Every reject code is reachable through the engine, every reject text has the documented shape, and
-the codes keep their subsystem ranges (2xxx rules, 3xxx funds and holdings, 4xxx order book).
+the codes keep their subsystem ranges (2xxx rules, 3xxx funds, holdings and position limits, 4xxx
+order book, 6xxx registry operations).
 
 Adding a code to ``engine.messages.Reject`` without a scenario here fails
 ``test_every_reject_code_has_a_scenario`` and that code's parametrised case.
@@ -10,15 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
+from engine.config import CarryOverRule, ExchangeConfig, Instrument, RegistryRules
 from engine.messages import (
     AllocateAllowances,
+    CarryOverAllowances,
     DepositCash,
     EndOfDay,
     Event,
     HaltInstrument,
     HaltMarket,
+    MergeAccounts,
     OrderRejected,
     OrderType,
     Reject,
@@ -26,12 +31,24 @@ from engine.messages import (
     ResumeInstrument,
     Session,
     StartOfDay,
+    SurrenderAllowances,
+    WithdrawCash,
 )
-from tests.conftest import DAY1, DAY2, HOLDING, Market
+from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market, market_config
 
 Scenario = Callable[[Market], list[Event]]
 
 SATURDAY = 20261128
+
+
+@pytest.fixture
+def config() -> ExchangeConfig:
+    """The test market with SHEA2025 of vintage 2025 and a carry-over rule into SHEA2026."""
+    base = market_config()
+    vintaged = [msgspec.structs.replace(i, vintage=2025) if i.code == "SHEA2025" else i for i in base.instruments]
+    later = Instrument(code="SHEA2026", name="allowance 2026", kind="allowance", reference_price_fen=8000, vintage=2026)
+    rule = CarryOverRule(from_instrument="SHEA2025", to_instrument="SHEA2026")
+    return market_config(instruments=[*vintaged, later], registry=RegistryRules(carry_over=[rule]))
 
 
 def _closed_day(market: Market) -> Market:
@@ -74,6 +91,31 @@ def _already_halted(market: Market) -> list[Event]:
     return market.send(HaltMarket())
 
 
+def _account_closed(market: Market) -> list[Event]:
+    _closed_day(market).send(MergeAccounts(account="A3", successor="A4"))
+    return market.send(DepositCash(account="A3", amount=1))
+
+
+def _position_limit(market: Market) -> list[Event]:
+    # Allocation is not limited; a buy is: A3 (individual) then holds more than 1,000,000 t.
+    market.send(AllocateAllowances(account="A3", instrument="SHEA2025", quantity=1_000_000 - HOLDING))
+    return market.buy("A3", 1, 8000)
+
+
+def _surrender(account: str, year: int, verified: int) -> SurrenderAllowances:
+    return SurrenderAllowances(account=account, compliance_year=year, verified_emissions=verified)
+
+
+def _compliance_already_complete(market: Market) -> list[Event]:
+    market.send(_surrender("A1", 2025, 100))
+    return market.send(_surrender("A1", 2025, 100))
+
+
+def _emissions_mismatch(market: Market) -> list[Event]:
+    market.send(_surrender("A1", 2025, 200_000))  # short: 50,000 SHEA2025 and 10,000 CCER
+    return market.send(_surrender("A1", 2025, 150_000))
+
+
 SCENARIOS: dict[Reject, Scenario] = {
     Reject.UNKNOWN_ACCOUNT: lambda m: m.buy("NOBODY", 100, 8000),
     Reject.UNKNOWN_INSTRUMENT: lambda m: m.buy("A1", 100, 8000, instrument="SHEA1999"),
@@ -101,6 +143,19 @@ SCENARIOS: dict[Reject, Scenario] = {
     Reject.INVALID_AMOUNT: lambda m: m.send(DepositCash(account="A1", amount=0)),
     Reject.UNKNOWN_ORDER: lambda m: m.cancel("A1", 999),
     Reject.AMEND_NO_CHANGE: _amend_no_change,
+    Reject.ACCOUNT_CLOSED: _account_closed,
+    Reject.POSITION_LIMIT: _position_limit,
+    Reject.NOT_WITHDRAWABLE: lambda m: m.send(WithdrawCash(account="A1", amount=CASH + 1)),
+    Reject.NOT_A_COVERED_ENTITY: lambda m: m.send(_surrender("A2", 2025, 100)),
+    Reject.UNKNOWN_VINTAGE: lambda m: m.send(_surrender("A1", 2030, 100)),
+    Reject.COMPLIANCE_ALREADY_COMPLETE: _compliance_already_complete,
+    Reject.EMISSIONS_MISMATCH: _emissions_mismatch,
+    Reject.NO_CARRY_OVER_RULE: lambda m: m.send(CarryOverAllowances(account="A2", instrument="CCER", quantity=1)),
+    Reject.COMPLIANCE_NOT_COMPLETE: lambda m: m.send(
+        CarryOverAllowances(account="A1", instrument="SHEA2025", quantity=1)
+    ),
+    Reject.INVALID_SUCCESSOR: lambda m: _closed_day(m).send(MergeAccounts(account="A1", successor="A1")),
+    Reject.SYSTEM_ACCOUNT: lambda m: _closed_day(m).send(MergeAccounts(account="A1", successor="RESERVE")),
 }
 
 # A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.
@@ -250,9 +305,26 @@ MARKET_RULES = {
     Reject.SESSION_OPEN,
     Reject.ALREADY_HALTED,
     Reject.NOT_HALTED,
+    Reject.ACCOUNT_CLOSED,
 }
-FUNDS_AND_HOLDINGS = {Reject.INSUFFICIENT_FUNDS, Reject.INSUFFICIENT_HOLDINGS, Reject.INVALID_AMOUNT}
+FUNDS_AND_HOLDINGS = {
+    Reject.INSUFFICIENT_FUNDS,
+    Reject.INSUFFICIENT_HOLDINGS,
+    Reject.INVALID_AMOUNT,
+    Reject.POSITION_LIMIT,
+    Reject.NOT_WITHDRAWABLE,
+}
 ORDER_BOOK = {Reject.UNKNOWN_ORDER, Reject.AMEND_NO_CHANGE}
+REGISTRY = {
+    Reject.NOT_A_COVERED_ENTITY,
+    Reject.UNKNOWN_VINTAGE,
+    Reject.COMPLIANCE_ALREADY_COMPLETE,
+    Reject.EMISSIONS_MISMATCH,
+    Reject.NO_CARRY_OVER_RULE,
+    Reject.COMPLIANCE_NOT_COMPLETE,
+    Reject.INVALID_SUCCESSOR,
+    Reject.SYSTEM_ACCOUNT,
+}
 
 
 def in_range(thousands: int) -> set[Reject]:
@@ -270,8 +342,9 @@ def test_reject_codes_are_grouped_by_subsystem() -> None:
     assert in_range(2) == MARKET_RULES
     assert in_range(3) == FUNDS_AND_HOLDINGS
     assert in_range(4) == ORDER_BOOK
+    assert in_range(6) == REGISTRY
     # 1xxx gateway, 5xxx auctions and agreement transfers: nothing else, and x000 is never a code.
-    assert all(1001 <= code.value <= 5999 and code.value % 1000 for code in Reject)
+    assert all(1001 <= code.value <= 6999 and code.value % 1000 for code in Reject)
 
 
 def test_reject_codes_are_declared_in_ascending_order() -> None:
