@@ -1,0 +1,282 @@
+"""``carbonx registry OP FILE``: the regulator's registry operations, applied from an input file.
+
+Each operation reads its file (carbonx.registry_files), checks every row, rehearses the batch on
+the exchange rebuilt from the data directory, and then journals it as one batch
+(carbonx.data_dir). Any bad row or rejected command stops everything: nothing is applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from carbonx.cli.display import cny
+from carbonx.config import load_config
+from carbonx.data_dir import CommandsRejected, apply_commands, journal_last_seq, open_exchange, rehearse
+from carbonx.registry_files import Entry, RegistryFileError, read_registry_file
+from engine.messages import (
+    AccountsMerged,
+    AccountSplit,
+    AllowancesAllocated,
+    AllowancesCancelled,
+    AllowancesCarriedOver,
+    AllowancesSurrendered,
+    CashDeposited,
+    CashWithdrawn,
+    Event,
+    Units,
+)
+
+HELP = "apply a registry operation (allocation, cash, surrender, ...) from a CSV or TOML file"
+DESCRIPTION = """\
+The regulator's registry operations (Decree 20 Art. 12-14, 21), each applied from an input file
+to the exchange's data directory through the journal. The file is checked completely first: every
+bad row is reported as FILE:LINE: problem, and then every row the exchange would reject (reject
+codes: docs/REJECT_CODES.md). If anything is wrong, nothing is applied (exit status 2). Otherwise
+the whole file is journaled as one batch. --dry-run checks and shows what would be applied.
+
+Files: .csv with a header row, or .toml with one [[OPERATION]] table per row. Quantities are whole
+tonnes, money whole fen (or CNY with at most two decimals where the column says amount_cny).
+`carbonx registry OPERATION --help` shows an operation's columns with an example file; the
+formats in full: docs/REGISTRY.md, and working files for the demo config: examples/registry/.
+"""
+EPILOG = """\
+examples:
+  carbonx registry allocate examples/registry/allocate.csv --dry-run
+  carbonx registry allocate examples/registry/allocate.toml
+  carbonx registry surrender examples/registry/surrender.csv --data-dir var
+"""
+
+# name -> (one-line help, what the rows mean, example file)
+OPERATIONS: dict[str, tuple[str, str, str]] = {
+    "allocate": (
+        "free allocation of allowances or credits to accounts",
+        """\
+columns: account, instrument, quantity (whole tonnes), compliance_only (optional: true or false,
+default false; compliance-only units can be surrendered but never sold or transferred)""",
+        """\
+account,instrument,quantity,compliance_only
+A001,SHEA2025,300000,false
+A002,SHEA2025,250000,
+A003,SHEA2025,20000,true
+
+or as TOML:
+[[allocate]]
+account = "A001"
+instrument = "SHEA2025"
+quantity = 300000""",
+    ),
+    "deposit": (
+        "cash deposits into accounts",
+        """\
+columns: account, and the amount as amount_fen (whole fen) or amount_cny (CNY with at most two
+decimals, no thousands separators: 1234.50); a row gives exactly one of them""",
+        """\
+account,amount_cny
+A001,1000000.00
+A101,250000.50""",
+    ),
+    "withdraw": (
+        "cash withdrawals from accounts (only withdrawable cash)",
+        """\
+columns: account, and the amount as amount_fen (whole fen) or amount_cny (CNY with at most two
+decimals: 1234.50); a row gives exactly one of them. Today's sale proceeds are not withdrawable.""",
+        """\
+account,amount_fen
+A101,5000000""",
+    ),
+    "surrender": (
+        "surrender (清缴) for covered entities' verified emissions of a compliance year",
+        """\
+columns: account (a covered entity), compliance_year, verified_emissions (whole tonnes).
+Takes compliance-only units of the year, then CCER/SHCER within the offset cap, then the year's
+allowances; a row that cannot be covered in full records the shortfall.""",
+        """\
+account,compliance_year,verified_emissions
+A001,2025,300000""",
+    ),
+    "cancel": (
+        "voluntary cancellation (自愿注销) of units",
+        "columns: account, instrument, quantity (whole tonnes, from available units)",
+        """\
+account,instrument,quantity
+A002,CCER,2000""",
+    ),
+    "carry-over": (
+        "carry surplus units over to the later vintage the config's rule names",
+        """\
+columns: account, instrument (the old vintage), quantity (whole tonnes). A covered entity must
+have completed its surrender for that vintage's year first.""",
+        """\
+account,instrument,quantity
+A101,SHEA2024,10000""",
+    ),
+    "merge": (
+        "merge accounts: everything an account holds passes to its successor (between trading days)",
+        "columns: account (closed by the merger), successor",
+        """\
+account,successor
+A103,A102""",
+    ),
+    "split": (
+        "split accounts: given cash and units pass from an account to others (between trading days)",
+        """\
+columns: account (the source), to_account, cash_fen (optional, whole fen), instrument and
+quantity (optional, together). Rows with the same account form one split, in file order; one
+row per instrument and receiving account.""",
+        """\
+account,to_account,cash_fen,instrument,quantity
+A001,A002,20000000,SHEA2025,10000
+A001,A003,,SHEA2025,5000
+
+or as TOML:
+[[split]]
+account = "A001"
+[[split.part]]
+account = "A002"
+cash_fen = 20000000
+holdings = [{instrument = "SHEA2025", quantity = 10000}]""",
+    ),
+}
+
+
+def add_parser(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "registry",
+        help=HELP,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    operations = parser.add_subparsers(dest="operation", metavar="OPERATION", required=True)
+    for name, (summary, columns, example) in OPERATIONS.items():
+        sub = operations.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}.\n\n{columns}",
+            epilog=f"example file ({name}.csv):\n" + _indent(example),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("file", type=Path, metavar="FILE", help="the rows: a .csv file or a .toml file")
+        sub.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="the exchange's data directory (default: data_dir of the config's node.toml, i.e. var)",
+        )
+        sub.add_argument("--config", default=None, metavar="DIR", help="config directory (default: config)")
+        sub.add_argument("--dry-run", action="store_true", help="check everything and show it; apply nothing")
+        sub.set_defaults(run=run)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" if line else "" for line in text.splitlines())
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir: Path | None = args.data_dir
+    fsync = True
+    if data_dir is None or args.config is not None:
+        node = load_config(args.config or "config").node
+        data_dir = data_dir or Path(node.data_dir)
+        fsync = node.fsync
+    entries = read_registry_file(args.file, args.operation)
+    commands = [entry.command for entry in entries]
+    try:
+        if args.dry_run:
+            outcomes = rehearse(open_exchange(data_dir).exchange, commands)
+        else:
+            outcomes = apply_commands(data_dir, commands, fsync=fsync)
+    except CommandsRejected as rejected:
+        raise _rejected_rows(args.file, entries, rejected) from None
+    for line in report(outcomes, args.operation, dry_run=args.dry_run):
+        print(line)
+    if not args.dry_run:
+        last = journal_last_seq(data_dir)
+        print(f"journal {data_dir}: seq {last - len(commands) + 1:,}-{last:,} appended, last seq {last:,}")
+    return 0
+
+
+def _rejected_rows(path: Path, entries: Sequence[Entry], rejected: CommandsRejected) -> RegistryFileError:
+    problems = [f"{entries[index].where}: {text}" for index, text in rejected.rejections]
+    summary = f"{path}: {len(problems)} rows rejected by the exchange; nothing applied"
+    return RegistryFileError(problems, summary)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _cash_and_units(cash: int, units: Sequence[Units]) -> str:
+    given = [f"{cny(cash)} CNY"] if cash else []
+    given += [f"{u.instrument} {u.quantity:,} t" for u in units]
+    return ", ".join(given) or "nothing"
+
+
+def describe(event: Event) -> str:
+    """One line for one applied registry event, in the regulator's words."""
+    match event:
+        case AllowancesAllocated():
+            note = " (compliance-only)" if event.compliance_only else ""
+            return f"allocated {event.quantity:,} t {event.instrument} to {event.account}{note}"
+        case CashDeposited():
+            return f"deposited {cny(event.amount)} CNY to {event.account}"
+        case CashWithdrawn():
+            return f"withdrew {cny(event.amount)} CNY from {event.account}"
+        case AllowancesSurrendered():
+            status = "complete" if event.complete else f"short {event.shortfall:,} t"
+            return (
+                f"surrendered for {event.compliance_year}: {event.account} covered "
+                f"{event.covered:,}/{event.verified_emissions:,} t, {status} ({_cash_and_units(0, event.surrendered)})"
+            )
+        case AllowancesCancelled():
+            return f"cancelled {event.quantity:,} t {event.instrument} of {event.account}"
+        case AllowancesCarriedOver():
+            return f"carried over {event.quantity:,} t {event.instrument} of {event.account} into {event.to_instrument}"
+        case AccountsMerged():
+            return (
+                f"merged {event.account} into {event.successor}: "
+                f"{_cash_and_units(event.cash, event.holdings)}; {event.account} closed"
+            )
+        case AccountSplit():
+            parts = "; ".join(f"to {p.account} " + _cash_and_units(p.cash, p.holdings) for p in event.parts)
+            return f"split {event.account}: {parts}"
+    return type(event).__name__
+
+
+def _totals(events: Sequence[Event]) -> list[str]:
+    tonnes: Counter[tuple[str, str]] = Counter()
+    cash: Counter[str] = Counter()
+    for event in events:
+        match event:
+            case AllowancesAllocated():
+                tonnes["allocated", event.instrument] += event.quantity
+            case AllowancesCancelled():
+                tonnes["cancelled", event.instrument] += event.quantity
+            case AllowancesCarriedOver():
+                tonnes["carried over", event.instrument] += event.quantity
+            case AllowancesSurrendered():
+                for units in event.surrendered:
+                    tonnes["surrendered", units.instrument] += units.quantity
+            case CashDeposited():
+                cash["deposited"] += event.amount
+            case CashWithdrawn():
+                cash["withdrawn"] += event.amount
+    lines = [f"total {verb}: {cny(amount)} CNY" for verb, amount in cash.items()]
+    lines += [f"total {verb}: {quantity:,} t {code}" for (verb, code), quantity in sorted(tonnes.items())]
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def report(outcomes: Sequence[Sequence[Event]], operation: str, dry_run: bool = False) -> list[str]:
+    """The heading, one line per applied (or, dry run, would-be applied) command, then the totals."""
+    events = [event for events in outcomes for event in events]
+    done = "checked, dry run: nothing applied; would apply" if dry_run else "applied"
+    heading = f"carbonx registry {operation}: {_count(len(outcomes), 'command')} {done}"
+    return [heading, *(("  " if dry_run else "") + describe(e) for e in events), *_totals(events)]
