@@ -1,9 +1,10 @@
 """A seeded simulated trading day: members trade through the engine in process, journaled.
 
-Until the gateway lands this is what ``make run`` shows: allocation and deposits at the start,
+Until the gateway lands this is what ``make run`` shows: free allocation and deposits at the start,
 the morning and afternoon sessions with a random but reproducible order flow from every trading
-account of the config, the close and the end of day, then a snapshot. The journal it leaves
-reproduces the same state hash under ``carbonx replay``.
+account of the config, the close and the end of day — statements, member settlement, large holders
+and the conservation check, written to the data directory's SQLite database — then a snapshot. The
+journal it leaves reproduces the same state hash under ``carbonx replay``.
 
 The randomness and the clock live here, outside the engine: the flow is drawn from a seeded
 ``random.Random`` and the exchange times come from the trading day's session times, so the same
@@ -21,18 +22,25 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
 from engine.exchange import Exchange
-from engine.journal import Journal
+from engine.journal import JOURNAL_FILE, SNAPSHOT_DIR, Journal
 from engine.messages import (
+    AccountStatement,
     AllocateAllowances,
+    AllowancesAllocated,
     AmendOrder,
     CancelOrder,
+    CashDeposited,
     Command,
+    ConservationChecked,
+    ConservationMismatch,
     DailyBulletin,
     DepositCash,
     EndOfDay,
     Event,
+    LargeHolderReported,
     NewOrder,
     OrderAccepted,
     OrderCancelled,
@@ -79,19 +87,34 @@ class SimulationResult(msgspec.Struct, kw_only=True):
     fees_collected: int
     bulletins: list[DailyBulletin]
     state_hash: str
+    deposited: int  # fen, at the start
+    allocated: int  # t, free allocation at the start
+    statements: int  # account statements written
+    large_holders: int
+    conservation: list[ConservationMismatch]  # empty: every unit and fen accounted for
+    database: Path
 
 
 class SimulationError(Exception):
     """The simulation cannot start (e.g. its data directory holds something else); one line."""
 
 
+# What a carbonx data directory holds: the only files --overwrite removes.
+DATA_FILES = (JOURNAL_FILE, CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm")
+
+
 def prepare_data_dir(directory: Path, overwrite: bool) -> None:
-    if directory.exists() and any(directory.iterdir()):
-        if not overwrite:
-            raise SimulationError(f"{directory}: already holds a journal; pass --overwrite to replace it")
-        if not (directory / CONFIG_FILE).exists():
-            raise SimulationError(f"{directory}: not a carbonx data directory; refusing to delete it")
-        shutil.rmtree(directory)
+    if not (directory.exists() and any(directory.iterdir())):
+        return
+    if not (directory / CONFIG_FILE).exists():
+        if any((directory / name).exists() for name in (JOURNAL_FILE, DB_FILE)):
+            raise SimulationError(f"{directory}: holds carbonx files without {CONFIG_FILE}; refusing to touch it")
+        return  # other files only (e.g. an older simulation's folder): the exchange's files go beside them
+    if not overwrite:
+        raise SimulationError(f"{directory}: already holds a journal; pass --overwrite to replace it")
+    for name in DATA_FILES:
+        (directory / name).unlink(missing_ok=True)
+    shutil.rmtree(directory / SNAPSHOT_DIR, ignore_errors=True)
 
 
 class _Clock:
@@ -228,7 +251,12 @@ def run_simulation(
                 events.extend(out)
         clock.at(sessions.afternoon_close)
         events.extend(sequencer.submit(SetSession(session=Session.CLOSED)))
-        events.extend(sequencer.submit(EndOfDay(trading_day=day_to_int(trading_day))))
+        end_of_day = sequencer.submit(EndOfDay(trading_day=day_to_int(trading_day)))
+        events.extend(end_of_day)
+        # The database is a projection of the journal: written after the EndOfDay is durable and
+        # before the snapshot, so a snapshot never covers an end of day the database lacks.
+        with StatementStore.open(data_dir / DB_FILE) as store:
+            store.record(end_of_day)
         sequencer.snapshot()
         last_seq = journal.last_seq
     return _summarise(events, data_dir, trading_day, last_seq, exchange.state_hash(), len(flow.accounts))
@@ -247,6 +275,7 @@ def _summarise(
         if isinstance(event, OrderRejected | RequestRejected):
             rejects[event.code.name] += 1
     ended = [e for e in events if isinstance(e, TradingDayEnded)][-1]
+    checked = [e for e in events if isinstance(e, ConservationChecked)][-1]
     return SimulationResult(
         trading_day=trading_day,
         data_dir=data_dir,
@@ -259,4 +288,10 @@ def _summarise(
         fees_collected=ended.fees_collected,
         bulletins=[e for e in events if isinstance(e, DailyBulletin)],
         state_hash=state_hash,
+        deposited=sum(e.amount for e in events if isinstance(e, CashDeposited)),
+        allocated=sum(e.quantity for e in events if isinstance(e, AllowancesAllocated)),
+        statements=sum(isinstance(e, AccountStatement) for e in events),
+        large_holders=sum(isinstance(e, LargeHolderReported) for e in events),
+        conservation=checked.mismatches,
+        database=data_dir / DB_FILE,
     )

@@ -90,8 +90,18 @@ def recorded_config(directory: Path) -> ExchangeConfig:
         raise DataDirError(f"{path}: unreadable config record: {exc}") from None
 
 
-def recover(directory: Path, config: ExchangeConfig, book: str = "reference", use_snapshots: bool = True) -> Recovered:
-    """Rebuild the exchange: the newest valid snapshot, then every journal record after it."""
+def recover(
+    directory: Path,
+    config: ExchangeConfig,
+    book: str = "reference",
+    use_snapshots: bool = True,
+    on_events: Callable[[JournalRecord, list[Event]], None] | None = None,
+) -> Recovered:
+    """Rebuild the exchange: the newest valid snapshot, then every journal record after it.
+
+    ``on_events`` sees the events of each replayed record: the node uses it to bring the
+    projections of the journal (the end-of-day database) up to date after a crash.
+    """
     found = latest_snapshot(directory) if use_snapshots else None
     if found is None:
         snapshot_seq, exchange = 0, Exchange(config, book)
@@ -101,6 +111,8 @@ def recover(directory: Path, config: ExchangeConfig, book: str = "reference", us
     last_seq, replayed = snapshot_seq, 0
     if (directory / JOURNAL_FILE).exists():
         for record in read_journal(directory, after_seq=snapshot_seq):
-            exchange.apply(record.command, record.ts)
+            events = exchange.apply(record.command, record.ts)
+            if on_events is not None:
+                on_events(record, events)
             last_seq, replayed = record.seq, replayed + 1
     return Recovered(exchange=exchange, snapshot_seq=snapshot_seq, last_seq=last_seq, replayed=replayed)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from carbonx.cli import replay_cmd, simulate_cmd
+from carbonx.cli import eod_cmd, registry_cmd, replay_cmd, simulate_cmd
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
@@ -23,14 +23,21 @@ carbonx — trading, auction and settlement system of the Shanghai carbon allowa
 
 Listing trading (continuous double auction) of allowances and credits with full pre-funding:
 cash and allowances are frozen before an order may trade and move together on each trade (DvP).
-Every command is journaled before it is applied; `carbonx replay` rebuilds the state from it.
+The registry (allocation, surrender, cancellation, carry-over, merger, split, cash in and out) and
+the end of day (statements, member settlement, large holders, conservation check) are journaled
+commands too. Every command is journaled before it is applied; `carbonx replay` rebuilds the
+state from it.
 """
 
 EPILOG = """\
 examples:
   carbonx simulate                       a seeded trading day; prints the daily bulletin
   carbonx simulate --seed 7 --orders 5000 --date 2026-11-24
-  carbonx replay var/simulate-seed1      rebuild the state from the journal; prints its hash
+  carbonx replay var                     rebuild the state from the journal; prints its hash
+  carbonx eod report --date 2026-11-23   the end of day: bulletin, settlement, statements
+  carbonx eod report --date 2026-11-23 --account A001 --format csv
+  carbonx registry allocate examples/registry/allocate.csv
+                                         apply a free allocation through the journal
 
 Prices are shown in CNY per tonne, quantities in tonnes; inside the system they are integers
 (fen per tonne, tonnes, fen). Reject codes: docs/REJECT_CODES.md. Config keys: docs/CONFIG.md.
@@ -56,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     simulate_cmd.add_parser(commands)
     replay_cmd.add_parser(commands)
+    eod_cmd.add_parser(commands)
+    registry_cmd.add_parser(commands)
     return parser
 
 

@@ -13,12 +13,13 @@ from carbonx.simulation import SimulationResult, run_simulation
 
 HELP = "run a seeded simulated trading day and print its daily bulletin"
 DESCRIPTION = """\
-Run one trading day with simulated members through the engine in process: deposits and
-allowance allocations at the start, the morning and afternoon sessions with a seeded order flow
-from every trading account in the config (limit, IOC, FOK and both best-five-levels market
-orders, cancels and amends), the close and the end of day. Prints the daily bulletin per
-instrument and the fees collected, and leaves the journal and an end-of-day snapshot in the
-data directory, so that `carbonx replay DIR` reproduces the same state hash.
+Run one trading day with simulated members through the engine in process: deposits and free
+allocation at the start, the morning and afternoon sessions with a seeded order flow from every
+trading account in the config (limit, IOC, FOK and both best-five-levels market orders, cancels
+and amends), the close and the end of day. Prints the daily bulletin per instrument, the fees
+collected and the conservation check. Leaves the journal, an end-of-day snapshot and the SQLite
+database of statements (carbonx.db) in the data directory: `carbonx eod report --date D` shows
+the statements, and `carbonx replay DIR` reproduces the same state hash.
 """
 
 
@@ -47,7 +48,7 @@ def add_parser(commands: Any) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="where to write the journal (default: <node data_dir>/simulate-seed<SEED>)",
+        help="where to write the journal and database (default: the node's data_dir, var)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier simulation's data directory")
     parser.set_defaults(run=run)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if day is None:
         today = dt.date.today()
         day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
-    data_dir = args.data_dir or Path(loaded.node.data_dir) / f"simulate-seed{args.seed}"
+    data_dir = args.data_dir or Path(loaded.node.data_dir)
     result = run_simulation(
         loaded.exchange,
         data_dir,
@@ -97,15 +98,27 @@ def report(result: SimulationResult, seed: int) -> list[str]:
     header = ["instrument", "open", "high", "low", "close", "volume t", "turnover", "trades"]
     lines += table(header, rows)
     rejected = sum(result.rejects.values())
+    if result.conservation:
+        conservation = "FAILED, market halted: " + "; ".join(
+            f"{m.asset} expected {m.expected:,} held {m.actual:,} (difference {m.difference:+,})"
+            for m in result.conservation
+        )
+    else:
+        conservation = "OK: every tonne and fen accounted for"
     lines += [
         "",
+        f"opening            deposited {cny(result.deposited)} CNY; allocated {result.allocated:,} t",
+        f"conservation       {conservation}",
         f"fees collected     {cny(result.fees_collected)} CNY",
         f"orders accepted    {result.orders_accepted:,}; trades {result.trades:,}; "
         f"expired at the close {result.expired:,}",
         f"rejected           {rejected:,}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in result.rejects.items()) + ")" if rejected else ""),
         f"journal            {result.data_dir} ({result.commands:,} commands; snapshot at seq {result.commands:,})",
+        f"statements         {result.statements:,} accounts; large holders {result.large_holders:,}; "
+        f"database {result.database}",
         f"state hash         {result.state_hash}",
+        f"report             carbonx eod report --date {result.trading_day} --data-dir {result.data_dir}",
         f"reproduce          carbonx replay {result.data_dir}",
     ]
     return lines
