@@ -9,7 +9,7 @@ config; a covered entity's own free allocation of the instrument is added to bot
 
 from __future__ import annotations
 
-from engine.config import Account, ExchangeConfig
+from engine.config import ExchangeConfig
 from engine.messages import Reject
 from settlement.ledger import Ledger
 
@@ -18,25 +18,24 @@ RejectReason = tuple[Reject, dict[str, object]]
 
 class PositionLimits:
     def __init__(self, config: ExchangeConfig, ledger: Ledger) -> None:
-        self.risk = config.risk
+        risk = config.risk
         self.ledger = ledger
-        self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
+        # Per account, resolved once: the checks run on every buy order.
+        self._limits: dict[str, int | None] = {a.id: risk.position_limit_t.get(a.kind) for a in config.accounts}
+        self._thresholds: dict[str, int | None] = {a.id: risk.large_holder_t.get(a.kind) for a in config.accounts}
+        self._add_allocation = frozenset(a.id for a in config.accounts if a.kind in risk.allocation_kinds)
 
-    def _allocation(self, account: Account, instrument: str) -> int:
-        if account.kind not in self.risk.allocation_kinds:
-            return 0
-        return self.ledger.allocated.get((account.id, instrument), 0)
+    def _plus_allocation(self, base: int | None, account: str, instrument: str) -> int | None:
+        if base is None or account not in self._add_allocation:
+            return base
+        return base + self.ledger.allocated.get((account, instrument), 0)
 
-    def limit(self, account_id: str, instrument: str) -> int | None:
+    def limit(self, account: str, instrument: str) -> int | None:
         """The account's position limit in the instrument; None when its kind has none."""
-        account = self.accounts[account_id]
-        base = self.risk.position_limit_t.get(account.kind)
-        return None if base is None else base + self._allocation(account, instrument)
+        return self._plus_allocation(self._limits[account], account, instrument)
 
-    def large_holder_threshold(self, account_id: str, instrument: str) -> int | None:
-        account = self.accounts[account_id]
-        base = self.risk.large_holder_t.get(account.kind)
-        return None if base is None else base + self._allocation(account, instrument)
+    def large_holder_threshold(self, account: str, instrument: str) -> int | None:
+        return self._plus_allocation(self._thresholds[account], account, instrument)
 
     def check_buy(
         self, account: str, instrument: str, quantity: int, open_buys: dict[tuple[str, str], int]
@@ -45,7 +44,8 @@ class PositionLimits:
         limit = self.limit(account, instrument)
         if limit is None:
             return None
-        position = self.ledger.holding(account, instrument).total + open_buys.get((account, instrument), 0)
+        key = (account, instrument)
+        position = self.ledger.total_held(key) + open_buys.get(key, 0)
         if position + quantity > limit:
             return Reject.POSITION_LIMIT, {"position": position, "quantity": quantity, "limit": limit}
         return None

@@ -115,6 +115,11 @@ class Ledger:
             holding = self._holdings[key] = Holding()
         return holding
 
+    def total_held(self, key: tuple[str, str]) -> int:
+        """What an (account, instrument) holds in every bucket; reads without creating a holding."""
+        holding = self._holdings.get(key)
+        return 0 if holding is None else holding.total
+
     def total_cash(self) -> int:
         return sum(c.total for c in self._cash.values())
 

@@ -33,3 +33,14 @@ def test_a_renamed_test_is_noticed(tmp_path: Path) -> None:
     module.write_text("def test_kept():\n    assert True\n", encoding="utf-8")
     assert defined_tests(module) == {"test_kept"}
     assert "test_renamed" not in defined_tests(module)
+
+
+def test_every_interpretation_names_tests_that_exist() -> None:
+    text = (ROOT / "docs" / "INTERPRETATIONS.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| question")]
+    assert len(rows) >= 20
+    missing = [
+        f"{f}::{t}" for row in rows for f, t in REFERENCE.findall(row) if t not in defined_tests(ROOT / "tests" / f)
+    ]
+    assert all(REFERENCE.search(row) for row in rows)
+    assert missing == []
