@@ -22,7 +22,7 @@ import structlog
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.exchange import Exchange
-from engine.journal import JOURNAL_FILE, Journal, JournalRecord, read_journal
+from engine.journal import JOURNAL_FILE, Journal, JournalLocked, JournalRecord, read_journal
 from engine.messages import Command, EndOfDay, Event, OrderRejected, RequestRejected
 from engine.recovery import Recovered, Sequencer, recorded_config, recover
 
@@ -75,10 +75,8 @@ def rehearse(exchange: Exchange, commands: Sequence[Command], ts: int = 0) -> li
 def _open_journal(directory: Path, fsync: bool) -> Journal:
     try:
         return Journal.open(directory, fsync=fsync)
-    except RuntimeError as exc:
-        if isinstance(exc.__cause__, BlockingIOError):  # engine.journal: the flock is held
-            raise DataDirUnavailable(f"{directory}: in use by a running carbonx node (journal locked)") from None
-        raise
+    except JournalLocked:
+        raise DataDirUnavailable(f"{directory}: in use by a running carbonx node (journal locked)") from None
 
 
 def apply_commands(

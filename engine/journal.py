@@ -60,6 +60,10 @@ class JournalRecord(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     command: AnyCommand
 
 
+class JournalLocked(RuntimeError):
+    """Another process (a running node, or a tool) holds the journal open for writing."""
+
+
 class JournalCorrupt(Exception):
     """The journal is damaged other than by a torn tail; recovery must stop rather than guess."""
 
@@ -165,7 +169,7 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise RuntimeError(f"{path}: journal is already open for writing") from exc
+                raise JournalLocked(f"{path}: journal is already open for writing") from exc
             last_seq, good_end = 0, len(JOURNAL_MAGIC)
             with os.fdopen(fd, "rb", closefd=False) as f:
                 for record, end in _scan(path, f):

@@ -20,6 +20,7 @@ from engine.journal import (
     JOURNAL_MAGIC,
     Journal,
     JournalCorrupt,
+    JournalLocked,
     JournalRecord,
     latest_snapshot,
     list_snapshots,
@@ -262,7 +263,7 @@ def test_closed_journal_refuses_appends(tmp_path: Path) -> None:
 
 
 def test_second_writer_is_refused_while_open(tmp_path: Path) -> None:
-    with Journal.open(tmp_path, fsync=False), pytest.raises(RuntimeError, match="already open"):
+    with Journal.open(tmp_path, fsync=False), pytest.raises(JournalLocked, match="already open"):
         Journal.open(tmp_path, fsync=False)
 
     Journal.open(tmp_path, fsync=False).close()  # the lock went with the close
