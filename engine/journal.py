@@ -286,12 +286,17 @@ def _snapshot_fault(blob: bytes, seq: int) -> str | None:
     return None
 
 
-def latest_snapshot(directory: Path) -> tuple[int, bytes] | None:
-    """The newest snapshot that validates as ``(seq, payload)``; damaged ones are skipped with a warning."""
+def valid_snapshots(directory: Path) -> Iterator[tuple[int, bytes]]:
+    """Snapshots that validate, newest first, as ``(seq, payload)``; damaged ones are skipped with a warning."""
     for seq, path in reversed(_snapshot_files(directory)):
         blob = path.read_bytes()
         fault = _snapshot_fault(blob, seq)
         if fault is None:
-            return seq, blob[_SNAPSHOT_HEADER.size :]
-        _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
-    return None
+            yield seq, blob[_SNAPSHOT_HEADER.size :]
+        else:
+            _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
+
+
+def latest_snapshot(directory: Path) -> tuple[int, bytes] | None:
+    """The newest snapshot that validates as ``(seq, payload)``; damaged ones are skipped with a warning."""
+    return next(valid_snapshots(directory), None)

@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import cast
 
 import msgspec
+import structlog
 
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
-from engine.journal import JOURNAL_FILE, Journal, JournalRecord, latest_snapshot, read_journal, write_snapshot
+from engine.journal import JOURNAL_FILE, Journal, JournalRecord, read_journal, valid_snapshots, write_snapshot
 from engine.messages import AnyCommand, Command, Event
 
 CONFIG_FILE = "exchange-config.json"
+
+_log = structlog.get_logger("carbonx.recovery")
 
 
 class DataDirError(Exception):
@@ -102,12 +105,17 @@ def recover(
     ``on_events`` sees the events of each replayed record: the node uses it to bring the
     projections of the journal (the end-of-day database) up to date after a crash.
     """
-    found = latest_snapshot(directory) if use_snapshots else None
-    if found is None:
+    snapshot_seq, exchange = 0, None
+    for seq, blob in valid_snapshots(directory) if use_snapshots else ():
+        try:
+            snapshot_seq, exchange = seq, Exchange.from_snapshot(config, blob, book)
+            break
+        except msgspec.DecodeError as exc:
+            # Written by a version with another state layout: the journal still holds every command,
+            # so an older snapshot or the whole journal rebuilds the same state.
+            _log.warning("recovery.snapshot_unreadable", directory=str(directory), seq=seq, reason=str(exc))
+    if exchange is None:
         snapshot_seq, exchange = 0, Exchange(config, book)
-    else:
-        snapshot_seq, blob = found
-        exchange = Exchange.from_snapshot(config, blob, book)
     last_seq, replayed = snapshot_seq, 0
     if (directory / JOURNAL_FILE).exists():
         for record in read_journal(directory, after_seq=snapshot_seq):
