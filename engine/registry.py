@@ -43,6 +43,9 @@ from settlement.ledger import Ledger
 
 BP = 10_000
 OFFSET_KINDS = ("ccer", "shcer")
+# The largest amount (fen) or quantity (t) one registry command may carry: 10 trillion CNY, far
+# above any real figure, and low enough that no sum of them leaves SQLite's 64-bit integers.
+MAX_AMOUNT = 10**15
 MOVABLE_BUCKETS = ("available", "restricted", "compliance")  # what a merger or split passes on
 
 
@@ -131,7 +134,7 @@ class Registry:
 
     @staticmethod
     def _positive(name: str, value: int) -> None:
-        if value <= 0:
+        if not 0 < value <= MAX_AMOUNT:
             raise Rejected(Reject.INVALID_AMOUNT, **{name: value})
 
     def _available(self, account: str, instrument: str, quantity: int) -> None:
@@ -312,7 +315,7 @@ class Registry:
         needed_cash = 0
         needed: dict[str, int] = {}
         for part in cmd.parts:
-            if part.cash < 0 or not (part.cash or part.holdings):
+            if not 0 <= part.cash <= MAX_AMOUNT or not (part.cash or part.holdings):
                 # A part that receives nothing is a mistake in the split, not a no-op to journal.
                 raise Rejected(Reject.INVALID_AMOUNT, account=part.account, cash=part.cash)
             needed_cash += part.cash

@@ -127,6 +127,8 @@ def test_deposit_credits_available_cash(market: Market) -> None:
 def test_deposit_rejects(market: Market) -> None:
     refused(market, DepositCash(account="A1", amount=0), "INVALID_AMOUNT: amount=0")
     refused(market, DepositCash(account="A1", amount=-5), "INVALID_AMOUNT: amount=-5")
+    # Above 10^15 fen (10 trillion CNY): a mistake, and sums must stay within SQLite's integers.
+    refused(market, DepositCash(account="A1", amount=10**15 + 1), "INVALID_AMOUNT: amount=1000000000000001")
     refused(market, DepositCash(account="NOBODY", amount=1), "UNKNOWN_ACCOUNT: account=NOBODY")
     refused(market, DepositCash(account=closed_account(market), amount=1), "ACCOUNT_CLOSED: account=A3")
 
@@ -694,6 +696,7 @@ def test_split_rejects(market: Market) -> None:
         "INSUFFICIENT_HOLDINGS: instrument=SHEA2025 required=51001 available=51000",
     )
     refused(market, split(SplitPart(account="A2", cash=-1)), "INVALID_AMOUNT: account=A2 cash=-1")
+    refused(market, split(SplitPart(account="A2", cash=10**15 + 1)), f"INVALID_AMOUNT: account=A2 cash={10**15 + 1}")
     refused(
         market, split(SplitPart(account="A2", cash=9), SplitPart(account="A3")), "INVALID_AMOUNT: account=A3 cash=0"
     )
