@@ -261,7 +261,7 @@ def _settlement_lines(settlements: list[MemberSettlement]) -> list[str]:
     rows = [
         [
             s.member,
-            *(cny(v) for v in (s.bought, s.sold, s.fees_paid, s.fees_received, abs(s.net))),
+            *(cny(v) for v in (s.bought, s.sold, s.fees_paid, s.fees_received, s.net)),
             "receives" if s.net > 0 else "pays" if s.net < 0 else "nothing",
         ]
         for s in settlements
