@@ -10,6 +10,7 @@ one line naming the file, the key path and the problem, so the regulator can fix
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from itertools import pairwise
@@ -29,10 +30,12 @@ from engine.config import (
     Instrument,
     ListingLimits,
     Member,
+    MemberKind,
     RegistryRules,
     RiskLimits,
     SessionTimes,
 )
+from gateway.access import DEFAULT_ROLE, GatewayOptions, MemberAccess, Role
 
 T = TypeVar("T")
 
@@ -44,16 +47,45 @@ class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     book: Literal["reference"] = "reference"  # the fast book (DESIGN.md) joins this Literal when it lands
 
 
+class MarketDataOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    endpoint: str = "tcp://127.0.0.1:7002"  # PUB, no authentication: public quotes
+    snapshot_endpoint: str = "tcp://127.0.0.1:7003"  # ROUTER: current state with its sequence numbers
+    conflate_ms: int = 0  # 0: quote and depth after every batch; else at most once per interval
+    heartbeat_ms: int = 1_000  # a heartbeat with every channel's sequence number
+    recent_trades: int = 1_000  # trades per instrument the snapshot service can resend
+
+
+class SchedulerOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Who opens and closes the trading day.
+
+    ``calendar``: the calendar and session times of calendar.toml, in its time zone.
+    ``manual``: nothing automatic; the day is driven by session commands (tests, demos).
+    """
+
+    mode: Literal["calendar", "manual"] = "calendar"
+    start_of_day: dt.time = dt.time(9, 0)  # StartOfDay on each trading day, before the morning opens
+    end_of_day: dt.time = dt.time(15, 30)  # EndOfDay after the afternoon close
+
+
 class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_dir: str = "var"  # journal, snapshots, trade log and statements
     fsync: bool = True  # replies leave only after the journal batch is on disk
     engine: EngineOptions = msgspec.field(default_factory=EngineOptions)
+    gateway: GatewayOptions = msgspec.field(default_factory=GatewayOptions)
+    market_data: MarketDataOptions = msgspec.field(default_factory=MarketDataOptions)
+    scheduler: SchedulerOptions = msgspec.field(default_factory=SchedulerOptions)
 
 
 class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
     exchange: ExchangeConfig
     node: NodeConfig
     directory: str
+    access: list[MemberAccess] = msgspec.field(default_factory=list)
+
+    @property
+    def keys_dir(self) -> Path:
+        """The gateway's key directory: relative paths in node.toml are relative to the config directory."""
+        return Path(self.directory) / self.node.gateway.keys_dir
 
 
 # Files whose top level is not itself one of the engine's Structs.
@@ -61,8 +93,21 @@ class _InstrumentsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     instrument: list[Instrument]
 
 
+class _MemberEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A ``[[member]]`` table: the engine's ``Member`` plus the gateway's access settings."""
+
+    id: str
+    name: str
+    kind: MemberKind
+    role: Role | None = None
+    public_key: str = ""
+    cancel_on_disconnect: bool = False
+    throttle_per_s: int = 0
+    throttle_burst: int = 0
+
+
 class _MembersFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    member: list[Member]
+    member: list[_MemberEntry]
     account: list[Account]
 
 
@@ -97,9 +142,12 @@ def load_config(directory: str | Path) -> LoadedConfig:
     _check_calendar(root / "calendar.toml", calendar)
     _require(root / "node.toml", "data_dir", node.data_dir.strip() != "", "must not be empty")
 
+    access = _check_access(root / "members.toml", members)
+    _check_node(root / "node.toml", node)
+
     exchange = ExchangeConfig(
         instruments=instruments.instrument,
-        members=members.member,
+        members=[Member(id=m.id, name=m.name, kind=m.kind) for m in members.member],
         accounts=members.account,
         calendar=calendar,
         fees=fees,
@@ -107,7 +155,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
         risk=limits.risk,
         registry=registry,
     )
-    return LoadedConfig(exchange=exchange, node=node, directory=str(root))
+    return LoadedConfig(exchange=exchange, node=node, directory=str(root), access=access)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -312,3 +360,101 @@ def _check_sessions(path: Path, sessions: SessionTimes) -> None:
         ok = later >= earlier if later_key == "afternoon_open" else later > earlier
         relation = "before" if later_key == "afternoon_open" else "at or before"
         _require(path, f"sessions.{later_key}", ok, f"{later} is {relation} {earlier_key} {earlier}")
+
+
+_Z85 = re.compile(r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
+# The roles a member kind may be given: a trading member cannot be made regulator or surveillance.
+_ALLOWED_ROLES: dict[str, frozenset[str]] = {
+    "self_dealing": frozenset({"member"}),
+    "comprehensive": frozenset({"member"}),
+    "regulator": frozenset({"regulator", "surveillance"}),
+    "exchange": frozenset({"surveillance"}),
+}
+
+
+def _check_access(path: Path, members: _MembersFile) -> list[MemberAccess]:
+    """The gateway's view of each member: role, key (unique), accounts and session options."""
+    access: list[MemberAccess] = []
+    key_owner: dict[str, int] = {}
+    for index, entry in enumerate(members.member):
+        at = f"member[{index}]"
+        role = entry.role or DEFAULT_ROLE[entry.kind]
+        allowed = ", ".join(sorted(_ALLOWED_ROLES[entry.kind]))
+        _require(
+            path,
+            f"{at}.role",
+            role in _ALLOWED_ROLES[entry.kind],
+            f"{role!r} not allowed for kind {entry.kind!r} (allowed: {allowed})",
+        )
+        if entry.public_key:
+            _require(
+                path,
+                f"{at}.public_key",
+                _Z85.match(entry.public_key) is not None,
+                "not a 40-character Z85 CURVE public key",
+            )
+            if entry.public_key in key_owner:
+                problem = f"the same key as member[{key_owner[entry.public_key]}]; every member needs its own key"
+                raise ConfigError(_line(path, f"{at}.public_key", problem))
+            key_owner[entry.public_key] = index
+        for key, value in (("throttle_per_s", entry.throttle_per_s), ("throttle_burst", entry.throttle_burst)):
+            _require(path, f"{at}.{key}", value >= 0, f"must be >= 0 (0: the gateway's default), got {value}")
+        accounts = [a.id for a in members.account if a.member == entry.id]
+        access.append(
+            MemberAccess(
+                member=entry.id,
+                role=role,
+                public_key=entry.public_key,
+                accounts=accounts,
+                cancel_on_disconnect=entry.cancel_on_disconnect,
+                throttle_per_s=entry.throttle_per_s,
+                throttle_burst=entry.throttle_burst,
+            )
+        )
+    return access
+
+
+def _check_node(path: Path, node: NodeConfig) -> None:
+    gateway, market_data = node.gateway, node.market_data
+    endpoints = {
+        "gateway.endpoint": gateway.endpoint,
+        "gateway.drop_copy_endpoint": gateway.drop_copy_endpoint,
+        "market_data.endpoint": market_data.endpoint,
+        "market_data.snapshot_endpoint": market_data.snapshot_endpoint,
+    }
+    seen: dict[str, str] = {}
+    for key, endpoint in endpoints.items():
+        _require(
+            path,
+            key,
+            endpoint.startswith(("tcp://", "ipc://", "inproc://")),
+            f"{endpoint!r} is not a ZeroMQ endpoint (tcp://host:port)",
+        )
+        if endpoint in seen:
+            raise ConfigError(_line(path, key, f"{endpoint!r} is also {seen[endpoint]}"))
+        seen[endpoint] = key
+    positive = {
+        "gateway.heartbeat_min_ms": gateway.heartbeat_min_ms,
+        "gateway.heartbeat_misses": gateway.heartbeat_misses,
+        "gateway.max_frame_bytes": gateway.max_frame_bytes,
+        "gateway.max_batch": gateway.max_batch,
+        "gateway.throttle_per_s": gateway.throttle_per_s,
+        "gateway.throttle_burst": gateway.throttle_burst,
+        "gateway.max_poll_batch": gateway.max_poll_batch,
+        "market_data.heartbeat_ms": market_data.heartbeat_ms,
+        "market_data.recent_trades": market_data.recent_trades,
+    }
+    for key, value in positive.items():
+        _require(path, key, value > 0, f"must be > 0, got {value}")
+    _require(
+        path,
+        "gateway.heartbeat_max_ms",
+        gateway.heartbeat_max_ms >= gateway.heartbeat_min_ms,
+        "must be >= heartbeat_min_ms",
+    )
+    _require(
+        path, "market_data.conflate_ms", market_data.conflate_ms >= 0, f"must be >= 0, got {market_data.conflate_ms}"
+    )
+    _require(path, "gateway.keys_dir", gateway.keys_dir.strip() != "", "must not be empty")
+    scheduler = node.scheduler
+    _require(path, "scheduler.end_of_day", scheduler.start_of_day < scheduler.end_of_day, "must be after start_of_day")

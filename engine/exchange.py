@@ -19,6 +19,7 @@ from engine.end_of_day import run_end_of_day
 from engine.listing import Listing
 from engine.messages import (
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     Command,
     EndOfDay,
@@ -91,6 +92,7 @@ class Exchange:
             NewOrder: self.listing.new_order,
             CancelOrder: self.listing.cancel_order,
             AmendOrder: self.listing.amend_order,
+            CancelAllOrders: self.listing.cancel_all_orders,
             StartOfDay: self._start_of_day,
             SetSession: self._set_session,
             EndOfDay: self._end_of_day,

@@ -5,7 +5,7 @@ Journal file ``<directory>/journal.cxj``, all integers little-endian::
     header   8 bytes  b"CXJRNL01"
     record   4 bytes  payload length n (n > 0)
              4 bytes  CRC32 of the payload (zlib.crc32)
-             n bytes  payload: msgpack of JournalRecord, the array [seq, ts, command]
+             n bytes  payload: msgpack of JournalRecord, the array [seq, ts, command, origin, request_id]
 
 Commands are appended before the engine applies them, one write and one fsync per batch (group
 commit), seqs strictly increasing. A crash mid-write can leave a torn last record: an incomplete
@@ -58,6 +58,11 @@ class JournalRecord(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     seq: int
     ts: int  # exchange time, ns since the epoch (UTC)
     command: AnyCommand
+    # Who sent it through the gateway and the request it came in (the execution reports it causes
+    # are routed and numbered from these, so a replay rebuilds them exactly). "" : the node itself
+    # (scheduler, cancel-on-disconnect) or an offline tool. Older records decode with the defaults.
+    origin: str = ""
+    request_id: int = 0
 
 
 class JournalLocked(RuntimeError):
@@ -249,15 +254,19 @@ def list_snapshots(directory: Path) -> list[int]:
     return [seq for seq, _path in _snapshot_files(directory)]
 
 
-def write_snapshot(directory: Path, seq: int, payload: bytes) -> Path:
-    """Write the snapshot covering ``seq`` atomically: it is either absent or complete."""
+def write_snapshot(directory: Path, seq: int, payload: bytes, kind: str = "snapshot") -> Path:
+    """Write the snapshot covering ``seq`` atomically: it is either absent or complete.
+
+    ``kind`` other than "snapshot" writes a companion file in the same format (the node keeps its
+    execution reports as ``reports-<seq>.cxs`` beside the state covering the same seq).
+    """
     if seq < 0:
         raise ValueError(f"snapshot seq must not be negative: {seq}")
     folder = directory / SNAPSHOT_DIR
     if not folder.is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         _fsync_dir(directory)
-    path = folder / f"snapshot-{seq:012d}.cxs"
+    path = folder / f"{kind}-{seq:012d}.cxs"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -295,6 +304,20 @@ def valid_snapshots(directory: Path) -> Iterator[tuple[int, bytes]]:
             yield seq, blob[_SNAPSHOT_HEADER.size :]
         else:
             _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
+
+
+def read_companion(directory: Path, seq: int, kind: str) -> bytes | None:
+    """The payload of the ``kind`` companion of snapshot ``seq``; None when absent or damaged."""
+    path = directory / SNAPSHOT_DIR / f"{kind}-{seq:012d}.cxs"
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    fault = _snapshot_fault(blob, seq)
+    if fault is not None:
+        _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
+        return None
+    return blob[_SNAPSHOT_HEADER.size :]
 
 
 def latest_snapshot(directory: Path) -> tuple[int, bytes] | None:

@@ -17,7 +17,9 @@ from engine.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
 from engine.daily import InstrumentDay
 from engine.messages import (
+    AllOrdersCancelled,
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     CancelReason,
     Event,
@@ -411,6 +413,28 @@ class Listing:
         self._cancel(order, CancelReason.USER, events, ts)
         return events
 
+    def cancel_all_orders(self, cmd: CancelAllOrders, ts: int) -> list[Event]:
+        """Mass cancel: every open order of the account (on one instrument when named), oldest first."""
+        if cmd.account not in self.accounts:
+            return [_request_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
+        if cmd.instrument and cmd.instrument not in self.books:
+            return [_request_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
+        reason = CancelReason.DISCONNECT if cmd.on_disconnect else CancelReason.USER
+        codes = [cmd.instrument] if cmd.instrument else list(self.instruments)
+        events: list[Event] = []
+        for code in codes:
+            book = self.books[code]
+            mine = sorted((o for o in book.orders() if o.account == cmd.account), key=lambda o: o.order_id)
+            for order in mine:
+                book.remove(order.order_id)
+                self._cancel(order, reason, events, ts)
+        events.append(
+            AllOrdersCancelled(
+                ts_event=ts, account=cmd.account, instrument=cmd.instrument, cancelled=len(events), reason=reason
+            )
+        )
+        return events
+
     def amend_order(self, cmd: AmendOrder, ts: int) -> list[Event]:
         order = self.find_order(cmd.order_id)
         if order is None or order.account != cmd.account:
@@ -497,12 +521,14 @@ class Listing:
         return events
 
 
-def _request_rejected(cmd: CancelOrder | AmendOrder, code: Reject, ts: int, **context: object) -> RequestRejected:
+def _request_rejected(
+    cmd: CancelOrder | AmendOrder | CancelAllOrders, code: Reject, ts: int, **context: object
+) -> RequestRejected:
     return RequestRejected(
         ts_event=ts,
         request=type(cmd).__name__,
         code=code,
         text=reject_text(code, **context),
         account=cmd.account,
-        order_id=cmd.order_id,
+        order_id=getattr(cmd, "order_id", 0),
     )

@@ -44,13 +44,27 @@ class Sequencer:
     def last_seq(self) -> int:
         return self.journal.last_seq
 
-    def submit_batch(self, commands: Sequence[Command]) -> list[list[Event]]:
-        """Stamp, journal (group commit) and apply a batch; the events of each command, in order."""
+    def submit_batch(
+        self, commands: Sequence[Command], origins: Sequence[tuple[str, int]] | None = None
+    ) -> list[list[Event]]:
+        """Stamp, journal (group commit) and apply a batch; the events of each command, in order.
+
+        ``origins``: per command, the member that sent it and its request id (DESIGN.md: the
+        gateway's execution reports are a projection of the journal).
+        """
         if not commands:
             return []
         seq = self.journal.last_seq
         ts = self.clock()
-        records = [JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c)) for i, c in enumerate(commands, 1)]
+        if origins is None:
+            records = [
+                JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c)) for i, c in enumerate(commands, 1)
+            ]
+        else:
+            records = [
+                JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c), origin=o, request_id=r)
+                for i, (c, (o, r)) in enumerate(zip(commands, origins, strict=True), 1)
+            ]
         self.journal.append_batch(records)
         return [self.exchange.apply(r.command, r.ts) for r in records]
 
@@ -99,14 +113,19 @@ def recover(
     book: str = "reference",
     use_snapshots: bool = True,
     on_events: Callable[[JournalRecord, list[Event]], None] | None = None,
+    accept_snapshot: Callable[[int], bool] | None = None,
 ) -> Recovered:
     """Rebuild the exchange: the newest valid snapshot, then every journal record after it.
 
     ``on_events`` sees the events of each replayed record: the node uses it to bring the
     projections of the journal (the end-of-day database) up to date after a crash.
+    ``accept_snapshot(seq)`` may pass over snapshots a caller cannot use (the node needs its
+    execution reports saved at the same seq); the journal then replays from an older one.
     """
     snapshot_seq, exchange = 0, None
     for seq, blob in valid_snapshots(directory) if use_snapshots else ():
+        if accept_snapshot is not None and not accept_snapshot(seq):
+            continue
         try:
             snapshot_seq, exchange = seq, Exchange.from_snapshot(config, blob, book)
             break

@@ -111,7 +111,7 @@ def test_round_trip_through_append_close_reopen(tmp_path: Path) -> None:
 
 
 def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
-    record = JournalRecord(seq=7, ts=T0, command=CancelOrder(account="A1", order_id=3))
+    record = JournalRecord(seq=7, ts=T0, command=CancelOrder(account="A1", order_id=3), origin="M1", request_id=12)
 
     _write(tmp_path, [record])
 
@@ -124,7 +124,20 @@ def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
         7,
         T0,
         {"type": "CancelOrder", "version": 1, "account": "A1", "order_id": 3},
+        "M1",
+        12,
     ]
+
+
+def test_records_of_the_first_format_still_read(tmp_path: Path) -> None:
+    # Journals written before records named their origin hold [seq, ts, command] only.
+    payload = msgspec.msgpack.encode([7, T0, {"type": "CancelOrder", "version": 1, "account": "A1", "order_id": 3}])
+    (tmp_path / JOURNAL_FILE).write_bytes(b"CXJRNL01" + struct.pack("<II", len(payload), zlib.crc32(payload)) + payload)
+
+    (record,) = read_journal(tmp_path)
+
+    assert record == JournalRecord(seq=7, ts=T0, command=CancelOrder(account="A1", order_id=3))
+    assert (record.origin, record.request_id) == ("", 0)
 
 
 def test_read_journal_after_seq_filters(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from carbonx.cli import eod_cmd, registry_cmd, replay_cmd, simulate_cmd
+from carbonx.cli import eod_cmd, keys_cmd, member_cmds, quotes_cmd, registry_cmd, replay_cmd, serve_cmd, simulate_cmd
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="level of the JSON log lines written to stderr (default: warning)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve_cmd.add_parser(commands)
+    quotes_cmd.add_parser(commands)
+    member_cmds.add_parsers(commands)
+    keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)
     replay_cmd.add_parser(commands)
     eod_cmd.add_parser(commands)

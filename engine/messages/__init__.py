@@ -46,7 +46,9 @@ from engine.messages.registry import (
 )
 from engine.messages.reject import Reject, reject_text
 from engine.messages.trading import (
+    AllOrdersCancelled,
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     EndOfDay,
     HaltInstrument,
@@ -89,6 +91,7 @@ AnyCommand = (
     | CarryOverAllowances
     | MergeAccounts
     | SplitAccount
+    | CancelAllOrders
 )
 
 AnyEvent = (
@@ -117,6 +120,7 @@ AnyEvent = (
     | MemberSettlement
     | LargeHolderReported
     | ConservationChecked
+    | AllOrdersCancelled
 )
 
 COMMAND_TYPES: tuple[type[Command], ...] = AnyCommand.__args__
@@ -132,6 +136,7 @@ __all__ = [
     "AccountSplit",
     "AccountStatement",
     "AccountsMerged",
+    "AllOrdersCancelled",
     "AllocateAllowances",
     "AllowancesAllocated",
     "AllowancesCancelled",
@@ -140,6 +145,7 @@ __all__ = [
     "AmendOrder",
     "AnyCommand",
     "AnyEvent",
+    "CancelAllOrders",
     "CancelAllowances",
     "CancelOrder",
     "CancelReason",

@@ -54,6 +54,7 @@ class CancelReason(IntEnum):
     MARKET_REMAINDER = 4  # a market order's rest after five levels (or with no liquidity)
     SELF_TRADE = 5  # self-trade prevention
     EXPIRED = 6  # a day order still resting at the end of the day
+    DISCONNECT = 7  # cancel-on-disconnect: the member's session was lost (a per-member gateway option)
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -10,11 +10,22 @@ import msgspec
 class Reject(IntEnum):
     """Stable reject codes, grouped by subsystem. Numbers are never reused.
 
-    1xxx gateway and authentication (the gateway issue), 2xxx market rules,
+    1xxx gateway and authentication (``gateway.session``), 2xxx market rules,
     3xxx funds, holdings and position limits, 4xxx order book, 5xxx auctions and agreement
     transfers, 6xxx registry operations.
     """
 
+    # 1xxx gateway and authentication: refused before sequencing, so never in the journal
+    NOT_LOGGED_ON = 1001
+    LOGON_REFUSED = 1002
+    NOT_AUTHORISED = 1003
+    MALFORMED_MESSAGE = 1004
+    MESSAGE_TOO_LARGE = 1005
+    UNSUPPORTED_PROTOCOL = 1006
+    THROTTLED = 1007
+    RESEND_UNAVAILABLE = 1008
+    BATCH_TOO_LARGE = 1009
+    NODE_STOPPING = 1010
     # 2xxx rules
     UNKNOWN_ACCOUNT = 2001
     UNKNOWN_INSTRUMENT = 2002

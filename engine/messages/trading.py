@@ -34,6 +34,18 @@ class AmendOrder(Command, frozen=True, kw_only=True, tag=True):
     quantity: int
 
 
+class CancelAllOrders(Command, frozen=True, kw_only=True, tag=True):
+    """Cancel every open order of an account (of one instrument, or all when empty).
+
+    Members send it as a mass cancel; the gateway sends it with ``on_disconnect`` for a member whose
+    session was lost and who chose cancel-on-disconnect.
+    """
+
+    account: str
+    instrument: str = ""
+    on_disconnect: bool = False
+
+
 class StartOfDay(Command, frozen=True, kw_only=True, tag=True):
     trading_day: int  # YYYYMMDD, a trading day of the calendar after the last one
 
@@ -141,6 +153,15 @@ class OrderConvertedToLimit(Event, frozen=True, kw_only=True, tag=True):
     price: int
     quantity: int
     released_cash: int
+
+
+class AllOrdersCancelled(Event, frozen=True, kw_only=True, tag=True):
+    """The summary of a ``CancelAllOrders``, after one ``OrderCancelled`` per order."""
+
+    account: str
+    instrument: str
+    cancelled: int
+    reason: CancelReason
 
 
 class TradingDayStarted(Event, frozen=True, kw_only=True, tag=True):

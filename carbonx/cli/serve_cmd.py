@@ -1,0 +1,103 @@
+"""``carbonx serve``: run the exchange node until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from carbonx.config import load_config
+from carbonx.node import Node
+from engine.rules import day_from_int
+
+HELP = "run the exchange: order gateway, market data, drop copy, scheduler"
+DESCRIPTION = """\
+Run the exchange node on a config directory: the order gateway (ZeroMQ ROUTER with CURVE keys),
+market data (PUB, plus a snapshot service), the drop copy for surveillance (PUB with CURVE), and
+the scheduler that opens and closes the trading day from calendar.toml in Asia/Shanghai time.
+
+The node resumes from its data directory: the newest snapshot, then the journal after it; every
+command is journaled (fsync per batch) before it is applied or answered. SIGINT (Ctrl-C) or
+SIGTERM stop intake, answer what was received, write a snapshot and exit with status 0.
+
+--demo, for trying the exchange at once: a new data directory gets the demo funding (cash and
+allowances for every demo account), and a trading day is opened immediately with its morning
+session, whatever the clock says; the session then stays open until the node stops.
+"""
+EPILOG = """\
+examples:
+  carbonx serve --demo                  what `make run` does
+  carbonx serve --config /etc/carbonx --data-dir /srv/carbonx
+then, in another terminal:
+  carbonx quotes SHEA2025
+  carbonx order new --member M001 buy SHEA2025 100 80.00
+Endpoints and the keys directory are in node.toml ([gateway], [market_data]); docs/PROTOCOL.md is
+the wire protocol; `carbonx keys generate` makes new keys.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve", help=HELP, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="config", metavar="DIR", help="config directory (default: config)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR", help="data directory (default: node.toml data_dir, var)"
+    )
+    parser.add_argument("--demo", action="store_true", help="fund demo accounts and open a session at once")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_config(args.config)
+    data_dir: Path = args.data_dir or Path(loaded.node.data_dir)
+    node = Node(loaded, data_dir, demo=args.demo)
+    try:
+        endpoints = node.bind()
+        opened = node.open_for_demo() if args.demo else []
+    except BaseException:
+        node.close()
+        raise
+    market = node.exchange.market
+    keys = loaded.keys_dir
+    lines = [
+        f"carbonx node: data directory {data_dir} (journal seq {node.state.journal.last_seq:,}, "
+        f"{node.state.replayed:,} replayed after snapshot {node.state.snapshot_seq:,})",
+        f"  order entry   {endpoints.order_entry}   CURVE; server public key {keys / 'server.key'}",
+        f"  market data   {endpoints.market_data}   snapshot service {endpoints.snapshot}",
+        f"  drop copy     {endpoints.drop_copy}   CURVE; surveillance keys only",
+        f"  member keys   {keys}/<MEMBER>.key_secret"
+        + (
+            "   (DEMO keys published with the code: run `carbonx keys generate` before real use)"
+            if "demo" in str(keys)
+            else ""
+        ),
+    ]
+    if args.demo:
+        day = day_from_int(market.trading_day)
+        funded = sum(1 for c in opened if type(c).__name__ == "DepositCash")
+        lines.append(
+            f"  demo          trading day {day} open, session {market.session.name}"
+            + (f"; funded {funded} demo accounts" if funded else "")
+            + " (the clock is not followed in demo mode)"
+        )
+        lines += [
+            "try, in another terminal:",
+            "  .venv/bin/carbonx quotes SHEA2025",
+            "  .venv/bin/carbonx order new --member M002 sell SHEA2025 100 80.00",
+            "  .venv/bin/carbonx order new --member M001 buy SHEA2025 100 80.00",
+        ]
+    lines.append("ready; Ctrl-C stops (intake stops, replies flushed, snapshot written)")
+    print("\n".join(lines), flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        node.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    node.run()
+    print(f"carbonx node stopped cleanly at journal seq {node.state.journal.last_seq:,}", file=sys.stderr)
+    return 0

@@ -1,0 +1,318 @@
+"""The exchange node: one thread polling every socket, the sequencer, the scheduler (DESIGN.md).
+
+Each turn of the loop drains what is waiting on the order-entry socket (up to ``max_poll_batch``
+frames), lets the gateway answer what needs no sequencing, and journals everything else as ONE
+batch — one write, one fsync — before applying it. Replies, execution reports, the drop copy and
+market data leave only after that: nothing is acknowledged that a crash could lose.
+
+The node's own commands (the scheduler's session changes, cancel-on-disconnect) go through the
+same journal, with an empty origin, so a replay of the journal is the whole story.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import cast
+from zoneinfo import ZoneInfo
+
+import msgspec
+import structlog
+import zmq
+
+from carbonx.config import LoadedConfig
+from carbonx.errors import CarbonxError
+from carbonx.node_state import NodeState, open_node_state
+from carbonx.scheduler import due_commands, next_wakeup
+from engine.exchange import Exchange
+from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, RequestRejected
+from gateway.keys import load_server_secret
+from gateway.protocol import BatchRejection, Rehearsal, encoder
+from gateway.session import Gateway, Submission
+from gateway.zap import ZapHandler
+from market_data.publisher import Publisher
+
+_log = structlog.get_logger("carbonx.node")
+_NS_PER_MS = 1_000_000
+_MAX_WAIT_MS = 100  # the longest the loop sleeps: how quickly a stop request is noticed
+DROP_COPY_TOPIC = b"dropcopy"
+
+
+class NodeError(CarbonxError):
+    """The node cannot start or must stop (port in use, keys missing, journal failure); one line."""
+
+
+class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
+    order_entry: str
+    market_data: str
+    snapshot: str
+    drop_copy: str
+
+
+class Node:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        data_dir: Path,
+        *,
+        demo: bool = False,
+        clock: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.loaded = loaded
+        self.data_dir = data_dir
+        self.demo = demo
+        self.clock = clock
+        self.monotonic = monotonic
+        self.options = loaded.node
+        self._stop = False
+        self._context: zmq.Context[zmq.Socket[bytes]] | None = None
+        self.state: NodeState = open_node_state(loaded, data_dir, clock)
+        now = monotonic()
+        self.gateway = Gateway(self.exchange, loaded.access, loaded.node.gateway, self.state.reports, now)
+        md = loaded.node.market_data
+        self.publisher = Publisher(
+            self.exchange, epoch=clock(), conflate_ns=md.conflate_ms * _NS_PER_MS, recent_trades=md.recent_trades
+        )
+        self._next_md_heartbeat = now
+        self.endpoints: Endpoints | None = None
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.state.exchange
+
+    # ------------------------------------------------------------------ start
+    def bind(self) -> Endpoints:
+        """Bind every socket; raise ``NodeError`` with one line when one cannot be bound."""
+        options = self.options
+        public, secret = load_server_secret(self.loaded.keys_dir)
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._context = context
+        members = {a.public_key.encode(): a.member for a in self.loaded.access if a.public_key}
+        surveillance = {
+            a.public_key.encode(): a.member for a in self.loaded.access if a.public_key and a.role == "surveillance"
+        }
+        self.zap = ZapHandler({"gateway": members, "dropcopy": surveillance})
+        self.zap_socket = self.zap.bind(context)
+        gateway = options.gateway
+        self.order_entry = self._curve_server(context, zmq.ROUTER, b"gateway", public, secret)
+        # Frames above the gateway's limit are refused with MESSAGE_TOO_LARGE; far bigger ones are cut
+        # off by the transport before they are read into memory (the peer is disconnected).
+        self.order_entry.setsockopt(zmq.MAXMSGSIZE, gateway.max_frame_bytes * 16)
+        self.order_entry.setsockopt(zmq.SNDHWM, 1_000_000)
+        self.order_entry.setsockopt(zmq.RCVHWM, 100_000)
+        self.drop_copy = self._curve_server(context, zmq.PUB, b"dropcopy", public, secret)
+        self.md_pub = context.socket(zmq.PUB)
+        self.md_pub.setsockopt(zmq.SNDHWM, 1_000_000)
+        self.snapshot = context.socket(zmq.ROUTER)
+        self.snapshot.setsockopt(zmq.MAXMSGSIZE, 65_536)
+        md = options.market_data
+        self.endpoints = Endpoints(
+            order_entry=_bind(self.order_entry, gateway.endpoint),
+            market_data=_bind(self.md_pub, md.endpoint),
+            snapshot=_bind(self.snapshot, md.snapshot_endpoint),
+            drop_copy=_bind(self.drop_copy, gateway.drop_copy_endpoint),
+        )
+        _log.info("node.started", data_dir=str(self.data_dir), **msgspec.structs.asdict(self.endpoints))
+        return self.endpoints
+
+    @staticmethod
+    def _curve_server(
+        context: zmq.Context[zmq.Socket[bytes]], kind: int, domain: bytes, public: bytes, secret: bytes
+    ) -> zmq.Socket[bytes]:
+        socket = context.socket(kind)
+        socket.setsockopt(zmq.CURVE_SERVER, 1)
+        socket.setsockopt(zmq.CURVE_PUBLICKEY, public)
+        socket.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        socket.setsockopt(zmq.ZAP_DOMAIN, domain)
+        return socket
+
+    def open_for_demo(self) -> list[Command]:
+        """Demo: fund the demo accounts on a new journal and open a trading day at once."""
+        commands = self.state.demo_commands(self.clock())
+        if commands:
+            self._sequence([Submission(routing_id=b"", member="", request_id=0, commands=commands)])
+            self._flush(self.monotonic())
+        return commands
+
+    # ------------------------------------------------------------------ the loop
+    def request_stop(self) -> None:
+        """Safe from a signal handler: the loop stops within one poll interval."""
+        self._stop = True
+
+    def run(self) -> None:
+        poller = zmq.Poller()
+        for socket in (self.zap_socket, self.order_entry, self.snapshot):
+            poller.register(socket, zmq.POLLIN)
+        while not self._stop:
+            ready = dict(poller.poll(self._wait_ms()))
+            now = self.monotonic()
+            if self.zap_socket in ready:
+                self._drain(self.zap_socket, lambda: self.zap.serve_one(self.zap_socket))
+            if self.order_entry in ready:
+                self._drain_order_entry(now)
+            if self.snapshot in ready:
+                self._drain(self.snapshot, self._answer_snapshot)
+            self.gateway.tick(now)
+            self._sequence(self._scheduled() + self.gateway.take_work())
+            self._flush(now)
+        self._shutdown()
+
+    def _drain(self, socket: zmq.Socket[bytes], handle: Callable[[], None], limit: int = 1_000) -> None:
+        for _ in range(limit):
+            if not socket.poll(0, zmq.POLLIN):
+                return
+            handle()
+
+    def _drain_order_entry(self, now: int) -> None:
+        """Up to ``max_poll_batch`` messages: they are sequenced together, with one fsync."""
+        socket = self.order_entry
+        for _ in range(self.options.gateway.max_poll_batch):
+            try:
+                parts = socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            member = parts[-1].get("User-Id") or ""
+            self.gateway.receive(parts[0].bytes, [p.bytes for p in parts[1:]], str(member), now)
+
+    def _answer_snapshot(self) -> None:
+        parts = self.snapshot.recv_multipart()
+        if len(parts) != 2:
+            _log.warning("market_data.snapshot_request_dropped", reason=f"{len(parts) - 1} parts; one frame expected")
+            return
+        self.snapshot.send_multipart([parts[0], self.publisher.snapshot_reply(parts[1])])
+
+    def _wait_ms(self) -> int:
+        now = self.monotonic()
+        waits = [_MAX_WAIT_MS * _NS_PER_MS, max(0, self._next_md_heartbeat - now)]
+        for wait in (self.gateway.next_tick_ns(now), self.publisher.next_due_ns(now), self._until_schedule()):
+            if wait is not None:
+                waits.append(wait)
+        return max(0, min(waits) // _NS_PER_MS)
+
+    # ------------------------------------------------------------------ the scheduler
+    def _scheduler_now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock() / 1e9, tz=ZoneInfo(self.exchange.config.calendar.timezone))
+
+    def _scheduled(self) -> list[Submission]:
+        if self.demo or self.gateway.stopping:
+            return []
+        commands = due_commands(
+            self.exchange.market, self._scheduler_now(), self.exchange.config.calendar, self.options.scheduler
+        )
+        if not commands:
+            return []
+        _log.info("scheduler.commands", commands=[type(c).__name__ for c in commands])
+        return [Submission(routing_id=b"", member="", request_id=0, commands=list(commands))]
+
+    def _until_schedule(self) -> int | None:
+        if self.demo:
+            return None
+        now = self._scheduler_now()
+        wake = next_wakeup(self.exchange.market, now, self.exchange.config.calendar, self.options.scheduler)
+        if wake is None:
+            return None
+        return max(0, int((wake - now).total_seconds() * 1_000) * _NS_PER_MS)
+
+    # ------------------------------------------------------------------ sequencing
+    def _sequence(self, work: Sequence[Submission]) -> None:
+        """Journal and apply the work in order: plain submissions together, atomic ones alone."""
+        batch: list[Submission] = []
+        for submission in work:
+            if submission.atomic:
+                self._apply(batch)
+                batch = []
+                self._apply_atomic(submission)
+            else:
+                batch.append(submission)
+        self._apply(batch)
+
+    def _apply(self, batch: Sequence[Submission]) -> None:
+        commands = [c for s in batch for c in s.commands]
+        if not batch:
+            return
+        origins = [(s.member, s.request_id) for s in batch for _ in s.commands]
+        try:
+            outcomes = self.state.sequencer.submit_batch(commands, origins) if commands else []
+        except OSError as exc:
+            # The tail of the journal on disk is unknown: acknowledging anything now could lie.
+            _log.critical("journal.append_failed", error=str(exc), commands=len(commands))
+            raise NodeError(f"{self.data_dir}: journal write failed ({exc}); stopped without acknowledging") from exc
+        first_seq = self.state.journal.last_seq - len(commands) + 1
+        index = 0
+        for submission in batch:
+            n = len(submission.commands)
+            seqs = list(range(first_seq + index, first_seq + index + n))
+            self._applied(submission, outcomes[index : index + n], seqs)
+            index += n
+
+    def _applied(self, submission: Submission, outcomes: Sequence[list[Event]], seqs: Sequence[int]) -> None:
+        self.gateway.applied(submission, outcomes, seqs)
+        for command, events in zip(submission.commands, outcomes, strict=True):
+            self.publisher.on_events(events)
+            if isinstance(command, EndOfDay):
+                self.state.end_of_day(events)
+
+    def _apply_atomic(self, submission: Submission) -> None:
+        """A regulator's all-or-nothing batch (a registry file): rehearsed on a copy first."""
+        exchange = self.exchange
+        trial = Exchange.from_snapshot(exchange.config, exchange.snapshot(), exchange.book_kind)
+        ts = self.clock()
+        rehearsed = [trial.apply(command, ts) for command in submission.commands]
+        rejections = [
+            BatchRejection(index=index, code=event.code, text=event.text)
+            for index, events in enumerate(rehearsed)
+            for event in events
+            if isinstance(event, OrderRejected | RequestRejected)
+        ]
+        if rejections or submission.dry_run:
+            events = cast(list[list[AnyEvent]], rehearsed)
+            self.gateway.rehearsed(
+                submission, Rehearsal(request_id=submission.request_id, events=events, rejections=rejections)
+            )
+            return
+        self._apply([submission])
+
+    # ------------------------------------------------------------------ sending
+    def _flush(self, now: int) -> None:
+        for routing_id, frame in self.gateway.take_outbox():
+            try:
+                self.order_entry.send_multipart([routing_id, frame], zmq.NOBLOCK)
+            except zmq.Again:
+                _log.warning("gateway.send_dropped", reason="peer's queue full")
+        for copy in self.gateway.take_drop_copies():
+            self.drop_copy.send_multipart([DROP_COPY_TOPIC, encoder.encode(copy)])
+        for topic, payload in self.publisher.drain(now):
+            self.md_pub.send_multipart([topic, payload])
+        if now >= self._next_md_heartbeat:
+            self.md_pub.send_multipart(list(self.publisher.heartbeat(now)))
+            self._next_md_heartbeat = now + self.options.market_data.heartbeat_ms * _NS_PER_MS
+
+    # ------------------------------------------------------------------ stop
+    def _shutdown(self) -> None:
+        """Stop intake, answer what was received, flush, snapshot, close."""
+        self.gateway.shutdown()
+        self._sequence(self.gateway.take_work())
+        self._flush(self.monotonic())
+        path = self.state.snapshot()
+        _log.info("node.stopped", snapshot=str(path) if path else None, last_seq=self.state.journal.last_seq)
+        self.close()
+
+    def close(self) -> None:
+        if self._context is not None:
+            for socket in (self.order_entry, self.drop_copy, self.md_pub, self.snapshot, self.zap_socket):
+                socket.close(linger=1_000)
+            self._context.term()
+            self._context = None
+        self.state.close()
+
+
+def _bind(socket: zmq.Socket[bytes], endpoint: str) -> str:
+    try:
+        socket.bind(endpoint)
+    except zmq.ZMQError as exc:
+        reason = "address in use (is another carbonx node running?)" if exc.errno == zmq.EADDRINUSE else exc.strerror
+        raise NodeError(f"{endpoint}: cannot bind: {reason}") from None
+    return str(socket.getsockopt_string(zmq.LAST_ENDPOINT))

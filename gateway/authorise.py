@@ -1,0 +1,81 @@
+"""Who may send which command (RULES.md "Roles"), checked before anything is sequenced.
+
+- ``member``: orders, cancels, amends and mass cancels, on its own accounts only. An account of
+  another member is refused exactly like an account that does not exist (UNKNOWN_ACCOUNT), and
+  another member's order id is the engine's UNKNOWN_ORDER: nothing says the other exists.
+- ``regulator``: halts and resumes, the trading day's session commands, registry operations, and
+  cancels of any account's orders (an emergency power); it does not trade.
+- ``surveillance``: read-only; every command is NOT_AUTHORISED.
+"""
+
+from __future__ import annotations
+
+from engine.messages import (
+    AllocateAllowances,
+    AmendOrder,
+    CancelAllOrders,
+    CancelAllowances,
+    CancelOrder,
+    CarryOverAllowances,
+    Command,
+    DepositCash,
+    EndOfDay,
+    HaltInstrument,
+    HaltMarket,
+    MergeAccounts,
+    NewOrder,
+    Reject,
+    ResumeInstrument,
+    ResumeMarket,
+    SetSession,
+    SplitAccount,
+    StartOfDay,
+    SurrenderAllowances,
+    WithdrawCash,
+)
+from gateway.access import MemberAccess
+
+MEMBER_COMMANDS: tuple[type[Command], ...] = (NewOrder, CancelOrder, AmendOrder, CancelAllOrders)
+REGULATOR_COMMANDS: tuple[type[Command], ...] = (
+    HaltInstrument,
+    ResumeInstrument,
+    HaltMarket,
+    ResumeMarket,
+    StartOfDay,
+    SetSession,
+    EndOfDay,
+    DepositCash,
+    AllocateAllowances,
+    WithdrawCash,
+    SurrenderAllowances,
+    CancelAllowances,
+    CarryOverAllowances,
+    MergeAccounts,
+    SplitAccount,
+    CancelOrder,
+    CancelAllOrders,
+)
+
+Problem = tuple[Reject, dict[str, object]]
+
+
+def authorise(access: MemberAccess, command: Command) -> Problem | None:
+    """None when ``access`` may send ``command``; else the refusal's code and context."""
+    kind = type(command).__name__
+    if access.role == "member":
+        if not isinstance(command, MEMBER_COMMANDS):
+            return Reject.NOT_AUTHORISED, {"command": kind, "role": access.role}
+        if isinstance(command, CancelAllOrders) and command.on_disconnect:
+            return Reject.NOT_AUTHORISED, {"command": kind, "on_disconnect": True}
+        account: str = getattr(command, "account", "")
+        if account not in access.accounts:
+            return Reject.UNKNOWN_ACCOUNT, {"account": account}
+        return None
+    if access.role == "regulator" and isinstance(command, REGULATOR_COMMANDS):
+        return None
+    return Reject.NOT_AUTHORISED, {"command": kind, "role": access.role}
+
+
+def may_see(access: MemberAccess, account: str) -> bool:
+    """Queries: a member sees its own accounts; the regulator and surveillance see every account."""
+    return access.role != "member" or account in access.accounts

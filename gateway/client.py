@@ -1,0 +1,408 @@
+"""The member SDK: ``MemberClient`` (blocking) and ``AsyncMemberClient`` (asyncio).
+
+Both log on over CURVE (the member's key pair and the server's public key), number requests,
+wait for each request's ``Ack`` and the execution reports it names, notice gaps in the report
+numbering and ask for them again, and log on again by themselves if the gateway forgot the
+session (a node restart): the logon asks for every report after the last one seen.
+
+Heartbeats: the blocking client sends one whenever it is inside a call and has been quiet for
+the interval, so a program that waits between orders should call ``poll`` now and then (or use
+the asyncio client, which heartbeats in the background). A member with cancel-on-disconnect
+loses its open orders when its session goes quiet for ``heartbeat_misses`` intervals.
+
+    with MemberClient.from_keys("tcp://127.0.0.1:7001", "M001", "config/demo-keys") as client:
+        result = client.new_order("A001", "SHEA2025", Side.BUY, quantity=100, price=8000)
+        print(result.events)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+import zmq
+import zmq.asyncio
+from zmq.utils.monitor import recv_monitor_message
+
+from carbonx.errors import CarbonxError
+from engine.messages import (
+    AmendOrder,
+    AnyCommand,
+    CancelAllOrders,
+    CancelOrder,
+    NewOrder,
+    OrderType,
+    Reject,
+    Side,
+    StpMode,
+)
+from gateway.client_core import ClientCore, Result
+from gateway.keys import load_member_secret, load_server_public
+from gateway.protocol import (
+    AccountBalance,
+    AccountList,
+    ExecutionReport,
+    Heartbeat,
+    ListOrders,
+    Logon,
+    LogonAccepted,
+    Logout,
+    OpenOrder,
+    OrderList,
+    QueryAccounts,
+    Refused,
+    Rehearsal,
+    Submit,
+    SubmitBatch,
+    WireMessage,
+)
+
+_NS_PER_MS = 1_000_000
+T = TypeVar("T", bound=WireMessage)
+
+
+class GatewayError(CarbonxError):
+    """No answer, a refused key or a refused logon: one line saying which and where."""
+
+
+class _Keys:
+    def __init__(self, server_public: bytes, public: bytes, secret: bytes) -> None:
+        self.server_public, self.public, self.secret = server_public, public, secret
+
+    @classmethod
+    def load(cls, keys_dir: str | Path, member: str) -> _Keys:
+        directory = Path(keys_dir)
+        public, secret = load_member_secret(directory, member)
+        return cls(load_server_public(directory), public, secret)
+
+    def apply(self, socket: zmq.Socket[bytes]) -> None:
+        socket.setsockopt(zmq.CURVE_SERVERKEY, self.server_public)
+        socket.setsockopt(zmq.CURVE_PUBLICKEY, self.public)
+        socket.setsockopt(zmq.CURVE_SECRETKEY, self.secret)
+
+
+def new_order_command(
+    account: str,
+    instrument: str,
+    side: Side,
+    quantity: int,
+    price: int = 0,
+    order_type: OrderType = OrderType.LIMIT,
+    client_order_id: str | None = None,
+    stp: StpMode | None = None,
+) -> NewOrder:
+    return NewOrder(
+        account=account,
+        instrument=instrument,
+        client_order_id=client_order_id or uuid.uuid4().hex[:20],
+        side=side,
+        order_type=order_type,
+        quantity=quantity,
+        price=price,
+        stp=stp,
+    )
+
+
+class MemberClient:
+    def __init__(
+        self,
+        endpoint: str,
+        member: str,
+        keys: _Keys,
+        *,
+        heartbeat_ms: int = 1_000,
+        timeout_ms: int = 5_000,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        resend_from: int = 0,
+    ) -> None:
+        self.endpoint, self.member = endpoint, member
+        self.heartbeat_ms, self.timeout_ms = heartbeat_ms, timeout_ms
+        self.core = ClientCore()
+        self._own_context = context is None
+        self.context = context or zmq.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 1_000)
+        keys.apply(self.socket)
+        self.monitor = self.socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.socket.connect(endpoint)
+        self._last_sent = time.monotonic_ns()
+        self.session: LogonAccepted = self._logon(resend_from)
+
+    @classmethod
+    def from_keys(cls, endpoint: str, member: str, keys_dir: str | Path, **options: object) -> MemberClient:
+        """Connect with ``<keys_dir>/<member>.key_secret`` and ``<keys_dir>/server.key``."""
+        return cls(endpoint, member, _Keys.load(keys_dir, member), **options)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ session
+    def _logon(self, resend_from: int) -> LogonAccepted:
+        rid = self.core.request_id()
+        self._send(Logon(request_id=rid, member=self.member, heartbeat_ms=self.heartbeat_ms, resend_from=resend_from))
+        answer = self._wait_answer(rid, logon=True)
+        if isinstance(answer, Refused):
+            raise GatewayError(f"{self.endpoint}: logon as {self.member} refused: {answer.text}")
+        if not isinstance(answer, LogonAccepted):
+            raise GatewayError(f"{self.endpoint}: unexpected answer to logon: {type(answer).__name__}")
+        if resend_from <= 0:
+            self.core.start_after(answer.last_report_seq)
+        return answer
+
+    def logout(self) -> None:
+        self._send(Logout(request_id=self.core.request_id()))
+
+    def close(self) -> None:
+        if not self.socket.closed:
+            with contextlib.suppress(zmq.ZMQError):
+                self.logout()
+            self.socket.disable_monitor()
+            self.monitor.close(linger=0)
+            self.socket.close()
+        if self._own_context:
+            self.context.term()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ requests
+    def new_order(
+        self,
+        account: str,
+        instrument: str,
+        side: Side,
+        quantity: int,
+        price: int = 0,
+        order_type: OrderType = OrderType.LIMIT,
+        client_order_id: str | None = None,
+        stp: StpMode | None = None,
+    ) -> Result:
+        """Send a new order; a random client order id when none is given. Resending the same id is safe."""
+        command = new_order_command(account, instrument, side, quantity, price, order_type, client_order_id, stp)
+        return self.submit(command)
+
+    def cancel(self, account: str, order_id: int) -> Result:
+        return self.submit(CancelOrder(account=account, order_id=order_id))
+
+    def cancel_all(self, account: str, instrument: str = "") -> Result:
+        return self.submit(CancelAllOrders(account=account, instrument=instrument))
+
+    def amend(self, account: str, order_id: int, price: int, quantity: int) -> Result:
+        return self.submit(AmendOrder(account=account, order_id=order_id, price=price, quantity=quantity))
+
+    def submit(self, command: AnyCommand) -> Result:
+        return self._request(lambda rid: Submit(request_id=rid, command=command))
+
+    def submit_batch(self, commands: Sequence[AnyCommand]) -> Result:
+        """Several commands in one frame, sequenced together; one result with all their reports."""
+        return self._request(lambda rid: SubmitBatch(request_id=rid, commands=list(commands)))
+
+    def submit_atomic(self, commands: Sequence[AnyCommand], dry_run: bool = False) -> Result | Rehearsal:
+        """Regulator: all or nothing. A ``Rehearsal`` comes back for a dry run or when any would be rejected."""
+        rid = self.core.request_id()
+        self._send(SubmitBatch(request_id=rid, commands=list(commands), atomic=True, dry_run=dry_run))
+        return self._wait_result(rid, rehearsal=True)
+
+    def list_orders(self, account: str = "", instrument: str = "") -> list[OpenOrder]:
+        rid = self.core.request_id()
+        self._send(ListOrders(request_id=rid, account=account, instrument=instrument))
+        return self._expect(rid, OrderList).orders
+
+    def accounts(self, account: str = "") -> list[AccountBalance]:
+        rid = self.core.request_id()
+        self._send(QueryAccounts(request_id=rid, account=account))
+        return self._expect(rid, AccountList).accounts
+
+    def poll(self, timeout_ms: int = 0) -> list[ExecutionReport]:
+        """Reports that arrived unasked (fills of resting orders, statements), in number order."""
+        deadline = time.monotonic_ns() + timeout_ms * _NS_PER_MS
+        while True:
+            self._pump(max(0, deadline - time.monotonic_ns()) // _NS_PER_MS if not self.core.unsolicited else 0)
+            if self.core.unsolicited or time.monotonic_ns() >= deadline:
+                return self.core.take_unsolicited()
+
+    # ------------------------------------------------------------------ waiting
+    def _request(self, make: Callable[[int], WireMessage]) -> Result:
+        rid = self.core.request_id()
+        self._send(make(rid))
+        result = self._wait_result(rid)
+        assert isinstance(result, Result)
+        if result.refused is not None and result.refused.code is Reject.NOT_LOGGED_ON:
+            # The gateway forgot us (a restart, or our heartbeats stopped): log on again, catch up, retry once.
+            self.session = self._logon(self.core.expected_report)
+            rid = self.core.request_id()
+            self._send(make(rid))
+            retried = self._wait_result(rid)
+            assert isinstance(retried, Result)
+            return retried
+        return result
+
+    def _wait_result(self, rid: int, rehearsal: bool = False) -> Result | Rehearsal:
+        deadline = time.monotonic_ns() + self.timeout_ms * _NS_PER_MS
+        while True:
+            if rehearsal and isinstance(self.core.answers.get(rid), Rehearsal):
+                answer = self.core.answer(rid)
+                assert isinstance(answer, Rehearsal)
+                return answer
+            result = self.core.result(rid)
+            if result is not None:
+                return result
+            self._wait_until(deadline, rid)
+
+    def _wait_answer(self, rid: int, logon: bool = False) -> WireMessage:
+        deadline = time.monotonic_ns() + self.timeout_ms * _NS_PER_MS
+        while True:
+            answer = self.core.answer(rid)
+            if answer is not None:
+                return answer
+            self._wait_until(deadline, rid, logon)
+
+    def _expect(self, rid: int, kind: type[T]) -> T:
+        answer = self._wait_answer(rid)
+        if isinstance(answer, Refused):
+            raise GatewayError(f"{self.endpoint}: refused: {answer.text}")
+        if not isinstance(answer, kind):
+            raise GatewayError(f"{self.endpoint}: unexpected answer {type(answer).__name__}")
+        return answer
+
+    def _wait_until(self, deadline: int, rid: int, logon: bool = False) -> None:
+        left = deadline - time.monotonic_ns()
+        if left <= 0:
+            what = "the logon" if logon else f"request {rid}"
+            raise GatewayError(
+                f"{self.endpoint}: no answer to {what} within {self.timeout_ms} ms (is carbonx serve running there?)"
+            )
+        self._pump(min(left // _NS_PER_MS, self.heartbeat_ms), logon)
+
+    def _pump(self, timeout_ms: int, logon: bool = False) -> None:
+        """Receive what is waiting (up to ``timeout_ms``); send heartbeats and resend requests due."""
+        if self.socket.poll(timeout_ms, zmq.POLLIN):
+            while self.socket.poll(0, zmq.POLLIN):
+                self.core.receive(self.socket.recv())
+        if logon:
+            self._check_handshake()
+        for frame in self.core.take_outgoing():
+            self._send_frame(frame)
+        if time.monotonic_ns() - self._last_sent >= self.heartbeat_ms * _NS_PER_MS:
+            self._send(Heartbeat())
+
+    def _check_handshake(self) -> None:
+        while self.monitor.poll(0, zmq.POLLIN):
+            event = recv_monitor_message(self.monitor)
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                raise GatewayError(f"{self.endpoint}: the gateway refused the key of {self.member}")
+
+    def _send(self, message: WireMessage) -> None:
+        self._send_frame(self.core.encode(message))
+
+    def _send_frame(self, frame: bytes) -> None:
+        self.socket.send(frame)
+        self._last_sent = time.monotonic_ns()
+
+
+class AsyncMemberClient:
+    """The asyncio client: the same requests as ``MemberClient``, awaited; heartbeats in the background."""
+
+    def __init__(
+        self, endpoint: str, member: str, keys: _Keys, *, heartbeat_ms: int = 1_000, timeout_ms: int = 5_000
+    ) -> None:
+        self.endpoint, self.member = endpoint, member
+        self.heartbeat_ms, self.timeout_ms = heartbeat_ms, timeout_ms
+        self.core = ClientCore()
+        self.context = zmq.asyncio.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 1_000)
+        keys.apply(self.socket)  # type: ignore[arg-type]
+        self._changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.session: LogonAccepted | None = None
+
+    @classmethod
+    async def connect(cls, endpoint: str, member: str, keys_dir: str | Path, **options: int) -> AsyncMemberClient:
+        client = cls(endpoint, member, _Keys.load(keys_dir, member), **options)
+        client.socket.connect(endpoint)
+        client._tasks = [asyncio.create_task(client._reader()), asyncio.create_task(client._heartbeats())]
+        rid = client.core.request_id()
+        await client._send(Logon(request_id=rid, member=member, heartbeat_ms=client.heartbeat_ms))
+        answer = await client._wait(lambda: client.core.answer(rid), f"the logon of {member}")
+        if not isinstance(answer, LogonAccepted):
+            await client.close()
+            text = answer.text if isinstance(answer, Refused) else type(answer).__name__
+            raise GatewayError(f"{endpoint}: logon as {member} refused: {text}")
+        client.session = answer
+        client.core.start_after(answer.last_report_seq)
+        return client
+
+    async def _reader(self) -> None:
+        while True:
+            frame = await self.socket.recv()
+            self.core.receive(frame)
+            for outgoing in self.core.take_outgoing():
+                await self.socket.send(outgoing)
+            self._changed.set()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_ms / 1_000)
+            await self._send(Heartbeat())
+
+    async def _send(self, message: WireMessage) -> None:
+        await self.socket.send(self.core.encode(message))
+
+    async def _wait(self, ready: Callable[[], object], what: str) -> object:
+        async def until() -> object:
+            while True:
+                value = ready()
+                if value is not None:
+                    return value
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(until(), self.timeout_ms / 1_000)
+        except TimeoutError:
+            raise GatewayError(f"{self.endpoint}: no answer to {what} within {self.timeout_ms} ms") from None
+
+    async def submit(self, command: AnyCommand) -> Result:
+        rid = self.core.request_id()
+        await self._send(Submit(request_id=rid, command=command))
+        result = await self._wait(lambda: self.core.result(rid), f"request {rid}")
+        assert isinstance(result, Result)
+        return result
+
+    async def new_order(
+        self, account: str, instrument: str, side: Side, quantity: int, price: int = 0, **kw: object
+    ) -> Result:
+        return await self.submit(new_order_command(account, instrument, side, quantity, price, **kw))  # type: ignore[arg-type]
+
+    async def cancel(self, account: str, order_id: int) -> Result:
+        return await self.submit(CancelOrder(account=account, order_id=order_id))
+
+    async def list_orders(self, account: str = "") -> list[OpenOrder]:
+        rid = self.core.request_id()
+        await self._send(ListOrders(request_id=rid, account=account))
+        answer = await self._wait(lambda: self.core.answer(rid), f"request {rid}")
+        if not isinstance(answer, OrderList):
+            raise GatewayError(f"{self.endpoint}: unexpected answer {type(answer).__name__}")
+        return answer.orders
+
+    async def reports(self, timeout_ms: int = 0) -> list[ExecutionReport]:
+        if not self.core.unsolicited and timeout_ms:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout_ms / 1_000)
+        return self.core.take_unsolicited()
+
+    async def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            await self._send(Logout(request_id=self.core.request_id()))
+        for task in self._tasks:
+            task.cancel()
+        self.socket.close()
+        self.context.term()

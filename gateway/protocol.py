@@ -1,0 +1,280 @@
+"""The order-entry wire protocol: every frame a member, regulator or surveillance client exchanges
+with the gateway (docs/PROTOCOL.md is the specification for writers of clients in other languages).
+
+A frame is one ZeroMQ message part holding one msgpack map; its ``type`` key names the message.
+Engine commands travel inside ``Submit`` and ``SubmitBatch`` exactly as ``engine.messages`` encodes
+them, and engine events inside ``ExecutionReport``. Integers only: prices in fen per tonne,
+quantities in tonnes, money in fen, time in ns since the epoch (UTC).
+
+Compatibility (protocol version 1): new fields go at the end with defaults, and readers ignore
+keys they do not know; a field is never renamed, reordered or retyped. A change that breaks
+these rules raises ``PROTOCOL_VERSION``, and a logon asking for another version is refused.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from engine.messages import AnyCommand, AnyEvent, CancelReason, Event, OrderType, Reject, Side
+
+PROTOCOL_VERSION = 1
+
+
+class WireMessage(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every order-entry frame."""
+
+
+# ---------------------------------------------------------------------------------- client → gateway
+
+
+class Logon(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Bind this connection to ``member``: the CURVE key it connected with must be that member's."""
+
+    request_id: int
+    member: str
+    heartbeat_ms: int = 1000  # how often each side sends when it has nothing else to send
+    resend_from: int = 0  # resend this member's execution reports from this number (0: none)
+    protocol: int = PROTOCOL_VERSION
+
+
+class Heartbeat(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Liveness, both ways. From the gateway it carries the member's last execution report number."""
+
+    last_report_seq: int = 0
+
+
+class Logout(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int = 0
+
+
+class Submit(WireMessage, frozen=True, kw_only=True, tag=True):
+    """One engine command. The answer is an ``Ack`` (sequenced) or a ``Refused`` (not sequenced)."""
+
+    request_id: int
+    command: AnyCommand
+
+
+class SubmitBatch(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Several commands in one frame, sequenced together in order, answered by one ``Ack``.
+
+    ``atomic`` (regulator only): rehearse the whole batch first and apply it only if the engine
+    would accept every command; otherwise nothing is applied and a ``Rehearsal`` names the rejects.
+    ``dry_run`` (with ``atomic``): rehearse only and answer with the ``Rehearsal``.
+    """
+
+    request_id: int
+    commands: list[AnyCommand]
+    atomic: bool = False
+    dry_run: bool = False
+
+
+class ResendRequest(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Send again this member's execution reports ``from_seq`` .. ``to_seq`` (0: up to the last)."""
+
+    request_id: int
+    from_seq: int
+    to_seq: int = 0
+
+
+class ListOrders(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The open orders of one account, or of every account the sender may see (empty ``account``)."""
+
+    request_id: int
+    account: str = ""
+    instrument: str = ""
+
+
+class QueryAccounts(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Cash and holdings of one account, or of every account the sender may see."""
+
+    request_id: int
+    account: str = ""
+
+
+ClientMessage = Logon | Heartbeat | Logout | Submit | SubmitBatch | ResendRequest | ListOrders | QueryAccounts
+
+
+# ---------------------------------------------------------------------------------- gateway → client
+
+
+class LogonAccepted(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    member: str
+    role: str  # "member", "regulator" or "surveillance"
+    accounts: list[str]  # the accounts this member acts for (all of them for regulator and surveillance)
+    heartbeat_ms: int  # the interval granted (the request, clamped to the gateway's bounds)
+    last_report_seq: int  # the number of this member's newest execution report (0: none yet)
+    protocol: int = PROTOCOL_VERSION
+
+
+class LoggedOut(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int = 0
+    reason: str = ""
+
+
+class Refused(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The gateway refused a frame before sequencing it: nothing was journaled or applied."""
+
+    request_id: int
+    code: Reject
+    text: str
+
+
+class Ack(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The request was journaled (fsynced) and applied; its results are this member's execution
+    reports ``first_report`` .. ``first_report + report_count - 1``, sent before this ack.
+
+    ``duplicate``: a ``NewOrder`` whose account and client order id were already used today; nothing
+    new happened, and the reports named are the original order's (sent again, ``resent`` set).
+    """
+
+    request_id: int
+    journal_seq: int  # the last journal sequence number of the request's commands
+    first_report: int
+    report_count: int
+    duplicate: bool = False
+
+
+class Fill(Event, frozen=True, kw_only=True, tag=True):
+    """One side of a trade, as its owner sees it (the counterparty is never named)."""
+
+    trade_id: int
+    order_id: int
+    account: str
+    instrument: str
+    side: Side
+    price: int
+    quantity: int
+    fee: int
+    leaves: int
+    aggressor: bool  # this order took liquidity
+    released_cash: int = 0  # a buy's cash no longer needed frozen (price improvement, unused fee)
+
+
+ReportEvent = AnyEvent | Fill
+
+
+class ExecutionReport(WireMessage, frozen=True, kw_only=True, tag=True):
+    """An event that concerns this member, numbered 1, 2, 3 ... per member for the member's lifetime.
+
+    ``request_id`` is the request that caused it (0: caused by someone else, e.g. a fill of a
+    resting order, an end-of-day statement). Surveillance receives every engine event unchanged.
+    """
+
+    seq: int
+    request_id: int
+    event: ReportEvent
+    resent: bool = False
+
+
+class DropCopy(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Every engine event, unchanged, on the drop-copy PUB socket (topic ``dropcopy``; surveillance keys only).
+
+    ``seq`` counts every event the exchange has produced (1, 2, 3 ...); ``origin`` is the member whose
+    request caused it ("" for the node's own commands: the scheduler, cancel-on-disconnect).
+    """
+
+    seq: int
+    journal_seq: int
+    origin: str
+    request_id: int
+    event: AnyEvent
+
+
+class BatchRejection(msgspec.Struct, frozen=True, kw_only=True):
+    index: int  # position of the command in the batch, from 0
+    code: Reject
+    text: str
+
+
+class Rehearsal(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The outcome of an atomic batch rehearsed on a copy of the exchange; nothing was applied."""
+
+    request_id: int
+    events: list[list[AnyEvent]]  # per command, the events it would cause
+    rejections: list[BatchRejection]
+
+
+class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: int
+    account: str
+    instrument: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    price: int
+    leaves: int  # open quantity
+    filled: int
+
+
+class OrderList(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    orders: list[OpenOrder]
+
+
+class HoldingBalance(msgspec.Struct, frozen=True, kw_only=True):
+    instrument: str
+    available: int  # may be sold
+    frozen: int  # held by open sell orders
+    restricted: int  # bought today: sellable from the next trading day
+    compliance: int  # compliance-only units: surrender only, never sold
+
+
+class AccountBalance(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    member: str
+    kind: str
+    cash_available: int
+    cash_frozen: int
+    cash_withdrawable: int
+    holdings: list[HoldingBalance]
+
+
+class AccountList(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    accounts: list[AccountBalance]
+
+
+ServerMessage = (
+    LogonAccepted | Heartbeat | LoggedOut | Refused | Ack | ExecutionReport | Rehearsal | OrderList | AccountList
+)
+
+encoder = msgspec.msgpack.Encoder()
+client_decoder: msgspec.msgpack.Decoder[ClientMessage] = msgspec.msgpack.Decoder(ClientMessage)
+server_decoder: msgspec.msgpack.Decoder[ServerMessage] = msgspec.msgpack.Decoder(ServerMessage)
+drop_copy_decoder: msgspec.msgpack.Decoder[DropCopy] = msgspec.msgpack.Decoder(DropCopy)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AccountBalance",
+    "AccountList",
+    "Ack",
+    "BatchRejection",
+    "CancelReason",
+    "ClientMessage",
+    "DropCopy",
+    "ExecutionReport",
+    "Fill",
+    "Heartbeat",
+    "HoldingBalance",
+    "ListOrders",
+    "LoggedOut",
+    "Logon",
+    "LogonAccepted",
+    "Logout",
+    "OpenOrder",
+    "OrderList",
+    "QueryAccounts",
+    "Refused",
+    "Rehearsal",
+    "ReportEvent",
+    "ResendRequest",
+    "ServerMessage",
+    "Submit",
+    "SubmitBatch",
+    "WireMessage",
+    "client_decoder",
+    "drop_copy_decoder",
+    "encoder",
+    "server_decoder",
+]

@@ -1,0 +1,320 @@
+"""The market-data publisher: engine events and the exchange's state in, sequenced messages out.
+
+Pure: no sockets and no clock. The node calls ``on_events`` after each applied command, then
+``drain(now)`` and sends what it returns on its PUB socket; it sends ``heartbeat(now)`` every
+``heartbeat_ms`` and answers each snapshot request with ``snapshot_reply``.
+
+What goes out (RULES.md "Information publication"):
+- trades, status changes and bulletins at the next ``drain``, in event order;
+- quote and depth of an instrument whenever an event touched it and the value changed (seq and ts
+  are not part of the value). With ``conflate_ns`` > 0 each quote and depth topic goes out at most
+  once per interval, and the latest value is never lost: it leaves when the interval ends
+  (``next_due_ns`` tells the node how long it may sleep).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from engine.exchange import Exchange
+from engine.messages import (
+    DailyBulletin,
+    Event,
+    InstrumentStatusChanged,
+    MarketStatusChanged,
+    Session,
+    SessionChanged,
+    Side,
+    TradeExecuted,
+    TradingDayEnded,
+    TradingDayStarted,
+)
+from market_data.messages import (
+    HEARTBEAT_TOPIC,
+    MARKET,
+    Bulletin,
+    Depth,
+    InstrumentStatus,
+    Level,
+    MarketDataHeartbeat,
+    MarketStatus,
+    Quote,
+    Snapshot,
+    SnapshotError,
+    StateMessage,
+    TopicSnapshot,
+    Trade,
+    decode_snapshot_request,
+    encode,
+    split_topic,
+    topic,
+)
+from market_data.view import ExchangeView
+
+# Events that change the whole market: every instrument's quote is looked at again after them.
+_DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)
+MAX_SNAPSHOT_TOPICS = 10_000  # a request naming more is refused: no topic set is that large
+
+
+class Publisher:
+    def __init__(
+        self,
+        exchange: Exchange,
+        *,
+        epoch: int,
+        conflate_ns: int = 0,
+        recent_trades: int = 1000,
+        levels: int = 5,
+        ts: int = 0,
+    ) -> None:
+        """``epoch``: the node's start time (ns). ``ts``: exchange time of the state at start.
+
+        The status of the market and of every instrument and every instrument's quote and depth
+        are queued at once, so the first ``drain`` publishes the whole state.
+        """
+        self.view = ExchangeView(exchange)
+        self.epoch = epoch
+        self.conflate_ns = conflate_ns
+        self.recent_trades = recent_trades
+        self.levels = levels
+        self._instruments = set(self.view.instruments())
+        self._seqs: dict[str, int] = {}  # topic -> last seq assigned
+        self._sent_seqs: dict[str, int] = {}  # topic -> last seq handed out by drain (heartbeats tell these)
+        self._latest: dict[str, StateMessage] = {}  # state topics: the last message, for the snapshot service
+        self._values: dict[str, StateMessage] = {}  # the same with seq and ts zeroed: the change test
+        self._trades: dict[str, deque[Trade]] = {}  # trade topics: the most recent trades, oldest first
+        self._outbox: list[tuple[str, int, bytes]] = []  # topic, seq, payload
+        self._pending: dict[str, int] = {}  # conflation: quote/depth topic -> ts of the last event touching it
+        self._last_sent_ns: dict[str, int] = {}  # conflation: quote/depth topic -> when it last went out
+        self._market_status = self._initial_market_status()
+        self._publish(topic("status", MARKET), self._market_status, ts)
+        for code in self.view.instruments():
+            figures = self.view.figures(code)
+            status = InstrumentStatus(
+                epoch=epoch, seq=0, ts=0, instrument=code, halted=figures.halted, reason=figures.halt_reason
+            )
+            self._publish(topic("status", code), status, ts)
+            self._publish(topic("quote", code), self._quote(code), ts)
+            self._publish(topic("depth", code), self._depth(code), ts)
+
+    # ------------------------------------------------------------------ input
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Take the events of one applied command, in order."""
+        touched: dict[str, int] = {}
+        for event in events:
+            ts = event.ts_event
+            if isinstance(event, TradeExecuted):
+                self._on_trade(event)
+            elif isinstance(event, InstrumentStatusChanged):
+                status = InstrumentStatus(
+                    epoch=self.epoch, seq=0, ts=0, instrument=event.instrument, halted=event.halted, reason=event.reason
+                )
+                self._publish(topic("status", event.instrument), status, ts)
+            elif isinstance(event, DailyBulletin):
+                self._publish(topic("bulletin", event.instrument), self._bulletin(event), ts)
+            if isinstance(event, _DAY_EVENTS):
+                self._on_market_event(event)
+                touched.update(dict.fromkeys(self.view.instruments(), ts))
+            instrument = getattr(event, "instrument", None)
+            if instrument in self._instruments:
+                touched[instrument] = ts
+        for code, ts in touched.items():
+            for channel in ("quote", "depth"):
+                if self.conflate_ns > 0:
+                    self._pending[topic(channel, code)] = ts
+                else:
+                    self._publish_value(topic(channel, code), ts)
+
+    def _on_trade(self, event: TradeExecuted) -> None:
+        name = topic("trade", event.instrument)
+        seq = self._next_seq(name)
+        trade = Trade(
+            epoch=self.epoch,
+            seq=seq,
+            ts=event.ts_event,
+            instrument=event.instrument,
+            trade_id=event.trade_id,
+            price=event.price,
+            quantity=event.quantity,
+            aggressor=event.aggressor,
+        )
+        kept = self._trades.setdefault(name, deque(maxlen=self.recent_trades))
+        kept.append(trade)
+        self._outbox.append((name, seq, encode(trade)))
+
+    def _on_market_event(self, event: Event) -> None:
+        """Follow the market status event by event, so each message says what that event changed."""
+        status = self._market_status
+        if isinstance(event, TradingDayStarted):
+            status = msgspec.structs.replace(
+                status, trading_day=event.trading_day, session=Session.CLOSED, day_open=True
+            )
+        elif isinstance(event, SessionChanged):
+            status = msgspec.structs.replace(status, trading_day=event.trading_day, session=event.session)
+        elif isinstance(event, MarketStatusChanged):
+            status = msgspec.structs.replace(status, halted=event.halted, reason=event.reason)
+        elif isinstance(event, TradingDayEnded):
+            status = msgspec.structs.replace(status, trading_day=event.trading_day, day_open=False)
+        self._market_status = status
+        self._publish(topic("status", MARKET), status, event.ts_event)
+
+    # ------------------------------------------------------------------ output
+    def drain(self, now_ns: int) -> list[tuple[bytes, bytes]]:
+        """The ``(topic, payload)`` frames to send now, in order."""
+        if self._pending:
+            self._publish_due(now_ns)
+        out, self._outbox = self._outbox, []
+        for name, seq, _ in out:
+            self._sent_seqs[name] = seq
+        return [(name.encode(), payload) for name, _, payload in out]
+
+    def next_due_ns(self, now_ns: int) -> int | None:
+        """When ``drain`` next has something to send (``now_ns`` if already), or None: nothing pending."""
+        if self._outbox:
+            return now_ns
+        if not self._pending:
+            return None
+        return max(min(self._due_ns(name) for name in self._pending), now_ns)
+
+    def heartbeat(self, now_ns: int) -> tuple[bytes, bytes]:
+        """Every topic's last sent seq: a subscriber that misses a topic's last message sees it here."""
+        beat = MarketDataHeartbeat(epoch=self.epoch, ts=now_ns, seqs=dict(self._sent_seqs))
+        return HEARTBEAT_TOPIC.encode(), encode(beat)
+
+    def snapshot_reply(self, request: bytes) -> bytes:
+        """Answer one snapshot request; a request that cannot be read gets a ``SnapshotError``."""
+        try:
+            parsed = decode_snapshot_request(request)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return encode(SnapshotError(request_id=_request_id_of(request), text=f"malformed snapshot request: {exc}"))
+        if len(parsed.topics) > MAX_SNAPSHOT_TOPICS:
+            text = f"too many topics: {len(parsed.topics)} > {MAX_SNAPSHOT_TOPICS}"
+            return encode(SnapshotError(request_id=parsed.request_id, text=text))
+        names: Iterable[str] = parsed.topics or self._seqs
+        return encode(Snapshot(request_id=parsed.request_id, epoch=self.epoch, items=[self._item(n) for n in names]))
+
+    def topics(self) -> list[str]:
+        """Every topic published so far, in the order each first appeared."""
+        return list(self._seqs)
+
+    # ------------------------------------------------------------------ internals
+    def _item(self, name: str) -> TopicSnapshot:
+        seq = self._seqs.get(name, 0)
+        if split_topic(name)[0] == "trade":
+            return TopicSnapshot(topic=name, seq=seq, trades=list(self._trades.get(name, ())))
+        return TopicSnapshot(topic=name, seq=seq, latest=self._latest.get(name))
+
+    def _next_seq(self, name: str) -> int:
+        seq = self._seqs.get(name, 0) + 1
+        self._seqs[name] = seq
+        return seq
+
+    def _publish(self, name: str, value: StateMessage, ts: int) -> None:
+        """Queue a state message: its value is kept (seq and ts zeroed) for the change test."""
+        seq = self._next_seq(name)
+        message: StateMessage = msgspec.structs.replace(value, epoch=self.epoch, seq=seq, ts=ts)
+        self._latest[name] = message
+        self._values[name] = msgspec.structs.replace(value, seq=0, ts=0)
+        self._outbox.append((name, seq, encode(message)))
+
+    def _publish_value(self, name: str, ts: int) -> bool:
+        """Recompute a quote or depth topic from the exchange; queue it only if its value changed."""
+        channel, code = split_topic(name)
+        value: Quote | Depth = self._quote(code) if channel == "quote" else self._depth(code)
+        if self._values.get(name) == value:
+            return False
+        self._publish(name, value, ts)
+        return True
+
+    def _due_ns(self, name: str) -> int:
+        """When a conflated topic may go out again: one interval after it last did (0: at once)."""
+        last = self._last_sent_ns.get(name)
+        return 0 if last is None else last + self.conflate_ns
+
+    def _publish_due(self, now_ns: int) -> None:
+        """Conflation: publish the quote and depth topics whose interval is over; keep the others pending."""
+        still: dict[str, int] = {}
+        for name, ts in self._pending.items():
+            if now_ns < self._due_ns(name):
+                still[name] = ts
+            elif self._publish_value(name, ts):
+                self._last_sent_ns[name] = now_ns
+        self._pending = still
+
+    def _quote(self, code: str) -> Quote:
+        figures = self.view.figures(code)
+        bid = self.view.depth(code, Side.BUY, 1)
+        ask = self.view.depth(code, Side.SELL, 1)
+        return Quote(
+            epoch=self.epoch,
+            seq=0,
+            ts=0,
+            instrument=code,
+            reference_price=figures.reference_price,
+            last=figures.last,
+            change=figures.last - figures.reference_price if figures.trades else 0,
+            open=figures.open,
+            high=figures.high,
+            low=figures.low,
+            volume=figures.volume,
+            turnover=figures.turnover,
+            trades=figures.trades,
+            bid=bid[0].price if bid else 0,
+            bid_quantity=bid[0].quantity if bid else 0,
+            ask=ask[0].price if ask else 0,
+            ask_quantity=ask[0].quantity if ask else 0,
+        )
+
+    def _depth(self, code: str) -> Depth:
+        def levels(side: Side) -> list[Level]:
+            return [Level(d.price, d.quantity, d.orders) for d in self.view.depth(code, side, self.levels)]
+
+        return Depth(epoch=self.epoch, seq=0, ts=0, instrument=code, bids=levels(Side.BUY), asks=levels(Side.SELL))
+
+    def _bulletin(self, event: DailyBulletin) -> Bulletin:
+        return Bulletin(
+            epoch=self.epoch,
+            seq=0,
+            ts=0,
+            trading_day=event.trading_day,
+            instrument=event.instrument,
+            reference_price=event.reference_price,
+            open=event.open,
+            high=event.high,
+            low=event.low,
+            last=event.last,
+            close=event.close,
+            vwap=event.vwap,
+            volume=event.volume,
+            turnover=event.turnover,
+            trades=event.trades,
+        )
+
+    def _initial_market_status(self) -> MarketStatus:
+        market = self.view.market()
+        return MarketStatus(
+            epoch=self.epoch,
+            seq=0,
+            ts=0,
+            trading_day=market.trading_day,
+            session=market.session,
+            halted=market.halted,
+            reason=market.halt_reason,
+            day_open=market.day_open,
+        )
+
+
+def _request_id_of(request: bytes) -> int:
+    """The request id of a request that failed validation, when it can still be read (else 0)."""
+    try:
+        loose = msgspec.msgpack.decode(request)
+    except msgspec.DecodeError:
+        return 0
+    if isinstance(loose, dict):
+        request_id = loose.get("request_id")
+        if isinstance(request_id, int) and not isinstance(request_id, bool):
+            return request_id
+    return 0

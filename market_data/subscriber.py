@@ -1,0 +1,474 @@
+"""The market-data subscriber SDK: live messages in order, with gaps recovered by itself.
+
+Standard recovery (the ZeroMQ guide's "Clone" pattern): subscribe first, then ask the snapshot
+service for the state and the seq it covers, apply it, then deliver the live messages buffered
+meanwhile that are newer than the snapshot. Afterwards every topic's seq must go up by one:
+
+- a jump in a topic's seq, or a heartbeat naming a seq we never received (a lost last message on
+  a quiet topic), asks the snapshot service for that topic. A state channel adopts the snapshot's
+  latest value; a trade topic gets the missing trades from the snapshot's recent trades (those
+  older than the service keeps are counted in ``unrecoverable_trades`` and logged);
+- a new ``epoch`` (the node restarted and its sequences began again) resyncs everything. Epochs
+  are the node's start times, so an older epoch is a leftover and is dropped.
+
+A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked again on the next
+``poll`` on a fresh DEALER socket; ``poll`` never waits longer than its own timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import NamedTuple, TypeVar
+
+import msgspec
+import structlog
+import zmq
+
+from market_data.messages import (
+    CHANNELS,
+    HEARTBEAT_TOPIC,
+    MARKET,
+    Bulletin,
+    ChannelPayload,
+    Depth,
+    InstrumentStatus,
+    MarketDataHeartbeat,
+    MarketStatus,
+    Quote,
+    Snapshot,
+    SnapshotError,
+    SnapshotRequest,
+    StateMessage,
+    TopicSnapshot,
+    Trade,
+    decode_channel_message,
+    decode_snapshot_reply,
+    encode,
+    split_topic,
+    topic,
+)
+
+log = structlog.get_logger("carbonx.market_data")
+
+RECENT_TRADES_KEPT = 100  # per instrument, for ``trades()``
+MAX_BUFFERED = 10_000  # live messages held while a snapshot is awaited; the oldest go first (a later gap heals it)
+MAX_READ_PER_POLL = 10_000  # frames read from the SUB socket per wake-up, so a flood cannot starve the caller
+
+S = TypeVar("S", bound=StateMessage)
+
+
+class _Request(NamedTuple):
+    request_id: int
+    topics: frozenset[str]  # empty for a full sync
+    full: bool
+    deadline: float  # time.monotonic()
+
+
+class Subscriber:
+    def __init__(
+        self,
+        endpoint: str,
+        snapshot_endpoint: str,
+        *,
+        instruments: Sequence[str] | None = None,
+        channels: Sequence[str] = CHANNELS,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        snapshot_timeout_ms: int = 2000,
+        discard: Callable[[str, int], bool] | None = None,
+    ) -> None:
+        """Connect at once; the first ``poll`` asks for the snapshot.
+
+        ``instruments``: None for every instrument. ``discard(topic, seq)``: a fault-injection hook
+        for tests; a live message it returns True for is dropped as if lost on the wire
+        (heartbeats are offered with seq 0).
+        """
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown market-data channel {unknown[0]!r}; channels are {', '.join(CHANNELS)}")
+        self.endpoint = endpoint
+        self.snapshot_endpoint = snapshot_endpoint
+        self.snapshot_timeout_ms = snapshot_timeout_ms
+        self._channels = frozenset(channels)
+        self._instruments = None if instruments is None else frozenset(instruments)
+        self._discard = discard
+        self._own_context = context is None
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context() if context is None else context
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.RCVHWM, 100_000)
+        self._sub.connect(endpoint)
+        for prefix in self._subscriptions():
+            self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+        self._poller = zmq.Poller()
+        self._poller.register(self._sub, zmq.POLLIN)
+        self._dealer: zmq.Socket[bytes] | None = None
+        self._request_ids = itertools.count(1)
+        self._in_flight: _Request | None = None
+        self._may_request = True
+        self._needs: set[str] = set()  # topics with a gap, not yet asked for
+        self._buffer: deque[tuple[str, ChannelPayload]] = deque()
+        self._joined = False  # the first snapshot has been applied (later full syncs are recoveries)
+        self._last_seq: dict[str, int] = {}
+        self._latest: dict[str, StateMessage] = {}
+        self._trades: dict[str, deque[Trade]] = {}
+        self._known: dict[str, None] = {}  # instrument codes, in the order the service lists them
+        self.epoch: int | None = None
+        self.synced = False  # a full snapshot of the current epoch is applied
+        self.gaps_detected = 0
+        self.recoveries = 0
+        self.epoch_changes = 0
+        self.unrecoverable_trades = 0
+        self.snapshot_timeouts = 0
+        self.heartbeats = 0
+        self.malformed = 0
+        self.closed = False
+
+    # ------------------------------------------------------------------ the caller's side
+    def poll(self, timeout_ms: int) -> list[ChannelPayload]:
+        """Wait up to ``timeout_ms`` for messages; return them in order (snapshot values included)."""
+        out: list[ChannelPayload] = []
+        self._may_request = True
+        deadline = time.monotonic() + max(timeout_ms, 0) / 1000
+        while True:
+            self._maybe_request()
+            now = time.monotonic()
+            wait = deadline - now
+            if self._in_flight is not None:
+                wait = min(wait, self._in_flight.deadline - now)
+            ready = dict(self._poller.poll(max(0, math.ceil(wait * 1000))))
+            if self._dealer is not None and self._dealer in ready:
+                self._read_replies(out)
+            if self._sub in ready:
+                self._read_live(out)
+            self._check_request_timeout()
+            if out or time.monotonic() >= deadline:
+                return out
+
+    def wait_synced(self, timeout_ms: int) -> bool:
+        """Poll until the snapshot is applied or ``timeout_ms`` passes; True when synced.
+
+        What arrives meanwhile updates the state (``quote()``, ...) but is not returned.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not self.synced:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.poll(math.ceil(remaining * 1000))
+        return True
+
+    def quote(self, instrument: str) -> Quote | None:
+        return self._state(topic("quote", instrument), Quote)
+
+    def depth(self, instrument: str) -> Depth | None:
+        return self._state(topic("depth", instrument), Depth)
+
+    def status(self, instrument: str) -> InstrumentStatus | None:
+        return self._state(topic("status", instrument), InstrumentStatus)
+
+    def market_status(self) -> MarketStatus | None:
+        return self._state(topic("status", MARKET), MarketStatus)
+
+    def bulletin(self, instrument: str) -> Bulletin | None:
+        return self._state(topic("bulletin", instrument), Bulletin)
+
+    def trades(self, instrument: str) -> list[Trade]:
+        """The most recent trades received (at most ``RECENT_TRADES_KEPT``), oldest first."""
+        return list(self._trades.get(topic("trade", instrument), ()))
+
+    def instruments(self) -> list[str]:
+        """The instruments the market publishes, as far as this subscriber has heard."""
+        return list(self._known)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._close_dealer()
+        self._sub.close(linger=0)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ topics
+    def _subscriptions(self) -> list[str]:
+        prefixes = [HEARTBEAT_TOPIC]
+        for channel in CHANNELS:
+            if channel not in self._channels:
+                continue
+            if self._instruments is None:
+                prefixes.append(channel + ".")
+            else:
+                prefixes += [topic(channel, code) for code in sorted(self._instruments)]
+                if channel == "status":
+                    prefixes.append(topic("status", MARKET))
+        return prefixes
+
+    def _wanted(self, name: str) -> bool:
+        """Exact topic filter: ZeroMQ subscriptions match prefixes (``quote.CCER`` also ``quote.CCER2``)."""
+        channel, instrument = split_topic(name)
+        if channel not in self._channels or not instrument:
+            return False
+        if self._instruments is None or instrument in self._instruments:
+            return True
+        return channel == "status" and instrument == MARKET
+
+    def _recovering(self, name: str) -> bool:
+        request = self._in_flight
+        return name in self._needs or (request is not None and name in request.topics)
+
+    def _state(self, name: str, kind: type[S]) -> S | None:
+        message = self._latest.get(name)
+        return message if isinstance(message, kind) else None
+
+    # ------------------------------------------------------------------ live messages
+    def _read_live(self, out: list[ChannelPayload]) -> None:
+        for _ in range(MAX_READ_PER_POLL):
+            try:
+                frames = self._sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._on_frames(frames, out)
+
+    def _on_frames(self, frames: list[bytes], out: list[ChannelPayload]) -> None:
+        if len(frames) != 2:
+            self._malformed("live message", f"{len(frames)} frames, expected 2")
+            return
+        name = frames[0].decode("ascii", errors="replace")
+        try:
+            message = decode_channel_message(frames[1])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._malformed("live message", str(exc), topic=name)
+            return
+        if isinstance(message, MarketDataHeartbeat):
+            if self._discard is None or not self._discard(name, 0):
+                self._on_heartbeat(message)
+            return
+        if self._discard is not None and self._discard(name, message.seq):
+            return
+        if self._wanted(name):
+            self._on_message(name, message, out)
+
+    def _on_message(self, name: str, message: ChannelPayload, out: list[ChannelPayload]) -> None:
+        if not self.synced or self._recovering(name):
+            self._hold(name, message)
+            return
+        assert self.epoch is not None  # synced
+        if message.epoch != self.epoch:
+            if message.epoch > self.epoch:
+                self._epoch_changed(message.epoch)
+                self._hold(name, message)
+            return
+        last = self._last_seq.get(name, 0)
+        if message.seq <= last:
+            return
+        if message.seq > last + 1:
+            self.gaps_detected += 1
+            log.info("market data gap", topic=name, expected=last + 1, received=message.seq)
+            self._needs.add(name)
+            self._hold(name, message)
+            return
+        self._apply(name, message, out)
+
+    def _on_heartbeat(self, beat: MarketDataHeartbeat) -> None:
+        self.heartbeats += 1
+        if not self.synced or self.epoch is None:
+            return
+        if beat.epoch != self.epoch:
+            if beat.epoch > self.epoch:
+                self._epoch_changed(beat.epoch)
+            return
+        for name, seq in beat.seqs.items():
+            if self._wanted(name) and seq > self._last_seq.get(name, 0) and not self._recovering(name):
+                self.gaps_detected += 1
+                log.info("market data gap", topic=name, expected=self._last_seq.get(name, 0) + 1, heartbeat_seq=seq)
+                self._needs.add(name)
+
+    def _epoch_changed(self, epoch: int) -> None:
+        """The node restarted: every sequence began again, so everything is fetched afresh."""
+        if not self.synced:
+            return  # already fetching everything
+        self.epoch_changes += 1
+        log.info("market data epoch changed", old=self.epoch, new=epoch)
+        self.synced = False
+        self._needs.clear()
+        if self._in_flight is not None and not self._in_flight.full:
+            self._in_flight = None  # its answer, if it comes, is ignored: the full sync covers it
+
+    def _hold(self, name: str, message: ChannelPayload) -> None:
+        if len(self._buffer) >= MAX_BUFFERED:
+            self._buffer.popleft()
+        self._buffer.append((name, message))
+
+    def _apply(self, name: str, message: ChannelPayload, out: list[ChannelPayload]) -> None:
+        if isinstance(message, Trade):
+            self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
+        else:
+            self._latest[name] = message
+        self._last_seq[name] = message.seq
+        self._learn(name)
+        out.append(message)
+
+    def _learn(self, name: str) -> None:
+        instrument = split_topic(name)[1]
+        if instrument and instrument != MARKET and instrument not in self._known:
+            self._known[instrument] = None
+
+    # ------------------------------------------------------------------ the snapshot service
+    def _maybe_request(self) -> None:
+        if self._in_flight is not None or not self._may_request:
+            return
+        if not self.synced:
+            topics, full = self._full_topics(), True
+        elif self._needs:
+            topics, full = sorted(self._needs), False
+        else:
+            return
+        request_id = next(self._request_ids)
+        dealer = self._open_dealer()
+        try:
+            dealer.send(encode(SnapshotRequest(request_id=request_id, topics=topics)), zmq.NOBLOCK)
+        except zmq.Again:
+            log.warning("snapshot request not sent", endpoint=self.snapshot_endpoint)
+            self._close_dealer()
+            self._may_request = False
+            return
+        deadline = time.monotonic() + self.snapshot_timeout_ms / 1000
+        self._in_flight = _Request(request_id, frozenset(topics), full, deadline)
+        if not full:
+            self._needs.clear()
+
+    def _full_topics(self) -> list[str]:
+        """Every topic this subscriber wants: [] (all) when it follows every instrument."""
+        if self._instruments is None:
+            return []
+        return [t for t in self._subscriptions() if t != HEARTBEAT_TOPIC]
+
+    def _open_dealer(self) -> zmq.Socket[bytes]:
+        if self._dealer is None:
+            dealer = self._context.socket(zmq.DEALER)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(self.snapshot_endpoint)
+            self._poller.register(dealer, zmq.POLLIN)
+            self._dealer = dealer
+        return self._dealer
+
+    def _close_dealer(self) -> None:
+        if self._dealer is not None:
+            self._poller.unregister(self._dealer)
+            self._dealer.close(linger=0)
+            self._dealer = None
+
+    def _check_request_timeout(self) -> None:
+        request = self._in_flight
+        if request is None or time.monotonic() < request.deadline:
+            return
+        self.snapshot_timeouts += 1
+        log.warning(
+            "snapshot service did not answer",
+            endpoint=self.snapshot_endpoint,
+            timeout_ms=self.snapshot_timeout_ms,
+            request_id=request.request_id,
+        )
+        self._in_flight = None
+        if not request.full:
+            self._needs.update(request.topics)
+        # A fresh socket next time: the old one may still hold the unanswered request in its queue.
+        self._close_dealer()
+        self._may_request = False
+
+    def _read_replies(self, out: list[ChannelPayload]) -> None:
+        while self._dealer is not None:
+            try:
+                frames = self._dealer.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                reply = decode_snapshot_reply(frames[-1])
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._malformed("snapshot reply", str(exc))
+                continue
+            request = self._in_flight
+            if request is None or reply.request_id != request.request_id:
+                continue  # the answer to a request given up on
+            self._in_flight = None
+            if isinstance(reply, SnapshotError):
+                log.warning("snapshot request refused", endpoint=self.snapshot_endpoint, text=reply.text)
+                if not request.full:
+                    self._needs.update(request.topics)
+                self._may_request = False
+                continue
+            self._apply_snapshot(request, reply, out)
+
+    def _apply_snapshot(self, request: _Request, snapshot: Snapshot, out: list[ChannelPayload]) -> None:
+        if request.full:
+            recovery = self._joined
+            if snapshot.epoch != self.epoch:
+                self._last_seq.clear()  # a new epoch's sequences start again from 1
+            self.epoch = snapshot.epoch
+            for item in snapshot.items:
+                self._apply_item(item, out, deliver_trades=recovery)
+            self.synced = self._joined = True
+        else:
+            if snapshot.epoch != self.epoch:
+                if self.epoch is not None and snapshot.epoch > self.epoch:
+                    self._epoch_changed(snapshot.epoch)
+                else:
+                    self._needs.update(request.topics)
+                    self._may_request = False  # a service behind us: ask again on the next poll
+                return
+            recovery = True
+            for item in snapshot.items:
+                self._apply_item(item, out, deliver_trades=True)
+        if recovery:
+            self.recoveries += 1
+        buffered, self._buffer = self._buffer, deque()
+        for name, message in buffered:
+            self._on_message(name, message, out)
+
+    def _apply_item(self, item: TopicSnapshot, out: list[ChannelPayload], *, deliver_trades: bool) -> None:
+        name = item.topic
+        if not self._wanted(name):
+            return
+        if item.seq > 0:
+            self._learn(name)
+        last = self._last_seq.get(name, 0)
+        if item.seq <= last:
+            return
+        if split_topic(name)[0] != "trade":
+            if item.latest is not None:
+                self._latest[name] = item.latest
+                out.append(item.latest)
+        elif deliver_trades:
+            newer = [t for t in item.trades if t.seq > last]
+            first = newer[0].seq if newer else item.seq + 1
+            if first > last + 1:
+                self.unrecoverable_trades += first - last - 1
+                log.warning(
+                    "trades lost: older than the snapshot service keeps",
+                    topic=name,
+                    from_seq=last + 1,
+                    to_seq=first - 1,
+                )
+            for trade in newer:
+                self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(trade)
+                out.append(trade)
+        else:
+            self._trades[name] = deque(item.trades, maxlen=RECENT_TRADES_KEPT)
+        self._last_seq[name] = item.seq
+
+    def _malformed(self, what: str, problem: str, **context: str) -> None:
+        self.malformed += 1
+        log.warning("malformed market data", what=what, problem=problem, **context)

@@ -1,0 +1,46 @@
+"""The publisher's only window on the exchange's state.
+
+The publisher reads the day's figures, the best levels of each book and the market state through
+this small adapter and nothing else, so a faster book (DESIGN.md "Two order books, one
+behaviour") plugs in by answering ``depth`` from its arrays without the publisher changing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from engine.book import DepthLevel
+from engine.daily import InstrumentDay
+from engine.exchange import Exchange
+from engine.messages import Session, Side
+
+
+class MarketFigures(Protocol):
+    """The market-wide state the publisher reads (``engine.exchange.MarketState``)."""
+
+    trading_day: int
+    day_open: bool
+    session: Session
+    halted: bool
+    halt_reason: str
+
+
+class ExchangeView:
+    """Read-only access to what market data publishes: figures, depth and the market state."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+
+    def instruments(self) -> list[str]:
+        """Instrument codes in config order (the order topics are first published in)."""
+        return list(self._exchange.listing.days)
+
+    def figures(self, instrument: str) -> InstrumentDay:
+        return self._exchange.listing.days[instrument]
+
+    def depth(self, instrument: str, side: Side, levels: int) -> list[DepthLevel]:
+        """The ``levels`` best price levels of one side, best first."""
+        return self._exchange.listing.books[instrument].depth(side, levels)
+
+    def market(self) -> MarketFigures:
+        return self._exchange.market
