@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Until the gateway lands, `run` is a seeded simulated trading day through the engine in process.
+# The exchange node on the defaults in config/, in demo mode: demo members funded, a session open at once.
 run: $(STAMP)
-	$(BIN)/carbonx simulate --overwrite
+	$(BIN)/carbonx serve --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -430,7 +430,7 @@ def _check_node(path: Path, node: NodeConfig) -> None:
             endpoint.startswith(("tcp://", "ipc://", "inproc://")),
             f"{endpoint!r} is not a ZeroMQ endpoint (tcp://host:port)",
         )
-        if endpoint in seen:
+        if endpoint in seen and not endpoint.endswith((":*", ":0")):  # ephemeral ports differ by definition
             raise ConfigError(_line(path, key, f"{endpoint!r} is also {seen[endpoint]}"))
         seen[endpoint] = key
     positive = {

@@ -103,11 +103,13 @@ class Node:
         self.order_entry.setsockopt(zmq.MAXMSGSIZE, gateway.max_frame_bytes * 16)
         self.order_entry.setsockopt(zmq.SNDHWM, 1_000_000)
         self.order_entry.setsockopt(zmq.RCVHWM, 100_000)
+        # A reply to a peer that has gone (or whose queue is full) raises instead of vanishing unseen.
+        self.order_entry.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.drop_copy = self._curve_server(context, zmq.PUB, b"dropcopy", public, secret)
         self.md_pub = context.socket(zmq.PUB)
         self.md_pub.setsockopt(zmq.SNDHWM, 1_000_000)
         self.snapshot = context.socket(zmq.ROUTER)
-        self.snapshot.setsockopt(zmq.MAXMSGSIZE, 65_536)
+        self.snapshot.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
         md = options.market_data
         self.endpoints = Endpoints(
             order_entry=_bind(self.order_entry, gateway.endpoint),
@@ -280,8 +282,10 @@ class Node:
         for routing_id, frame in self.gateway.take_outbox():
             try:
                 self.order_entry.send_multipart([routing_id, frame], zmq.NOBLOCK)
-            except zmq.Again:
-                _log.warning("gateway.send_dropped", reason="peer's queue full")
+            except zmq.ZMQError as exc:
+                # The peer is gone or not reading; its reports stay numbered and kept for a resend.
+                reason = "peer's queue full" if isinstance(exc, zmq.Again) else "peer gone"
+                _log.warning("gateway.send_dropped", reason=reason)
         for copy in self.gateway.take_drop_copies():
             self.drop_copy.send_multipart([DROP_COPY_TOPIC, encoder.encode(copy)])
         for topic, payload in self.publisher.drain(now):
@@ -295,7 +299,11 @@ class Node:
         """Stop intake, answer what was received, flush, snapshot, close."""
         self.gateway.shutdown()
         self._sequence(self.gateway.take_work())
-        self._flush(self.monotonic())
+        now = self.monotonic()
+        self._drain_order_entry(now)  # what arrived meanwhile is refused with NODE_STOPPING
+        self._sequence(self.gateway.take_work())
+        self.gateway.log_out_everyone()
+        self._flush(now)
         path = self.state.snapshot()
         _log.info("node.stopped", snapshot=str(path) if path else None, last_seq=self.state.journal.last_seq)
         self.close()

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self, TypeVar, cast
 
 import zmq
 import zmq.asyncio
@@ -36,6 +36,7 @@ from engine.messages import (
     AnyCommand,
     CancelAllOrders,
     CancelOrder,
+    Command,
     NewOrder,
     OrderType,
     Reject,
@@ -150,6 +151,7 @@ class MemberClient:
             raise GatewayError(f"{self.endpoint}: unexpected answer to logon: {type(answer).__name__}")
         if resend_from <= 0:
             self.core.start_after(answer.last_report_seq)
+        self.heartbeat_ms = answer.heartbeat_ms  # the interval granted: the gateway counts misses in it
         return answer
 
     def logout(self) -> None:
@@ -196,17 +198,19 @@ class MemberClient:
     def amend(self, account: str, order_id: int, price: int, quantity: int) -> Result:
         return self.submit(AmendOrder(account=account, order_id=order_id, price=price, quantity=quantity))
 
-    def submit(self, command: AnyCommand) -> Result:
-        return self._request(lambda rid: Submit(request_id=rid, command=command))
+    def submit(self, command: Command) -> Result:
+        return self._request(lambda rid: Submit(request_id=rid, command=cast(AnyCommand, command)))
 
-    def submit_batch(self, commands: Sequence[AnyCommand]) -> Result:
+    def submit_batch(self, commands: Sequence[Command]) -> Result:
         """Several commands in one frame, sequenced together; one result with all their reports."""
-        return self._request(lambda rid: SubmitBatch(request_id=rid, commands=list(commands)))
+        batch = [cast(AnyCommand, c) for c in commands]
+        return self._request(lambda rid: SubmitBatch(request_id=rid, commands=batch))
 
-    def submit_atomic(self, commands: Sequence[AnyCommand], dry_run: bool = False) -> Result | Rehearsal:
+    def submit_atomic(self, commands: Sequence[Command], dry_run: bool = False) -> Result | Rehearsal:
         """Regulator: all or nothing. A ``Rehearsal`` comes back for a dry run or when any would be rejected."""
         rid = self.core.request_id()
-        self._send(SubmitBatch(request_id=rid, commands=list(commands), atomic=True, dry_run=dry_run))
+        batch = [cast(AnyCommand, c) for c in commands]
+        self._send(SubmitBatch(request_id=rid, commands=batch, atomic=True, dry_run=dry_run))
         return self._wait_result(rid, rehearsal=True)
 
     def list_orders(self, account: str = "", instrument: str = "") -> list[OpenOrder]:
@@ -369,9 +373,9 @@ class AsyncMemberClient:
         except TimeoutError:
             raise GatewayError(f"{self.endpoint}: no answer to {what} within {self.timeout_ms} ms") from None
 
-    async def submit(self, command: AnyCommand) -> Result:
+    async def submit(self, command: Command) -> Result:
         rid = self.core.request_id()
-        await self._send(Submit(request_id=rid, command=command))
+        await self._send(Submit(request_id=rid, command=cast(AnyCommand, command)))
         result = await self._wait(lambda: self.core.result(rid), f"request {rid}")
         assert isinstance(result, Result)
         return result

@@ -29,6 +29,7 @@ from engine.messages import (
     LargeHolderReported,
     MemberSettlement,
     NewOrder,
+    OrderAccepted,
     Side,
     TradeExecuted,
     TradingDayEnded,
@@ -141,7 +142,8 @@ class ReportBook:
                 seq = stream.add(rid, view)
                 out.append((member, ExecutionReport(seq=seq, request_id=rid, event=cast(ReportEvent, view))))
         count = sender.last - first + 1 if sender is not None else 0
-        if isinstance(command, NewOrder) and sender is not None:
+        # Only an accepted order uses up its client order id, as in the engine: a rejected one may be sent again.
+        if isinstance(command, NewOrder) and sender is not None and any(isinstance(e, OrderAccepted) for e in events):
             key = (command.account, command.client_order_id)
             self.placed.setdefault(
                 key, Placed(member=origin, first_report=first, report_count=count, journal_seq=journal_seq)

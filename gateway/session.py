@@ -46,7 +46,7 @@ from gateway.protocol import (
     client_decoder,
     encoder,
 )
-from gateway.reports import ReportBook
+from gateway.reports import Placed, ReportBook
 
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
@@ -73,6 +73,7 @@ class Submission:
     atomic: bool = False
     dry_run: bool = False
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # resent orders: answered, not sequenced
+    batch: bool = False  # a SubmitBatch: exactly one Ack, even when some of its orders were duplicates
 
 
 class TokenBucket:
@@ -118,14 +119,19 @@ class Gateway:
         }
         self.outbox: list[tuple[bytes, bytes]] = []
         self.work: list[Submission] = []
-        self._in_flight: set[tuple[str, str]] = set()
         self.drop_copies: list[DropCopy] = []
         self.stopping = False
+        self._now = now
 
     # ------------------------------------------------------------------ intake
     def receive(self, routing_id: bytes, parts: Sequence[bytes], member: str, now: int) -> None:
         """One message from a client connection; ``member`` is who its CURVE key belongs to."""
+        self._now = now
         session = self.sessions.get(routing_id)
+        if session is not None and session.access.member != member:
+            # A routing id freed by a closed connection and taken by another key: the session was the
+            # other member's, and this connection must log on itself.
+            session = None
         if session is not None:
             session.last_received = now
         if len(parts) != 1:
@@ -160,7 +166,7 @@ class Gateway:
             self._refuse(session.routing_id, message.request_id, Reject.THROTTLED, per_s=rate, cost=cost)
             return
         if isinstance(message, Submit):
-            self._submit(session, message.request_id, [message.command], False, False)
+            self._submit(session, message.request_id, [message.command], False, False, batch=False)
         elif isinstance(message, SubmitBatch):
             self._submit_batch(session, message)
         elif isinstance(message, ResendRequest):
@@ -203,7 +209,8 @@ class Gateway:
         )
         _log.info("gateway.logon", member=member, role=access.role, heartbeat_ms=heartbeat_ms)
         if logon.resend_from > 0:
-            self._resend(self.sessions[routing_id], logon.request_id, logon.resend_from, 0)
+            # Request id 0: the logon itself succeeded, whatever becomes of the resend.
+            self._resend(self.sessions[routing_id], 0, logon.resend_from, 0)
 
     def _logout(self, session: Session, request_id: int, reason: str) -> None:
         del self.sessions[session.routing_id]
@@ -212,6 +219,7 @@ class Gateway:
 
     def tick(self, now: int) -> None:
         """Heartbeats to quiet sessions; sessions silent too long are lost (cancel-on-disconnect)."""
+        self._now = now
         for session in list(self.sessions.values()):
             if now - session.last_received > session.heartbeat_ns * self.options.heartbeat_misses:
                 self._lose(session, now)
@@ -238,7 +246,7 @@ class Gateway:
 
     # ------------------------------------------------------------------ commands
     def _submit(
-        self, session: Session, request_id: int, commands: list[AnyCommand], atomic: bool, dry_run: bool
+        self, session: Session, request_id: int, commands: list[AnyCommand], atomic: bool, dry_run: bool, *, batch: bool
     ) -> None:
         access = session.access
         if self.stopping:
@@ -267,17 +275,22 @@ class Gateway:
         fresh: list[Command] = []
         duplicates: list[tuple[str, str]] = []
         for command in commands:
-            if isinstance(command, NewOrder) and not atomic:
-                key = (command.account, command.client_order_id)
-                if key in self._in_flight or self.reports.placed_order(*key) is not None:
-                    duplicates.append(key)
-                    continue
-                self._in_flight.add(key)
+            # An order whose id an accepted order already used today gets that order's result again. One
+            # resent within the same poll goes to the engine, which refuses it as a duplicate if the first
+            # was accepted: never a second order either way.
+            key = (command.account, command.client_order_id) if isinstance(command, NewOrder) else None
+            if key is not None and not atomic and self.reports.placed_order(*key) is not None:
+                duplicates.append(key)
+                continue
             fresh.append(command)
-        self.work.append(Submission(session.routing_id, access.member, request_id, fresh, atomic, dry_run, duplicates))
+        self.work.append(
+            Submission(session.routing_id, access.member, request_id, fresh, atomic, dry_run, duplicates, batch)
+        )
 
     def _submit_batch(self, session: Session, batch: SubmitBatch) -> None:
-        self._submit(session, batch.request_id, list(batch.commands), batch.atomic, batch.dry_run)
+        # A dry run is a rehearsal: it never applies, whatever ``atomic`` says.
+        atomic = batch.atomic or batch.dry_run
+        self._submit(session, batch.request_id, list(batch.commands), atomic, batch.dry_run, batch=True)
 
     def take_work(self) -> list[Submission]:
         work, self.work = self.work, []
@@ -294,38 +307,39 @@ class Gateway:
             for member, report in routed.reports:
                 self._deliver(member, report)
             self.drop_copies.extend(routed.drop_copy)
-            if isinstance(command, NewOrder):
-                self._in_flight.discard((command.account, command.client_order_id))
         if not submission.routing_id:
             return
-        for account, client_order_id in submission.duplicates:
-            self._resend_placed(submission, account, client_order_id)
-        if submission.commands or not submission.duplicates:
-            last_seq = journal_seqs[-1] if journal_seqs else 0
+        placed = [self._resend_placed(submission, account, cid) for account, cid in submission.duplicates]
+        if not submission.batch and placed:
+            # A single resent order: its Ack names the original order's reports, just sent again.
+            original = placed[0]
             ack = Ack(
                 request_id=submission.request_id,
-                journal_seq=last_seq,
+                journal_seq=original.journal_seq if original else 0,
+                first_report=original.first_report if original else 0,
+                report_count=original.report_count if original else 0,
+                duplicate=True,
+            )
+        else:
+            ack = Ack(
+                request_id=submission.request_id,
+                journal_seq=journal_seqs[-1] if journal_seqs else 0,
                 first_report=first or self.reports.last(submission.member) + 1,
                 report_count=count,
             )
-            self._send(submission.routing_id, ack)
+        self._send(submission.routing_id, ack)
 
-    def _resend_placed(self, submission: Submission, account: str, client_order_id: str) -> None:
+    def _resend_placed(self, submission: Submission, account: str, client_order_id: str) -> Placed | None:
+        """Send a resent order's original reports again; where they are (None: no longer known)."""
         placed = self.reports.placed_order(account, client_order_id)
-        if placed is None:  # still in flight in the same poll: its own Ack follows
-            return
-        resent = self.reports.resend(placed.member, placed.first_report, placed.first_report + placed.report_count - 1)
+        if placed is None:
+            return None
+        last = placed.first_report + placed.report_count - 1
+        resent = self.reports.resend(placed.member, placed.first_report, last)
         if isinstance(resent, list):
             for report in resent:
                 self._send(submission.routing_id, report)
-        ack = Ack(
-            request_id=submission.request_id,
-            journal_seq=placed.journal_seq,
-            first_report=placed.first_report,
-            report_count=placed.report_count,
-            duplicate=True,
-        )
-        self._send(submission.routing_id, ack)
+        return placed
 
     def rehearsed(self, submission: Submission, rehearsal: Rehearsal) -> None:
         self._send(submission.routing_id, rehearsal)
@@ -335,6 +349,7 @@ class Gateway:
         for session in self.sessions.values():
             if session.access.member == member:
                 self.outbox.append((session.routing_id, frame))
+                session.last_sent = self._now
 
     # ------------------------------------------------------------------ reading
     def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int) -> None:
@@ -416,13 +431,8 @@ class Gateway:
     def _send(self, routing_id: bytes, message: msgspec.Struct, now: int | None = None) -> None:
         self.outbox.append((routing_id, encoder.encode(message)))
         session = self.sessions.get(routing_id)
-        if session is not None and now is not None:
-            session.last_sent = now
-
-    def sent(self, routing_id: bytes, now: int) -> None:
-        session = self.sessions.get(routing_id)
         if session is not None:
-            session.last_sent = now
+            session.last_sent = self._now if now is None else now
 
     def take_drop_copies(self) -> list[DropCopy]:
         copies, self.drop_copies = self.drop_copies, []
@@ -441,7 +451,10 @@ class Gateway:
         _log.warning("gateway.frame_dropped", member=member, reason=reason, detail=detail[:200])
 
     def shutdown(self) -> None:
-        """Stop intake: further submissions are refused with NODE_STOPPING; sessions are told."""
+        """Stop intake: from now on submissions are refused with NODE_STOPPING."""
         self.stopping = True
+
+    def log_out_everyone(self) -> None:
+        """The last word to every session before the node exits."""
         for session in list(self.sessions.values()):
             self._logout(session, 0, "node stopping")

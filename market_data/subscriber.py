@@ -11,8 +11,9 @@ meanwhile that are newer than the snapshot. Afterwards every topic's seq must go
 - a new ``epoch`` (the node restarted and its sequences began again) resyncs everything. Epochs
   are the node's start times, so an older epoch is a leftover and is dropped.
 
-A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked again on the next
-``poll`` on a fresh DEALER socket; ``poll`` never waits longer than its own timeout.
+A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked again on a fresh
+DEALER socket at the next ``poll`` (or, within one long poll, after another timeout's wait);
+``poll`` never waits longer than its own timeout.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class Subscriber:
         self._dealer: zmq.Socket[bytes] | None = None
         self._request_ids = itertools.count(1)
         self._in_flight: _Request | None = None
-        self._may_request = True
+        self._retry_at = 0.0  # time.monotonic() before which no snapshot request is sent
         self._needs: set[str] = set()  # topics with a gap, not yet asked for
         self._buffer: deque[tuple[str, ChannelPayload]] = deque()
         self._joined = False  # the first snapshot has been applied (later full syncs are recoveries)
@@ -132,7 +133,7 @@ class Subscriber:
     def poll(self, timeout_ms: int) -> list[ChannelPayload]:
         """Wait up to ``timeout_ms`` for messages; return them in order (snapshot values included)."""
         out: list[ChannelPayload] = []
-        self._may_request = True
+        self._retry_at = 0.0  # a new poll may ask again at once
         deadline = time.monotonic() + max(timeout_ms, 0) / 1000
         while True:
             self._maybe_request()
@@ -140,6 +141,8 @@ class Subscriber:
             wait = deadline - now
             if self._in_flight is not None:
                 wait = min(wait, self._in_flight.deadline - now)
+            elif self._wants_snapshot():
+                wait = min(wait, self._retry_at - now)
             ready = dict(self._poller.poll(max(0, math.ceil(wait * 1000))))
             if self._dealer is not None and self._dealer in ready:
                 self._read_replies(out)
@@ -327,8 +330,11 @@ class Subscriber:
             self._known[instrument] = None
 
     # ------------------------------------------------------------------ the snapshot service
+    def _wants_snapshot(self) -> bool:
+        return not self.synced or bool(self._needs)
+
     def _maybe_request(self) -> None:
-        if self._in_flight is not None or not self._may_request:
+        if self._in_flight is not None or time.monotonic() < self._retry_at:
             return
         if not self.synced:
             topics, full = self._full_topics(), True
@@ -343,7 +349,7 @@ class Subscriber:
         except zmq.Again:
             log.warning("snapshot request not sent", endpoint=self.snapshot_endpoint)
             self._close_dealer()
-            self._may_request = False
+            self._back_off()
             return
         deadline = time.monotonic() + self.snapshot_timeout_ms / 1000
         self._in_flight = _Request(request_id, frozenset(topics), full, deadline)
@@ -376,7 +382,9 @@ class Subscriber:
         if request is None or time.monotonic() < request.deadline:
             return
         self.snapshot_timeouts += 1
-        log.warning(
+        # Info, not warning: the caller sees ``synced`` and ``snapshot_timeouts`` and decides (the
+        # quotes command prints its own one line); a refused request below is a real fault.
+        log.info(
             "snapshot service did not answer",
             endpoint=self.snapshot_endpoint,
             timeout_ms=self.snapshot_timeout_ms,
@@ -387,7 +395,11 @@ class Subscriber:
             self._needs.update(request.topics)
         # A fresh socket next time: the old one may still hold the unanswered request in its queue.
         self._close_dealer()
-        self._may_request = False
+        self._back_off()
+
+    def _back_off(self) -> None:
+        """Ask again on the next poll, or within this one after another timeout's worth of waiting."""
+        self._retry_at = time.monotonic() + self.snapshot_timeout_ms / 1000
 
     def _read_replies(self, out: list[ChannelPayload]) -> None:
         while self._dealer is not None:
@@ -408,7 +420,7 @@ class Subscriber:
                 log.warning("snapshot request refused", endpoint=self.snapshot_endpoint, text=reply.text)
                 if not request.full:
                     self._needs.update(request.topics)
-                self._may_request = False
+                self._back_off()
                 continue
             self._apply_snapshot(request, reply, out)
 
@@ -427,7 +439,7 @@ class Subscriber:
                     self._epoch_changed(snapshot.epoch)
                 else:
                     self._needs.update(request.topics)
-                    self._may_request = False  # a service behind us: ask again on the next poll
+                    self._back_off()  # a service behind us
                 return
             recovery = True
             for item in snapshot.items:

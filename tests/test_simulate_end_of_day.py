@@ -1,6 +1,6 @@
 """`carbonx simulate` runs the whole day to the end-of-day database; `carbonx eod report` reads what it left.
 
-What `make run` does is `carbonx simulate --overwrite` on the shipped config: these tests run the same
+What `carbonx simulate --overwrite` does on the shipped config (it was `make run` before the node): these tests run the same
 command on a copy of config/ whose data_dir points into tmp_path.
 """
 

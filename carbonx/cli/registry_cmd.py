@@ -15,7 +15,15 @@ from typing import Any
 
 from carbonx.cli.display import cny
 from carbonx.config import load_config
-from carbonx.data_dir import CommandsRejected, apply_commands, journal_last_seq, open_exchange, rehearse
+from carbonx.data_dir import (
+    CommandsRejected,
+    DataDirUnavailable,
+    apply_commands,
+    journal_last_seq,
+    open_exchange,
+    rehearse,
+)
+from carbonx.errors import CarbonxError
 from carbonx.registry_files import Entry, RegistryFileError, read_registry_file
 from engine.messages import (
     AccountsMerged,
@@ -29,6 +37,9 @@ from engine.messages import (
     Event,
     Units,
 )
+from gateway.client import MemberClient
+from gateway.client_core import Result
+from gateway.protocol import Rehearsal
 
 HELP = "apply a registry operation (allocation, cash, surrender, ...) from a CSV or TOML file"
 DESCRIPTION = """\
@@ -170,6 +181,15 @@ def add_parser(commands: Any) -> None:
         )
         sub.add_argument("--config", default=None, metavar="DIR", help="config directory (default: config)")
         sub.add_argument("--dry-run", action="store_true", help="check everything and show it; apply nothing")
+        sub.add_argument(
+            "--gateway",
+            default=None,
+            metavar="ENDPOINT",
+            help="apply through a running node's order gateway (default: only when a node holds the data directory)",
+        )
+        sub.add_argument("--member", default="REGULATOR", help="with a node: the regulator member to log on as")
+        sub.add_argument("--keys-dir", default=None, metavar="DIR", help="with a node: keys directory (node.toml)")
+        sub.add_argument("--timeout-ms", type=int, default=10_000, help="with a node: answer timeout (default 10000)")
         sub.set_defaults(run=run)
 
 
@@ -186,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         fsync = node.fsync
     entries = read_registry_file(args.file, args.operation)
     commands = [entry.command for entry in entries]
+    if args.gateway is not None:
+        return _through_node(args, entries)
     try:
         if args.dry_run:
             outcomes = rehearse(open_exchange(data_dir).exchange, commands)
@@ -193,11 +215,40 @@ def run(args: argparse.Namespace) -> int:
             outcomes = apply_commands(data_dir, commands, fsync=fsync)
     except CommandsRejected as rejected:
         raise _rejected_rows(args.file, entries, rejected) from None
+    except DataDirUnavailable as unavailable:
+        if "in use" not in str(unavailable):
+            raise
+        # A running node holds the journal: the file goes through its gateway, all or nothing.
+        return _through_node(args, entries)
     for line in report(outcomes, args.operation, dry_run=args.dry_run):
         print(line)
     if not args.dry_run:
         last = journal_last_seq(data_dir)
         print(f"journal {data_dir}: seq {last - len(commands) + 1:,}-{last:,} appended, last seq {last:,}")
+    return 0
+
+
+def _through_node(args: argparse.Namespace, entries: Sequence[Entry]) -> int:
+    """Send the file to a running node as one atomic batch: rehearsed there, then journaled as one."""
+    loaded = load_config(args.config or "config")
+    endpoint = args.gateway or loaded.node.gateway.endpoint
+    keys_dir = Path(args.keys_dir) if args.keys_dir else loaded.keys_dir
+    commands = [entry.command for entry in entries]
+    with MemberClient.from_keys(endpoint, args.member, keys_dir, timeout_ms=args.timeout_ms) as client:
+        outcome = client.submit_atomic(commands, dry_run=args.dry_run)
+    if isinstance(outcome, Rehearsal):
+        if outcome.rejections:
+            rejections = [(r.index, r.text) for r in outcome.rejections]
+            raise _rejected_rows(args.file, entries, CommandsRejected(rejections, len(commands)))
+        outcomes: list[list[Event]] = [list(events) for events in outcome.events]
+    else:
+        if outcome.refused is not None:
+            raise CarbonxError(f"{endpoint}: refused by the gateway: {outcome.refused.text}")
+        outcomes = [[event] for event in outcome.events]  # each registry command has one event when applied
+    for line in report(outcomes, args.operation, dry_run=args.dry_run):
+        print(line)
+    if not args.dry_run and isinstance(outcome, Result):
+        print(f"applied through the node at {endpoint}: journal seq up to {outcome.journal_seq:,}")
     return 0
 
 

@@ -1,0 +1,120 @@
+"""The end-to-end benchmark (bench/e2e.py) at a tiny size: a real node, real client processes, real figures.
+
+The run is ``python -m bench.e2e`` as a subprocess, exactly as a user runs it; the test reads its
+--json output. The bench checks itself (every request answered, nothing refused, journal seq as the
+requests imply) and exits 1 otherwise; the test asserts those checks held and the figures are sane.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.e2e import build_parser, main, percentiles
+
+REPO = Path(__file__).resolve().parent.parent
+ORDERS_PER_CLIENT = 100
+CLIENTS = 2
+RATE = 500
+LATENCY_ORDERS = 100  # RATE for 0.2 s
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench-e2e")
+    command = [sys.executable, "-m", "bench.e2e", "--clients", str(CLIENTS), "--orders", str(ORDERS_PER_CLIENT)]
+    command += ["--rates", str(RATE), "--latency-seconds", "0.2", "--round-trips", "200", "--no-fsync"]
+    command += ["--timeout", "20", "--work-dir", str(out), "--json", str(out / "figures.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO, env=env)
+    assert done.returncode == 0, f"stdout: {done.stdout}\nstderr: {done.stderr}"
+    return done, json.loads((out / "figures.json").read_text())
+
+
+def assert_percentiles(figures: dict[str, int]) -> None:
+    assert list(figures) == ["p50", "p90", "p99", "p99.9", "max"]
+    values = list(figures.values())
+    assert all(isinstance(v, int) for v in values)
+    assert values == sorted(values)
+    assert values[0] > 0
+
+
+def test_every_order_is_acknowledged_and_nothing_refused(run: tuple[Any, dict[str, Any]]) -> None:
+    _, figures = run
+    assert figures["problems"] == []
+    single, batched = figures["throughput"]
+    assert (single["batch"], batched["batch"]) == (1, 50)
+    for mode in (single, batched):
+        assert mode["orders"] == mode["acked_orders"] == CLIENTS * ORDERS_PER_CLIENT
+        assert mode["acks"] == mode["requests"]
+        assert mode["orders_per_s"] > 0 and mode["problems"] == []
+    assert single["requests"] == CLIENTS * ORDERS_PER_CLIENT
+    assert batched["requests"] == CLIENTS * ORDERS_PER_CLIENT // 50
+    assert single["trades"] + batched["trades"] > 0  # buy and sell prices overlap, so some orders trade
+
+
+def test_latency_matches_each_order_to_its_ack_and_its_trade(run: tuple[Any, dict[str, Any]]) -> None:
+    _, figures = run
+    (latency,) = figures["latency"]
+    assert latency["rate"] == RATE
+    assert latency["orders"] == latency["acks"] == latency["trades_seen"] == LATENCY_ORDERS
+    assert_percentiles(latency["ack_us"])
+    assert_percentiles(latency["trade_us"])
+    # The trade goes out on market data after the journal write, like the ack: never before the order.
+    assert latency["trade_us"]["max"] >= latency["trade_us"]["p50"] > 0
+
+
+def test_baseline_measures_curve_and_plain_round_trips(run: tuple[Any, dict[str, Any]]) -> None:
+    _, figures = run
+    curve, plain = figures["baseline"]
+    assert (curve["curve"], plain["curve"]) == (True, False)
+    for transport in (curve, plain):
+        assert transport["round_trips_per_s"] > 0 and transport["pipelined_per_s"] > 0
+        assert_percentiles(transport["round_trip_us"])
+    assert list(curve["paced_us"]) == [str(RATE)] and plain["paced_us"] == {}
+    assert 100 < curve["bytes"] < 300  # the size of one Submit(NewOrder) frame
+
+
+def test_the_journal_holds_exactly_what_was_sent_and_the_node_stopped_cleanly(run: tuple[Any, dict[str, Any]]) -> None:
+    done, figures = run
+    journal = figures["journal"]
+    resting = figures["latency"][0]["resting_sells"]
+    assert journal["orders"] == 2 * CLIENTS * ORDERS_PER_CLIENT + LATENCY_ORDERS + resting
+    assert journal["last_seq"] == journal["expected"] == journal["at_ready"] + journal["top_up"] + journal["orders"]
+    assert journal["exit_status"] == 0
+    assert figures["fsync"] is False and figures["machine"]["nproc"] >= 1
+    assert "check:" in done.stdout and "FAIL" not in done.stdout
+
+
+def test_percentiles_are_nearest_rank_in_whole_microseconds() -> None:
+    values = [1_000 * i for i in range(1, 1_001)]  # 1 µs .. 1000 µs
+    assert percentiles(values) == {"p50": 500, "p90": 900, "p99": 990, "p99.9": 999, "max": 1_000}
+    assert percentiles([1_499, 2_500]) == {"p50": 1, "p90": 3, "p99": 3, "p99.9": 3, "max": 3}
+    assert percentiles([]) == {"p50": 0, "p90": 0, "p99": 0, "p99.9": 0, "max": 0}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--clients", "1"], "--clients must be 2-5"),
+        (["--window", "0"], "--window must be positive"),
+        (["--orders", "100000"], "lower --orders"),
+    ],
+)
+def test_bad_parameters_are_one_line_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_names_every_measurement_parameter() -> None:
+    text = build_parser().format_help()
+    for option in ("--clients", "--window", "--batch", "--rates", "--fsync", "--no-fsync", "--json"):
+        assert option in text

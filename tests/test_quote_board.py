@@ -1,0 +1,224 @@
+"""The quote board: exact lines for a known state, integer percent, and `carbonx quotes`."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from carbonx.cli import quotes_cmd
+from carbonx.errors import CarbonxError
+from engine.messages import HaltMarket, Session
+from market_data.board import percent_change, render, yuan
+from market_data.messages import Depth, InstrumentStatus, Level, MarketStatus, Quote
+from tests.conftest import Market
+from tests.test_market_data_subscriber import Node, trade
+
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+class State:
+    """A subscriber's state, fixed by hand (the board reads nothing else)."""
+
+    def __init__(self, market: MarketStatus | None = None) -> None:
+        self.quotes: dict[str, Quote] = {}
+        self.depths: dict[str, Depth] = {}
+        self.statuses: dict[str, InstrumentStatus] = {}
+        self.market = market
+
+    def quote(self, instrument: str) -> Quote | None:
+        return self.quotes.get(instrument)
+
+    def depth(self, instrument: str) -> Depth | None:
+        return self.depths.get(instrument)
+
+    def status(self, instrument: str) -> InstrumentStatus | None:
+        return self.statuses.get(instrument)
+
+    def market_status(self) -> MarketStatus | None:
+        return self.market
+
+
+def make_quote(instrument: str, reference: int, last: int = 0, **figures: int) -> Quote:
+    fields = dict.fromkeys(("open", "high", "low", "volume", "turnover", "trades", "bid", "bid_quantity"), 0)
+    fields.update(ask=0, ask_quantity=0)
+    fields.update(figures)
+    change = last - reference if fields["trades"] else 0
+    return Quote(
+        epoch=1, seq=1, ts=1, instrument=instrument, reference_price=reference, last=last, change=change, **fields
+    )
+
+
+def morning(halted: bool = False, reason: str = "") -> MarketStatus:
+    return MarketStatus(
+        epoch=1, seq=1, ts=1, trading_day=20261123, session=Session.MORNING, halted=halted, reason=reason, day_open=True
+    )
+
+
+def known_state() -> State:
+    state = State(morning())
+    state.quotes["SHEA2025"] = make_quote(
+        "SHEA2025", 8000, 8012, open=8000, high=8020, low=7990, volume=1200, turnover=9_614_400, trades=3
+    )
+    state.depths["SHEA2025"] = Depth(
+        epoch=1,
+        seq=1,
+        ts=1,
+        instrument="SHEA2025",
+        bids=[Level(8010, 200, 1), Level(8000, 1050, 12)],
+        asks=[Level(8020, 300, 2), Level(8030, 100, 1), Level(8050, 99_999, 3)],
+    )
+    state.quotes["CCER"] = make_quote("CCER", 8500)
+    state.statuses["CCER"] = InstrumentStatus(epoch=1, seq=1, ts=1, instrument="CCER", halted=True, reason="technical")
+    return state
+
+
+def test_board_lines_for_a_known_state() -> None:
+    assert render(known_state(), ["SHEA2025", "CCER", "T5"], 80) == [
+        "SHEA2025  80.12  +0.12 (+0.15%)",
+        "  reference 80.00  open 80.00  high 80.20  low 79.90",
+        "  volume 1,200 t  turnover 96,144.00  trades 3",
+        "             price   quantity t  orders",
+        "  ask 5          —",
+        "  ask 4          —",
+        "  ask 3      80.50       99,999       3",
+        "  ask 2      80.30          100       1",
+        "  ask 1      80.20          300       2",
+        "  bid 1      80.10          200       1",
+        "  bid 2      80.00        1,050      12",
+        "  bid 3          —",
+        "  bid 4          —",
+        "  bid 5          —",
+        "  status  day 2026-11-23 MORNING · trading",
+        "",
+        "CCER  —  no trade today",
+        "  reference 85.00  open —  high —  low —",
+        "  volume 0 t  turnover 0.00  trades 0",
+        "             price   quantity t  orders",
+        *(f"  ask {n}          —" for n in (5, 4, 3, 2, 1)),
+        *(f"  bid {n}          —" for n in (1, 2, 3, 4, 5)),
+        "  status  day 2026-11-23 MORNING · HALTED (technical)",
+        "",
+        "T5  no data yet",
+    ]
+
+
+def test_board_shows_a_fall_a_market_halt_and_a_closed_day() -> None:
+    state = State(morning(halted=True, reason="drill"))
+    state.quotes["SHEA2025"] = make_quote("SHEA2025", 8000, 7900, trades=1, volume=10, turnover=79_000)
+    lines = render(state, ["SHEA2025"], 80)
+    assert lines[0] == "SHEA2025  79.00  -1.00 (-1.25%)"
+    assert lines[-1] == "  status  day 2026-11-23 MORNING · MARKET HALTED (drill)"
+    state.market = MarketStatus(
+        epoch=1, seq=2, ts=2, trading_day=20261123, session=Session.CLOSED, halted=False, reason="", day_open=False
+    )
+    assert render(state, ["SHEA2025"], 80)[-1] == "  status  day 2026-11-23 closed"
+    state.market = None
+    assert render(state, ["SHEA2025"], 80)[-1] == "  status  session unknown"
+
+
+def test_board_lines_never_exceed_the_width() -> None:
+    lines = render(known_state(), ["SHEA2025"], 20)
+    assert max(len(line) for line in lines) == 20
+    assert lines[0] == "SHEA2025  80.12  +0."
+
+
+@pytest.mark.parametrize(
+    ("change", "reference", "text"),
+    [
+        (12, 8000, "+0.15%"),
+        (-12, 8000, "-0.15%"),
+        (0, 8000, "0.00%"),
+        (4, 8000, "+0.05%"),  # 0.05% exactly
+        (1, 8000, "+0.01%"),  # 0.0125% -> 0.01
+        (3, 8000, "+0.04%"),  # 0.0375% -> 0.04
+        (1, 20000, "+0.01%"),  # 0.005% exactly: half away from zero
+        (-1, 20000, "-0.01%"),
+        (-1, 30000, "0.00%"),  # rounds to zero: no sign
+        (800, 8000, "+10.00%"),
+        (1, 3, "+33.33%"),
+        (2, 3, "+66.67%"),
+    ],
+)
+def test_percent_change_is_integer_arithmetic_rounded_half_away_from_zero(
+    change: int, reference: int, text: str
+) -> None:
+    assert percent_change(change, reference) == text
+
+
+def test_yuan_from_fen() -> None:
+    assert [yuan(f) for f in (0, 5, 8012, 9_614_400, -150)] == ["0.00", "0.05", "80.12", "96,144.00", "-1.50"]
+
+
+# ---------------------------------------------------------------------------------- carbonx quotes
+
+
+def quotes_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="carbonx")
+    quotes_cmd.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["quotes", *argv])
+
+
+@pytest.fixture
+def node(market: Market) -> Iterator[Node]:
+    running = Node(market)
+    yield running
+    running.close()
+
+
+def test_quotes_once_prints_the_board(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    node.act(lambda m: (m.buy("A3", 70, 7990), trade(m, 10, 8012), m.send(HaltMarket(reason="drill"))))
+    args = quotes_args("SHEA2025", "--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once")
+    assert args.run(args) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == "SHEA2025  80.12  +0.12 (+0.15%)"
+    assert "  bid 1      79.90           70       1" in lines
+    assert lines[-1] == "  status  day 2026-11-23 MORNING · MARKET HALTED (drill)"
+    assert err == ""
+
+
+def test_quotes_once_shows_every_instrument_by_default(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    args = quotes_args("--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once")
+    assert args.run(args) == 0
+    headers = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith(" ")]
+    assert headers == ["SHEA2025  —  no trade today", "CCER  —  no trade today", "T5  —  no trade today"]
+
+
+def test_quotes_unknown_instrument_lists_the_known_ones(node: Node) -> None:
+    args = quotes_args("NOPE", "--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once")
+    with pytest.raises(CarbonxError, match=r"^unknown instrument NOPE; known: SHEA2025, CCER, T5$"):
+        args.run(args)
+
+
+def test_quotes_without_a_node_says_so_in_one_line(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+    node.answering.clear()
+    args = quotes_args(
+        "--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once", "--timeout-ms", "150"
+    )
+    with capture_logs() as logs:  # the CLI logs JSON at warning and above: this line is below that
+        assert args.run(args) == 1
+    assert {entry["log_level"] for entry in logs} <= {"info"}
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"carbonx quotes: no answer from {node.snapshot_endpoint} within 150 ms (is carbonx serve running?)\n"
+    )
+
+
+def test_quotes_endpoints_default_from_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    with (config / "node.toml").open("a") as node_toml:
+        node_toml.write('\n[market_data]\nendpoint = "tcp://127.0.0.1:2"\nsnapshot_endpoint = "tcp://127.0.0.1:1"\n')
+    args = quotes_args("--config", str(config), "--once", "--timeout-ms", "100")
+    with capture_logs():
+        assert args.run(args) == 1
+    assert capsys.readouterr().err.startswith("carbonx quotes: no answer from tcp://127.0.0.1:1 within 100 ms")
+    args = quotes_args("--config", str(tmp_path / "no-such-directory"), "--once")
+    with pytest.raises(CarbonxError):
+        args.run(args)
