@@ -291,7 +291,7 @@ class Node:
         for topic, payload in self.publisher.drain(now):
             self.md_pub.send_multipart([topic, payload])
         if now >= self._next_md_heartbeat:
-            self.md_pub.send_multipart(list(self.publisher.heartbeat(now)))
+            self.md_pub.send_multipart(list(self.publisher.heartbeat(self.clock())))
             self._next_md_heartbeat = now + self.options.market_data.heartbeat_ms * _NS_PER_MS
 
     # ------------------------------------------------------------------ stop

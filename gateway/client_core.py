@@ -25,6 +25,16 @@ from gateway.protocol import (
     server_decoder,
 )
 
+
+class _Envelope(msgspec.Struct):
+    """What every frame has, readable whatever else a newer gateway put in it."""
+
+    type: str
+    seq: int = 0
+    request_id: int = 0
+
+
+_envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
 _KEEP_REPORTS = 100_000  # received reports kept to assemble results (a result names a range of them)
 
 
@@ -60,6 +70,8 @@ class ClientCore:
         self.outgoing: list[bytes] = []
         self.logged_out: LoggedOut | None = None
         self.server_last_report = 0
+        self.skipped_reports: list[int] = []  # reports of a newer protocol this SDK could not read
+        self.unreadable_answers: set[int] = set()
 
     def request_id(self) -> int:
         rid = self.next_request_id
@@ -78,7 +90,8 @@ class ClientCore:
         try:
             message = server_decoder.decode(frame)
         except msgspec.DecodeError:
-            return None  # a newer server's message type we do not know: ignore it, as the protocol says
+            self._unreadable(frame)
+            return None
         if isinstance(message, ExecutionReport):
             self._report(message)
         elif isinstance(message, Heartbeat):
@@ -94,6 +107,24 @@ class ClientCore:
             self.answers[request_id] = message
         return message
 
+    def _unreadable(self, frame: bytes) -> None:
+        """A frame a newer gateway may send (a new event, code or message type) that this SDK cannot read.
+
+        Its number still counts: a report we cannot read is passed over, so the numbering goes on and
+        no resend is asked for (it would bring back the same unreadable frame).
+        """
+        try:
+            envelope = _envelope_decoder.decode(frame)
+        except msgspec.DecodeError:
+            return
+        if envelope.type == "ExecutionReport" and envelope.seq == self.expected_report:
+            self.expected_report += 1
+            self.skipped_reports.append(envelope.seq)
+            while self.expected_report in self._held:
+                self._accept(self._held.pop(self.expected_report))
+        elif envelope.type not in ("ExecutionReport", "Heartbeat") and envelope.request_id:
+            self.unreadable_answers.add(envelope.request_id)
+
     def _report(self, report: ExecutionReport) -> None:
         self._received[report.seq] = report
         while len(self._received) > _KEEP_REPORTS:
@@ -102,7 +133,7 @@ class ClientCore:
             return  # a resent copy of one we have
         if report.seq > self.expected_report:
             self._held[report.seq] = report
-            self._ask_resend(report.seq)
+            self._ask_resend(min(self._held))  # the gap below the reports held; those above are here
             return
         self._accept(report)
         while self.expected_report in self._held:

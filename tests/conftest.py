@@ -255,3 +255,12 @@ def market(config: ExchangeConfig, book_kind: str) -> Iterator[Market]:
     # and paid in (the funding, plus whatever the test deposited, withdrew, surrendered, ...).
     m.exchange.validate_internal_state()
     assert_balanced(m)
+
+
+@pytest.fixture(autouse=True)
+def _uncached_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI configures structlog with cached loggers; in tests a later ``capture_logs`` must still see them."""
+    import carbonx.cli
+    from carbonx.logs import configure_logging
+
+    monkeypatch.setattr(carbonx.cli, "configure_logging", lambda level="warning": configure_logging(level, cache=False))

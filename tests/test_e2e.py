@@ -7,6 +7,7 @@ deadline, never sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from engine.messages import (
     RequestRejected,
     Side,
 )
-from gateway.client import GatewayError, MemberClient, _Keys
+from gateway.client import AsyncMemberClient, GatewayError, MemberClient, _Keys
+from gateway.client_core import Result
 from gateway.keys import load_member_secret, load_server_public
 from gateway.protocol import Fill, Logon, LogonAccepted, Refused, drop_copy_decoder, encoder, server_decoder
 from market_data.messages import Trade
@@ -350,3 +352,50 @@ def test_a_node_killed_mid_session_restarts_with_every_acknowledged_order(tmp_pa
         assert node.stop() == 0
     finally:
         node.close()
+
+
+def test_the_asyncio_client_places_orders_and_hears_its_fills(node: NodeProcess) -> None:
+    async def scenario() -> tuple[Result, list[Event]]:
+        member = await AsyncMemberClient.connect(node.order_entry, "M101", node.keys_dir, heartbeat_ms=200)
+        try:
+            placed = await member.new_order("A101", "SHEA2024", Side.BUY, 10, 7700)
+            with client(node, "M002") as seller:
+                seller.new_order("A002", "SHEA2024", Side.SELL, 10, 7700)
+            heard: list[Event] = []
+            deadline = time.monotonic() + 5
+            while not any(isinstance(e, Fill) for e in heard) and time.monotonic() < deadline:
+                heard += [r.event for r in await member.reports(timeout_ms=500)]
+            return placed, heard
+        finally:
+            await member.close()
+
+    placed, heard = asyncio.run(scenario())
+
+    assert of_type(placed.events, OrderAccepted)
+    (fill,) = of_type(heard, Fill)
+    assert isinstance(fill, Fill) and (fill.side, fill.quantity, fill.aggressor) == (Side.BUY, 10, False)
+
+
+def test_a_port_in_use_and_an_absent_node_are_one_line_errors(node: NodeProcess, tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    toml = (config / "node.toml").read_text()
+    (config / "node.toml").write_text(
+        toml.replace('endpoint = "tcp://127.0.0.1:*"', f'endpoint = "{node.order_entry}"', 1)
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    serve = [sys.executable, "-m", "carbonx", "serve", "--config", str(config), "--data-dir", str(tmp_path / "var")]
+
+    busy = subprocess.run(serve, capture_output=True, text=True, env=env, timeout=60)
+    absent = subprocess.run(
+        [sys.executable, "-m", "carbonx", "order", "list", "--member", "M001", "--config", str(config)]
+        + ["--gateway", "tcp://127.0.0.1:1", "--timeout-ms", "500"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+    assert busy.returncode == 2 and busy.stderr.count("\n") == 1
+    assert f"{node.order_entry}: cannot bind: address in use" in busy.stderr
+    assert absent.returncode == 2 and absent.stderr.count("\n") == 1
+    assert "no answer to the logon within 500 ms" in absent.stderr

@@ -108,6 +108,14 @@ class Node:
         self.context.term()
 
 
+@pytest.fixture(autouse=True)
+def logs() -> Iterator[list[dict[str, object]]]:
+    """Every test captures the SDK's log lines: asserted where they matter, never written to a
+    stream an earlier test may have closed (structlog caches its logger on first use)."""
+    with capture_logs() as entries:
+        yield entries
+
+
 @pytest.fixture
 def node(market: Market) -> Iterator[Node]:
     running = Node(market)
@@ -209,18 +217,19 @@ def test_a_lost_last_message_on_a_quiet_topic_is_noticed_by_the_heartbeat(node: 
         assert got == [status]
 
 
-def test_trades_older_than_the_service_keeps_are_counted_and_logged(market: Market) -> None:
+def test_trades_older_than_the_service_keeps_are_counted_and_logged(
+    market: Market, logs: list[dict[str, object]]
+) -> None:
     node = Node(market, recent_trades=1)
     try:
         with subscriber(node, discard=lambda name, seq: name == "trade.SHEA2025" and seq in (1, 2)) as sub:
             joined(sub)
-            with capture_logs() as logs:
-                for _ in range(3):
-                    node.act(trade)
-                got = poll_until(sub, lambda got: 3 in trades_of(got))
+            for _ in range(3):
+                node.act(trade)
+            got = poll_until(sub, lambda got: 3 in trades_of(got))
             assert trades_of(got) == [3]
             assert sub.unrecoverable_trades == 2
-            warning = [e for e in logs if e["event"].startswith("trades lost")]
+            warning = [e for e in logs if str(e["event"]).startswith("trades lost")]
             assert len(warning) == 1 and warning[0]["log_level"] == "warning"
             assert (warning[0]["topic"], warning[0]["from_seq"], warning[0]["to_seq"]) == ("trade.SHEA2025", 1, 2)
             # It carries on from the snapshot: the next trade is delivered normally.
@@ -268,7 +277,7 @@ def test_nothing_listening_for_snapshots_returns_within_the_timeout(node: Node) 
     assert sub.closed
 
 
-def test_malformed_live_messages_are_counted_and_skipped(node: Node) -> None:
+def test_malformed_live_messages_are_counted_and_skipped(node: Node, logs: list[dict[str, object]]) -> None:
     with subscriber(node) as sub:
         joined(sub)
         with node.lock:
@@ -277,6 +286,7 @@ def test_malformed_live_messages_are_counted_and_skipped(node: Node) -> None:
         got = poll_until(sub, lambda got: any(isinstance(m, Depth) for m in got))
         assert sub.malformed == 2 and sub.gaps_detected == 0
         assert [type(m) for m in got] == [Quote, Depth]
+        assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["malformed market data"] * 2
 
 
 def test_unknown_channel_is_refused() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "RULES_COVERAGE.md"
-REFERENCE = re.compile(r"`(test_[a-z_]+\.py)::(test_[a-z0-9_]+)`")
+REFERENCE = re.compile(r"`(test_[a-z0-9_]+\.py)::(test_[a-z0-9_]+)`")
 
 
 def defined_tests(path: Path) -> set[str]:

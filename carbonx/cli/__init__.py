@@ -27,11 +27,21 @@ The registry (allocation, surrender, cancellation, carry-over, merger, split, ca
 the end of day (statements, member settlement, large holders, conservation check) are journaled
 commands too. Every command is journaled before it is applied; `carbonx replay` rebuilds the
 state from it.
+
+`carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
+snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
+account, quotes, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
 """
 
 EPILOG = """\
 examples:
-  carbonx simulate                       a seeded trading day; prints the daily bulletin
+  carbonx serve --demo                   the exchange, demo members funded, a session open (make run)
+  carbonx quotes SHEA2025                the live quote board (another terminal)
+  carbonx order new --member M001 buy SHEA2025 100 80.00
+  carbonx order list --member M001       open orders;  carbonx account --member M001: balances
+  carbonx regulator halt SHEA2025 --reason "price anomaly"
+  carbonx keys generate                  new CURVE key pairs; public keys into members.toml
+  carbonx simulate                       a seeded trading day in process; prints the daily bulletin
   carbonx simulate --seed 7 --orders 5000 --date 2026-11-24
   carbonx replay var                     rebuild the state from the journal; prints its hash
   carbonx eod report --date 2026-11-23   the end of day: bulletin, settlement, statements
