@@ -376,6 +376,9 @@ def test_the_asyncio_client_places_orders_and_hears_its_fills(node: NodeProcess)
     assert isinstance(fill, Fill) and (fill.side, fill.quantity, fill.aggressor) == (Side.BUY, 10, False)
 
 
+NO_NODE = ("--gateway", "tcp://127.0.0.1:1", "--timeout-ms", "500")
+
+
 def test_a_port_in_use_and_an_absent_node_are_one_line_errors(node: NodeProcess, tmp_path: Path) -> None:
     config = make_config(tmp_path)
     toml = (config / "node.toml").read_text()
@@ -387,8 +390,7 @@ def test_a_port_in_use_and_an_absent_node_are_one_line_errors(node: NodeProcess,
 
     busy = subprocess.run(serve, capture_output=True, text=True, env=env, timeout=60)
     absent = subprocess.run(
-        [sys.executable, "-m", "carbonx", "order", "list", "--member", "M001", "--config", str(config)]
-        + ["--gateway", "tcp://127.0.0.1:1", "--timeout-ms", "500"],
+        [sys.executable, "-m", "carbonx", "order", "list", "--member", "M001", "--config", str(config), *NO_NODE],
         capture_output=True,
         text=True,
         env=env,

@@ -1,7 +1,7 @@
 """`carbonx simulate` runs the whole day to the end-of-day database; `carbonx eod report` reads what it left.
 
-What `carbonx simulate --overwrite` does on the shipped config (it was `make run` before the node): these tests run the same
-command on a copy of config/ whose data_dir points into tmp_path.
+`carbonx simulate --overwrite` on the shipped config (what `make run` did before the node): these tests run
+the same command on a copy of config/ whose data_dir points into tmp_path.
 """
 
 from __future__ import annotations
