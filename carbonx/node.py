@@ -177,7 +177,13 @@ class Node:
             except zmq.Again:
                 return
             member = parts[-1].get("User-Id") or ""
-            self.gateway.receive(parts[0].bytes, [p.bytes for p in parts[1:]], str(member), now)
+            try:
+                self.gateway.receive(parts[0].bytes, [p.bytes for p in parts[1:]], str(member), now)
+            except Exception:
+                # A bug met by one frame must not stop the exchange for everyone: the gateway's intake
+                # changes no exchange state, so the frame is dropped, logged with its traceback, and refused.
+                _log.exception("gateway.frame_failed", member=str(member))
+                self.gateway.refuse_failed(parts[0].bytes)
 
     def _answer_snapshot(self) -> None:
         parts = self.snapshot.recv_multipart()

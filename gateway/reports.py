@@ -120,6 +120,8 @@ class ReportBook:
         out: list[tuple[str, ExecutionReport]] = []
         sender = self.streams.get(origin)
         first = sender.last + 1 if sender is not None else 0
+        # Where each stream stands before this command: a new day's reports start here.
+        starts = {m: st.last + 1 for m, st in self.streams.items()} if _starts_day(events) else None
         per_member: dict[str, list[Event]] = {}
         drop_copy: list[DropCopy] = []
         for event in events:
@@ -151,8 +153,8 @@ class ReportBook:
         for event in events:
             if isinstance(event, TradingDayEnded):
                 self.placed.clear()  # client order ids are unique per trading day, as in the engine
-            elif isinstance(event, TradingDayStarted):
-                self._trim_to_previous_day()
+            elif isinstance(event, TradingDayStarted) and starts is not None:
+                self._trim_to_previous_day(starts)
         return Routed(reports=out, first_report=first, report_count=count, drop_copy=drop_copy)
 
     def _views(self, origin: str, event: Event) -> Iterable[tuple[str, Event]]:
@@ -182,14 +184,15 @@ class ReportBook:
                 seen.add(member)
                 yield member, event
 
-    def _trim_to_previous_day(self) -> None:
+    def _trim_to_previous_day(self, starts: dict[str, int]) -> None:
+        """Drop what came before the previous day's start; the new day starts at ``starts``."""
         for member, stream in self.streams.items():
             keep_from = self.day_starts.get(member, 1)
             drop = keep_from - stream.first
             if drop > 0:
                 del stream.kept[:drop]
                 stream.first = keep_from
-            self.day_starts[member] = stream.last + 1
+            self.day_starts[member] = starts[member]
 
     # ------------------------------------------------------------------ reading
     def last(self, member: str) -> int:
@@ -234,6 +237,10 @@ class ReportBook:
             stream.last = saved.first + len(saved.kept) - 1
         self.placed = {(a, c): p for a, c, p in state.placed}
         self.day_starts.update(dict(state.day_starts))
+
+
+def _starts_day(events: Sequence[Event]) -> bool:
+    return any(isinstance(e, TradingDayStarted) for e in events)
 
 
 def _fill(trade: TradeExecuted, side: Side) -> Fill:

@@ -122,6 +122,7 @@ class Gateway:
         self.drop_copies: list[DropCopy] = []
         self.stopping = False
         self._now = now
+        self._accounts = {a.id for a in exchange.config.accounts}
 
     # ------------------------------------------------------------------ intake
     def receive(self, routing_id: bytes, parts: Sequence[bytes], member: str, now: int) -> None:
@@ -161,6 +162,15 @@ class Gateway:
             self._logout(session, message.request_id, "logout")
             return
         cost = len(message.commands) if isinstance(message, SubmitBatch) else 1
+        if cost > self.options.max_batch:  # before the bucket: a batch it could never pay for says why
+            self._refuse(
+                session.routing_id,
+                message.request_id,
+                Reject.BATCH_TOO_LARGE,
+                commands=cost,
+                max=self.options.max_batch,
+            )
+            return
         if not self.buckets[session.access.member].take(max(cost, 1), now):
             rate = session.access.throttle_per_s or self.options.throttle_per_s
             self._refuse(session.routing_id, message.request_id, Reject.THROTTLED, per_s=rate, cost=cost)
@@ -369,7 +379,7 @@ class Gateway:
 
     def _list_orders(self, session: Session, query: ListOrders) -> None:
         access = session.access
-        if query.account and not may_see(access, query.account):
+        if query.account and (query.account not in self._accounts or not may_see(access, query.account)):
             self._refuse(session.routing_id, query.request_id, Reject.UNKNOWN_ACCOUNT, account=query.account)
             return
         accounts = {query.account} if query.account else set(self._visible_accounts(access))
@@ -395,7 +405,7 @@ class Gateway:
 
     def _query_accounts(self, session: Session, query: QueryAccounts) -> None:
         access = session.access
-        if query.account and not may_see(access, query.account):
+        if query.account and (query.account not in self._accounts or not may_see(access, query.account)):
             self._refuse(session.routing_id, query.request_id, Reject.UNKNOWN_ACCOUNT, account=query.account)
             return
         config = {a.id: a for a in self.exchange.config.accounts}
@@ -444,6 +454,10 @@ class Gateway:
 
     def _refuse(self, routing_id: bytes, request_id: int, code: Reject, **context: object) -> None:
         self._send(routing_id, Refused(request_id=request_id, code=code, text=reject_text(code, **context)))
+
+    def refuse_failed(self, routing_id: bytes) -> None:
+        """The node's answer to a frame whose handling failed unexpectedly (logged there)."""
+        self._refuse(routing_id, 0, Reject.MALFORMED_MESSAGE, reason="internal")
 
     def _drop(self, routing_id: bytes, member: str, reason: str, detail: str) -> None:
         """A frame we cannot read: refuse it (request id unknown: 0) and log why, once per frame."""

@@ -146,9 +146,11 @@ class Harness:
         self.send(routing_id, member, Logon(member=member, **fields))  # type: ignore[arg-type]
         return self.take(routing_id)
 
-    def submit(self, routing_id: bytes, member: str, command: Command, request_id: int | None = None) -> int:
+    def submit(
+        self, routing_id: bytes, member: str, command: Command, request_id: int | None = None, now: int | None = None
+    ) -> int:
         rid = self.request_id() if request_id is None else request_id
-        self.send(routing_id, member, Submit(request_id=rid, command=command))  # type: ignore[arg-type]
+        self.send(routing_id, member, Submit(request_id=rid, command=command), now)  # type: ignore[arg-type]
         return rid
 
     # ------------------------------------------------------------------ the node

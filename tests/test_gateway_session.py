@@ -25,6 +25,7 @@ from engine.messages import (
     EndOfDay,
     HaltInstrument,
     HaltMarket,
+    MarketStatusChanged,
     NewOrder,
     OrderAccepted,
     OrderCancelled,
@@ -53,6 +54,7 @@ from gateway.protocol import (
     OrderList,
     QueryAccounts,
     Refused,
+    Rehearsal,
     ResendRequest,
     ServerMessage,
     Submit,
@@ -165,8 +167,7 @@ def _batch_too_large() -> tuple[Harness, bytes, Refused]:
 
 def _node_stopping() -> tuple[Harness, bytes, Refused]:
     h = trading_harness()
-    h.gateway.shutdown()
-    h.logon(R1, "M1")  # a connection that logs on while the node stops
+    h.gateway.shutdown()  # the node drains what arrives meanwhile before it logs everyone out
     h.submit(R1, "M1", buy_a1(), request_id=10)
     return h, R1, refused(10, Reject.NODE_STOPPING)
 
@@ -311,21 +312,24 @@ def test_a_regulator_atomic_batch_is_queued_atomic() -> None:
 
     h.send(RR, "REGU", SubmitBatch(request_id=23, commands=commands, atomic=True))  # type: ignore[arg-type]
 
-    assert h.gateway.work == [Submission(RR, "REGU", 23, commands, atomic=True)]
+    assert h.gateway.work == [Submission(RR, "REGU", 23, commands, atomic=True, batch=True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py _submit queues dry_run=True without atomic as a plain submission; "
-    "the node applies it for real (node._sequence only rehearses atomic ones)",
-)
-def test_a_dry_run_is_never_applied() -> None:
+@pytest.mark.parametrize("atomic", [True, False])
+def test_a_dry_run_is_rehearsed_and_never_applied(atomic: bool) -> None:
     h = trading_harness()
+    halt = HaltMarket(reason="rehearsal")
 
-    h.send(RR, "REGU", SubmitBatch(request_id=24, commands=[HaltMarket(reason="rehearsal")], dry_run=True))
-    h.step()
+    h.send(RR, "REGU", SubmitBatch(request_id=24, commands=[halt], atomic=atomic, dry_run=True))
+    work = h.step()
 
+    assert work == [Submission(RR, "REGU", 24, [halt], atomic=True, dry_run=True, batch=True)]
     assert h.exchange.market.halted is False
+    assert h.seq == 0  # nothing journaled
+    [rehearsal] = h.take(RR)
+    assert isinstance(rehearsal, Rehearsal)
+    assert (rehearsal.request_id, rehearsal.rejections) == (24, [])
+    assert [[type(e) for e in events] for events in rehearsal.events] == [[MarketStatusChanged]]
 
 
 def test_one_unauthorised_command_refuses_the_whole_batch_and_names_it() -> None:
@@ -546,14 +550,9 @@ def test_a_batch_of_exactly_max_batch_is_queued() -> None:
     h.send(R1, "M1", SubmitBatch(request_id=1, commands=commands))  # type: ignore[arg-type]
 
     assert h.take(R1) == []
-    assert h.gateway.work == [Submission(R1, "M1", 1, commands)]
+    assert h.gateway.work == [Submission(R1, "M1", 1, commands, batch=True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py _dispatch charges the token bucket (cost = commands) before _submit checks "
-    "max_batch; with the defaults (burst 1000 = max_batch 1000) an oversized batch is THROTTLED",
-)
 def test_an_oversized_batch_is_batch_too_large_with_the_default_options() -> None:
     h = trading_harness()
     options = h.gateway.options
@@ -567,11 +566,16 @@ def test_an_oversized_batch_is_batch_too_large_with_the_default_options() -> Non
 # ------------------------------------------------------------------------------ NODE_STOPPING and shutdown
 
 
-def test_shutdown_logs_every_session_out() -> None:
+def test_shutdown_stops_intake_and_the_last_word_logs_everyone_out() -> None:
     h = trading_harness()
 
     h.gateway.shutdown()
+    still_logged_on = set(h.gateway.sessions)
+    quiet = h.take_all()
+    h.gateway.log_out_everyone()
 
+    assert still_logged_on == {R1, R2, RR, RS}
+    assert quiet == []
     assert h.take_by_connection() == {
         rid: [LoggedOut(request_id=0, reason="node stopping")] for rid in (R1, R2, RR, RS)
     }
@@ -580,7 +584,7 @@ def test_shutdown_logs_every_session_out() -> None:
 
 def test_a_session_lost_while_stopping_queues_no_cancels() -> None:
     h = trading_harness(access=member_access(cancel_on_disconnect=True))
-    h.gateway.stopping = True
+    h.gateway.shutdown()
 
     h.gateway.tick(T0 + 10 * NS)
 
@@ -588,38 +592,48 @@ def test_a_session_lost_while_stopping_queues_no_cancels() -> None:
     assert h.gateway.work == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py shutdown() deletes every session, so a logged-on client's next submission "
-    "is NOT_LOGGED_ON, not NODE_STOPPING as the docstring and docs/REJECT_CODES.md say",
+@pytest.mark.parametrize(
+    "message",
+    [
+        Submit(request_id=30, command=buy_a1()),
+        SubmitBatch(request_id=30, commands=[buy_a1()]),
+        SubmitBatch(request_id=30, commands=[DepositCash(account="A1", amount=1)], atomic=True),
+    ],
+    ids=["Submit", "SubmitBatch", "atomic"],
 )
-def test_a_submission_after_shutdown_is_node_stopping() -> None:
+def test_every_submission_after_shutdown_is_node_stopping(message: msgspec.Struct) -> None:
     h = trading_harness()
     h.gateway.shutdown()
-    h.take_all()
 
-    h.submit(R1, "M1", buy_a1(), request_id=30)
+    atomic = isinstance(message, SubmitBatch) and message.atomic
+    h.send(RR if atomic else R1, "REGU" if atomic else "M1", message)
 
-    assert h.take(R1) == [refused(30, Reject.NODE_STOPPING)]
+    assert [m for _, m in h.take_all()] == [refused(30, Reject.NODE_STOPPING)]
+    assert h.gateway.work == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py shutdown() logs sessions out before the node applies the remaining work, "
-    "so _deliver finds no session: the Ack names reports that were never sent",
-)
+def test_queries_are_still_answered_while_stopping() -> None:
+    h = trading_harness()
+    h.gateway.shutdown()
+
+    h.send(R1, "M1", ListOrders(request_id=31))
+
+    assert h.take(R1) == [OrderList(request_id=31, orders=[])]
+
+
 def test_work_received_before_shutdown_is_answered_with_its_reports() -> None:
     h = trading_harness()
-    h.submit(R1, "M1", buy_a1("last"), request_id=31)
+    h.submit(R1, "M1", buy_a1("last"), request_id=32)
 
-    h.gateway.shutdown()  # the node's _shutdown: stop intake, then sequence what was received
+    h.gateway.shutdown()  # the node's _shutdown: stop intake, sequence what was received, log out
     h.step()
+    h.gateway.log_out_everyone()
 
     accepted = h.applied[-1].events[0]
-    answers = [m for m in h.take(R1) if not isinstance(m, LoggedOut)]
-    assert answers == [
-        report(1, 31, accepted),
-        Ack(request_id=31, journal_seq=1, first_report=1, report_count=1),
+    assert h.take(R1) == [
+        report(1, 32, accepted),
+        Ack(request_id=32, journal_seq=1, first_report=1, report_count=1),
+        LoggedOut(request_id=0, reason="node stopping"),
     ]
 
 
@@ -819,7 +833,6 @@ def _book_for_everyone(h: Harness) -> list[OpenOrder]:
         (RS, "EXCH", ListOrders(request_id=60), [0, 1, 2]),
         (RS, "EXCH", ListOrders(request_id=60, account="A1"), [0]),
         (RR, "REGU", ListOrders(request_id=60, instrument="CCER"), [2]),
-        (RR, "REGU", ListOrders(request_id=60, account="NOPE"), []),
     ],
 )
 def test_list_orders_shows_what_the_sender_may_see(
@@ -831,6 +844,14 @@ def test_list_orders_shows_what_the_sender_may_see(
     h.send(connection, member, query)
 
     assert h.take(connection) == [OrderList(request_id=60, orders=[book[i] for i in expected])]
+
+
+def test_listing_the_orders_of_an_account_that_does_not_exist_is_refused_for_every_role() -> None:
+    h = trading_harness()
+
+    h.send(RR, "REGU", ListOrders(request_id=60, account="NOPE"))
+
+    assert h.take(RR) == [refused(60, Reject.UNKNOWN_ACCOUNT, account="NOPE")]
 
 
 def test_query_accounts_shows_a_members_own_balances() -> None:
@@ -878,12 +899,6 @@ def test_regulator_and_surveillance_query_every_account(connection: bytes, membe
     assert [(a.account, a.member, a.kind, a.cash_available) for a in one.accounts] == [("A3", "M2", "individual", CASH)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="BUG: session.py _query_accounts: may_see() is True for any account for regulator and "
-    "surveillance, and config[account] raises KeyError for one that does not exist",
-)
 def test_a_query_for_an_account_that_does_not_exist_is_refused_for_every_role() -> None:
     h = trading_harness()
 
@@ -923,48 +938,47 @@ def test_a_resent_new_order_gets_its_original_result_again() -> None:
     assert h.reports.last("M1") == 1
 
 
-def test_a_resent_rejected_order_gets_its_rejection_again() -> None:
+def test_a_rejected_orders_id_may_be_sent_again() -> None:
     h = trading_harness()
-    h.submit(R1, "M1", buy_a1("bad", price=1), request_id=72)  # far outside the band
+    h.submit(R1, "M1", buy_a1("fix", price=1), request_id=72)  # far outside the band
     h.step()
     h.take_all()
     [rejected] = h.applied[-1].events
-    assert isinstance(rejected, OrderRejected)
+    assert isinstance(rejected, OrderRejected) and rejected.code is Reject.PRICE_OUT_OF_BAND
 
-    h.submit(R1, "M1", buy_a1("bad", price=8000), request_id=73)
+    h.submit(R1, "M1", buy_a1("fix", price=8000), request_id=73)
     h.step()
 
+    [accepted] = h.applied[-1].events
+    assert isinstance(accepted, OrderAccepted) and accepted.client_order_id == "fix"
     assert h.take(R1) == [
-        report(1, 72, rejected, resent=True),
-        Ack(request_id=73, journal_seq=1, first_report=1, report_count=1, duplicate=True),
+        report(2, 73, accepted),
+        Ack(request_id=73, journal_seq=2, first_report=2, report_count=1),
     ]
 
 
 @pytest.mark.parametrize("second", [R1, R1B], ids=["same-connection", "other-session"])
-def test_a_duplicate_in_the_same_poll_is_answered_after_the_original(second: bytes) -> None:
+def test_a_resend_in_the_same_poll_is_refused_by_the_engine_as_a_duplicate(second: bytes) -> None:
     h = trading_harness()
     h.logon(R1B, "M1")
 
     h.submit(R1, "M1", buy_a1("twice"), request_id=74)
-    h.submit(second, "M1", buy_a1("twice"), request_id=75)
+    h.submit(second, "M1", buy_a1("twice"), request_id=75)  # before the first is applied
     work = h.step()
 
-    accepted = h.applied[0].events[0]
-    assert [len(s.commands) for s in work] == [1, 0]
-    assert work[1].duplicates == [("A1", "twice")]
-    assert h.seq == 1
-    first = report(1, 74, accepted)
-    original_ack = Ack(request_id=74, journal_seq=1, first_report=1, report_count=1)
-    resent = [
-        report(1, 74, accepted, resent=True),
-        Ack(request_id=75, journal_seq=1, first_report=1, report_count=1, duplicate=True),
-    ]
+    assert [(len(s.commands), s.duplicates) for s in work] == [(1, []), (1, [])]
+    accepted, duplicate = (a.events[0] for a in h.applied)
+    assert isinstance(accepted, OrderAccepted)
+    assert isinstance(duplicate, OrderRejected) and duplicate.code is Reject.DUPLICATE_CLIENT_ORDER_ID
+    assert open_orders(h) == [accepted.order_id]  # never a second order
+    reports = [report(1, 74, accepted), report(2, 75, duplicate)]
+    first_ack = Ack(request_id=74, journal_seq=1, first_report=1, report_count=1)
+    second_ack = Ack(request_id=75, journal_seq=2, first_report=2, report_count=1)
     out = h.take_by_connection()
     if second == R1:
-        assert (out[R1], out[R1B]) == ([first, original_ack, *resent], [first])
+        assert (out[R1], out[R1B]) == ([reports[0], first_ack, reports[1], second_ack], reports)
     else:
-        assert (out[R1], out[R1B]) == ([first, original_ack], [first, *resent])
-    assert len(open_orders(h)) == 1
+        assert (out[R1], out[R1B]) == ([reports[0], first_ack, reports[1]], [reports[0], reports[1], second_ack])
 
 
 def test_client_order_ids_are_scoped_to_the_trading_day() -> None:
@@ -999,39 +1013,38 @@ def test_the_same_client_order_id_on_another_account_is_another_order() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py applied() sends the duplicate's Ack(duplicate=True) from _resend_placed and "
-    "then the batch's own Ack: one SubmitBatch, two Acks with the same request id",
-)
 def test_a_batch_holding_a_resent_order_is_answered_by_one_ack() -> None:
     h = trading_harness()
     _placed(h)
+    original = h.applied[0].events[0]
 
     h.send(R1, "M1", SubmitBatch(request_id=77, commands=[buy_a1("same"), buy_a1("fresh")]))
-    h.step()
+    work = h.step()
 
-    acks = [m for m in h.take(R1) if isinstance(m, Ack) and m.request_id == 77]
-    assert len(acks) == 1
+    assert [(len(s.commands), s.duplicates) for s in work] == [(1, [("A1", "same")])]
+    fresh = h.applied[-1].events[0]
+    assert isinstance(fresh, OrderAccepted) and fresh.client_order_id == "fresh"
+    assert h.take(R1) == [
+        report(2, 77, fresh),
+        report(1, 70, original, resent=True),
+        Ack(request_id=77, journal_seq=2, first_report=2, report_count=1),
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: session.py _resend_placed returns silently when placed_order() is None; a duplicate "
-    "queued in the same poll as an EndOfDay (which clears placed) gets no answer at all",
-)
-def test_a_duplicate_in_flight_across_the_end_of_day_is_answered() -> None:
+def test_a_resend_queued_with_the_end_of_day_is_still_answered_once() -> None:
     h = trading_harness()
+    _placed(h)  # accepted on DAY1: its id is used up
     h.direct(SetSession(session=Session.LUNCH_BREAK), SetSession(session=Session.AFTERNOON))
     h.direct(SetSession(session=Session.CLOSED))
 
-    h.submit(R1, "M1", buy_a1("late"), request_id=78)  # rejected: the market is closed
-    h.submit(RR, "REGU", EndOfDay(trading_day=DAY1), request_id=79)
-    h.submit(R1, "M1", buy_a1("late"), request_id=80)  # the client's retry, in the same poll
+    h.submit(RR, "REGU", EndOfDay(trading_day=DAY1), request_id=79)  # forgets the day's ids
+    h.submit(R1, "M1", buy_a1("same"), request_id=80)  # the client's retry, in the same poll
     h.step()
 
     answers = [m for m in h.take(R1) if isinstance(m, Ack | Refused) and m.request_id == 80]
     assert len(answers) == 1
+    assert isinstance(answers[0], Ack) and answers[0].duplicate
+    assert h.applied[-1].command == EndOfDay(trading_day=DAY1)  # the retry was not sequenced
 
 
 # ------------------------------------------------------------------------------ heartbeats and lost sessions
@@ -1200,3 +1213,33 @@ def test_the_shipped_members_log_on_with_their_roles(member: str, role: str, acc
         heartbeat_ms=1000,
         last_report_seq=0,
     )
+
+
+def test_any_frame_sent_counts_as_traffic_for_the_heartbeat() -> None:
+    h = trading_harness()
+    h.take_all()
+
+    h.submit(R1, "M1", buy_a1("busy"), request_id=1, now=T0 + NS // 2)  # report and Ack at T0 + 0.5 s
+    h.step()
+    h.take_all()
+    h.gateway.tick(T0 + NS)
+    at_one_second = h.take_by_connection()
+    h.gateway.tick(T0 + NS + NS // 2)
+    later = h.take_by_connection()
+
+    # M1 and surveillance (which sees every event) were sent the report at 0.5 s; the others nothing.
+    assert at_one_second == {R2: [Heartbeat(last_report_seq=0)], RR: [Heartbeat(last_report_seq=0)]}
+    assert later == {R1: [Heartbeat(last_report_seq=1)], RS: [Heartbeat(last_report_seq=1)]}
+
+
+def test_a_routing_id_taken_over_by_another_key_must_log_on_itself() -> None:
+    h = trading_harness()
+
+    h.send(R1, "M2", QueryAccounts(request_id=1))  # R1 is M1's session; this frame is M2's key
+    refusal = h.take(R1)
+    h.logon(R1, "M2")
+    h.send(R1, "M2", ListOrders(request_id=2))
+
+    assert refusal == [refused(1, Reject.NOT_LOGGED_ON)]
+    assert h.take(R1) == [OrderList(request_id=2, orders=[])]
+    assert h.gateway.sessions[R1].access.member == "M2"
