@@ -78,6 +78,7 @@ class Node:
         )
         self._next_md_heartbeat = now
         self.endpoints: Endpoints | None = None
+        self._poller: zmq.Poller | None = None
 
     @property
     def exchange(self) -> Exchange:
@@ -145,22 +146,28 @@ class Node:
         self._stop = True
 
     def run(self) -> None:
-        poller = zmq.Poller()
-        for socket in (self.zap_socket, self.order_entry, self.snapshot):
-            poller.register(socket, zmq.POLLIN)
+        """Serve until ``request_stop``; then stop intake, flush, snapshot and close."""
         while not self._stop:
-            ready = dict(poller.poll(self._wait_ms()))
-            now = self.monotonic()
-            if self.zap_socket in ready:
-                self._drain(self.zap_socket, lambda: self.zap.serve_one(self.zap_socket))
-            if self.order_entry in ready:
-                self._drain_order_entry(now)
-            if self.snapshot in ready:
-                self._drain(self.snapshot, self._answer_snapshot)
-            self.gateway.tick(now)
-            self._sequence(self._scheduled() + self.gateway.take_work())
-            self._flush(now)
+            self.step(self._wait_ms())
         self._shutdown()
+
+    def step(self, wait_ms: int) -> None:
+        """One turn of the loop: wait up to ``wait_ms`` for a socket, then do everything that is due."""
+        if self._poller is None:
+            self._poller = zmq.Poller()
+            for socket in (self.zap_socket, self.order_entry, self.snapshot):
+                self._poller.register(socket, zmq.POLLIN)
+        ready = dict(self._poller.poll(wait_ms))
+        now = self.monotonic()
+        if self.zap_socket in ready:
+            self._drain(self.zap_socket, lambda: self.zap.serve_one(self.zap_socket))
+        if self.order_entry in ready:
+            self._drain_order_entry(now)
+        if self.snapshot in ready:
+            self._drain(self.snapshot, self._answer_snapshot)
+        self.gateway.tick(now)
+        self._sequence(self._scheduled() + self.gateway.take_work())
+        self._flush(now)
 
     def _drain(self, socket: zmq.Socket[bytes], handle: Callable[[], None], limit: int = 1_000) -> None:
         for _ in range(limit):

@@ -222,8 +222,11 @@ def test_quotes_without_a_node_says_so_in_one_line(
 def test_quotes_endpoints_default_from_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config)
-    with (config / "node.toml").open("a") as node_toml:
-        node_toml.write('\n[market_data]\nendpoint = "tcp://127.0.0.1:2"\nsnapshot_endpoint = "tcp://127.0.0.1:1"\n')
+    node_toml = config / "node.toml"
+    text = node_toml.read_text()
+    text = text.replace('endpoint = "tcp://127.0.0.1:7002"', 'endpoint = "tcp://127.0.0.1:2"')
+    text = text.replace('snapshot_endpoint = "tcp://127.0.0.1:7003"', 'snapshot_endpoint = "tcp://127.0.0.1:1"')
+    node_toml.write_text(text)
     args = quotes_args("--config", str(config), "--once", "--timeout-ms", "100")
     assert args.run(args) == 1
     assert capsys.readouterr().err.startswith("carbonx quotes: no answer from tcp://127.0.0.1:1 within 100 ms")

@@ -1,0 +1,115 @@
+"""The node in process, on a clock the test turns: the scheduler's commands go through the journal,
+the end of day reaches the database and a snapshot, and a stop leaves a snapshot a restart resumes from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from carbonx.config import load_config
+from carbonx.node import Node
+from carbonx.statements_db import DB_FILE, StatementStore
+from engine.journal import list_snapshots, read_journal
+from engine.messages import EndOfDay, Session, SetSession, StartOfDay
+from tests.node_process import make_config
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY = dt.date(2026, 11, 23)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def at(self, day: dt.date, hour: int, minute: int) -> None:
+        self.ns = int(dt.datetime.combine(day, dt.time(hour, minute), SHANGHAI).timestamp()) * 1_000_000_000
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    config = make_config(tmp_path)
+    node_toml = config / "node.toml"
+    node_toml.write_text(node_toml.read_text().replace('mode = "manual"', 'mode = "calendar"'))
+    return config
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def node(config_dir: Path, tmp_path: Path, clock: Clock) -> Iterator[Node]:
+    clock.at(MONDAY, 8, 0)
+    node = Node(load_config(config_dir), tmp_path / "var", clock=clock)
+    node.bind()
+    yield node
+    node.close()
+
+
+def test_the_scheduler_runs_the_trading_day_through_the_journal(node: Node, clock: Clock, tmp_path: Path) -> None:
+    market = node.exchange.market
+    node.step(0)
+    assert not market.day_open  # 08:00: before the start of day
+
+    clock.at(MONDAY, 9, 0)
+    node.step(0)
+    assert (market.day_open, market.session) == (True, Session.CLOSED)
+    clock.at(MONDAY, 9, 30)
+    node.step(0)
+    assert market.session is Session.MORNING
+    clock.at(MONDAY, 13, 0)
+    node.step(0)
+    assert market.session is Session.AFTERNOON
+    clock.at(MONDAY, 15, 30)
+    node.step(0)
+    assert not market.day_open
+
+    records = list(read_journal(tmp_path / "var"))
+    assert [type(r.command) for r in records] == [
+        StartOfDay,
+        SetSession,
+        SetSession,
+        SetSession,
+        SetSession,
+        EndOfDay,
+    ]
+    assert all(r.origin == "" and r.request_id == 0 for r in records)  # the node's own commands
+    assert records[0].command == StartOfDay(trading_day=20261123)
+    assert list_snapshots(tmp_path / "var") == [records[-1].seq]  # the end of day is snapshotted
+    with StatementStore.open(tmp_path / "var" / DB_FILE) as store:
+        assert 20261123 in store.trading_days()
+
+
+def test_a_weekend_opens_nothing(node: Node, clock: Clock, tmp_path: Path) -> None:
+    clock.at(dt.date(2026, 11, 21), 10, 0)  # a Saturday
+
+    node.step(0)
+
+    assert not node.exchange.market.day_open
+    assert not list(read_journal(tmp_path / "var"))
+
+
+def test_a_stop_snapshots_and_a_restart_replays_nothing(config_dir: Path, tmp_path: Path, clock: Clock) -> None:
+    clock.at(MONDAY, 10, 0)
+    first = Node(load_config(config_dir), tmp_path / "var", clock=clock)
+    first.bind()
+    first.step(0)  # StartOfDay and the morning session
+    state = first.exchange.state_hash()
+    first.request_stop()
+    first.run()  # stops at once: intake, flush, snapshot, close
+
+    second = Node(load_config(config_dir), tmp_path / "var", clock=clock)
+    try:
+        assert second.state.replayed == 0 and second.state.snapshot_seq == second.state.journal.last_seq
+        assert second.exchange.state_hash() == state
+    finally:
+        second.close()
