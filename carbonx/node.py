@@ -12,6 +12,7 @@ same journal, with an empty origin, so a replay of the journal is the whole stor
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,6 +79,7 @@ class Node:
         )
         self._next_md_heartbeat = now
         self.endpoints: Endpoints | None = None
+        gc.collect()  # what recovery left behind, once; what survives is frozen by the first batch
         self._poller: zmq.Poller | None = None
 
     @property
@@ -166,7 +168,13 @@ class Node:
         if self.snapshot in ready:
             self._drain(self.snapshot, self._answer_snapshot)
         self.gateway.tick(now)
-        self._sequence(self._scheduled() + self.gateway.take_work())
+        work = self._scheduled() + self.gateway.take_work()
+        if work:
+            self._sequence(work)
+            # What the exchange keeps (orders, reports) lives long and holds no cycles: moved out of the
+            # collector's sight, it is never scanned again, and full collections stop growing with the
+            # book (they paused the node for up to 0.6 s on the end-to-end benchmark). O(1).
+            gc.freeze()
         self._flush(now)
 
     def _drain(self, socket: zmq.Socket[bytes], handle: Callable[[], None], limit: int = 1_000) -> None:
@@ -297,8 +305,10 @@ class Node:
                 self.order_entry.send_multipart([routing_id, frame], zmq.NOBLOCK)
             except zmq.ZMQError as exc:
                 # The peer is gone or not reading; its reports stay numbered and kept for a resend.
-                reason = "peer's queue full" if isinstance(exc, zmq.Again) else "peer gone"
-                _log.warning("gateway.send_dropped", reason=reason)
+                if isinstance(exc, zmq.Again):
+                    _log.warning("gateway.send_dropped", reason="peer's queue full")
+                else:  # a client that closed right after its last request (a logout): nothing is lost
+                    _log.debug("gateway.send_dropped", reason="peer gone")
         for copy in self.gateway.take_drop_copies():
             self.drop_copy.send_multipart([DROP_COPY_TOPIC, encoder.encode(copy)])
         for topic, payload in self.publisher.drain(now):

@@ -10,6 +10,7 @@ report numbering intact and the database complete.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -92,6 +93,11 @@ class NodeState:
         with StatementStore.open(self.data_dir / DB_FILE) as store:
             store.record(events)
         self.snapshot()
+        # Between trading days nobody waits on the node: the time for a full collection of what the
+        # loop froze during the day (carbonx.node), then freeze what survives again.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def snapshot(self) -> Path | None:
         """The state and the execution reports at the journal's last seq (None: nothing new)."""

@@ -121,12 +121,11 @@ class Publisher:
             instrument = getattr(event, "instrument", None)
             if instrument in self._instruments:
                 touched[instrument] = ts
+        # Quote and depth are computed when they go out (``drain``): once per batch of commands, and
+        # with conflation at most once per interval, never per command.
         for code, ts in touched.items():
             for channel in ("quote", "depth"):
-                if self.conflate_ns > 0:
-                    self._pending[topic(channel, code)] = ts
-                else:
-                    self._publish_value(topic(channel, code), ts)
+                self._pending[topic(channel, code)] = ts
 
     def _on_trade(self, event: TradeExecuted) -> None:
         name = topic("trade", event.instrument)

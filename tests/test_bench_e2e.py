@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
-from bench.e2e import build_parser, main, percentiles
+from bench.e2e import build_parser, main
+from bench.e2e_wire import percentiles
+
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
 ORDERS_PER_CLIENT = 100

@@ -46,21 +46,30 @@ EPOCH = 1_700_000_000_000_000_000
 
 
 class Wire:
-    """A publisher fed the way the node feeds it: each command's events, right after that command."""
+    """A publisher fed the way the node feeds it: each command's events, right after that command.
+
+    Without conflation each command here is a batch of its own, drained after it, as the node does
+    with a batch of one; with conflation the test drains at the times it chooses.
+    """
 
     def __init__(self, market: Market, **options: int) -> None:
         self.publisher = Publisher(market.exchange, epoch=EPOCH, **options)
+        self.sent: list[tuple[str, ChannelPayload]] = []
         send = market.send
+        per_command = "conflate_ns" not in options  # given (even 0): the test drains when it chooses
 
         def send_and_publish(command: Command) -> list[Event]:
             events = send(command)
             self.publisher.on_events(events)
+            if per_command:
+                self.sent += drained(self.publisher, 0)
             return events
 
         market.send = send_and_publish  # type: ignore[method-assign]
 
     def publish(self, now: int = 0) -> list[tuple[str, ChannelPayload]]:
-        return drained(self.publisher, now)
+        out, self.sent = self.sent, []
+        return out + drained(self.publisher, now)
 
 
 def drained(publisher: Publisher, now: int) -> list[tuple[str, ChannelPayload]]:
@@ -74,7 +83,7 @@ def drained(publisher: Publisher, now: int) -> list[tuple[str, ChannelPayload]]:
 
 def started(market: Market, **options: int) -> Wire:
     wire = Wire(market, **options)
-    wire.publisher.drain(0)
+    wire.publish()
     return wire
 
 
@@ -326,7 +335,7 @@ def test_seqs_are_consecutive_per_topic_and_heartbeat_tells_them(market: Market)
 
 
 def test_heartbeat_tells_only_what_was_drained(market: Market) -> None:
-    wire = started(market)
+    wire = started(market, conflate_ns=0)
     market.buy("A1", 10, 7990)
     beat = decode_channel_message(wire.publisher.heartbeat(1)[1])
     assert isinstance(beat, MarketDataHeartbeat)

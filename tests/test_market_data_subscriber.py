@@ -83,13 +83,9 @@ class Node:
         poller.register(self.router, zmq.POLLIN)
         next_beat = 0.0
         while not self._stop.is_set():
-            if dict(poller.poll(5)):
-                frames = self.router.recv_multipart()
-                if self.answering.is_set():
-                    with self.lock:
-                        reply = self.publisher.snapshot_reply(frames[-1])
-                    self.router.send_multipart([*frames[:-1], reply])
-                self.requests.append(frames[-1])
+            ready = dict(poller.poll(5))
+            # As in the node: what the engine did is published before a snapshot request is answered,
+            # so a snapshot never lags the messages already sent.
             with self.lock:
                 out = self.publisher.drain(time.monotonic_ns())
                 beat = self.publisher.heartbeat(time.monotonic_ns()) if time.monotonic() >= next_beat else None
@@ -99,6 +95,13 @@ class Node:
             if beat is not None:
                 self.pub.send_multipart(list(beat))
                 next_beat = time.monotonic() + HEARTBEAT_S
+            if ready:
+                frames = self.router.recv_multipart()
+                if self.answering.is_set():
+                    with self.lock:
+                        reply = self.publisher.snapshot_reply(frames[-1])
+                    self.router.send_multipart([*frames[:-1], reply])
+                self.requests.append(frames[-1])
         self.pub.close(linger=0)
         self.router.close(linger=0)
 
