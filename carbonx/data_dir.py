@@ -112,6 +112,17 @@ def apply_commands(
         return outcomes
 
 
+def held_by_a_node(directory: Path) -> bool:
+    """Whether a running node holds the directory's journal (its lock); creates nothing."""
+    if not (directory / JOURNAL_FILE).exists():
+        return False
+    try:
+        Journal.open(directory, fsync=False).close()
+    except JournalLocked:
+        return True
+    return False
+
+
 def journal_last_seq(directory: Path) -> int:
     """The seq of the journal's last record (0 when there is none)."""
     if not (directory / JOURNAL_FILE).exists():

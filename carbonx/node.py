@@ -39,6 +39,7 @@ _log = structlog.get_logger("carbonx.node")
 _NS_PER_MS = 1_000_000
 _MAX_WAIT_MS = 100  # the longest the loop sleeps: how quickly a stop request is noticed
 DROP_COPY_TOPIC = b"dropcopy"
+ENDPOINTS_FILE = "node-endpoints.json"  # in the data directory while the node runs
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.SNDMORE)
 _MORE_NOBLOCK = _MORE | _NOBLOCK
@@ -46,6 +47,14 @@ _MORE_NOBLOCK = _MORE | _NOBLOCK
 
 class NodeError(CarbonxError):
     """The node cannot start or must stop (port in use, keys missing, journal failure); one line."""
+
+
+def running_endpoints(data_dir: Path) -> Endpoints | None:
+    """Where the node holding ``data_dir`` listens (None: no node has written it)."""
+    try:
+        return msgspec.json.decode((data_dir / ENDPOINTS_FILE).read_bytes(), type=Endpoints)
+    except (OSError, msgspec.DecodeError):
+        return None
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +133,11 @@ class Node:
             drop_copy=_bind(self.drop_copy, gateway.drop_copy_endpoint),
         )
         _log.info("node.started", data_dir=str(self.data_dir), **msgspec.structs.asdict(self.endpoints))
+        # Tools that find the node by its data directory (carbonx registry) read where it listens here;
+        # the file goes when the node stops. Ports may be ephemeral ("tcp://127.0.0.1:*" in node.toml).
+        tmp = self.data_dir / (ENDPOINTS_FILE + ".tmp")
+        tmp.write_bytes(msgspec.json.encode(self.endpoints))
+        tmp.replace(self.data_dir / ENDPOINTS_FILE)
         return self.endpoints
 
     @staticmethod
@@ -339,6 +353,8 @@ class Node:
         self.close()
 
     def close(self) -> None:
+        if self.endpoints is not None:
+            (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
         if self._context is not None:
             for socket in (self.order_entry, self.drop_copy, self.md_pub, self.snapshot, self.zap_socket):
                 socket.close(linger=1_000)

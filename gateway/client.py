@@ -30,7 +30,6 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import recv_monitor_message
 
-from carbonx.errors import CarbonxError
 from engine.messages import (
     AmendOrder,
     AnyCommand,
@@ -44,6 +43,7 @@ from engine.messages import (
     StpMode,
 )
 from gateway.client_core import ClientCore, Result
+from gateway.errors import GatewayError
 from gateway.keys import load_member_secret, load_server_public
 from gateway.protocol import (
     AccountBalance,
@@ -66,10 +66,6 @@ from gateway.protocol import (
 
 _NS_PER_MS = 1_000_000
 T = TypeVar("T", bound=WireMessage)
-
-
-class GatewayError(CarbonxError):
-    """No answer, a refused key or a refused logon: one line saying which and where."""
 
 
 class _Keys:
@@ -131,7 +127,11 @@ class MemberClient:
         self.socket.setsockopt(zmq.LINGER, 1_000)
         keys.apply(self.socket)
         self.monitor = self.socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        self.socket.connect(endpoint)
+        try:
+            self.socket.connect(endpoint)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise GatewayError(f"{endpoint}: cannot connect: {exc.strerror} (expected tcp://HOST:PORT)") from None
         self._last_sent = time.monotonic_ns()
         self.session: LogonAccepted = self._logon(resend_from)
 
@@ -155,7 +155,8 @@ class MemberClient:
         return answer
 
     def logout(self) -> None:
-        self._send(Logout(request_id=self.core.request_id()))
+        # Never blocks: a client whose node went away must still close.
+        self.socket.send(self.core.encode(Logout(request_id=self.core.request_id())), zmq.NOBLOCK)
 
     def close(self) -> None:
         if not self.socket.closed:

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 import zmq
 
-from carbonx.errors import CarbonxError
+from gateway.errors import GatewayError
 
 SERVER = "server"  # file stem of the node's own pair
 PUBLIC_SUFFIX = ".key"
@@ -98,9 +98,9 @@ def _read_certificate(path: Path, missing: str, damaged: str) -> tuple[bytes, by
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise CarbonxError(f"{path}: key file not found; run `{missing}`") from None
+        raise GatewayError(f"{path}: key file not found; run `{missing}`") from None
     except OSError as exc:
-        raise CarbonxError(f"{path}: cannot read key file: {exc.strerror or exc}") from None
+        raise GatewayError(f"{path}: cannot read key file: {exc.strerror or exc}") from None
     fields: dict[bytes, bytes] = {}
     for line in raw.splitlines():  # the pyzmq format: `    public-key = "<Z85>"` under `curve`
         name, equals, value = line.strip().partition(b"=")
@@ -108,9 +108,9 @@ def _read_certificate(path: Path, missing: str, damaged: str) -> tuple[bytes, by
             fields.setdefault(name.strip(), value.strip(b" \t'\""))
     public, secret = fields.get(b"public-key"), fields.get(b"secret-key")
     if public is None or not _Z85_KEY.match(public):
-        raise CarbonxError(f"{path}: no valid CURVE public-key in this file; run `{damaged}` to replace it")
+        raise GatewayError(f"{path}: no valid CURVE public-key in this file; run `{damaged}` to replace it")
     if secret is not None and not _Z85_KEY.match(secret):
-        raise CarbonxError(f"{path}: the secret-key is not a Z85 CURVE key; run `{damaged}` to replace it")
+        raise GatewayError(f"{path}: the secret-key is not a Z85 CURVE key; run `{damaged}` to replace it")
     return public, secret
 
 
@@ -119,11 +119,11 @@ def _load_pair(path: Path, remedy: str) -> _Pair:
     holds a copy is locked out by the new key."""
     public, secret = _read_certificate(path, remedy, f"{remedy} --force")
     if secret is None:
-        raise CarbonxError(f"{path}: no secret-key in this file (a public certificate?); run `{remedy} --force`")
+        raise GatewayError(f"{path}: no secret-key in this file (a public certificate?); run `{remedy} --force`")
     # A hand-edited file could pair a key with another key's secret: the handshake would then fail
     # with nothing but a timeout, so it is caught here.
     if zmq.curve_public(secret) != public:
-        raise CarbonxError(f"{path}: public-key does not match secret-key; run `{remedy} --force` to replace it")
+        raise GatewayError(f"{path}: public-key does not match secret-key; run `{remedy} --force` to replace it")
     return _Pair(public, secret)
 
 
@@ -194,7 +194,7 @@ def _plan(keys_dir: Path, stem: str, force: bool) -> _Plan:
     pair = _load_pair(secret_path, remedy)  # a broken secret file stops the run: --force replaces it
     try:
         public, _ = _read_certificate(keys_dir / (stem + PUBLIC_SUFFIX), remedy, remedy)
-    except CarbonxError:
+    except GatewayError:
         public = b""
     return _Plan(stem, pair, write_secret=False, write_public=public != pair.public)
 
@@ -203,11 +203,11 @@ def _read_members_text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise CarbonxError(f"{path}: required file not found") from None
+        raise GatewayError(f"{path}: required file not found") from None
     except OSError as exc:
-        raise CarbonxError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise GatewayError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise CarbonxError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
+        raise GatewayError(f"{path}: not valid UTF-8 at byte {exc.start}") from None
 
 
 def _parse_members(path: Path, text: str) -> dict[str, Any]:
@@ -215,28 +215,28 @@ def _parse_members(path: Path, text: str) -> dict[str, Any]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CarbonxError(f"{path}: TOML syntax error: {exc}") from None
+        raise GatewayError(f"{path}: TOML syntax error: {exc}") from None
     table = document.get("member")
     if not isinstance(table, list) or not all(isinstance(entry, dict) for entry in table):
-        raise CarbonxError(f"{path}: member: no [[member]] tables")
+        raise GatewayError(f"{path}: member: no [[member]] tables")
     return document
 
 
 def _choose_members(path: Path, known: list[str], wanted: Sequence[str] | None, keys_dir: Path) -> list[str]:
     for index, member in enumerate(known):
         if member in known[:index]:
-            raise CarbonxError(f"{path}: member[{index}].id: duplicate {member!r}; fix members.toml first")
+            raise GatewayError(f"{path}: member[{index}].id: duplicate {member!r}; fix members.toml first")
     chosen = list(dict.fromkeys(wanted)) if wanted is not None else known
     for member in chosen:
         if member not in known:
-            raise CarbonxError(f"{path}: unknown member {member!r}; members: {', '.join(known)}")
+            raise GatewayError(f"{path}: unknown member {member!r}; members: {', '.join(known)}")
         _check_member_id(member, keys_dir)
     return chosen
 
 
 def _check_member_id(member: str, keys_dir: Path) -> None:
     if member == SERVER or not _FILE_SAFE_ID.match(member):
-        raise CarbonxError(
+        raise GatewayError(
             f"{keys_dir}: member id {member!r} cannot name a key file "
             f"(letters, digits, '.', '_', '-' only, and not {SERVER!r})"
         )
@@ -307,7 +307,7 @@ def _rewrite_members(path: Path, text: str, new_keys: dict[str, str]) -> tuple[s
     for member, key in new_keys.items():
         table = tables.get(member)
         if table is None:
-            raise CarbonxError(
+            raise GatewayError(
                 f'{path}: cannot find the line id = "{member}" of its [[member]] table; '
                 f'add public_key = "{key}" to it by hand'
             )
@@ -347,7 +347,7 @@ def _verify_rewrite(path: Path, before: dict[str, Any], new_text: str, new_keys:
     except tomllib.TOMLDecodeError:
         after = {}
     if after != {**before, "member": members}:
-        raise CarbonxError(
+        raise GatewayError(
             f"{path}: the layout of this file defeated the line-by-line rewrite; "
             f"add these public_key lines to the [[member]] tables by hand: {new_keys}"
         )
@@ -355,7 +355,7 @@ def _verify_rewrite(path: Path, before: dict[str, Any], new_text: str, new_keys:
     for entry in members:
         key = entry.get("public_key", "")
         if key and key in owners:
-            raise CarbonxError(
+            raise GatewayError(
                 f"{path}: members {owners[key]!r} and {entry['id']!r} would share one public key; "
                 f"give {entry['id']!r} its own pair with --member {entry['id']} --force"
             )
@@ -372,7 +372,7 @@ def _make_keys_dir(keys_dir: Path) -> None:
         keys_dir.mkdir(parents=True)
         keys_dir.chmod(0o700)  # mkdir's mode is masked by the umask; this is not
     except OSError as exc:
-        raise CarbonxError(f"{keys_dir}: cannot create the keys directory: {exc.strerror or exc}") from None
+        raise GatewayError(f"{keys_dir}: cannot create the keys directory: {exc.strerror or exc}") from None
 
 
 def _write_file(path: Path, content: bytes, *, mode: int) -> None:
@@ -389,4 +389,4 @@ def _write_file(path: Path, content: bytes, *, mode: int) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise CarbonxError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise GatewayError(f"{path}: cannot write: {exc.strerror or exc}") from None

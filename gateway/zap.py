@@ -23,8 +23,8 @@ import structlog
 import zmq
 from zmq.utils import z85
 
-from carbonx.errors import CarbonxError
 from gateway.access import MemberAccess
+from gateway.errors import GatewayError
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"  # fixed by RFC 27: libzmq connects here
 ZAP_VERSION = b"1.0"
@@ -86,7 +86,7 @@ class ZapHandler:
             socket.bind(ZAP_ENDPOINT)
         except zmq.ZMQError as exc:
             socket.close()
-            raise CarbonxError(
+            raise GatewayError(
                 f"{ZAP_ENDPOINT}: cannot bind the ZAP handler: {exc} (one handler per context)"
             ) from None
         return socket

@@ -63,6 +63,18 @@ MAX_READ_PER_POLL = 10_000  # frames read from the SUB socket per wake-up, so a 
 S = TypeVar("S", bound=StateMessage)
 
 
+class MarketDataError(Exception):
+    """An endpoint a subscriber cannot use; ``str()`` is one line (the command line prints it so)."""
+
+
+def _check_endpoint(context: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> None:
+    probe = context.socket(zmq.DEALER)
+    try:
+        probe.connect(endpoint)
+    finally:
+        probe.close(linger=0)
+
+
 class _Request(NamedTuple):
     request_id: int
     topics: frozenset[str]  # empty for a full sync
@@ -102,7 +114,14 @@ class Subscriber:
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.RCVHWM, 100_000)
-        self._sub.connect(endpoint)
+        try:
+            self._sub.connect(endpoint)
+            _check_endpoint(self._context, snapshot_endpoint)  # the snapshot DEALER connects later, per request
+        except zmq.ZMQError as exc:
+            self._sub.close(linger=0)
+            if self._own_context:
+                self._context.term()
+            raise MarketDataError(f"cannot connect: {exc.strerror} (endpoints are tcp://HOST:PORT)") from None
         for prefix in self._subscriptions():
             self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         self._poller = zmq.Poller()

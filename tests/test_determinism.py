@@ -65,3 +65,11 @@ def test_engine_never_imports_upper_layers() -> None:
 def test_settlement_does_not_import_the_engine() -> None:
     for path in (ROOT / "settlement").glob("*.py"):
         assert "engine" not in imported_roots(ast.parse(path.read_text(encoding="utf-8"))), path
+
+
+def test_gateway_and_market_data_never_import_the_layers_above() -> None:
+    # DESIGN.md "Packages": gateway and market_data may import engine, pyzmq and msgspec, never carbonx.
+    for package in ("gateway", "market_data"):
+        for path in (ROOT / package).rglob("*.py"):
+            roots = imported_roots(ast.parse(path.read_text(encoding="utf-8")))
+            assert roots & {"carbonx", "surveillance", "bench"} == set(), path

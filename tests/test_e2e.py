@@ -316,14 +316,34 @@ def test_the_quote_board_shows_the_book(node: NodeProcess) -> None:
     assert board.stdout.startswith("SHEA2025") and "bid 1" in board.stdout and "ask 5" in board.stdout
 
 
+def run_registry(node: NodeProcess, operation: str, rows: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "carbonx", "registry", operation, str(rows), *extra]
+    config = ["--config", str(node.config), "--data-dir", str(node.data_dir)]
+    return subprocess.run([*command, *config], capture_output=True, text=True, env=env, timeout=60)
+
+
 def test_registry_files_go_through_a_running_node(node: NodeProcess, tmp_path: Path) -> None:
     rows = tmp_path / "deposit.csv"
     rows.write_text("account,amount_cny\nA003,10.00\n")
 
-    applied = run_cli(node, "registry", "deposit", str(rows), "--data-dir", str(node.data_dir))
+    # No --gateway: the data directory is held by the node, so the file goes through its gateway.
+    applied = run_registry(node, "deposit", rows)
 
     assert applied.returncode == 0, applied.stderr
     assert "deposited 10.00 CNY to A003" in applied.stdout
+    assert "applied through the node" in applied.stdout
+
+
+def test_a_registry_dry_run_against_a_running_node_names_the_rejected_rows(node: NodeProcess, tmp_path: Path) -> None:
+    rows = tmp_path / "withdraw.csv"
+    rows.write_text("account,amount_cny\nA003,1.00\nA003,999999999.00\n")
+
+    checked = run_registry(node, "withdraw", rows, "--dry-run")
+
+    assert checked.returncode == 2
+    assert f"{rows}:3: NOT_WITHDRAWABLE" in checked.stderr
+    assert f"{rows}:2" not in checked.stderr
 
 
 # ----------------------------------------------------------------------------------------- restart

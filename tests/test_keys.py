@@ -14,7 +14,7 @@ import zmq.auth
 
 from carbonx.cli import keys_cmd
 from carbonx.config import load_config
-from carbonx.errors import CarbonxError
+from gateway.errors import GatewayError
 from gateway.keys import generate_keys, load_member_secret, load_server_public, load_server_secret
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def without_key_lines(text: str) -> list[str]:
     return [line for line in text.splitlines(keepends=True) if not line.lstrip().startswith("public_key")]
 
 
-def one_line(error: pytest.ExceptionInfo[CarbonxError], *fragments: str) -> None:
+def one_line(error: pytest.ExceptionInfo[GatewayError], *fragments: str) -> None:
     message = str(error.value)
     assert "\n" not in message
     for fragment in fragments:
@@ -197,7 +197,7 @@ def test_unknown_member_is_refused_and_nothing_is_written(config_dir: Path) -> N
     members_before = (config_dir / "members.toml").read_bytes()
     keys_dir = keys_of(config_dir)
 
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         generate_keys(config_dir, keys_dir, ["M001", "M999"])
 
     one_line(error, "members.toml", "unknown member 'M999'", "M001")
@@ -210,7 +210,7 @@ def test_an_id_line_the_rewrite_cannot_find_is_refused(config_dir: Path) -> None
     path.write_text(path.read_text().replace('id = "M003"', '"id" = "M003"'))
     load_config(config_dir)  # valid TOML, only unusual
 
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         generate_keys(config_dir, keys_of(config_dir), ["M003"])
 
     one_line(error, "members.toml", 'id = "M003"', "by hand")
@@ -235,7 +235,7 @@ def test_loaders_name_the_missing_file_and_the_command(tmp_path: Path) -> None:
         (lambda: load_server_public(tmp_path), "server.key", "carbonx keys generate"),
         (lambda: load_member_secret(tmp_path, "M001"), "M001.key_secret", "carbonx keys generate --member M001"),
     ):
-        with pytest.raises(CarbonxError) as error:
+        with pytest.raises(GatewayError) as error:
             load()
         one_line(error, str(tmp_path / name), "not found", f"run `{command}`")
 
@@ -248,21 +248,21 @@ def test_loaders_refuse_damaged_files(config_dir: Path) -> None:
     mismatched = [line for line in m001.read_text().splitlines() if "secret-key" not in line]
     m001.write_text("\n".join([*mismatched, f'    secret-key = "{m002_secret}"', ""]))
 
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         load_member_secret(keys_dir, "M001")
     one_line(error, "M001.key_secret", "does not match", "--force")
 
     shutil.copy(keys_dir / "server.key", keys_dir / "server.key_secret")  # a public file in the secret's place
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         load_server_secret(keys_dir)
     one_line(error, "server.key_secret", "no secret-key")
 
     (keys_dir / "server.key").write_text('curve\n    public-key = "too short"\n')
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         load_server_public(keys_dir)
     one_line(error, "server.key", "no valid CURVE public-key")
 
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         load_member_secret(keys_dir, "../M001")
     one_line(error, "'../M001'", "cannot name a key file")
 
@@ -272,7 +272,7 @@ def test_a_damaged_secret_file_stops_generate_until_forced(config_dir: Path) -> 
     generate_keys(config_dir, keys_dir, ["M001"])
     (keys_dir / "M001.key_secret").write_text("garbage\n")
 
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         generate_keys(config_dir, keys_dir, ["M001"])
     one_line(error, "M001.key_secret", "carbonx keys generate --member M001 --force")
 
@@ -320,7 +320,7 @@ def test_command_keys_dir_option(config_dir: Path, tmp_path: Path, capsys: pytes
 
 def test_command_unknown_member_is_a_user_error(config_dir: Path) -> None:
     args = keys_parser().parse_args(["keys", "generate", "--config", str(config_dir), "--member", "NOPE"])
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         args.run(args)
     one_line(error, "unknown member 'NOPE'")
 

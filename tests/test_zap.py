@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 from zmq.utils import z85
 
 from carbonx.config import load_config
-from carbonx.errors import CarbonxError
 from gateway.access import MemberAccess
+from gateway.errors import GatewayError
 from gateway.keys import generate_keys, load_member_secret, load_server_secret
 from gateway.zap import ZAP_ENDPOINT, ZapHandler, access_domains
 
@@ -284,7 +284,7 @@ def test_serve_one_drops_what_it_cannot_answer(context: Context, handler: ZapHan
 
 def test_a_second_handler_in_one_context_is_refused(context: Context, handler: ZapHandler) -> None:
     first = handler.bind(context)
-    with pytest.raises(CarbonxError) as error:
+    with pytest.raises(GatewayError) as error:
         ZapHandler({}).bind(context)
     assert not first.closed
     assert ZAP_ENDPOINT in str(error.value) and "\n" not in str(error.value)

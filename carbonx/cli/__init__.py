@@ -17,6 +17,8 @@ from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
 from engine.journal import JournalCorrupt
 from engine.recovery import DataDirError
+from gateway.errors import GatewayError
+from market_data.subscriber import MarketDataError
 
 DESCRIPTION = """\
 carbonx — trading, auction and settlement system of the Shanghai carbon allowance exchange.
@@ -54,7 +56,7 @@ Prices are shown in CNY per tonne, quantities in tonnes; inside the system they 
 """
 
 # Errors the user can cause and fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (CarbonxError, DataDirError, SimulationError, JournalCorrupt, OSError)
+USER_ERRORS = (CarbonxError, GatewayError, MarketDataError, DataDirError, SimulationError, JournalCorrupt, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

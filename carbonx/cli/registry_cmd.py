@@ -19,11 +19,13 @@ from carbonx.data_dir import (
     CommandsRejected,
     DataDirUnavailable,
     apply_commands,
+    held_by_a_node,
     journal_last_seq,
     open_exchange,
     rehearse,
 )
 from carbonx.errors import CarbonxError
+from carbonx.node import running_endpoints
 from carbonx.registry_files import Entry, RegistryFileError, read_registry_file
 from engine.messages import (
     AccountsMerged,
@@ -206,8 +208,8 @@ def run(args: argparse.Namespace) -> int:
         fsync = node.fsync
     entries = read_registry_file(args.file, args.operation)
     commands = [entry.command for entry in entries]
-    if args.gateway is not None:
-        return _through_node(args, entries)
+    if args.gateway is not None or held_by_a_node(data_dir):
+        return _through_node(args, entries, data_dir)
     try:
         if args.dry_run:
             outcomes = rehearse(open_exchange(data_dir).exchange, commands)
@@ -219,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         if "in use" not in str(unavailable):
             raise
         # A running node holds the journal: the file goes through its gateway, all or nothing.
-        return _through_node(args, entries)
+        return _through_node(args, entries, data_dir)
     for line in report(outcomes, args.operation, dry_run=args.dry_run):
         print(line)
     if not args.dry_run:
@@ -228,10 +230,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _through_node(args: argparse.Namespace, entries: Sequence[Entry]) -> int:
+def _through_node(args: argparse.Namespace, entries: Sequence[Entry], data_dir: Path) -> int:
     """Send the file to a running node as one atomic batch: rehearsed there, then journaled as one."""
     loaded = load_config(args.config or "config")
-    endpoint = args.gateway or loaded.node.gateway.endpoint
+    running = running_endpoints(data_dir)
+    endpoint = args.gateway or (running.order_entry if running else loaded.node.gateway.endpoint)
     keys_dir = Path(args.keys_dir) if args.keys_dir else loaded.keys_dir
     commands = [entry.command for entry in entries]
     with MemberClient.from_keys(endpoint, args.member, keys_dir, timeout_ms=args.timeout_ms) as client:
