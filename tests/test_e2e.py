@@ -421,3 +421,38 @@ def test_a_port_in_use_and_an_absent_node_are_one_line_errors(node: NodeProcess,
     assert f"{node.order_entry}: cannot bind: address in use" in busy.stderr
     assert absent.returncode == 2 and absent.stderr.count("\n") == 1
     assert "no answer to the logon within 500 ms" in absent.stderr
+
+
+def test_the_order_commands_amend_and_cancel_and_the_regulator_halts(node: NodeProcess) -> None:
+    placed = run_cli(
+        node,
+        "order",
+        "new",
+        "--member",
+        "M101",
+        "--account",
+        "A102",
+        "buy",
+        "SHCER",
+        "5",
+        "34.00",
+        "--client-order-id",
+        "cli-1",
+    )
+    order_id = placed.stdout.split("accepted order ", 1)[1].split(" ", 1)[0]
+    amended = run_cli(node, "order", "amend", "--member", "M101", "--account", "A102", order_id, "34.10", "4")
+    halted = run_cli(node, "regulator", "halt", "SHCER", "--reason", "drill")
+    refused_amend = run_cli(node, "order", "amend", "--member", "M101", "--account", "A102", order_id, "34.20", "4")
+    resumed = run_cli(node, "regulator", "resume", "SHCER")
+    cancelled = run_cli(node, "order", "cancel", "--member", "M101", "--account", "A102", order_id)
+    cancelled_again = run_cli(node, "order", "cancel", "--member", "M101", "--account", "A102", order_id)
+    not_regulator = run_cli(node, "regulator", "halt", "--member", "M001")
+
+    assert placed.returncode == 0, placed.stderr
+    assert amended.returncode == 0 and f"amended order {order_id}: 4 t @ 34.10 (priority lost)" in amended.stdout
+    assert halted.returncode == 0 and "SHCER halted: drill" in halted.stdout
+    assert refused_amend.returncode == 1 and "INSTRUMENT_HALTED" in refused_amend.stdout
+    assert resumed.returncode == 0 and "SHCER resumed" in resumed.stdout
+    assert cancelled.returncode == 0 and f"cancelled order {order_id} (USER): 4 t" in cancelled.stdout
+    assert cancelled_again.returncode == 1 and "UNKNOWN_ORDER" in cancelled_again.stdout
+    assert not_regulator.returncode == 2 and "NOT_AUTHORISED" in not_regulator.stderr
