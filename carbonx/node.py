@@ -32,7 +32,7 @@ from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, R
 from gateway.keys import load_server_secret
 from gateway.protocol import BatchRejection, Rehearsal, encoder
 from gateway.session import Gateway, Submission
-from gateway.zap import ZapHandler
+from gateway.zap import ZapHandler, access_domains
 from market_data.publisher import Publisher
 
 _log = structlog.get_logger("carbonx.node")
@@ -105,11 +105,7 @@ class Node:
         public, secret = load_server_secret(self.loaded.keys_dir)
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._context = context
-        members = {a.public_key.encode(): a.member for a in self.loaded.access if a.public_key}
-        surveillance = {
-            a.public_key.encode(): a.member for a in self.loaded.access if a.public_key and a.role == "surveillance"
-        }
-        self.zap = ZapHandler({"gateway": members, "dropcopy": surveillance})
+        self.zap = ZapHandler(access_domains(self.loaded.access))
         self.zap_socket = self.zap.bind(context)
         gateway = options.gateway
         self.order_entry = self._curve_server(context, zmq.ROUTER, b"gateway", public, secret)

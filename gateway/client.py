@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 import zmq
 import zmq.asyncio
@@ -78,7 +78,7 @@ class _Keys:
         public, secret = load_member_secret(directory, member)
         return cls(load_server_public(directory), public, secret)
 
-    def apply(self, socket: zmq.Socket[bytes]) -> None:
+    def apply(self, socket: zmq.Socket[Any]) -> None:
         socket.setsockopt(zmq.CURVE_SERVERKEY, self.server_public)
         socket.setsockopt(zmq.CURVE_PUBLICKEY, self.public)
         socket.setsockopt(zmq.CURVE_SECRETKEY, self.secret)
@@ -136,9 +136,19 @@ class MemberClient:
         self.session: LogonAccepted = self._logon(resend_from)
 
     @classmethod
-    def from_keys(cls, endpoint: str, member: str, keys_dir: str | Path, **options: object) -> MemberClient:
+    def from_keys(
+        cls,
+        endpoint: str,
+        member: str,
+        keys_dir: str | Path,
+        *,
+        heartbeat_ms: int = 1_000,
+        timeout_ms: int = 5_000,
+        resend_from: int = 0,
+    ) -> MemberClient:
         """Connect with ``<keys_dir>/<member>.key_secret`` and ``<keys_dir>/server.key``."""
-        return cls(endpoint, member, _Keys.load(keys_dir, member), **options)  # type: ignore[arg-type]
+        keys = _Keys.load(keys_dir, member)
+        return cls(endpoint, member, keys, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms, resend_from=resend_from)
 
     # ------------------------------------------------------------------ session
     def _logon(self, resend_from: int) -> LogonAccepted:
@@ -323,7 +333,7 @@ class AsyncMemberClient:
         self.context = zmq.asyncio.Context()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 1_000)
-        keys.apply(self.socket)  # type: ignore[arg-type]
+        keys.apply(self.socket)
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.session: LogonAccepted | None = None

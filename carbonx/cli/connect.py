@@ -129,7 +129,3 @@ def describe(event: Event) -> str:
             state = "halted" if event.halted else "resumed"
             return f"market {state}" + (f": {event.reason}" if event.reason else "")
     return type(event).__name__
-
-
-def config_for(args: argparse.Namespace) -> LoadedConfig:
-    return load_config(args.config)

@@ -24,7 +24,6 @@ from engine.messages import (
     ResumeMarket,
     Side,
 )
-from gateway.client import MemberClient
 from gateway.client_core import Result
 
 ORDER_TYPES = {
@@ -229,8 +228,3 @@ def _regulator(args: argparse.Namespace) -> int:
     client, _ = connect(args)
     with client:
         return _show(client.submit(command))
-
-
-def regulator_client(args: argparse.Namespace) -> MemberClient:
-    """For ``carbonx registry`` against a running node."""
-    return connect(args)[0]
