@@ -12,7 +12,7 @@ loses its open orders when its session goes quiet for ``heartbeat_misses`` inter
 
     with MemberClient.from_keys("tcp://127.0.0.1:7001", "M001", "config/demo-keys") as client:
         result = client.new_order("A001", "SHEA2025", Side.BUY, quantity=100, price=8000)
-        print(result.events)
+        fills = [e for e in result.events if isinstance(e, Fill)]
 """
 
 from __future__ import annotations
