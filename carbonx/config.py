@@ -44,7 +44,8 @@ BP = 10_000  # the price band is in basis points of the reference price
 
 
 class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    book: Literal["reference"] = "reference"  # the fast book (DESIGN.md) joins this Literal when it lands
+    # DESIGN.md "Two order books, one behaviour"; unset: the engine's default (engine.exchange.DEFAULT_BOOK, fast)
+    book: Literal["fast", "reference"] | None = None
 
 
 class MarketDataOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

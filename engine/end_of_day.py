@@ -10,10 +10,11 @@ has looked and resumed the market.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
-from engine.config import ExchangeConfig
-from engine.listing import Listing
+from engine.config import ExchangeConfig, Instrument
+from engine.daily import InstrumentDay
 from engine.messages import (
     AccountStatement,
     ConservationChecked,
@@ -40,10 +41,27 @@ class MarketDay(Protocol):
     halt_reason: str
 
 
+class ClientOrderIds(Collection[tuple[str, str]], Protocol):
+    def clear(self) -> None: ...
+
+
+class ListingDay(Protocol):
+    """What the end of day needs of listing trading (``engine.listing.Listing`` or the fast one)."""
+
+    days: dict[str, InstrumentDay]
+    instruments: dict[str, Instrument]
+    fees_today: int
+
+    @property
+    def client_order_ids(self) -> ClientOrderIds: ...
+
+    def expire_all(self, ts: int) -> list[Event]: ...
+
+
 def run_end_of_day(
     config: ExchangeConfig,
     market: MarketDay,
-    listing: Listing,
+    listing: ListingDay,
     ledger: Ledger,
     risk: PositionLimits,
     ts: int,
@@ -83,7 +101,7 @@ def run_end_of_day(
     return events
 
 
-def _bulletins(listing: Listing, day: int, ts: int) -> list[Event]:
+def _bulletins(listing: ListingDay, day: int, ts: int) -> list[Event]:
     events: list[Event] = []
     for code, figures in listing.days.items():
         close = figures.close(listing.instruments[code].tick_fen)

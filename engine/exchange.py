@@ -8,14 +8,16 @@ byte for byte, and ``state_hash()`` does not depend on the book implementation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
+from engine.batch import CommandBatch, EventBatch
 from engine.config import ExchangeConfig
 from engine.daily import InstrumentDay
 from engine.end_of_day import run_end_of_day
+from engine.fast.listing import FastListing
 from engine.listing import Listing
 from engine.messages import (
     AmendOrder,
@@ -45,7 +47,12 @@ from engine.orders import Order, OrderRecord
 from engine.registry import ComplianceRecord, Registry
 from engine.risk import PositionLimits
 from engine.rules import NEXT_SESSION, day_from_int
+from settlement.arrays import ArrayLedger
 from settlement.ledger import Ledger, LedgerState
+
+# The order book implementations (config ``engine.book``): the fast one unless told otherwise.
+BOOK_KINDS = ("fast", "reference")
+DEFAULT_BOOK = "fast"
 
 
 class MarketState(msgspec.Struct, kw_only=True, array_like=True):
@@ -76,9 +83,13 @@ _state_decoder = msgspec.msgpack.Decoder(ExchangeState)
 
 
 class Exchange:
-    def __init__(self, config: ExchangeConfig, book: str = "reference") -> None:
+    def __init__(self, config: ExchangeConfig, book: str | None = None) -> None:
+        book = DEFAULT_BOOK if book is None else book
+        if book not in BOOK_KINDS:
+            raise ValueError(f"unknown order book {book!r}: expected one of {', '.join(BOOK_KINDS)}")
         self.config = config
-        self.ledger = Ledger(
+        ledger_class = ArrayLedger if book == "fast" else Ledger
+        self.ledger = ledger_class(
             accounts=[a.id for a in config.accounts],
             instruments=[i.code for i in config.instruments],
             fee_account=config.fees.fee_account,
@@ -86,7 +97,11 @@ class Exchange:
         self.market = MarketState()
         self.book_kind = book
         self.risk = PositionLimits(config, self.ledger)
-        self.listing = Listing(config, self.ledger, self.market, self.risk, book)
+        self.listing: Listing | FastListing
+        if isinstance(self.ledger, ArrayLedger):
+            self.listing = FastListing(config, self.ledger, self.market, self.risk)
+        else:
+            self.listing = Listing(config, self.ledger, self.market, self.risk, book)
         self.registry = Registry(config, self.ledger, self.market)
         self._handlers: dict[type[Command], Callable[[Any, int], list[Event]]] = {
             NewOrder: self.listing.new_order,
@@ -101,12 +116,45 @@ class Exchange:
             HaltMarket: self._halt_market,
             ResumeMarket: self._resume_market,
         }
+        registry_handler = self._registry_on_arrays if book == "fast" else self.registry.apply
         for command_type in self.registry.handlers:
-            self._handlers[command_type] = self.registry.apply
+            self._handlers[command_type] = registry_handler
 
     def apply(self, command: Command, ts: int = 0) -> list[Event]:
         """Apply one sequenced command at exchange time ``ts``; return the events it caused."""
         return self._handlers[type(command)](command, ts)
+
+    def command_batch(self, commands: Sequence[Command], ts: Sequence[int]) -> CommandBatch:
+        """The batch ``apply_batch`` takes: columns on the fast book, the objects on the reference book."""
+        if isinstance(self.listing, FastListing):
+            return CommandBatch(commands, ts, self.listing.encode(commands, ts))
+        return CommandBatch(commands, ts)
+
+    def apply_batch(self, batch: CommandBatch) -> EventBatch:
+        """Apply a batch of sequenced commands in order; the same events as ``apply`` one by one.
+
+        On the fast book every run of order commands is one kernel call over the columns, and the
+        events stay fixed-layout records until someone asks for them (``EventBatch.events``).
+        """
+        listing = self.listing
+        if not isinstance(listing, FastListing) or batch.columns is None:
+            return EventBatch(batch, python_events={i: self.apply(c, t) for i, (c, t) in enumerate(
+                zip(batch.commands, batch.ts, strict=True))})  # fmt: skip
+        python: dict[int, list[Event]] = {}
+
+        def apply_in_python(index: int) -> None:
+            python[index] = self.apply(batch.commands[index], int(batch.ts[index]))
+
+        records, first = listing.run(batch.columns, apply_in_python)
+        return EventBatch(batch, records, first, listing.names, python)
+
+    def _registry_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
+        # A registry operation may close an account or change an allocation (and so a position
+        # limit): the fast listing recomputes both before its next kernel call.
+        events = self.registry.apply(cmd, ts)
+        assert isinstance(self.listing, FastListing)
+        self.listing.stale = True
+        return events
 
     # ------------------------------------------------------------------ the trading day
     def _start_of_day(self, cmd: StartOfDay, ts: int) -> list[Event]:
@@ -211,7 +259,7 @@ class Exchange:
         return hashlib.sha256(self.snapshot()).hexdigest()
 
     @classmethod
-    def from_snapshot(cls, config: ExchangeConfig, snapshot: bytes, book: str = "reference") -> Exchange:
+    def from_snapshot(cls, config: ExchangeConfig, snapshot: bytes, book: str | None = None) -> Exchange:
         state = _state_decoder.decode(snapshot)
         exchange = cls(config, book)
         for field in msgspec.structs.fields(MarketState):
@@ -219,14 +267,18 @@ class Exchange:
         listing = exchange.listing
         for figures in state.instruments:
             listing.days[figures.code] = msgspec.structs.replace(figures)
-        for record in state.orders:
-            order = Order.from_record(record)
-            listing.books[record.instrument].add(order)
-            if order.side is Side.BUY:
-                key = (order.account, order.instrument)
-                listing.open_buys[key] = listing.open_buys.get(key, 0) + order.leaves
         exchange.ledger.restore(state.ledger)
-        listing.client_order_ids = {(a, c) for a, c in state.client_order_ids}
+        if isinstance(listing, FastListing):
+            listing.restore_orders(state.orders, state.next_order_id)
+            listing.restore_client_order_ids(state.client_order_ids)
+        else:
+            for record in state.orders:
+                order = Order.from_record(record)
+                listing.books[record.instrument].add(order)
+                if order.side is Side.BUY:
+                    key = (order.account, order.instrument)
+                    listing.open_buys[key] = listing.open_buys.get(key, 0) + order.leaves
+            listing.client_order_ids = {(a, c) for a, c in state.client_order_ids}
         listing.next_order_id = state.next_order_id
         listing.next_trade_id = state.next_trade_id
         listing.fees_today = state.fees_today
@@ -235,6 +287,9 @@ class Exchange:
 
     def validate_internal_state(self) -> None:
         """Check every book against its index (debug and test aid; never on the hot path)."""
+        if isinstance(self.listing, FastListing):
+            self.listing.validate_internal_state()
+            return
         for book in self.listing.books.values():
             book.validate_internal_state()
 

@@ -110,7 +110,7 @@ def recorded_config(directory: Path) -> ExchangeConfig:
 def recover(
     directory: Path,
     config: ExchangeConfig,
-    book: str = "reference",
+    book: str | None = None,
     use_snapshots: bool = True,
     on_events: Callable[[JournalRecord, list[Event]], None] | None = None,
     accept_snapshot: Callable[[int], bool] | None = None,

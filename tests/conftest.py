@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+import engine.exchange
 from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
-from engine.exchange import Exchange
-from engine.listing import BOOK_KINDS
+from engine.exchange import BOOK_KINDS, Exchange
 from engine.messages import (
     AllocateAllowances,
     AllowancesAllocated,
@@ -36,8 +36,9 @@ from engine.messages import (
     StpMode,
 )
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]  # book_kind only sets a default
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("dev", max_examples=30, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 DAY1 = 20261123  # a Monday
@@ -222,9 +223,25 @@ def assert_balanced(market: Market) -> None:
         assert ledger.total_holdings(instrument) == market.outstanding.get(instrument, 0), instrument
 
 
-@pytest.fixture(params=sorted(BOOK_KINDS))
-def book_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test function runs once per order book through the autouse ``book_kind`` below
+    # (unittest-style classes, such as hypothesis state machines, take no parameters: they run on
+    # the default book and name the book themselves where it matters).
+    # A test marked ``not_per_book`` runs once: it compares the books itself, or needs no engine.
+    if "book_kind" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("not_per_book"):
+        metafunc.parametrize("book_kind", BOOK_KINDS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def book_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The order book of this run of the test (DESIGN.md "Two order books, one behaviour").
+
+    It becomes the engine's default for the test, so an ``Exchange`` built without naming a book,
+    a node started in process, and a node started as a subprocess from ``make_config`` all run on it.
+    """
+    book = str(getattr(request, "param", engine.exchange.DEFAULT_BOOK))
+    monkeypatch.setattr(engine.exchange, "DEFAULT_BOOK", book)
+    return book
 
 
 @pytest.fixture

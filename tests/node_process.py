@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import engine.exchange
+
 REPO = Path(__file__).resolve().parent.parent
 
 NODE_TOML = """\
@@ -52,7 +54,8 @@ _ENDPOINT = re.compile(r"^\s+(order entry|market data|drop copy)\s+(\S+)(?:\s+.*
 def make_config(directory: Path) -> Path:
     config = directory / "config"
     shutil.copytree(REPO / "config", config)
-    (config / "node.toml").write_text(NODE_TOML)
+    # The book the test runs on (tests/conftest.py's book_kind makes it the engine's default).
+    (config / "node.toml").write_text(NODE_TOML + f'\n[engine]\nbook = "{engine.exchange.DEFAULT_BOOK}"\n')
     members = config / "members.toml"
     text = members.read_text()
     for member, options in MEMBER_OPTIONS.items():

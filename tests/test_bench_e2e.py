@@ -19,7 +19,7 @@ import pytest
 from bench.e2e import build_parser, main
 from bench.e2e_wire import percentiles
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.not_per_book]  # bench.e2e runs its own node on the default book
 
 REPO = Path(__file__).resolve().parent.parent
 ORDERS_PER_CLIENT = 100

@@ -81,7 +81,7 @@ def test_shipped_config_loads() -> None:
     exchange = loaded.exchange
 
     assert loaded.directory == str(SHIPPED)
-    assert loaded.node == NodeConfig(data_dir="var", fsync=True, engine=EngineOptions(book="reference"))
+    assert loaded.node == NodeConfig(data_dir="var", fsync=True, engine=EngineOptions())
     prices = {instrument.code: instrument.reference_price_fen for instrument in exchange.instruments}
     assert prices == {"SHEA2024": 7650, "SHEA2025": 8000, "CCER": 8500, "SHCER": 3500}
     assert exchange.fees == Fees(listing_ppm=1500, agreement_ppm=1000, auction_ppm=0, fee_account="EXCHANGE-FEES")
@@ -218,7 +218,7 @@ def test_bad_type(tmp_path: Path) -> None:
         ("instruments.toml", whole("# nothing listed\n"), "instrument", "missing required key"),
         ("members.toml", sub(r"^\[\[account\]\][\s\S]*", ""), "account", "missing required key"),
         ("instruments.toml", setting("kind", '"bond"'), "instrument[0].kind", "invalid enum value 'bond'"),
-        ("node.toml", setting("book", '"fast"'), "engine.book", "invalid enum value 'fast'"),
+        ("node.toml", sub(r"^# book = .*$", 'book = "turbo"'), "engine.book", "invalid enum value 'turbo'"),
         ("calendar.toml", sub(r"^  2026-01-01,", '  "2026-01-01",'), "holidays[0]", "expected date, got str"),
         (
             "calendar.toml",
@@ -234,7 +234,7 @@ def test_bad_type(tmp_path: Path) -> None:
         "missing-table",
         "missing-accounts",
         "bad-enum",
-        "fast-book",
+        "unknown-book",
         "holiday-string",
         "time-string",
     ],

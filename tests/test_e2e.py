@@ -40,11 +40,20 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    root = tmp_path_factory.mktemp("e2e")
-    process = NodeProcess(make_config(root), root / "var").start()
-    yield process
-    assert process.stop() == 0, process.stderr()
+def nodes() -> Iterator[dict[str, NodeProcess]]:
+    """One node per order book for the module, started when a test on that book first needs it."""
+    started: dict[str, NodeProcess] = {}
+    yield started
+    for process in started.values():
+        assert process.stop() == 0, process.stderr()
+
+
+@pytest.fixture
+def node(nodes: dict[str, NodeProcess], book_kind: str, tmp_path_factory: pytest.TempPathFactory) -> NodeProcess:
+    if book_kind not in nodes:
+        root = tmp_path_factory.mktemp(f"e2e-{book_kind}")
+        nodes[book_kind] = NodeProcess(make_config(root), root / "var").start()
+    return nodes[book_kind]
 
 
 def client(node: NodeProcess, member: str, **options: object) -> MemberClient:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.config import RiskLimits
 from engine.exchange import Exchange
-from engine.listing import BOOK_KINDS
 from engine.messages import (
     AccountStatement,
     AllocateAllowances,
@@ -653,7 +651,6 @@ def _next_trading_day(market: Market, day: int) -> int:
     return day_to_int(market.exchange.config.calendar.next_trading_day(date))
 
 
-@pytest.mark.parametrize("book_kind", sorted(BOOK_KINDS))
 @given(data=st.data())
 def test_registry_operations_and_trades_keep_statements_balanced_and_conserved(
     book_kind: str, data: st.DataObject

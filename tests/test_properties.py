@@ -16,12 +16,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.exchange import Exchange
-from engine.listing import BOOK_KINDS
 from engine.messages import (
     AmendOrder,
     CancelOrder,
@@ -428,10 +426,6 @@ def no_check(market: Market, events: list[Event]) -> None:
 
 # ---------------------------------------------------------------------------------- properties
 
-books = pytest.mark.parametrize("book_kind", sorted(BOOK_KINDS))
-
-
-@books
 @given(data=st.data())
 def test_book_never_crossed_and_internally_valid(book_kind: str, data: st.DataObject) -> None:
     market, commands = play(data, book_kind, check_book_uncrossed_and_valid)
@@ -439,7 +433,6 @@ def test_book_never_crossed_and_internally_valid(book_kind: str, data: st.DataOb
     assert len(market.events) >= len(commands)
 
 
-@books
 @given(data=st.data())
 def test_cash_and_allowances_conserved_and_never_negative(book_kind: str, data: st.DataObject) -> None:
     market, _ = play(data, book_kind, check_conserved_and_never_negative)
@@ -447,7 +440,6 @@ def test_cash_and_allowances_conserved_and_never_negative(book_kind: str, data: 
     assert market.exchange.ledger.total_cash() == CASH * len(TRADERS)
 
 
-@books
 @given(data=st.data())
 def test_each_orders_fees_are_the_fee_on_its_cumulative_value(book_kind: str, data: st.DataObject) -> None:
     market, _ = play(data, book_kind, no_check)
@@ -462,7 +454,6 @@ def test_each_orders_fees_are_the_fee_on_its_cumulative_value(book_kind: str, da
     assert charged == {order_id: listing_fee(value) for order_id, value in traded.items()}
 
 
-@books
 @given(data=st.data())
 def test_frozen_balances_equal_open_orders_freezes(book_kind: str, data: st.DataObject) -> None:
     market, _ = play(data, book_kind, check_freezes_accounted)
@@ -476,7 +467,6 @@ def test_frozen_balances_equal_open_orders_freezes(book_kind: str, data: st.Data
     assert all(ledger.holding(a, i).frozen == 0 for a in ALL_ACCOUNTS for i in INSTRUMENTS)
 
 
-@books
 @given(data=st.data())
 def test_trades_follow_price_time_priority(book_kind: str, data: st.DataObject) -> None:
     check = PriorityCheck()
@@ -488,7 +478,6 @@ def test_trades_follow_price_time_priority(book_kind: str, data: st.DataObject) 
     )
 
 
-@books
 @given(data=st.data())
 def test_same_commands_give_same_events_and_state_hash(book_kind: str, data: st.DataObject) -> None:
     first, commands = play(data, book_kind, no_check)

@@ -1,0 +1,410 @@
+"""The fast path's command kernels and ``run_batch``, the one call that applies a batch.
+
+Each function mirrors its counterpart in ``engine.listing.Listing`` step for step (the checks in
+the same order, so the first failing check decides the reject code, as in the reference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.fast import ladder
+from engine.fast.kernels import (
+    AMEND_NO_CHANGE,
+    DUPLICATE_CLIENT_ORDER_ID,
+    INSUFFICIENT_FUNDS,
+    INSUFFICIENT_HOLDINGS,
+    INVALID_CLIENT_ORDER_ID,
+    INVALID_PRICE,
+    UNKNOWN_ACCOUNT,
+    UNKNOWN_INSTRUMENT,
+    UNKNOWN_ORDER,
+    Arr,
+    cancel,
+    cash_needed,
+    check_open,
+    check_position,
+    check_price,
+    check_quantity,
+    emit,
+    emit_reject,
+    execute,
+    fee_for,
+    free_slot,
+    release_cash,
+)
+from engine.fast.layout import (
+    ALL_INSTRUMENTS,
+    B_UPPER,
+    BUY,
+    CMD_AMEND,
+    CMD_CANCEL,
+    CMD_CANCEL_ALL,
+    CMD_NEW,
+    CMD_PYTHON,
+    DISCONNECT,
+    E_F,
+    EV_ACCEPTED,
+    EV_ALL_CANCELLED,
+    EV_AMENDED,
+    EV_ORDER_REJECTED,
+    EV_REQUEST_REJECTED,
+    EXPIRED,
+    H_AVAIL,
+    H_FROZEN,
+    K_AVAIL,
+    K_FROZEN,
+    MARKET_FIVE_CANCEL,
+    O_ACCT,
+    O_COID,
+    O_FCASH,
+    O_FILLED,
+    O_FQTY,
+    O_FREEZE,
+    O_ID,
+    O_INSTR,
+    O_LEAVES,
+    O_PRICE,
+    O_SIDE,
+    O_STP,
+    O_TVALUE,
+    O_TYPE,
+    P_COID_MAX,
+    P_FREE_TOP,
+    P_ID_BASE,
+    P_LIVE,
+    P_NEXT_ORDER,
+    P_RATE,
+    P_STOPPED,
+    P_TRADES_N,
+    R_OPEN_BUYS,
+    STOP_EVENTS,
+    STOP_IDS,
+    STOP_PYTHON,
+    STOP_SLOTS,
+    STOP_TRADES,
+    USER,
+    X_ACCT,
+    X_COID,
+    X_COID_LEN,
+    X_FLAG,
+    X_INSTR,
+    X_KIND,
+    X_ORDER_ID,
+    X_PRICE,
+    X_QTY,
+    X_SIDE,
+    X_STP,
+    X_TYPE,
+)
+
+
+@njit(cache=True)
+def new_order(
+    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, account_codes: Arr,
+    ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
+) -> None:  # fmt: skip
+    account, instr = cmds[i, X_ACCT], cmds[i, X_INSTR]
+    freeze_price = needed = 0
+    side, kind = cmds[i, X_SIDE], cmds[i, X_TYPE]
+    quantity, price = cmds[i, X_QTY], cmds[i, X_PRICE]
+    market = kind >= MARKET_FIVE_CANCEL
+    reason[:] = 0
+    if account < 0:
+        reason[0] = UNKNOWN_ACCOUNT
+    elif account_codes[account]:
+        reason[0] = account_codes[account]  # prohibited, closed, or a kind that cannot trade
+    elif instr < 0:
+        reason[0] = UNKNOWN_INSTRUMENT
+    elif cmds[i, X_COID_LEN] == 0 or cmds[i, X_COID_LEN] > params[P_COID_MAX]:
+        reason[0], reason[1], reason[2] = INVALID_CLIENT_ORDER_ID, cmds[i, X_COID_LEN], params[P_COID_MAX]
+    elif coids[cmds[i, X_COID]]:
+        reason[0] = DUPLICATE_CLIENT_ORDER_ID
+    elif check_open(books, params, instr, reason) and check_quantity(books, params, instr, quantity, quantity, reason):
+        if market:
+            if price != 0:
+                reason[0], reason[1], reason[2] = INVALID_PRICE, price, kind
+        else:
+            check_price(books, instr, price, reason)
+    if reason[0] == 0:
+        # the freezes (Listing._freeze)
+        if side == BUY:
+            if check_position(holdings, risk, account, instr, quantity, reason):
+                freeze_price = books[instr, B_UPPER] if market else price
+                value = freeze_price * quantity
+                needed = value + fee_for(value, params[P_RATE])
+                if needed > cash[account, K_AVAIL]:
+                    reason[0], reason[1], reason[2] = INSUFFICIENT_FUNDS, needed, cash[account, K_AVAIL]
+                else:
+                    cash[account, K_AVAIL] -= needed
+                    cash[account, K_FROZEN] += needed
+                    risk[account, instr, R_OPEN_BUYS] += quantity
+        else:
+            if quantity > holdings[account, instr, H_AVAIL]:
+                reason[0], reason[1], reason[2] = INSUFFICIENT_HOLDINGS, quantity, holdings[account, instr, H_AVAIL]
+            else:
+                holdings[account, instr, H_AVAIL] -= quantity
+                holdings[account, instr, H_FROZEN] += quantity
+    if reason[0]:
+        emit_reject(events, count, EV_ORDER_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+        return
+    top = params[P_FREE_TOP] - 1
+    params[P_FREE_TOP] = top
+    slot = free[top]
+    order_id = params[P_NEXT_ORDER]
+    params[P_NEXT_ORDER] = order_id + 1
+    ids[order_id - params[P_ID_BASE]] = slot
+    coids[cmds[i, X_COID]] = 1
+    orders[slot, O_ID] = order_id
+    orders[slot, O_ACCT] = account
+    orders[slot, O_INSTR] = instr
+    orders[slot, O_SIDE] = side
+    orders[slot, O_TYPE] = kind
+    orders[slot, O_PRICE] = price
+    orders[slot, O_LEAVES] = quantity
+    orders[slot, O_STP] = cmds[i, X_STP]
+    orders[slot, O_FREEZE] = freeze_price if side == BUY else 0
+    orders[slot, O_FILLED] = 0
+    orders[slot, O_FCASH] = needed if side == BUY else 0
+    orders[slot, O_FQTY] = 0 if side == BUY else quantity
+    orders[slot, O_TVALUE] = 0
+    orders[slot, O_COID] = cmds[i, X_COID]
+    row = emit(events, count, EV_ACCEPTED, i)
+    events[row, E_F] = order_id
+    events[row, E_F + 1] = account
+    events[row, E_F + 2] = instr
+    events[row, E_F + 3] = side
+    events[row, E_F + 4] = kind
+    events[row, E_F + 5] = price
+    events[row, E_F + 6] = quantity
+    events[row, E_F + 7] = orders[slot, O_FCASH]
+    events[row, E_F + 8] = orders[slot, O_FQTY]
+    events[row, E_F + 9] = cmds[i, X_COID]
+    execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
+
+
+@njit(cache=True)
+def find(orders: Arr, ids: Arr, params: Arr, order_id: int, account: int) -> int:
+    """The slot of the account's open order ``order_id``, or -1 (another account's order is unknown too)."""
+    index = order_id - params[P_ID_BASE]
+    if index < 0 or order_id >= params[P_NEXT_ORDER] or index >= ids.shape[0]:
+        return -1
+    slot = ids[index]
+    if slot < 0 or orders[slot, O_ACCT] != account:
+        return -1
+    return slot
+
+
+@njit(cache=True)
+def take_off(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
+    ladder.unlink(orders, levels, books, orders[slot, O_INSTR], slot)
+    params[P_LIVE] -= 1
+
+
+@njit(cache=True)
+def cancel_order(
+    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
+    free: Arr, events: Arr, params: Arr, count: Arr,
+) -> None:  # fmt: skip
+    # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
+    slot = find(orders, ids, params, cmds[i, X_ORDER_ID], cmds[i, X_ACCT])
+    if slot < 0:
+        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[i, X_ORDER_ID], 0, 0)
+        return
+    take_off(orders, levels, books, params, slot)
+    cancel(orders, cash, holdings, risk, events, params, count, i, slot, USER)
+    free_slot(orders, ids, free, params, slot)
+
+
+@njit(cache=True)
+def cancel_all(
+    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
+    free: Arr, events: Arr, params: Arr, count: Arr,
+) -> None:  # fmt: skip
+    """Mass cancel: every open order of the account (on one instrument, or all), oldest first."""
+    account, named = cmds[i, X_ACCT], cmds[i, X_INSTR]
+    if account < 0:
+        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
+        return
+    if named == -1:
+        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
+        return
+    reason = DISCONNECT if cmds[i, X_FLAG] else USER
+    cancelled = 0
+    for instr in range(books.shape[0]):
+        if named != ALL_INSTRUMENTS and instr != named:
+            continue
+        slots = ladder.canonical(orders, levels, books, instr)
+        mine = slots[orders[slots, O_ACCT] == account]
+        for slot in mine[np.argsort(orders[mine, O_ID])]:
+            take_off(orders, levels, books, params, slot)
+            cancel(orders, cash, holdings, risk, events, params, count, i, slot, reason)
+            free_slot(orders, ids, free, params, slot)
+            cancelled += 1
+    row = emit(events, count, EV_ALL_CANCELLED, i)
+    events[row, E_F] = account
+    events[row, E_F + 1] = named
+    events[row, E_F + 2] = cancelled
+    events[row, E_F + 3] = reason
+
+
+@njit(cache=True)
+def amend_order(
+    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
+    free: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
+) -> None:  # fmt: skip
+    order_id, price, quantity = cmds[i, X_ORDER_ID], cmds[i, X_PRICE], cmds[i, X_QTY]
+    slot = find(orders, ids, params, order_id, cmds[i, X_ACCT])
+    if slot < 0:
+        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, order_id, 0, 0)
+        return
+    account, instr, leaves = orders[slot, O_ACCT], orders[slot, O_INSTR], orders[slot, O_LEAVES]
+    reason[:] = 0
+    if (
+        check_open(books, params, instr, reason)
+        and check_quantity(books, params, instr, quantity, orders[slot, O_FILLED] + quantity, reason)
+        and check_price(books, instr, price, reason)
+        and price == orders[slot, O_PRICE]
+        and quantity == leaves
+    ):
+        reason[0], reason[1], reason[2] = AMEND_NO_CHANGE, price, quantity
+    cash_before, quantity_before = orders[slot, O_FCASH], orders[slot, O_FQTY]
+    if reason[0] == 0:
+        refreeze(orders, cash, holdings, risk, params, slot, price, quantity, reason)
+    if reason[0]:
+        emit_reject(events, count, EV_REQUEST_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+        return
+    kept = price == orders[slot, O_PRICE] and quantity < leaves
+    if kept:
+        ladder.reduce(orders, levels, books, instr, slot, quantity)
+    else:
+        # Losing priority: off the book and back in as an incoming limit order.
+        take_off(orders, levels, books, params, slot)
+        orders[slot, O_PRICE] = price
+        orders[slot, O_LEAVES] = quantity
+    row = emit(events, count, EV_AMENDED, i)
+    events[row, E_F] = order_id
+    events[row, E_F + 1] = account
+    events[row, E_F + 2] = instr
+    events[row, E_F + 3] = orders[slot, O_PRICE]
+    events[row, E_F + 4] = orders[slot, O_LEAVES]
+    events[row, E_F + 5] = 1 if kept else 0
+    events[row, E_F + 6] = orders[slot, O_FCASH] - cash_before
+    events[row, E_F + 7] = orders[slot, O_FQTY] - quantity_before
+    if not kept:
+        execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
+
+
+@njit(cache=True)
+def refreeze(
+    orders: Arr, cash: Arr, holdings: Arr, risk: Arr, params: Arr, slot: int, price: int, quantity: int, reason: Arr
+) -> None:
+    """Adjust the order's freeze to the amended price and quantity; fill ``reason`` if funds fall short."""
+    account, instr = orders[slot, O_ACCT], orders[slot, O_INSTR]
+    if orders[slot, O_SIDE] != BUY:
+        extra = quantity - orders[slot, O_FQTY]
+        if extra > 0:
+            if extra > holdings[account, instr, H_AVAIL]:
+                reason[0], reason[1], reason[2] = INSUFFICIENT_HOLDINGS, extra, holdings[account, instr, H_AVAIL]
+                return
+            holdings[account, instr, H_AVAIL] -= extra
+            holdings[account, instr, H_FROZEN] += extra
+        elif extra < 0:
+            holdings[account, instr, H_FROZEN] += extra
+            holdings[account, instr, H_AVAIL] -= extra
+        orders[slot, O_FQTY] = quantity
+        return
+    leaves = orders[slot, O_LEAVES]
+    if quantity > leaves and not check_position(holdings, risk, account, instr, quantity - leaves, reason):
+        return
+    old_freeze_price = orders[slot, O_FREEZE]
+    orders[slot, O_FREEZE] = price
+    extra = cash_needed(orders, slot, quantity, params[P_RATE]) - orders[slot, O_FCASH]
+    if extra > 0:
+        if extra > cash[account, K_AVAIL]:
+            orders[slot, O_FREEZE] = old_freeze_price
+            reason[0], reason[1], reason[2] = INSUFFICIENT_FUNDS, extra, cash[account, K_AVAIL]
+            return
+        cash[account, K_AVAIL] -= extra
+        cash[account, K_FROZEN] += extra
+    elif extra < 0:
+        release_cash(cash, account, -extra)
+    orders[slot, O_FCASH] += extra
+    risk[account, instr, R_OPEN_BUYS] += quantity - leaves
+
+
+@njit(cache=True)
+def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr) -> int:
+    """0 when the arrays can take command ``i`` in the worst case, else the STOP_* reason."""
+    live = params[P_LIVE]
+    if count[0] + live + 4 > events.shape[0]:
+        return STOP_EVENTS
+    if params[P_TRADES_N] + live + 1 > trades.shape[0]:
+        return STOP_TRADES
+    if cmds[i, X_KIND] == CMD_NEW:
+        if params[P_FREE_TOP] < 1:
+            return STOP_SLOTS
+        if params[P_NEXT_ORDER] - params[P_ID_BASE] >= ids.shape[0]:
+            return STOP_IDS
+    return 0
+
+
+@njit(cache=True)
+def run_batch(
+    cmds: Arr, start: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr,
+    account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr,
+    first_event: Arr,
+) -> int:  # fmt: skip
+    """Apply ``cmds[start:]``; return the index of the first command not applied.
+
+    ``first_event[i]`` is set to the first event record of command ``i`` (``count[0]`` holds the
+    records written so far). Stops early, between two commands, when the arrays lack room or at a
+    command the kernels do not apply (``CMD_PYTHON``), saying which in ``params[P_STOPPED]``.
+    """
+    reason = np.zeros(4, dtype=np.int64)
+    params[P_STOPPED] = 0
+    n = cmds.shape[0]
+    for i in range(start, n):
+        first_event[i] = count[0]
+        kind = cmds[i, X_KIND]
+        if kind == CMD_PYTHON:
+            params[P_STOPPED] = STOP_PYTHON
+            return i
+        stop = room(cmds, i, ids, trades, events, params, count)
+        if stop:
+            params[P_STOPPED] = stop
+            return i
+        if kind == CMD_NEW:
+            new_order(
+                cmds, i, orders, levels, books, cash, holdings, risk, account_codes, ids, free, coids, trades,
+                events, params, count, reason,
+            )  # fmt: skip
+        elif kind == CMD_CANCEL:
+            cancel_order(cmds, i, orders, levels, books, cash, holdings, risk, ids, free, events, params, count)
+        elif kind == CMD_AMEND:
+            amend_order(
+                cmds, i, orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, reason
+            )
+        elif kind == CMD_CANCEL_ALL:
+            cancel_all(cmds, i, orders, levels, books, cash, holdings, risk, ids, free, events, params, count)
+    first_event[n] = count[0]
+    return n
+
+
+@njit(cache=True)
+def expire_all(
+    orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr, free: Arr, events: Arr,
+    params: Arr, count: Arr,
+) -> None:  # fmt: skip
+    """End of day: every resting order expires, instrument by instrument in canonical order.
+
+    The books are empty afterwards, so the id index starts again at the next order id.
+    """
+    for instr in range(books.shape[0]):
+        for slot in ladder.canonical(orders, levels, books, instr):
+            take_off(orders, levels, books, params, slot)
+            cancel(orders, cash, holdings, risk, events, params, count, -1, slot, EXPIRED)
+            free_slot(orders, ids, free, params, slot)
+    params[P_ID_BASE] = params[P_NEXT_ORDER]
+    ids[:] = -1

@@ -1,0 +1,578 @@
+"""The fast path's kernels: listing trading over arrays, a whole batch of commands per call.
+
+``run_batch`` applies new orders, cancels, amends and mass cancels exactly as
+``engine.listing.Listing`` does — the same checks in the same order, the same freezes, matching,
+DvP moves, fees and events — and writes each event as one fixed-layout record
+(``engine.fast.layout``). The reference listing is the specification; the differential tests
+hold the two to identical events and state hashes.
+
+Before each command the kernel makes sure the arrays have room for the worst case of that
+command (an event and a trade per resting order); when they do not, it stops *between* commands,
+says why in ``params[P_STOPPED]`` and returns how many it applied, and the boundary grows the
+arrays and calls again from there. A command is therefore never half applied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.fast import ladder
+from engine.fast.layout import (
+    B_ASK_BASE,
+    B_BEST_ASK,
+    B_BEST_BID,
+    B_BID_BASE,
+    B_HALTED,
+    B_HIGH,
+    B_LAST,
+    B_LO,
+    B_LOT,
+    B_LOW,
+    B_LOWER,
+    B_OPEN,
+    B_TICK,
+    B_TRADES,
+    B_TURNOVER,
+    B_UPPER,
+    B_VOLUME,
+    BUY,
+    CANCEL_BOTH,
+    CANCEL_INCOMING,
+    E_CMD,
+    E_F,
+    E_KIND,
+    EV_CANCELLED,
+    EV_CONVERTED,
+    EV_TRADE,
+    FOK_UNFILLED,
+    H_AVAIL,
+    H_COMPLIANCE,
+    H_FROZEN,
+    H_RESTRICTED,
+    IOC_REMAINDER,
+    K_AVAIL,
+    K_FROZEN,
+    K_PROCEEDS,
+    K_RELEASED,
+    L_HEAD,
+    LIMIT,
+    LIMIT_FOK,
+    LIMIT_IOC,
+    MARKET_FIVE_CANCEL,
+    MARKET_FIVE_LIMIT,
+    MARKET_REMAINDER,
+    O_ACCT,
+    O_FCASH,
+    O_FILLED,
+    O_FQTY,
+    O_FREEZE,
+    O_ID,
+    O_INSTR,
+    O_LEAVES,
+    O_NEXT,
+    O_PRICE,
+    O_SIDE,
+    O_STP,
+    O_TVALUE,
+    O_TYPE,
+    P_FEE_ACCT,
+    P_FEES_TODAY,
+    P_FREE_TOP,
+    P_ID_BASE,
+    P_LEVELS,
+    P_LIVE,
+    P_MARKET_HALTED,
+    P_MAX_Q,
+    P_MIN_Q,
+    P_NEXT_TRADE,
+    P_OPEN,
+    P_RATE,
+    P_SESSION,
+    P_TRADES_N,
+    R_LIMIT,
+    R_OPEN_BUYS,
+    SELF_TRADE,
+    SELL,
+    T_BUY_FEE,
+    T_BUYER,
+    T_ID,
+    T_INSTR,
+    T_PRICE,
+    T_QTY,
+    T_SELL_FEE,
+    T_SELLER,
+)
+from engine.messages.reject import Reject
+
+# Reject codes as plain integers: numba freezes module-level ints into the compiled code.
+UNKNOWN_ACCOUNT = int(Reject.UNKNOWN_ACCOUNT)
+UNKNOWN_INSTRUMENT = int(Reject.UNKNOWN_INSTRUMENT)
+MARKET_CLOSED = int(Reject.MARKET_CLOSED)
+MARKET_HALTED = int(Reject.MARKET_HALTED)
+INSTRUMENT_HALTED = int(Reject.INSTRUMENT_HALTED)
+PRICE_OUT_OF_BAND = int(Reject.PRICE_OUT_OF_BAND)
+INVALID_TICK = int(Reject.INVALID_TICK)
+INVALID_LOT = int(Reject.INVALID_LOT)
+QUANTITY_OUT_OF_RANGE = int(Reject.QUANTITY_OUT_OF_RANGE)
+INVALID_PRICE = int(Reject.INVALID_PRICE)
+DUPLICATE_CLIENT_ORDER_ID = int(Reject.DUPLICATE_CLIENT_ORDER_ID)
+INVALID_CLIENT_ORDER_ID = int(Reject.INVALID_CLIENT_ORDER_ID)
+INSUFFICIENT_FUNDS = int(Reject.INSUFFICIENT_FUNDS)
+INSUFFICIENT_HOLDINGS = int(Reject.INSUFFICIENT_HOLDINGS)
+POSITION_LIMIT = int(Reject.POSITION_LIMIT)
+UNKNOWN_ORDER = int(Reject.UNKNOWN_ORDER)
+AMEND_NO_CHANGE = int(Reject.AMEND_NO_CHANGE)
+
+PPM = 1_000_000
+Arr = np.ndarray
+
+
+@njit(cache=True)
+def fee_for(value: int, rate_ppm: int) -> int:
+    """``settlement.ledger.fee_for``: value × rate, half-up to the fen."""
+    return (value * rate_ppm + PPM // 2) // PPM
+
+
+@njit(cache=True)
+def cash_needed(orders: np.ndarray, slot: int, leaves: int, rate: int) -> int:
+    """Cash a buy must keep frozen for ``leaves`` more tonnes: value at its freeze price plus fee."""
+    if orders[slot, O_SIDE] == SELL:
+        return 0
+    value = orders[slot, O_FREEZE] * leaves
+    traded = orders[slot, O_TVALUE]
+    return value + fee_for(traded + value, rate) - fee_for(traded, rate)
+
+
+@njit(cache=True)
+def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
+    """Start an event record; return its row. ``count[0]`` is the number of records written."""
+    row = count[0]
+    count[0] = row + 1
+    events[row, E_KIND] = kind
+    events[row, E_CMD] = cmd
+    return row
+
+
+@njit(cache=True)
+def emit_reject(
+    events: np.ndarray, count: np.ndarray, kind: int, cmd: int, code: int, c1: int, c2: int, c3: int
+) -> None:
+    row = emit(events, count, kind, cmd)
+    events[row, E_F] = code
+    events[row, E_F + 1] = c1
+    events[row, E_F + 2] = c2
+    events[row, E_F + 3] = c3
+
+
+@njit(cache=True)
+def release_cash(cash: np.ndarray, account: int, amount: int) -> None:
+    cash[account, K_FROZEN] -= amount
+    cash[account, K_AVAIL] += amount
+    cash[account, K_RELEASED] += amount
+
+
+@njit(cache=True)
+def free_slot(orders: np.ndarray, ids: np.ndarray, free: np.ndarray, params: np.ndarray, slot: int) -> None:
+    """The order is done: drop it from the id index and put its slot back on the free stack."""
+    index = orders[slot, O_ID] - params[P_ID_BASE]
+    if 0 <= index < ids.shape[0] and ids[index] == slot:
+        ids[index] = -1
+    orders[slot, O_ID] = 0
+    free[params[P_FREE_TOP]] = slot
+    params[P_FREE_TOP] += 1
+
+
+@njit(cache=True)
+def cancel(
+    orders: Arr,
+    cash: Arr,
+    holdings: Arr,
+    risk: Arr,
+    events: Arr,
+    params: Arr,
+    count: Arr,
+    cmd: int,
+    slot: int,
+    reason: int,
+) -> None:
+    """Release what the order still holds frozen and report it cancelled (it is off the book)."""
+    account, instr = orders[slot, O_ACCT], orders[slot, O_INSTR]
+    released_cash, released_quantity = orders[slot, O_FCASH], orders[slot, O_FQTY]
+    if orders[slot, O_SIDE] == BUY:
+        risk[account, instr, R_OPEN_BUYS] -= orders[slot, O_LEAVES]
+    if released_cash:
+        release_cash(cash, account, released_cash)
+        orders[slot, O_FCASH] = 0
+    if released_quantity:
+        holdings[account, instr, H_FROZEN] -= released_quantity
+        holdings[account, instr, H_AVAIL] += released_quantity
+        orders[slot, O_FQTY] = 0
+    row = emit(events, count, EV_CANCELLED, cmd)
+    events[row, E_F] = orders[slot, O_ID]
+    events[row, E_F + 1] = account
+    events[row, E_F + 2] = instr
+    events[row, E_F + 3] = reason
+    events[row, E_F + 4] = orders[slot, O_LEAVES]
+    events[row, E_F + 5] = released_cash
+    events[row, E_F + 6] = released_quantity
+    orders[slot, O_LEAVES] = 0
+
+
+@njit(cache=True)
+def fee_increment(orders: np.ndarray, slot: int, value: int, rate: int) -> int:
+    before = orders[slot, O_TVALUE]
+    orders[slot, O_TVALUE] = before + value
+    return fee_for(before + value, rate) - fee_for(before, rate)
+
+
+@njit(cache=True)
+def trade(
+    orders: Arr,
+    books: Arr,
+    cash: Arr,
+    holdings: Arr,
+    risk: Arr,
+    trades: Arr,
+    events: Arr,
+    params: Arr,
+    count: Arr,
+    cmd: int,
+    incoming: int,
+    resting: int,
+    quantity: int,
+    price: int,
+) -> None:
+    """Settle one fill (both orders' leaves already reduced): DvP, fees, releases, figures, event."""
+    instr = orders[incoming, O_INSTR]
+    value = price * quantity
+    rate = params[P_RATE]
+    orders[incoming, O_FILLED] += quantity
+    orders[resting, O_FILLED] += quantity
+    if orders[incoming, O_TYPE] >= MARKET_FIVE_CANCEL:
+        orders[incoming, O_PRICE] = price  # the last trade price, kept for a rest-to-limit conversion
+    if orders[incoming, O_SIDE] == BUY:
+        buy, sell = incoming, resting
+    else:
+        buy, sell = resting, incoming
+    buyer, seller = orders[buy, O_ACCT], orders[sell, O_ACCT]
+    buy_fee = fee_increment(orders, buy, value, rate)
+    sell_fee = fee_increment(orders, sell, value, rate)
+    trade_id = params[P_NEXT_TRADE]
+    # DvP: both legs and both fees in one step (settlement.ledger.Ledger.settle_trade)
+    cash[buyer, K_FROZEN] -= value + buy_fee
+    cash[seller, K_AVAIL] += value - sell_fee
+    cash[seller, K_PROCEEDS] += value - sell_fee
+    fee_account = params[P_FEE_ACCT]
+    cash[fee_account, K_AVAIL] += buy_fee + sell_fee
+    holdings[seller, instr, H_FROZEN] -= quantity
+    holdings[buyer, instr, H_RESTRICTED] += quantity
+    t = params[P_TRADES_N]
+    params[P_TRADES_N] = t + 1
+    trades[t, T_ID] = trade_id
+    trades[t, T_INSTR] = instr
+    trades[t, T_PRICE] = price
+    trades[t, T_QTY] = quantity
+    trades[t, T_BUYER] = buyer
+    trades[t, T_SELLER] = seller
+    trades[t, T_BUY_FEE] = buy_fee
+    trades[t, T_SELL_FEE] = sell_fee
+    risk[buyer, instr, R_OPEN_BUYS] -= quantity
+    orders[buy, O_FCASH] -= value + buy_fee
+    orders[sell, O_FQTY] -= quantity
+    buy_leaves = orders[buy, O_LEAVES]
+    released = orders[buy, O_FCASH] - cash_needed(orders, buy, buy_leaves, rate)
+    if released:
+        release_cash(cash, buyer, released)
+        orders[buy, O_FCASH] -= released
+    if books[instr, B_TRADES] == 0:
+        books[instr, B_OPEN] = price
+        books[instr, B_HIGH] = price
+        books[instr, B_LOW] = price
+    else:
+        books[instr, B_HIGH] = max(books[instr, B_HIGH], price)
+        books[instr, B_LOW] = min(books[instr, B_LOW], price)
+    books[instr, B_LAST] = price
+    books[instr, B_VOLUME] += quantity
+    books[instr, B_TURNOVER] += value
+    books[instr, B_TRADES] += 1
+    params[P_FEES_TODAY] += buy_fee + sell_fee
+    row = emit(events, count, EV_TRADE, cmd)
+    events[row, E_F] = trade_id
+    events[row, E_F + 1] = instr
+    events[row, E_F + 2] = price
+    events[row, E_F + 3] = quantity
+    events[row, E_F + 4] = orders[incoming, O_SIDE]
+    events[row, E_F + 5] = orders[buy, O_ID]
+    events[row, E_F + 6] = orders[sell, O_ID]
+    events[row, E_F + 7] = buyer
+    events[row, E_F + 8] = seller
+    events[row, E_F + 9] = buy_fee
+    events[row, E_F + 10] = sell_fee
+    events[row, E_F + 11] = buy_leaves
+    events[row, E_F + 12] = orders[sell, O_LEAVES]
+    events[row, E_F + 13] = released
+    params[P_NEXT_TRADE] = trade_id + 1
+
+
+@njit(cache=True)
+def match(
+    orders: Arr,
+    levels: Arr,
+    books: Arr,
+    cash: Arr,
+    holdings: Arr,
+    risk: Arr,
+    ids: Arr,
+    free: Arr,
+    trades: Arr,
+    events: Arr,
+    params: Arr,
+    count: Arr,
+    cmd: int,
+    slot: int,
+    limit: int,
+    max_levels: int,
+) -> bool:
+    """Match the incoming order against the opposite side; True when self-trade prevention stopped it.
+
+    ``ReferenceBook.match`` and ``Listing._settle`` in one pass: best price first, FIFO within a
+    price, a trade at the resting price, each fill settled as it happens.
+    """
+    instr = orders[slot, O_INSTR]
+    side = orders[slot, O_SIDE]
+    account, stp = orders[slot, O_ACCT], orders[slot, O_STP]
+    lo, tick = books[instr, B_LO], books[instr, B_TICK]
+    reached = 0
+    while orders[slot, O_LEAVES] > 0:
+        if side == BUY:
+            offset, base = books[instr, B_BEST_ASK], books[instr, B_ASK_BASE]
+        else:
+            offset, base = books[instr, B_BEST_BID], books[instr, B_BID_BASE]
+        if offset < 0:
+            break
+        price = lo + offset * tick
+        if limit >= 0 and not ladder.acceptable(side, price, limit):
+            break
+        if 0 <= max_levels <= reached:
+            break
+        reached += 1
+        resting = levels[base + offset, L_HEAD]
+        while resting >= 0 and orders[slot, O_LEAVES] > 0:
+            following = orders[resting, O_NEXT]
+            if orders[resting, O_ACCT] == account:
+                if stp == CANCEL_INCOMING:
+                    return True
+                ladder.unlink(orders, levels, books, instr, resting)
+                params[P_LIVE] -= 1
+                cancel(orders, cash, holdings, risk, events, params, count, cmd, resting, SELF_TRADE)
+                free_slot(orders, ids, free, params, resting)
+                if stp == CANCEL_BOTH:
+                    return True
+            else:
+                quantity = min(orders[slot, O_LEAVES], orders[resting, O_LEAVES])
+                orders[slot, O_LEAVES] -= quantity
+                done = quantity == orders[resting, O_LEAVES]
+                if done:
+                    ladder.unlink(orders, levels, books, instr, resting)  # takes its leaves off the level
+                    params[P_LIVE] -= 1
+                    orders[resting, O_LEAVES] = 0
+                else:
+                    ladder.reduce(orders, levels, books, instr, resting, orders[resting, O_LEAVES] - quantity)
+                trade(
+                    orders,
+                    books,
+                    cash,
+                    holdings,
+                    risk,
+                    trades,
+                    events,
+                    params,
+                    count,
+                    cmd,
+                    slot,
+                    resting,
+                    quantity,
+                    price,
+                )
+                if done:
+                    free_slot(orders, ids, free, params, resting)
+            resting = following
+    return False
+
+
+@njit(cache=True)
+def rest(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
+    ladder.add(orders, levels, books, orders[slot, O_INSTR], slot)
+    params[P_LIVE] += 1
+
+
+@njit(cache=True)
+def execute(
+    orders: Arr,
+    levels: Arr,
+    books: Arr,
+    cash: Arr,
+    holdings: Arr,
+    risk: Arr,
+    ids: Arr,
+    free: Arr,
+    trades: Arr,
+    events: Arr,
+    params: Arr,
+    count: Arr,
+    cmd: int,
+    slot: int,
+) -> None:
+    """Match an accepted (or re-priced) order, then rest, convert or cancel what is left."""
+    kind = orders[slot, O_TYPE]
+    instr = orders[slot, O_INSTR]
+    market = kind >= MARKET_FIVE_CANCEL
+    limit = -1 if market else orders[slot, O_PRICE]
+    max_levels = params[P_LEVELS] if market else -1
+    if (
+        kind == LIMIT_FOK
+        and ladder.fillable(orders, levels, books, instr, slot, limit, max_levels) < orders[slot, O_LEAVES]
+    ):
+        cancel(orders, cash, holdings, risk, events, params, count, cmd, slot, FOK_UNFILLED)
+        free_slot(orders, ids, free, params, slot)
+        return
+    stopped = match(
+        orders,
+        levels,
+        books,
+        cash,
+        holdings,
+        risk,
+        ids,
+        free,
+        trades,
+        events,
+        params,
+        count,
+        cmd,
+        slot,
+        limit,
+        max_levels,
+    )
+    if orders[slot, O_LEAVES] == 0:
+        free_slot(orders, ids, free, params, slot)
+        return
+    if stopped:
+        reason = SELF_TRADE
+    elif kind == LIMIT:
+        rest(orders, levels, books, params, slot)
+        return
+    elif kind == MARKET_FIVE_LIMIT:
+        price = (
+            orders[slot, O_PRICE] if orders[slot, O_FILLED] else ladder.best_price(books, instr, orders[slot, O_SIDE])
+        )
+        if price >= 0:
+            convert(orders, levels, books, cash, events, params, count, cmd, slot, price)
+            return
+        reason = MARKET_REMAINDER
+    elif kind == LIMIT_IOC:
+        reason = IOC_REMAINDER
+    elif kind == LIMIT_FOK:
+        reason = FOK_UNFILLED
+    else:
+        reason = MARKET_REMAINDER
+    cancel(orders, cash, holdings, risk, events, params, count, cmd, slot, reason)
+    free_slot(orders, ids, free, params, slot)
+
+
+@njit(cache=True)
+def convert(
+    orders: Arr,
+    levels: Arr,
+    books: Arr,
+    cash: Arr,
+    events: Arr,
+    params: Arr,
+    count: Arr,
+    cmd: int,
+    slot: int,
+    price: int,
+) -> None:
+    """A best-five rest-to-limit order's remainder rests as a limit order at ``price``."""
+    orders[slot, O_PRICE] = price
+    orders[slot, O_TYPE] = LIMIT
+    released = 0
+    if orders[slot, O_SIDE] == BUY:
+        orders[slot, O_FREEZE] = price
+        released = orders[slot, O_FCASH] - cash_needed(orders, slot, orders[slot, O_LEAVES], params[P_RATE])
+        if released:
+            release_cash(cash, orders[slot, O_ACCT], released)
+            orders[slot, O_FCASH] -= released
+    rest(orders, levels, books, params, slot)
+    row = emit(events, count, EV_CONVERTED, cmd)
+    events[row, E_F] = orders[slot, O_ID]
+    events[row, E_F + 1] = orders[slot, O_ACCT]
+    events[row, E_F + 2] = orders[slot, O_INSTR]
+    events[row, E_F + 3] = price
+    events[row, E_F + 4] = orders[slot, O_LEAVES]
+    events[row, E_F + 5] = released
+
+
+@njit(cache=True)
+def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.ndarray) -> bool:
+    """Listing._check_trading_open: fills ``reason`` (code, c1, c2, c3) and returns False if closed."""
+    if not params[P_OPEN]:
+        reason[0], reason[1] = MARKET_CLOSED, params[P_SESSION]
+        return False
+    if params[P_MARKET_HALTED]:
+        reason[0] = MARKET_HALTED
+        return False
+    if books[instr, B_HALTED]:
+        reason[0], reason[1] = INSTRUMENT_HALTED, instr
+        return False
+    return True
+
+
+@njit(cache=True)
+def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: int, reason: Arr) -> bool:
+    if not params[P_MIN_Q] <= quantity <= params[P_MAX_Q] or total > params[P_MAX_Q]:
+        reason[0], reason[1], reason[2], reason[3] = QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q]
+        return False
+    if quantity % books[instr, B_LOT]:
+        reason[0], reason[1], reason[2] = INVALID_LOT, quantity, books[instr, B_LOT]
+        return False
+    return True
+
+
+@njit(cache=True)
+def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -> bool:
+    if price <= 0:
+        reason[0], reason[1] = INVALID_PRICE, price
+        return False
+    if price % books[instr, B_TICK]:
+        reason[0], reason[1], reason[2] = INVALID_TICK, price, books[instr, B_TICK]
+        return False
+    if not books[instr, B_LOWER] <= price <= books[instr, B_UPPER]:
+        reason[0], reason[1], reason[2], reason[3] = (
+            PRICE_OUT_OF_BAND,
+            price,
+            books[instr, B_LOWER],
+            books[instr, B_UPPER],
+        )
+        return False
+    return True
+
+
+@njit(cache=True)
+def check_position(holdings: Arr, risk: Arr, account: int, instr: int, quantity: int, reason: Arr) -> bool:
+    """engine.risk.PositionLimits.check_buy: a buy may not take the position over the limit."""
+    limit = risk[account, instr, R_LIMIT]
+    if limit < 0:
+        return True
+    position = (
+        holdings[account, instr, H_AVAIL]
+        + holdings[account, instr, H_FROZEN]
+        + holdings[account, instr, H_RESTRICTED]
+        + holdings[account, instr, H_COMPLIANCE]
+        + risk[account, instr, R_OPEN_BUYS]
+    )
+    if position + quantity > limit:
+        reason[0], reason[1], reason[2], reason[3] = POSITION_LIMIT, position, quantity, limit
+        return False
+    return True

@@ -1,0 +1,273 @@
+"""The fast book's ladder: dense price levels over the band, each a FIFO of order slots.
+
+Per instrument and side, ``levels`` holds one row per tick between the ladder's lowest price and
+its highest (the day's band), so finding a price's level is one subtraction and one division.
+A level's orders are an intrusive doubly linked list threaded through ``orders[:, O_NEXT/O_PREV]``:
+appending at the tail and unlinking anywhere are O(1) and need no allocation. The best offset of
+each side is kept in ``books``; when the best level empties, the next one is found by scanning
+towards worse prices, which near the mid of a live book is a few rows.
+
+These functions only keep the ladder; the rules, freezes and settlement are in
+``engine.fast.kernels``. They mirror ``engine.book.ReferenceBook``, which is the specification.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.fast.layout import (
+    B_ASK_BASE,
+    B_BEST_ASK,
+    B_BEST_BID,
+    B_BID_BASE,
+    B_LIVE,
+    B_LO,
+    B_N,
+    B_TICK,
+    BUY,
+    CANCEL_RESTING,
+    L_COUNT,
+    L_HEAD,
+    L_QTY,
+    L_TAIL,
+    O_ACCT,
+    O_ID,
+    O_INSTR,
+    O_LEAVES,
+    O_NEXT,
+    O_PREV,
+    O_PRICE,
+    O_SIDE,
+    O_STP,
+)
+
+
+@njit(cache=True)
+def level_row(books: np.ndarray, instr: int, side: int, price: int) -> int:
+    """The ``levels`` row of ``price`` on ``side`` of the instrument's ladder."""
+    offset = (price - books[instr, B_LO]) // books[instr, B_TICK]
+    if side == BUY:
+        return books[instr, B_BID_BASE] + offset
+    return books[instr, B_ASK_BASE] + offset
+
+
+@njit(cache=True)
+def best_price(books: np.ndarray, instr: int, side: int) -> int:
+    """The best price on ``side``, or -1 when the side is empty."""
+    offset = books[instr, B_BEST_BID] if side == BUY else books[instr, B_BEST_ASK]
+    if offset < 0:
+        return -1
+    return books[instr, B_LO] + offset * books[instr, B_TICK]
+
+
+@njit(cache=True)
+def add(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
+    """Rest an order at the back of its price level's queue."""
+    side = orders[slot, O_SIDE]
+    offset = (orders[slot, O_PRICE] - books[instr, B_LO]) // books[instr, B_TICK]
+    row = (books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]) + offset
+    tail = levels[row, L_TAIL]
+    orders[slot, O_PREV] = tail
+    orders[slot, O_NEXT] = -1
+    if tail < 0:
+        levels[row, L_HEAD] = slot
+    else:
+        orders[tail, O_NEXT] = slot
+    levels[row, L_TAIL] = slot
+    levels[row, L_QTY] += orders[slot, O_LEAVES]
+    levels[row, L_COUNT] += 1
+    books[instr, B_LIVE] += 1
+    if side == BUY:
+        if offset > books[instr, B_BEST_BID]:
+            books[instr, B_BEST_BID] = offset
+    elif books[instr, B_BEST_ASK] < 0 or offset < books[instr, B_BEST_ASK]:
+        books[instr, B_BEST_ASK] = offset
+
+
+@njit(cache=True)
+def unlink(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
+    """Take an order out of its level (with its open quantity); move the best price if it emptied."""
+    side = orders[slot, O_SIDE]
+    offset = (orders[slot, O_PRICE] - books[instr, B_LO]) // books[instr, B_TICK]
+    row = (books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]) + offset
+    prev, nxt = orders[slot, O_PREV], orders[slot, O_NEXT]
+    if prev < 0:
+        levels[row, L_HEAD] = nxt
+    else:
+        orders[prev, O_NEXT] = nxt
+    if nxt < 0:
+        levels[row, L_TAIL] = prev
+    else:
+        orders[nxt, O_PREV] = prev
+    levels[row, L_QTY] -= orders[slot, O_LEAVES]
+    levels[row, L_COUNT] -= 1
+    books[instr, B_LIVE] -= 1
+    if levels[row, L_COUNT] == 0:
+        if side == BUY and offset == books[instr, B_BEST_BID]:
+            base = books[instr, B_BID_BASE]
+            while offset >= 0 and levels[base + offset, L_COUNT] == 0:
+                offset -= 1
+            books[instr, B_BEST_BID] = offset
+        elif side != BUY and offset == books[instr, B_BEST_ASK]:
+            base, n = books[instr, B_ASK_BASE], books[instr, B_N]
+            while offset < n and levels[base + offset, L_COUNT] == 0:
+                offset += 1
+            books[instr, B_BEST_ASK] = offset if offset < n else -1
+
+
+@njit(cache=True)
+def reduce(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int, leaves: int) -> None:
+    """Lower a resting order's open quantity in place: it keeps its time priority."""
+    row = level_row(books, instr, orders[slot, O_SIDE], orders[slot, O_PRICE])
+    levels[row, L_QTY] -= orders[slot, O_LEAVES] - leaves
+    orders[slot, O_LEAVES] = leaves
+
+
+@njit(cache=True)
+def acceptable(side: int, resting_price: int, limit: int) -> bool:
+    return resting_price <= limit if side == BUY else resting_price >= limit
+
+
+@njit(cache=True)
+def fillable(
+    orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int, limit: int, max_levels: int
+) -> int:
+    """What matching would fill for the incoming order in ``slot`` now, changing nothing.
+
+    ``limit`` < 0: any price; ``max_levels`` < 0: any number of levels. Mirrors
+    ``ReferenceBook.fillable``: an order of the same account is skipped under cancel-resting and
+    ends the count under the other two modes.
+    """
+    side = orders[slot, O_SIDE]
+    want = orders[slot, O_LEAVES]
+    account, stp = orders[slot, O_ACCT], orders[slot, O_STP]
+    lo, tick, n = books[instr, B_LO], books[instr, B_TICK], books[instr, B_N]
+    total = 0
+    reached = 0
+    if side == BUY:
+        offset, step, base = books[instr, B_BEST_ASK], 1, books[instr, B_ASK_BASE]
+    else:
+        offset, step, base = books[instr, B_BEST_BID], -1, books[instr, B_BID_BASE]
+    if offset < 0:
+        return 0
+    while 0 <= offset < n:
+        row = base + offset
+        if levels[row, L_COUNT]:
+            if limit >= 0 and not acceptable(side, lo + offset * tick, limit):
+                break
+            if 0 <= max_levels <= reached:
+                break
+            reached += 1
+            resting = levels[row, L_HEAD]
+            while resting >= 0:
+                if orders[resting, O_ACCT] == account:
+                    if stp != CANCEL_RESTING:
+                        return total
+                else:
+                    total += orders[resting, O_LEAVES]
+                    if total >= want:
+                        return want
+                resting = orders[resting, O_NEXT]
+        offset += step
+    return total
+
+
+@njit(cache=True)
+def depth(levels: np.ndarray, books: np.ndarray, instr: int, side: int, count: int) -> np.ndarray:
+    """The best ``count`` levels of a side: rows of (price, quantity, orders)."""
+    out = np.zeros((count, 3), dtype=np.int64)
+    lo, tick, n = books[instr, B_LO], books[instr, B_TICK], books[instr, B_N]
+    if side == BUY:
+        offset, step, base = books[instr, B_BEST_BID], -1, books[instr, B_BID_BASE]
+    else:
+        offset, step, base = books[instr, B_BEST_ASK], 1, books[instr, B_ASK_BASE]
+    found = 0
+    while found < count and 0 <= offset < n:
+        row = base + offset
+        if levels[row, L_COUNT]:
+            out[found, 0] = lo + offset * tick
+            out[found, 1] = levels[row, L_QTY]
+            out[found, 2] = levels[row, L_COUNT]
+            found += 1
+        offset += step
+    return out[:found]
+
+
+@njit(cache=True)
+def canonical(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int) -> np.ndarray:
+    """Every resting slot of the instrument: bids best first, then asks best first, FIFO in a level."""
+    out = np.empty(books[instr, B_LIVE], dtype=np.int64)
+    found = 0
+    n = books[instr, B_N]
+    for side in (BUY, BUY + 1):
+        if side == BUY:
+            offset, step, base = books[instr, B_BEST_BID], -1, books[instr, B_BID_BASE]
+        else:
+            offset, step, base = books[instr, B_BEST_ASK], 1, books[instr, B_ASK_BASE]
+        if offset < 0:
+            continue
+        while 0 <= offset < n:
+            slot = levels[base + offset, L_HEAD]
+            while slot >= 0:
+                out[found] = slot
+                found += 1
+                slot = orders[slot, O_NEXT]
+            offset += step
+    return out[:found]
+
+
+@njit(cache=True)
+def check(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, ids: np.ndarray, id_base: int) -> int:
+    """Walk every ladder against the order rows and the id index; 0 when they agree, else a code.
+
+    1 a level's count, 2 its quantity, 3 a misfiled or empty order, 4 the id index, 5 the best
+    offset, 6 a crossed book, 7 the live count. A debug and test aid, never on the hot path.
+    """
+    for instr in range(books.shape[0]):
+        n = books[instr, B_N]
+        live = 0
+        for side in (BUY, BUY + 1):
+            base = books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]
+            best = -1
+            for offset in range(n):
+                row = base + offset
+                count = quantity = 0
+                slot = levels[row, L_HEAD]
+                prev = -1
+                while slot >= 0:
+                    price = books[instr, B_LO] + offset * books[instr, B_TICK]
+                    if orders[slot, O_SIDE] != side or orders[slot, O_PRICE] != price or orders[slot, O_LEAVES] <= 0:
+                        return 3
+                    if orders[slot, O_PREV] != prev:
+                        return 3
+                    oid = orders[slot, O_ID] - id_base
+                    if oid < 0 or oid >= ids.shape[0] or ids[oid] != slot:
+                        return 4
+                    count += 1
+                    quantity += orders[slot, O_LEAVES]
+                    prev = slot
+                    slot = orders[slot, O_NEXT]
+                if levels[row, L_TAIL] != prev or levels[row, L_COUNT] != count:
+                    return 1
+                if levels[row, L_QTY] != quantity:
+                    return 2
+                if count and (side == BUY or best < 0):
+                    best = offset  # bids: the highest level with orders; asks: the lowest
+                live += count
+            if side == BUY and best != books[instr, B_BEST_BID]:
+                return 5
+            if side != BUY and best != books[instr, B_BEST_ASK]:
+                return 5
+        if 0 <= books[instr, B_BEST_ASK] <= books[instr, B_BEST_BID]:
+            return 6
+        if live != books[instr, B_LIVE]:
+            return 7
+    return 0
+
+
+@njit(cache=True)
+def add_all(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, slots: np.ndarray) -> None:
+    """Rest every slot in the given order (a ladder rebuilt from canonical order keeps FIFO)."""
+    for slot in slots:
+        add(orders, levels, books, orders[slot, O_INSTR], slot)

@@ -1,0 +1,567 @@
+"""Listing trading on the fast book: the Python boundary around the kernels.
+
+``FastListing`` answers everything ``engine.listing.Listing`` answers (the exchange, the end of
+day, the gateway and market data use the two alike), but keeps its orders, ladders and counters
+in arrays and applies new orders, cancels, amends and mass cancels with one kernel call per batch
+(``engine.fast.commands.run_batch``). Per call it:
+
+1. turns the commands into a columnar int64 batch (``encode``): names to indices, each client
+   order id interned to an integer key per (account, id);
+2. pushes what Python-side commands may have changed since the last call (session, halts, the
+   band, the day's figures, and — after a registry operation — account status and position limits);
+3. runs the kernel, growing an array and calling again whenever the kernel stopped for room;
+4. pulls the day's figures back and hands over the event records, which ``engine.fast.events``
+   turns into messages only for whoever asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from engine.book import BookInvariantError, DepthLevel
+from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.daily import InstrumentDay
+from engine.fast import commands, ladder
+from engine.fast.events import Names, decode
+from engine.fast.layout import (
+    ALL_INSTRUMENTS,
+    B_ASK_BASE,
+    B_BEST_ASK,
+    B_BEST_BID,
+    B_BID_BASE,
+    B_HALTED,
+    B_LIVE,
+    B_LO,
+    B_LOT,
+    B_LOWER,
+    B_N,
+    B_OPEN,
+    B_TICK,
+    B_TRADES,
+    B_UPPER,
+    BOOK_FIELDS,
+    CMD_AMEND,
+    CMD_CANCEL,
+    CMD_CANCEL_ALL,
+    CMD_NEW,
+    CMD_PYTHON,
+    COMMAND_FIELDS,
+    EVENT_FIELDS,
+    LEVEL_FIELDS,
+    O_ACCT,
+    O_COID,
+    O_FCASH,
+    O_FILLED,
+    O_FQTY,
+    O_FREEZE,
+    O_ID,
+    O_INSTR,
+    O_LEAVES,
+    O_PRICE,
+    O_SIDE,
+    O_STP,
+    O_TVALUE,
+    O_TYPE,
+    ORDER_FIELDS,
+    P_COID_MAX,
+    P_FEE_ACCT,
+    P_FEES_TODAY,
+    P_FREE_TOP,
+    P_ID_BASE,
+    P_LEVELS,
+    P_LIVE,
+    P_MARKET_HALTED,
+    P_MAX_Q,
+    P_MIN_Q,
+    P_NEXT_ORDER,
+    P_NEXT_TRADE,
+    P_OPEN,
+    P_RATE,
+    P_SESSION,
+    P_STOPPED,
+    P_TRADES_N,
+    PARAM_FIELDS,
+    R_LIMIT,
+    R_OPEN_BUYS,
+    RISK_FIELDS,
+    STOP_PYTHON,
+    X_COID,
+)
+from engine.listing import MarketStatus
+from engine.messages import (
+    AmendOrder,
+    CancelAllOrders,
+    CancelOrder,
+    Command,
+    Event,
+    NewOrder,
+    OrderType,
+    Reject,
+    Session,
+    Side,
+    StpMode,
+)
+from engine.orders import Order, OrderRecord
+from engine.risk import PositionLimits
+from engine.rules import band_limits
+from settlement.arrays import ArrayLedger
+
+# Command values beyond these fail their range checks anyway; clamping keeps them in int64.
+_CLAMP = 2**62
+FAST_COMMANDS = (NewOrder, CancelOrder, AmendOrder, CancelAllOrders)
+
+
+def _clamp(value: int) -> int:
+    return value if -_CLAMP < value < _CLAMP else (_CLAMP if value > 0 else -_CLAMP)
+
+
+class ClientOrderIds:
+    """The (account, client order id) pairs used today: interned keys with a used flag per key."""
+
+    def __init__(self, listing: FastListing) -> None:
+        self._listing = listing
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        listing = self._listing
+        used = np.flatnonzero(listing.coids[: len(listing.names.client_order_ids)])
+        return iter([listing.names.client_order_ids[k] for k in used.tolist()])
+
+    def __len__(self) -> int:
+        return int(self._listing.coids.sum())
+
+    def __contains__(self, pair: object) -> bool:
+        key = self._listing.coid_keys.get(pair)  # type: ignore[call-overload]
+        return key is not None and bool(self._listing.coids[key])
+
+    def clear(self) -> None:
+        """Forget every id (the end of day). The keys stay valid until the next batch runs, since
+        commands later in the batch being applied were encoded with them; ``run`` then compacts."""
+        listing = self._listing
+        listing.coids[:] = 0
+        listing.compact_due = True
+
+
+class FastBook:
+    """One instrument's book as ``engine.book.ReferenceBook`` shows it (read side)."""
+
+    def __init__(self, listing: FastListing, instr: int, code: str) -> None:
+        self._listing = listing
+        self._instr = instr
+        self.instrument = code
+
+    def __len__(self) -> int:
+        return int(self._listing.book_rows[self._instr, B_LIVE])
+
+    def get(self, order_id: int) -> Order | None:
+        order = self._listing.find_order(order_id)
+        return order if order is not None and order.instrument == self.instrument else None
+
+    def best(self, side: Side) -> int | None:
+        price = int(ladder.best_price(self._listing.book_rows, self._instr, int(side)))
+        return None if price < 0 else price
+
+    def best_bid(self) -> int | None:
+        return self.best(Side.BUY)
+
+    def best_ask(self) -> int | None:
+        return self.best(Side.SELL)
+
+    def depth(self, side: Side, levels: int) -> list[DepthLevel]:
+        rows = ladder.depth(self._listing.levels, self._listing.book_rows, self._instr, int(side), levels)
+        return [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
+
+    def orders(self) -> Iterator[Order]:
+        """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
+        listing = self._listing
+        slots = ladder.canonical(listing.orders, listing.levels, listing.book_rows, self._instr)
+        return iter([listing.order_at(slot) for slot in slots.tolist()])
+
+    def validate_internal_state(self) -> None:
+        self._listing.validate_internal_state()
+
+
+class FastListing:
+    """The listing-trading state over arrays: one ladder per instrument, the day's figures, the ids."""
+
+    def __init__(self, config: ExchangeConfig, ledger: ArrayLedger, market: MarketStatus, risk: PositionLimits) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.market = market
+        self.risk = risk
+        self.rate_ppm = config.fees.listing_ppm
+        self.default_stp = StpMode[config.listing.default_stp.upper()]
+        self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
+        self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
+        self.account_index = ledger.account_index
+        self.instrument_index = {code: j for j, code in enumerate(self.instruments)}
+        self.names = Names(ledger.account_names, list(self.instruments), [a.kind for a in config.accounts])
+        self.days: dict[str, InstrumentDay] = {
+            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen) for i in config.instruments
+        }
+        self.books = {code: FastBook(self, j, code) for j, code in enumerate(self.instruments)}
+        self._bands: dict[str, tuple[int, int, int]] = {}
+        n_accounts, n_instruments = len(self.accounts), len(self.instruments)
+        self.orders = np.zeros((1024, ORDER_FIELDS), dtype=np.int64)
+        self.free = np.arange(1023, -1, -1, dtype=np.int64)
+        self.book_rows = np.zeros((n_instruments, BOOK_FIELDS), dtype=np.int64)
+        self.levels = np.zeros((0, LEVEL_FIELDS), dtype=np.int64)
+        self.risk_rows = np.zeros((n_accounts, n_instruments, RISK_FIELDS), dtype=np.int64)
+        self.account_codes = np.zeros(n_accounts, dtype=np.int64)
+        self.ids = np.full(1024, -1, dtype=np.int64)
+        self.coids = np.zeros(1024, dtype=np.uint8)
+        self.coid_keys: dict[tuple[int, str], int] = {}
+        self.compact_due = False
+        self.events = np.zeros((4096, EVENT_FIELDS), dtype=np.int64)
+        p = self.params = np.zeros(PARAM_FIELDS, dtype=np.int64)
+        p[P_NEXT_ORDER] = p[P_NEXT_TRADE] = p[P_ID_BASE] = 1
+        p[P_FREE_TOP] = self.orders.shape[0]
+        p[P_RATE] = self.rate_ppm
+        limits = config.listing
+        p[P_LEVELS], p[P_MIN_Q], p[P_MAX_Q] = limits.market_levels, limits.min_quantity_t, limits.max_quantity_t
+        p[P_COID_MAX] = limits.client_order_id_max_length
+        p[P_FEE_ACCT] = self.account_index[config.fees.fee_account]
+        for j, instrument in enumerate(config.instruments):
+            self.book_rows[j, B_LOT] = instrument.lot_t
+        self._laid_out_for: list[int | None] = [None] * n_instruments
+        self.stale = True  # account status and position limits need computing before the next kernel call
+        self.client_order_ids = ClientOrderIds(self)
+        self._lay_out()
+
+    # ------------------------------------------------------------------ counters
+    @property
+    def next_order_id(self) -> int:
+        return int(self.params[P_NEXT_ORDER])
+
+    @next_order_id.setter
+    def next_order_id(self, value: int) -> None:
+        self.params[P_NEXT_ORDER] = value
+
+    @property
+    def next_trade_id(self) -> int:
+        return int(self.params[P_NEXT_TRADE])
+
+    @next_trade_id.setter
+    def next_trade_id(self, value: int) -> None:
+        self.params[P_NEXT_TRADE] = value
+
+    @property
+    def fees_today(self) -> int:
+        return int(self.params[P_FEES_TODAY])
+
+    @fees_today.setter
+    def fees_today(self, value: int) -> None:
+        self.params[P_FEES_TODAY] = value
+
+    @property
+    def open_buys(self) -> dict[tuple[str, str], int]:
+        """Tonnes each account may still buy through its open orders, per instrument (non-zero only)."""
+        column = self.risk_rows[:, :, R_OPEN_BUYS]
+        return {
+            (self.names.accounts[a], self.names.instruments[j]): int(column[a, j])
+            for a, j in np.argwhere(column).tolist()
+        }
+
+    def band(self, instrument: str) -> tuple[int, int]:
+        """The day's price band (lower, upper), from the instrument's current reference price."""
+        reference = self.days[instrument].reference_price
+        cached = self._bands.get(instrument)
+        if cached is None or cached[0] != reference:
+            tick = self.instruments[instrument].tick_fen
+            cached = self._bands[instrument] = (reference, *band_limits(reference, self.config.listing.band_bp, tick))
+        return cached[1], cached[2]
+
+    # ------------------------------------------------------------------ orders as objects
+    def order_at(self, slot: int) -> Order:
+        (oid, acct, instr, side, kind, price, leaves, stp, freeze, filled, fcash, fqty, tvalue, coid) = self.orders[
+            slot, :14
+        ].tolist()
+        return Order(
+            order_id=oid,
+            account=self.names.accounts[acct],
+            instrument=self.names.instruments[instr],
+            client_order_id=self.names.client_order_ids[coid][1],
+            side=Side(side),
+            order_type=OrderType(kind),
+            price=price,
+            leaves=leaves,
+            stp=StpMode(stp),
+            freeze_price=freeze,
+            filled=filled,
+            frozen_cash=fcash,
+            frozen_quantity=fqty,
+            traded_value=tvalue,
+        )
+
+    def find_order(self, order_id: int) -> Order | None:
+        index = order_id - int(self.params[P_ID_BASE])
+        if index < 0 or order_id >= self.next_order_id or index >= self.ids.shape[0]:
+            return None
+        slot = int(self.ids[index])
+        return None if slot < 0 else self.order_at(slot)
+
+    # ------------------------------------------------------------------ commands
+    def intern(self, account: int, client_order_id: str) -> int:
+        key = self.coid_keys.get((account, client_order_id))
+        if key is None:
+            key = self.coid_keys[(account, client_order_id)] = len(self.names.client_order_ids)
+            self.names.client_order_ids.append((self.names.accounts[account], client_order_id))
+            if key >= self.coids.shape[0]:
+                self.coids = np.concatenate([self.coids, np.zeros_like(self.coids)])
+        return key
+
+    def _compact_ids(self, cmds: np.ndarray) -> None:
+        """Drop the interned ids nothing needs any more (after an end of day): keep the ones in use
+        and those of resting orders, and renumber them in the orders and in the batch about to run."""
+        live = np.flatnonzero(self.orders[:, O_ID])
+        keep = np.zeros(len(self.names.client_order_ids), dtype=bool)
+        keep[self.orders[live, O_COID]] = True
+        keep |= self.coids[: keep.shape[0]].astype(bool)
+        in_batch = cmds[:, X_COID] >= 0
+        keep[cmds[in_batch, X_COID]] = True
+        renumber = np.full(keep.shape[0], -1, dtype=np.int64)
+        kept = np.flatnonzero(keep)
+        renumber[kept] = np.arange(kept.shape[0])
+        self.orders[live, O_COID] = renumber[self.orders[live, O_COID]]
+        cmds[in_batch, X_COID] = renumber[cmds[in_batch, X_COID]]
+        old_names, used = self.names.client_order_ids, self.coids
+        self.names.client_order_ids = [old_names[k] for k in kept.tolist()]
+        self.coid_keys = {(self.account_index[a], c): k for k, (a, c) in enumerate(self.names.client_order_ids)}
+        self.coids = np.zeros(max(1024, 2 * kept.shape[0]), dtype=np.uint8)
+        self.coids[: kept.shape[0]] = used[kept]
+        self.compact_due = False
+
+    def encode(self, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
+        """The columnar batch of ``cmds`` stamped with ``ts``; other than ``FAST_COMMANDS`` as CMD_PYTHON rows.
+
+        Apply a batch (``run``) before encoding the next: an end of day inside a batch lets the
+        next ``run`` renumber the interned client order ids, and it renumbers only its own batch.
+        """
+        accounts, instruments = self.account_index, self.instrument_index
+        coid_max = self.config.listing.client_order_id_max_length
+        rows = []
+        for cmd, t in zip(cmds, ts, strict=True):
+            if not isinstance(cmd, FAST_COMMANDS):
+                rows.append((CMD_PYTHON, t, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0))
+                continue
+            account = accounts.get(cmd.account, -1)
+            if isinstance(cmd, NewOrder):
+                coid = cmd.client_order_id
+                key = self.intern(account, coid) if account >= 0 and 0 < len(coid) <= coid_max else -1
+                stp = self.default_stp if cmd.stp is None else cmd.stp
+                instr = instruments.get(cmd.instrument, -1)
+                rows.append((CMD_NEW, t, account, instr, key, len(coid), cmd.side, cmd.order_type,
+                             _clamp(cmd.price), _clamp(cmd.quantity), stp, 0, 0))  # fmt: skip
+            elif isinstance(cmd, CancelOrder):
+                rows.append((CMD_CANCEL, t, account, -1, -1, 0, 0, 0, 0, 0, 0, _clamp(cmd.order_id), 0))
+            elif isinstance(cmd, AmendOrder):
+                rows.append((CMD_AMEND, t, account, -1, -1, 0, 0, 0, _clamp(cmd.price), _clamp(cmd.quantity), 0,
+                             _clamp(cmd.order_id), 0))  # fmt: skip
+            else:
+                assert isinstance(cmd, CancelAllOrders)
+                instr = instruments.get(cmd.instrument, -1) if cmd.instrument else ALL_INSTRUMENTS
+                rows.append((CMD_CANCEL_ALL, t, account, instr, -1, 0, 0, 0, 0, 0, 0, 0, int(cmd.on_disconnect)))
+        if not rows:
+            return np.zeros((0, COMMAND_FIELDS), dtype=np.int64, order="F")
+        return np.asfortranarray(np.array(rows, dtype=np.int64))
+
+    def run(self, cmds: np.ndarray, on_python: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Apply a columnar batch: a copy of the event records and each command's first record (n + 1).
+
+        A ``CMD_PYTHON`` row is handed to ``on_python(index)`` between two kernel calls, with the
+        arrays and the objects in step on both sides of it.
+        """
+        n = cmds.shape[0]
+        first = np.empty(n + 1, dtype=np.int64)
+        count = np.zeros(1, dtype=np.int64)
+        if self.compact_due:
+            self._compact_ids(cmds)
+        self._push()
+        start = 0
+        arrays = self.ledger.arrays
+        while start < n:
+            self._make_room(int(count[0]))
+            start = commands.run_batch(
+                cmds, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
+                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, self.events,
+                self.params, count, first,
+            )  # fmt: skip
+            arrays.trade_count = int(self.params[P_TRADES_N])
+            if start < n and self.params[P_STOPPED] == STOP_PYTHON:
+                if on_python is None:
+                    raise TypeError(f"command {start} of the batch is not a fast-path command")
+                self._pull()
+                on_python(start)
+                self._push()
+                start += 1
+        first[n] = count[0]
+        self._pull()
+        return self.events[: count[0]].copy(), first
+
+    def apply_many(self, cmds: Sequence[Command], ts: Sequence[int]) -> list[list[Event]]:
+        """Apply fast-path commands in one kernel call; their events as messages, per command."""
+        records, first = self.run(self.encode(cmds, ts))
+        rows = records.tolist()
+        bounds = first.tolist()
+        names = self.names
+        return [
+            decode(rows[bounds[i] : bounds[i + 1]], t, cmd, names)
+            for i, (cmd, t) in enumerate(zip(cmds, ts, strict=True))
+        ]
+
+    def apply(self, cmd: Command, ts: int) -> list[Event]:
+        return self.apply_many([cmd], [ts])[0]
+
+    new_order = cancel_order = amend_order = cancel_all_orders = apply
+
+    def expire_all(self, ts: int) -> list[Event]:
+        """End of day: every order still resting expires (orders are day orders)."""
+        self._push()
+        count = np.zeros(1, dtype=np.int64)
+        events = np.zeros((int(self.params[P_LIVE]) + 1, EVENT_FIELDS), dtype=np.int64)  # its own: may run mid-batch
+        arrays = self.ledger.arrays
+        commands.expire_all(
+            self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings, self.risk_rows, self.ids,
+            self.free, events, self.params, count,
+        )  # fmt: skip
+        self._pull()
+        return decode(events[: count[0]].tolist(), ts, None, self.names)
+
+    # ------------------------------------------------------------------ keeping arrays and objects in step
+    def _push(self) -> None:
+        """What Python-side commands may have changed since the last kernel call, into the arrays."""
+        market, p, rows = self.market, self.params, self.book_rows
+        session: Session = market.session
+        p[P_OPEN] = 1 if market.day_open and session.is_continuous else 0
+        p[P_SESSION] = int(session)
+        p[P_MARKET_HALTED] = 1 if market.halted else 0
+        for j, figures in enumerate(self.days.values()):
+            if figures.reference_price != self._laid_out_for[j]:
+                self._lay_out()
+            rows[j, B_HALTED] = figures.halted
+            rows[j, B_OPEN : B_TRADES + 1] = (figures.open, figures.high, figures.low, figures.last,
+                                               figures.volume, figures.turnover, figures.trades)  # fmt: skip
+        p[P_TRADES_N] = self.ledger.arrays.trade_count
+        if self.stale:
+            self._refresh_accounts()
+
+    def _pull(self) -> None:
+        self.ledger.arrays.trade_count = int(self.params[P_TRADES_N])
+        for j, figures in enumerate(self.days.values()):
+            (figures.open, figures.high, figures.low, figures.last, figures.volume, figures.turnover,
+             figures.trades) = self.book_rows[j, B_OPEN : B_TRADES + 1].tolist()  # fmt: skip
+
+    def _refresh_accounts(self) -> None:
+        """Account status and position limits, which only registry operations change."""
+        closed = self.ledger.closed
+        for a, account in enumerate(self.accounts.values()):
+            code: int
+            if account.prohibited:
+                code = Reject.PROHIBITED_PARTICIPANT
+            elif account.id in closed:
+                code = Reject.ACCOUNT_CLOSED
+            elif account.kind not in TRADING_ACCOUNT_KINDS:
+                code = Reject.ACCOUNT_CANNOT_TRADE
+            else:
+                code = 0
+            self.account_codes[a] = code
+            for j, instrument in enumerate(self.instruments):
+                limit = self.risk.limit(account.id, instrument)
+                self.risk_rows[a, j, R_LIMIT] = -1 if limit is None else limit
+        self.stale = False
+
+    def _lay_out(self) -> None:
+        """Size every ladder to its band (and to any order resting outside it), keeping FIFO order."""
+        if self.levels.shape[0]:
+            resting = [ladder.canonical(self.orders, self.levels, self.book_rows, j) for j in range(len(self.days))]
+        else:  # not laid out yet: nothing rests
+            resting = [np.zeros(0, dtype=np.int64) for _ in self.days]
+        rows, base = self.book_rows, 0
+        for j, (code, figures) in enumerate(self.days.items()):
+            lower, upper = self.band(code)
+            prices = self.orders[resting[j], O_PRICE]
+            low, high = min([lower, *prices.tolist()]), max([upper, *prices.tolist()])
+            tick = self.instruments[code].tick_fen
+            if any(p % tick for p in prices.tolist()) or low % tick:
+                raise BookInvariantError(f"{code}: a resting price is not on the tick {tick}")
+            n = (high - low) // tick + 1
+            rows[j, B_LO], rows[j, B_TICK], rows[j, B_N] = low, tick, n
+            rows[j, B_BID_BASE], rows[j, B_ASK_BASE] = base, base + n
+            rows[j, B_BEST_BID] = rows[j, B_BEST_ASK] = -1
+            rows[j, B_LIVE] = 0
+            rows[j, B_LOWER], rows[j, B_UPPER] = lower, upper
+            base += 2 * n
+            self._laid_out_for[j] = figures.reference_price
+        self.levels = np.zeros((base, LEVEL_FIELDS), dtype=np.int64)
+        self.levels[:, :2] = -1
+        for slots in resting:
+            ladder.add_all(self.orders, self.levels, self.book_rows, slots)
+
+    def _make_room(self, events_written: int) -> None:
+        """Grow whatever the next command might not fit in (the kernel stops rather than overflow)."""
+        p = self.params
+        live = int(p[P_LIVE])
+        if events_written + live + 4 > self.events.shape[0]:
+            grown = np.zeros((2 * (events_written + live + 4), EVENT_FIELDS), dtype=np.int64)
+            grown[:events_written] = self.events[:events_written]
+            self.events = grown
+        self.ledger.arrays.ensure_trade_room(live + 1)
+        if p[P_FREE_TOP] < 1:
+            self._grow_orders()
+        if p[P_NEXT_ORDER] - p[P_ID_BASE] >= self.ids.shape[0]:
+            self.ids = np.concatenate([self.ids, np.full_like(self.ids, -1)])
+
+    def _grow_orders(self) -> None:
+        """Double the order slots; the new ones go under the free ones still on the stack."""
+        size, top = self.orders.shape[0], int(self.params[P_FREE_TOP])
+        self.orders = np.concatenate([self.orders, np.zeros_like(self.orders)])
+        new = np.arange(2 * size - 1, size - 1, -1, dtype=np.int64)
+        self.free = np.concatenate([new, self.free[:top], np.zeros(size - top, dtype=np.int64)])
+        self.params[P_FREE_TOP] = top + size
+
+    # ------------------------------------------------------------------ snapshots
+    def restore_orders(self, records: Iterable[OrderRecord], next_order_id: int) -> None:
+        """Rest the orders of a snapshot (canonical order), with their freezes already in the ledger."""
+        records = list(records)
+        self.next_order_id = next_order_id
+        base = min([r.order_id for r in records], default=next_order_id)
+        self.params[P_ID_BASE] = base
+        self.ids = np.full(max(1024, 2 * (next_order_id - base + 1)), -1, dtype=np.int64)
+        while self.params[P_FREE_TOP] < len(records) + 1:
+            self._grow_orders()
+        self._push()
+        slots = []
+        for record in records:
+            top = int(self.params[P_FREE_TOP]) - 1
+            self.params[P_FREE_TOP] = top
+            slot = int(self.free[top])
+            a, j = self.account_index[record.account], self.instrument_index[record.instrument]
+            row = self.orders[slot]
+            row[:] = 0
+            row[O_ID], row[O_ACCT], row[O_INSTR], row[O_SIDE], row[O_TYPE] = (
+                record.order_id, a, j, record.side, record.order_type)  # fmt: skip
+            row[O_PRICE], row[O_LEAVES], row[O_STP], row[O_FREEZE] = (
+                record.price, record.leaves, record.stp, record.freeze_price)  # fmt: skip
+            row[O_FILLED], row[O_FCASH], row[O_FQTY], row[O_TVALUE] = (
+                record.filled, record.frozen_cash, record.frozen_quantity, record.traded_value)  # fmt: skip
+            row[O_COID] = self.intern(a, record.client_order_id)
+            self.ids[record.order_id - base] = slot
+            if record.side == Side.BUY:
+                self.risk_rows[a, j, R_OPEN_BUYS] += record.leaves
+            slots.append(slot)
+        ladder.add_all(self.orders, self.levels, self.book_rows, np.array(slots, dtype=np.int64))
+        self.params[P_LIVE] = len(slots)
+
+    def restore_client_order_ids(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for account, client_order_id in pairs:
+            key = self.intern(self.account_index[account], client_order_id)  # may grow ``coids``
+            self.coids[key] = 1
+
+    def validate_internal_state(self) -> None:
+        """Check every ladder against the order rows and the id index (debug and test aid)."""
+        code = ladder.check(self.orders, self.levels, self.book_rows, self.ids, int(self.params[P_ID_BASE]))
+        if code:
+            raise BookInvariantError(f"fast book invariant {code} broken (engine.fast.ladder.check)")
+        if int(self.book_rows[:, B_LIVE].sum()) != int(self.params[P_LIVE]):
+            raise BookInvariantError("resting order count disagrees with the books")
