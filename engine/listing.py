@@ -45,6 +45,17 @@ from settlement.ledger import Ledger, fee_for
 
 RejectReason = tuple[Reject, dict[str, object]]
 
+# Enum members bound once: on CPython 3.11 reading ``Side.BUY`` through the enum class goes through
+# ``EnumType.__getattr__`` (~70 ns), and these are read several times per order.
+BUY, SELL, USER_CANCEL = Side.BUY, Side.SELL, CancelReason.USER
+LIMIT, LIMIT_FOK, MARKET_FIVE_LIMIT = OrderType.LIMIT, OrderType.LIMIT_FOK, OrderType.MARKET_FIVE_LIMIT
+# Why the rest of an order that neither rests (LIMIT) nor converts (MARKET_FIVE_LIMIT) is cancelled.
+_REMAINDER_REASONS = {
+    OrderType.LIMIT_IOC: CancelReason.IOC_REMAINDER,
+    LIMIT_FOK: CancelReason.FOK_UNFILLED,
+    OrderType.MARKET_FIVE_CANCEL: CancelReason.MARKET_REMAINDER,
+}
+
 # The order book implementations, by the name config's ``engine.book`` uses.
 BOOK_KINDS: dict[str, type[ReferenceBook]] = {"reference": ReferenceBook}
 
@@ -71,6 +82,7 @@ class Listing:
         self.risk = risk
         self.market = market
         self.rate_ppm = config.fees.listing_ppm
+        self.limits = config.listing
         self.default_stp = StpMode[config.listing.default_stp.upper()]
         self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
         self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
@@ -125,31 +137,34 @@ class Listing:
         ]
 
     def _check_new_order(self, cmd: NewOrder) -> RejectReason | None:
-        account = self.accounts.get(cmd.account)
+        account_id = cmd.account
+        account = self.accounts.get(account_id)
         if account is None:
-            return Reject.UNKNOWN_ACCOUNT, {"account": cmd.account}
+            return Reject.UNKNOWN_ACCOUNT, {"account": account_id}
         if account.prohibited:
-            return Reject.PROHIBITED_PARTICIPANT, {"account": cmd.account}
-        if cmd.account in self.ledger.closed:
-            return Reject.ACCOUNT_CLOSED, {"account": cmd.account}
+            return Reject.PROHIBITED_PARTICIPANT, {"account": account_id}
+        if account_id in self.ledger.closed:
+            return Reject.ACCOUNT_CLOSED, {"account": account_id}
         if account.kind not in TRADING_ACCOUNT_KINDS:
-            return Reject.ACCOUNT_CANNOT_TRADE, {"account": cmd.account, "kind": account.kind}
-        if cmd.instrument not in self.instruments:
+            return Reject.ACCOUNT_CANNOT_TRADE, {"account": account_id, "kind": account.kind}
+        instrument = self.instruments.get(cmd.instrument)
+        if instrument is None:
             return Reject.UNKNOWN_INSTRUMENT, {"instrument": cmd.instrument}
-        max_length = self.config.listing.client_order_id_max_length
-        if not cmd.client_order_id or len(cmd.client_order_id) > max_length:
-            return Reject.INVALID_CLIENT_ORDER_ID, {"length": len(cmd.client_order_id), "max": max_length}
-        if (cmd.account, cmd.client_order_id) in self.client_order_ids:
-            return Reject.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": cmd.client_order_id}
-        reason = self._check_trading_open(cmd.instrument)
+        client_order_id = cmd.client_order_id
+        max_length = self.limits.client_order_id_max_length
+        if not client_order_id or len(client_order_id) > max_length:
+            return Reject.INVALID_CLIENT_ORDER_ID, {"length": len(client_order_id), "max": max_length}
+        if (account_id, client_order_id) in self.client_order_ids:
+            return Reject.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": client_order_id}
+        reason = self._check_trading_open(instrument.code)
         if reason is None:
-            reason = self._check_quantity(cmd.instrument, cmd.quantity, cmd.quantity)
+            reason = self._check_quantity(instrument, cmd.quantity, cmd.quantity)
         if reason is None:
             if cmd.order_type.is_market:
                 if cmd.price != 0:
                     return Reject.INVALID_PRICE, {"price": cmd.price, "order_type": cmd.order_type.name}
             else:
-                reason = self._check_price(cmd.instrument, cmd.price)
+                reason = self._check_price(instrument, cmd.price)
         return reason
 
     def _check_trading_open(self, instrument: str) -> RejectReason | None:
@@ -162,26 +177,26 @@ class Listing:
             return Reject.INSTRUMENT_HALTED, {"instrument": instrument}
         return None
 
-    def _check_quantity(self, instrument: str, quantity: int, total: int) -> RejectReason | None:
-        limits = self.config.listing
+    def _check_quantity(self, instrument: Instrument, quantity: int, total: int) -> RejectReason | None:
+        limits = self.limits
         if not limits.min_quantity_t <= quantity <= limits.max_quantity_t or total > limits.max_quantity_t:
             return Reject.QUANTITY_OUT_OF_RANGE, {
                 "quantity": total,
                 "min": limits.min_quantity_t,
                 "max": limits.max_quantity_t,
             }
-        lot = self.instruments[instrument].lot_t
+        lot = instrument.lot_t
         if quantity % lot:
             return Reject.INVALID_LOT, {"quantity": quantity, "lot": lot}
         return None
 
-    def _check_price(self, instrument: str, price: int) -> RejectReason | None:
+    def _check_price(self, instrument: Instrument, price: int) -> RejectReason | None:
         if price <= 0:
             return Reject.INVALID_PRICE, {"price": price}
-        tick = self.instruments[instrument].tick_fen
+        tick = instrument.tick_fen
         if price % tick:
             return Reject.INVALID_TICK, {"price": price, "tick": tick}
-        lower, upper = self.band(instrument)
+        lower, upper = self.band(instrument.code)
         if not lower <= price <= upper:
             return Reject.PRICE_OUT_OF_BAND, {"price": price, "lower": lower, "upper": upper}
         return None
@@ -199,33 +214,35 @@ class Listing:
             price=cmd.price,
             leaves=cmd.quantity,
             stp=self.default_stp if cmd.stp is None else cmd.stp,
-            freeze_price=freeze_price if cmd.side is Side.BUY else 0,
+            freeze_price=freeze_price if cmd.side is BUY else 0,
         )
 
     def cash_needed(self, order: Order, leaves: int) -> int:
         """Cash a buy must keep frozen for ``leaves`` more tonnes: value at its freeze price plus fee."""
-        if order.side is Side.SELL:
+        if order.side is SELL:
             return 0
         value = order.freeze_price * leaves
-        return value + fee_for(order.traded_value + value, self.rate_ppm) - fee_for(order.traded_value, self.rate_ppm)
+        traded, rate = order.traded_value, self.rate_ppm
+        return value + fee_for(traded + value, rate) - fee_for(traded, rate)
 
     def _freeze(self, order: Order) -> RejectReason | None:
-        if order.side is Side.BUY:
-            reason = self.risk.check_buy(order.account, order.instrument, order.leaves, self.open_buys)
+        account, instrument, leaves = order.account, order.instrument, order.leaves
+        if order.side is BUY:
+            reason = self.risk.check_buy(account, instrument, leaves, self.open_buys)
             if reason is not None:
                 return reason
-            needed = self.cash_needed(order, order.leaves)
-            if not self.ledger.freeze_cash(order.account, needed):
-                available = self.ledger.cash(order.account).available
+            needed = self.cash_needed(order, leaves)
+            if not self.ledger.freeze_cash(account, needed):
+                available = self.ledger.cash(account).available
                 return Reject.INSUFFICIENT_FUNDS, {"required": needed, "available": available}
             order.frozen_cash = needed
-            key = (order.account, order.instrument)
-            self.open_buys[key] = self.open_buys.get(key, 0) + order.leaves
+            key = (account, instrument)
+            self.open_buys[key] = self.open_buys.get(key, 0) + leaves
         else:
-            if not self.ledger.freeze_allowances(order.account, order.instrument, order.leaves):
-                available = self.ledger.holding(order.account, order.instrument).available
-                return Reject.INSUFFICIENT_HOLDINGS, {"required": order.leaves, "available": available}
-            order.frozen_quantity = order.leaves
+            if not self.ledger.freeze_allowances(account, instrument, leaves):
+                available = self.ledger.holding(account, instrument).available
+                return Reject.INSUFFICIENT_HOLDINGS, {"required": leaves, "available": available}
+            order.frozen_quantity = leaves
         return None
 
     def _accept(self, order: Order, ts: int) -> list[Event]:
@@ -255,25 +272,22 @@ class Listing:
         kind = order.order_type
         market = kind.is_market
         limit = None if market else order.price
-        levels = self.config.listing.market_levels if market else None
-        if kind is OrderType.LIMIT_FOK and book.fillable(order, limit, levels) < order.leaves:
+        levels = self.limits.market_levels if market else None
+        if kind is LIMIT_FOK and book.fillable(order, limit, levels) < order.leaves:
             self._cancel(order, CancelReason.FOK_UNFILLED, events, ts)
             return
-        stopped = self._settle(order, book.match(order, limit, levels), events, ts)
+        steps = book.match(order, limit, levels)
+        stopped = self._settle(order, steps, events, ts) if steps else False
         if not order.leaves:
             return
         if stopped:
             self._cancel(order, CancelReason.SELF_TRADE, events, ts)
-        elif kind is OrderType.LIMIT:
+        elif kind is LIMIT:
             book.add(order)
-        elif kind is OrderType.MARKET_FIVE_LIMIT:
+        elif kind is MARKET_FIVE_LIMIT:
             self._convert_to_limit(order, events, ts)
         else:
-            reason = {
-                OrderType.LIMIT_IOC: CancelReason.IOC_REMAINDER,
-                OrderType.LIMIT_FOK: CancelReason.FOK_UNFILLED,
-            }.get(kind, CancelReason.MARKET_REMAINDER)
-            self._cancel(order, reason, events, ts)
+            self._cancel(order, _REMAINDER_REASONS[kind], events, ts)
 
     def _convert_to_limit(self, order: Order, events: list[Event], ts: int) -> None:
         # The rest becomes a limit order at the order's last trade price; with no trade, at the
@@ -284,9 +298,9 @@ class Listing:
             self._cancel(order, CancelReason.MARKET_REMAINDER, events, ts)
             return
         order.price = price
-        order.order_type = OrderType.LIMIT
+        order.order_type = LIMIT
         released = 0
-        if order.side is Side.BUY:
+        if order.side is BUY:
             order.freeze_price = price
             released = order.frozen_cash - self.cash_needed(order, order.leaves)
             self._release_cash(order, released)
@@ -321,38 +335,40 @@ class Listing:
         resting = fill.resting
         quantity, price = fill.quantity, fill.price
         value = price * quantity
+        instrument = incoming.instrument
+        trade_id = self.next_trade_id
         incoming.filled += quantity
         resting.filled += quantity
         # The price an order trades at last is kept for a rest-to-limit conversion.
         if incoming.order_type.is_market:
             incoming.price = price
-        buy, sell = (incoming, resting) if incoming.side is Side.BUY else (resting, incoming)
+        buy, sell = (incoming, resting) if incoming.side is BUY else (resting, incoming)
         buy_leaves = fill.incoming_leaves if buy is incoming else buy.leaves
         sell_leaves = fill.incoming_leaves if sell is incoming else sell.leaves
         buy_fee = self._fee_increment(buy, value)
         sell_fee = self._fee_increment(sell, value)
         self.ledger.settle_trade(
-            trade_id=self.next_trade_id,
+            trade_id=trade_id,
             buyer=buy.account,
             seller=sell.account,
-            instrument=incoming.instrument,
+            instrument=instrument,
             price=price,
             quantity=quantity,
             buyer_fee=buy_fee,
             seller_fee=sell_fee,
         )
-        self.open_buys[(buy.account, buy.instrument)] -= quantity
+        self.open_buys[(buy.account, instrument)] -= quantity
         buy.frozen_cash -= value + buy_fee
         sell.frozen_quantity -= quantity
         released = buy.frozen_cash - self.cash_needed(buy, buy_leaves)
         self._release_cash(buy, released)
-        self.days[incoming.instrument].record_trade(price, quantity)
+        self.days[instrument].record_trade(price, quantity)
         self.fees_today += buy_fee + sell_fee
         events.append(
             TradeExecuted(
                 ts_event=ts,
-                trade_id=self.next_trade_id,
-                instrument=incoming.instrument,
+                trade_id=trade_id,
+                instrument=instrument,
                 price=price,
                 quantity=quantity,
                 aggressor=incoming.side,
@@ -367,12 +383,12 @@ class Listing:
                 buy_released_cash=released,
             )
         )
-        self.next_trade_id += 1
+        self.next_trade_id = trade_id + 1
 
     def _fee_increment(self, order: Order, value: int) -> int:
-        before = order.traded_value
-        order.traded_value += value
-        return fee_for(order.traded_value, self.rate_ppm) - fee_for(before, self.rate_ppm)
+        before, rate = order.traded_value, self.rate_ppm
+        order.traded_value = after = before + value
+        return fee_for(after, rate) - fee_for(before, rate)
 
     def _release_cash(self, order: Order, amount: int) -> None:
         if amount:
@@ -382,7 +398,7 @@ class Listing:
     def _cancel(self, order: Order, reason: CancelReason, events: list[Event], ts: int) -> None:
         """Release what the order still holds frozen and report it cancelled (it is off the book)."""
         released_cash, released_quantity = order.frozen_cash, order.frozen_quantity
-        if order.side is Side.BUY:
+        if order.side is BUY:
             self.open_buys[(order.account, order.instrument)] -= order.leaves
         self._release_cash(order, released_cash)
         if released_quantity:
@@ -410,7 +426,7 @@ class Listing:
             return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
         self.books[order.instrument].remove(order.order_id)
         events: list[Event] = []
-        self._cancel(order, CancelReason.USER, events, ts)
+        self._cancel(order, USER_CANCEL, events, ts)
         return events
 
     def cancel_all_orders(self, cmd: CancelAllOrders, ts: int) -> list[Event]:
@@ -439,10 +455,11 @@ class Listing:
         order = self.find_order(cmd.order_id)
         if order is None or order.account != cmd.account:
             return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
+        instrument = self.instruments[order.instrument]
         reason = (
             self._check_trading_open(order.instrument)
-            or self._check_quantity(order.instrument, cmd.quantity, order.filled + cmd.quantity)
-            or self._check_price(order.instrument, cmd.price)
+            or self._check_quantity(instrument, cmd.quantity, order.filled + cmd.quantity)
+            or self._check_price(instrument, cmd.price)
         )
         if reason is None and cmd.price == order.price and cmd.quantity == order.leaves:
             reason = Reject.AMEND_NO_CHANGE, {"price": cmd.price, "quantity": cmd.quantity}
@@ -456,7 +473,7 @@ class Listing:
 
     def _refreeze(self, order: Order, price: int, quantity: int) -> RejectReason | None:
         """Adjust the order's freeze to the amended price and quantity; refuse if funds fall short."""
-        if order.side is Side.SELL:
+        if order.side is SELL:
             extra = quantity - order.frozen_quantity
             if extra > 0 and not self.ledger.freeze_allowances(order.account, order.instrument, extra):
                 available = self.ledger.holding(order.account, order.instrument).available

@@ -41,10 +41,13 @@ class PositionLimits:
         self, account: str, instrument: str, quantity: int, open_buys: dict[tuple[str, str], int]
     ) -> RejectReason | None:
         """Refuse a buy of ``quantity`` more tonnes that could take the position over the limit."""
-        limit = self.limit(account, instrument)
+        # ``limit()``, unrolled: this runs on every buy, and most accounts have no allocation to add.
+        limit = self._limits[account]
         if limit is None:
             return None
         key = (account, instrument)
+        if account in self._add_allocation:
+            limit += self.ledger.allocated.get(key, 0)
         position = self.ledger.total_held(key) + open_buys.get(key, 0)
         if position + quantity > limit:
             return Reject.POSITION_LIMIT, {"position": position, "quantity": quantity, "limit": limit}

@@ -31,11 +31,12 @@ import msgspec
 from settlement.statements import AccountDay, ConservationMismatch, DayActivity, DayActivityState
 
 PPM = 1_000_000
+HALF_PPM = PPM // 2
 
 
 def fee_for(value: int, rate_ppm: int) -> int:
     """The fee on a traded value: ``value × rate``, rounded half-up to the fen (value ≥ 0)."""
-    return (value * rate_ppm + PPM // 2) // PPM
+    return (value * rate_ppm + HALF_PPM) // PPM
 
 
 class CashBalance(msgspec.Struct, kw_only=True):
@@ -237,7 +238,9 @@ class Ledger:
         released[account] = released.get(account, 0) + amount
 
     def freeze_allowances(self, account: str, instrument: str, quantity: int) -> bool:
-        holding = self.holding(account, instrument)
+        # The order path reads the dict first and calls ``holding()`` (which creates a missing
+        # holding) only when it has to: a method call per order is measurable here.
+        holding = self._holdings.get((account, instrument)) or self.holding(account, instrument)
         if quantity > holding.available:
             return False
         holding.available -= quantity
@@ -245,7 +248,7 @@ class Ledger:
         return True
 
     def release_allowances(self, account: str, instrument: str, quantity: int) -> None:
-        holding = self.holding(account, instrument)
+        holding = self._holdings.get((account, instrument)) or self.holding(account, instrument)
         if quantity > holding.frozen:
             raise LedgerError(f"release of {quantity} t exceeds frozen {holding.frozen} of {account}")
         holding.frozen -= quantity
@@ -271,17 +274,20 @@ class Ledger:
         until the next trading day; both fees go to the fee account.
         """
         value = price * quantity
-        buyer_cash = self._cash[buyer]
-        sell_holding = self.holding(seller, instrument)
+        cash, holdings = self._cash, self._holdings
+        buyer_cash = cash[buyer]
+        sell_holding = holdings.get((seller, instrument)) or self.holding(seller, instrument)
         if value + buyer_fee > buyer_cash.frozen or quantity > sell_holding.frozen:
             raise LedgerError(f"trade of {quantity} t for {value} fen not covered by the freezes")
         buyer_cash.frozen -= value + buyer_fee
-        seller_cash = self._cash[seller]
-        seller_cash.available += value - seller_fee
-        seller_cash.proceeds_today += value - seller_fee
-        self._cash[self.fee_account].available += buyer_fee + seller_fee
+        seller_cash = cash[seller]
+        proceeds = value - seller_fee
+        seller_cash.available += proceeds
+        seller_cash.proceeds_today += proceeds
+        cash[self.fee_account].available += buyer_fee + seller_fee
         sell_holding.frozen -= quantity
-        self.holding(buyer, instrument).restricted += quantity
+        buy_holding = holdings.get((buyer, instrument)) or self.holding(buyer, instrument)
+        buy_holding.restricted += quantity
         self.day.trades.append((trade_id, instrument, price, quantity, buyer, seller, buyer_fee, seller_fee))
 
     # ------------------------------------------------------------------ end of day
