@@ -6,10 +6,8 @@ the same order, so the first failing check decides the reject code, as in the re
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
-
 from engine.fast import ladder
+from engine.fast.jit import kernel
 from engine.fast.kernels import (
     AMEND_NO_CHANGE,
     DUPLICATE_CLIENT_ORDER_ID,
@@ -36,6 +34,10 @@ from engine.fast.kernels import (
 )
 from engine.fast.layout import (
     ALL_INSTRUMENTS,
+    B_ASK_BASE,
+    B_BEST_ASK,
+    B_BEST_BID,
+    B_BID_BASE,
     B_UPPER,
     BUY,
     CMD_AMEND,
@@ -55,6 +57,7 @@ from engine.fast.layout import (
     H_FROZEN,
     K_AVAIL,
     K_FROZEN,
+    L_HEAD,
     MARKET_FIVE_CANCEL,
     O_ACCT,
     O_COID,
@@ -79,6 +82,7 @@ from engine.fast.layout import (
     P_STOPPED,
     P_TRADES_N,
     R_OPEN_BUYS,
+    SELL,
     STOP_EVENTS,
     STOP_IDS,
     STOP_PYTHON,
@@ -100,7 +104,7 @@ from engine.fast.layout import (
 )
 
 
-@njit(cache=True)
+@kernel
 def new_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, account_codes: Arr,
     ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
@@ -184,7 +188,7 @@ def new_order(
     execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
 
 
-@njit(cache=True)
+@kernel
 def find(orders: Arr, ids: Arr, params: Arr, order_id: int, account: int) -> int:
     """The slot of the account's open order ``order_id``, or -1 (another account's order is unknown too)."""
     index = order_id - params[P_ID_BASE]
@@ -196,13 +200,13 @@ def find(orders: Arr, ids: Arr, params: Arr, order_id: int, account: int) -> int
     return slot
 
 
-@njit(cache=True)
+@kernel
 def take_off(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
     ladder.unlink(orders, levels, books, orders[slot, O_INSTR], slot)
     params[P_LIVE] -= 1
 
 
-@njit(cache=True)
+@kernel
 def cancel_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
     free: Arr, events: Arr, params: Arr, count: Arr,
@@ -217,7 +221,7 @@ def cancel_order(
     free_slot(orders, ids, free, params, slot)
 
 
-@njit(cache=True)
+@kernel
 def cancel_all(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
     free: Arr, events: Arr, params: Arr, count: Arr,
@@ -232,16 +236,18 @@ def cancel_all(
         return
     reason = DISCONNECT if cmds[i, X_FLAG] else USER
     cancelled = 0
+    issued = params[P_NEXT_ORDER] - params[P_ID_BASE]
     for instr in range(books.shape[0]):
         if named != ALL_INSTRUMENTS and instr != named:
             continue
-        slots = ladder.canonical(orders, levels, books, instr)
-        mine = slots[orders[slots, O_ACCT] == account]
-        for slot in mine[np.argsort(orders[mine, O_ID])]:
-            take_off(orders, levels, books, params, slot)
-            cancel(orders, cash, holdings, risk, events, params, count, i, slot, reason)
-            free_slot(orders, ids, free, params, slot)
-            cancelled += 1
+        # The id index lists today's orders by id, so walking it gives them oldest first.
+        for index in range(min(issued, ids.shape[0])):
+            slot = ids[index]
+            if slot >= 0 and orders[slot, O_ACCT] == account and orders[slot, O_INSTR] == instr:
+                take_off(orders, levels, books, params, slot)
+                cancel(orders, cash, holdings, risk, events, params, count, i, slot, reason)
+                free_slot(orders, ids, free, params, slot)
+                cancelled += 1
     row = emit(events, count, EV_ALL_CANCELLED, i)
     events[row, E_F] = account
     events[row, E_F + 1] = named
@@ -249,7 +255,7 @@ def cancel_all(
     events[row, E_F + 3] = reason
 
 
-@njit(cache=True)
+@kernel
 def amend_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
     free: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
@@ -296,7 +302,7 @@ def amend_order(
         execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
 
 
-@njit(cache=True)
+@kernel
 def refreeze(
     orders: Arr, cash: Arr, holdings: Arr, risk: Arr, params: Arr, slot: int, price: int, quantity: int, reason: Arr
 ) -> None:
@@ -334,7 +340,7 @@ def refreeze(
     risk[account, instr, R_OPEN_BUYS] += quantity - leaves
 
 
-@njit(cache=True)
+@kernel
 def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr) -> int:
     """0 when the arrays can take command ``i`` in the worst case, else the STOP_* reason."""
     live = params[P_LIVE]
@@ -350,19 +356,19 @@ def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, cou
     return 0
 
 
-@njit(cache=True)
+@kernel
 def run_batch(
     cmds: Arr, start: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr,
     account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr,
-    first_event: Arr,
+    first_event: Arr, reason: Arr,
 ) -> int:  # fmt: skip
     """Apply ``cmds[start:]``; return the index of the first command not applied.
 
     ``first_event[i]`` is set to the first event record of command ``i`` (``count[0]`` holds the
-    records written so far). Stops early, between two commands, when the arrays lack room or at a
-    command the kernels do not apply (``CMD_PYTHON``), saying which in ``params[P_STOPPED]``.
+    records written so far; ``reason`` is four integers of scratch). Stops early, between two
+    commands, when the arrays lack room or at a command the kernels do not apply (``CMD_PYTHON``),
+    saying which in ``params[P_STOPPED]``.
     """
-    reason = np.zeros(4, dtype=np.int64)
     params[P_STOPPED] = 0
     n = cmds.shape[0]
     for i in range(start, n):
@@ -392,7 +398,7 @@ def run_batch(
     return n
 
 
-@njit(cache=True)
+@kernel
 def expire_all(
     orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr, free: Arr, events: Arr,
     params: Arr, count: Arr,
@@ -402,9 +408,13 @@ def expire_all(
     The books are empty afterwards, so the id index starts again at the next order id.
     """
     for instr in range(books.shape[0]):
-        for slot in ladder.canonical(orders, levels, books, instr):
-            take_off(orders, levels, books, params, slot)
-            cancel(orders, cash, holdings, risk, events, params, count, -1, slot, EXPIRED)
-            free_slot(orders, ids, free, params, slot)
+        for side in (BUY, SELL):
+            best = B_BEST_BID if side == BUY else B_BEST_ASK
+            base = books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]
+            while books[instr, best] >= 0:  # the head of the best level: canonical order
+                slot = levels[base + books[instr, best], L_HEAD]
+                take_off(orders, levels, books, params, slot)
+                cancel(orders, cash, holdings, risk, events, params, count, -1, slot, EXPIRED)
+                free_slot(orders, ids, free, params, slot)
     params[P_ID_BASE] = params[P_NEXT_ORDER]
     ids[:] = -1

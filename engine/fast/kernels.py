@@ -15,9 +15,9 @@ arrays and calls again from there. A command is therefore never half applied.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine.fast import ladder
+from engine.fast.jit import kernel
 from engine.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -128,13 +128,13 @@ PPM = 1_000_000
 Arr = np.ndarray
 
 
-@njit(cache=True)
+@kernel
 def fee_for(value: int, rate_ppm: int) -> int:
     """``settlement.ledger.fee_for``: value × rate, half-up to the fen."""
     return (value * rate_ppm + PPM // 2) // PPM
 
 
-@njit(cache=True)
+@kernel
 def cash_needed(orders: np.ndarray, slot: int, leaves: int, rate: int) -> int:
     """Cash a buy must keep frozen for ``leaves`` more tonnes: value at its freeze price plus fee."""
     if orders[slot, O_SIDE] == SELL:
@@ -144,7 +144,7 @@ def cash_needed(orders: np.ndarray, slot: int, leaves: int, rate: int) -> int:
     return value + fee_for(traded + value, rate) - fee_for(traded, rate)
 
 
-@njit(cache=True)
+@kernel
 def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
     """Start an event record; return its row. ``count[0]`` is the number of records written."""
     row = count[0]
@@ -154,7 +154,7 @@ def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
     return row
 
 
-@njit(cache=True)
+@kernel
 def emit_reject(
     events: np.ndarray, count: np.ndarray, kind: int, cmd: int, code: int, c1: int, c2: int, c3: int
 ) -> None:
@@ -165,14 +165,14 @@ def emit_reject(
     events[row, E_F + 3] = c3
 
 
-@njit(cache=True)
+@kernel
 def release_cash(cash: np.ndarray, account: int, amount: int) -> None:
     cash[account, K_FROZEN] -= amount
     cash[account, K_AVAIL] += amount
     cash[account, K_RELEASED] += amount
 
 
-@njit(cache=True)
+@kernel
 def free_slot(orders: np.ndarray, ids: np.ndarray, free: np.ndarray, params: np.ndarray, slot: int) -> None:
     """The order is done: drop it from the id index and put its slot back on the free stack."""
     index = orders[slot, O_ID] - params[P_ID_BASE]
@@ -183,7 +183,7 @@ def free_slot(orders: np.ndarray, ids: np.ndarray, free: np.ndarray, params: np.
     params[P_FREE_TOP] += 1
 
 
-@njit(cache=True)
+@kernel
 def cancel(
     orders: Arr,
     cash: Arr,
@@ -219,14 +219,14 @@ def cancel(
     orders[slot, O_LEAVES] = 0
 
 
-@njit(cache=True)
+@kernel
 def fee_increment(orders: np.ndarray, slot: int, value: int, rate: int) -> int:
     before = orders[slot, O_TVALUE]
     orders[slot, O_TVALUE] = before + value
     return fee_for(before + value, rate) - fee_for(before, rate)
 
 
-@njit(cache=True)
+@kernel
 def trade(
     orders: Arr,
     books: Arr,
@@ -315,7 +315,7 @@ def trade(
     params[P_NEXT_TRADE] = trade_id + 1
 
 
-@njit(cache=True)
+@kernel
 def match(
     orders: Arr,
     levels: Arr,
@@ -401,13 +401,13 @@ def match(
     return False
 
 
-@njit(cache=True)
+@kernel
 def rest(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
     ladder.add(orders, levels, books, orders[slot, O_INSTR], slot)
     params[P_LIVE] += 1
 
 
-@njit(cache=True)
+@kernel
 def execute(
     orders: Arr,
     levels: Arr,
@@ -481,7 +481,7 @@ def execute(
     free_slot(orders, ids, free, params, slot)
 
 
-@njit(cache=True)
+@kernel
 def convert(
     orders: Arr,
     levels: Arr,
@@ -514,7 +514,7 @@ def convert(
     events[row, E_F + 5] = released
 
 
-@njit(cache=True)
+@kernel
 def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.ndarray) -> bool:
     """Listing._check_trading_open: fills ``reason`` (code, c1, c2, c3) and returns False if closed."""
     if not params[P_OPEN]:
@@ -529,7 +529,7 @@ def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.nda
     return True
 
 
-@njit(cache=True)
+@kernel
 def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: int, reason: Arr) -> bool:
     if not params[P_MIN_Q] <= quantity <= params[P_MAX_Q] or total > params[P_MAX_Q]:
         reason[0], reason[1], reason[2], reason[3] = QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q]
@@ -540,7 +540,7 @@ def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: in
     return True
 
 
-@njit(cache=True)
+@kernel
 def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -> bool:
     if price <= 0:
         reason[0], reason[1] = INVALID_PRICE, price
@@ -559,7 +559,7 @@ def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -
     return True
 
 
-@njit(cache=True)
+@kernel
 def check_position(holdings: Arr, risk: Arr, account: int, instr: int, quantity: int, reason: Arr) -> bool:
     """engine.risk.PositionLimits.check_buy: a buy may not take the position over the limit."""
     limit = risk[account, instr, R_LIMIT]

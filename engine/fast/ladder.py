@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.fast.jit import kernel
 from engine.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -43,7 +44,7 @@ from engine.fast.layout import (
 )
 
 
-@njit(cache=True)
+@kernel
 def level_row(books: np.ndarray, instr: int, side: int, price: int) -> int:
     """The ``levels`` row of ``price`` on ``side`` of the instrument's ladder."""
     offset = (price - books[instr, B_LO]) // books[instr, B_TICK]
@@ -52,7 +53,7 @@ def level_row(books: np.ndarray, instr: int, side: int, price: int) -> int:
     return books[instr, B_ASK_BASE] + offset
 
 
-@njit(cache=True)
+@kernel
 def best_price(books: np.ndarray, instr: int, side: int) -> int:
     """The best price on ``side``, or -1 when the side is empty."""
     offset = books[instr, B_BEST_BID] if side == BUY else books[instr, B_BEST_ASK]
@@ -61,7 +62,7 @@ def best_price(books: np.ndarray, instr: int, side: int) -> int:
     return books[instr, B_LO] + offset * books[instr, B_TICK]
 
 
-@njit(cache=True)
+@kernel
 def add(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
     """Rest an order at the back of its price level's queue."""
     side = orders[slot, O_SIDE]
@@ -85,7 +86,7 @@ def add(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, s
         books[instr, B_BEST_ASK] = offset
 
 
-@njit(cache=True)
+@kernel
 def unlink(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
     """Take an order out of its level (with its open quantity); move the best price if it emptied."""
     side = orders[slot, O_SIDE]
@@ -116,7 +117,7 @@ def unlink(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int
             books[instr, B_BEST_ASK] = offset if offset < n else -1
 
 
-@njit(cache=True)
+@kernel
 def reduce(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int, leaves: int) -> None:
     """Lower a resting order's open quantity in place: it keeps its time priority."""
     row = level_row(books, instr, orders[slot, O_SIDE], orders[slot, O_PRICE])
@@ -124,12 +125,12 @@ def reduce(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int
     orders[slot, O_LEAVES] = leaves
 
 
-@njit(cache=True)
+@kernel
 def acceptable(side: int, resting_price: int, limit: int) -> bool:
     return resting_price <= limit if side == BUY else resting_price >= limit
 
 
-@njit(cache=True)
+@kernel
 def fillable(
     orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int, limit: int, max_levels: int
 ) -> int:

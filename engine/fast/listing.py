@@ -214,6 +214,7 @@ class FastListing:
         self.coid_keys: dict[tuple[int, str], int] = {}
         self.compact_due = False
         self.events = np.zeros((4096, EVENT_FIELDS), dtype=np.int64)
+        self._reason = np.zeros(4, dtype=np.int64)  # the kernels' scratch for a reject's code and context
         p = self.params = np.zeros(PARAM_FIELDS, dtype=np.int64)
         p[P_NEXT_ORDER] = p[P_NEXT_TRADE] = p[P_ID_BASE] = 1
         p[P_FREE_TOP] = self.orders.shape[0]
@@ -385,7 +386,7 @@ class FastListing:
             start = commands.run_batch(
                 cmds, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
                 self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, self.events,
-                self.params, count, first,
+                self.params, count, first, self._reason,
             )  # fmt: skip
             arrays.trade_count = int(self.params[P_TRADES_N])
             if start < n and self.params[P_STOPPED] == STOP_PYTHON:
