@@ -1,9 +1,13 @@
-"""``python -m bench``: run the standard flow through a fresh exchange and report commands per second.
+"""``python -m bench``: the standard flow through both books, then the end-to-end benchmark.
 
-The flow is generated first and timed on its own; only ``Exchange.apply`` over the measured commands
-(with the runner reading each command's events for trades and rejects) is inside the measured time.
-The traded volume must equal the flow's own expected volume, and no command may be rejected;
-otherwise the run exits with status 1.
+The flow is generated first and timed on its own. The reference book is timed over
+``Exchange.apply`` one command at a time (with the runner reading each command's events for
+trades and rejects). The fast book is timed from a columnar command batch to a columnar event
+batch: ``Exchange.apply_batch`` over batches of ``--batch`` commands built beforehand
+(``Exchange.command_batch``, not timed), counting trades and rejects from the event records
+without decoding them. Each book's traded volume must equal the flow's own expected volume, and
+no command may be rejected; otherwise the run exits with status 1. Then ``bench.e2e`` runs with
+its defaults (skip it with ``--no-e2e``).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench.flow import apply_flow, make_exchange, standard_flow
-from engine.listing import BOOK_KINDS
+from bench import e2e
+from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
+from engine.exchange import BOOK_KINDS
+from engine.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
 
 
 def cpu_model() -> str:
@@ -42,44 +48,85 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--commands", type=int, default=1_000_000, help="measured commands (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the flow (default 1)")
     parser.add_argument(
-        "--book", default="reference", choices=sorted(BOOK_KINDS), help="order book (default reference)"
+        "--book", default="both", choices=("both", *BOOK_KINDS), help="order book to time (default both)"
     )
+    parser.add_argument("--batch", type=int, default=65_536, help="commands per fast-path batch (default 65,536)")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end benchmark (python -m bench.e2e)")
     return parser
+
+
+def run_reference(flow: StandardFlow) -> tuple[float, FlowOutcome]:
+    exchange = make_exchange(flow, book="reference")
+    started = time.perf_counter()
+    outcome = apply_flow(exchange, flow.commands, flow.first_ts)
+    return time.perf_counter() - started, outcome
+
+
+def run_fast(flow: StandardFlow, batch_size: int) -> tuple[float, FlowOutcome]:
+    exchange = make_exchange(flow, book="fast")
+    ts = list(range(flow.first_ts, flow.first_ts + len(flow.commands)))
+    batches = [
+        exchange.command_batch(flow.commands[i : i + batch_size], ts[i : i + batch_size])
+        for i in range(0, len(flow.commands), batch_size)
+    ]
+    # Load the compiled kernels (from numba's cache) on another exchange, outside the measured time.
+    warm = make_exchange(flow, book="fast")
+    warm.apply_batch(warm.command_batch(flow.commands[:64], ts[:64]))
+    volume = trades = rejected = 0
+    started = time.perf_counter()
+    for batch in batches:
+        records = exchange.apply_batch(batch).records
+        assert records is not None
+        kinds = records[:, E_KIND]
+        fills = kinds == EV_TRADE
+        volume += int(records[fills, E_F + 3].sum())
+        trades += int(fills.sum())
+        rejected += int(((kinds == EV_ORDER_REJECTED) | (kinds == EV_REQUEST_REJECTED)).sum())
+    elapsed = time.perf_counter() - started
+    return elapsed, FlowOutcome(traded_volume=volume, trades=trades, rejected=rejected, first_reject="")
+
+
+def report(name: str, flow: StandardFlow, elapsed: float, outcome: FlowOutcome) -> bool:
+    count = len(flow.commands)
+    rate = f"{count / elapsed:,.0f} commands/s ({elapsed / count * 1e9:,.0f} ns per command)"
+    print(f"{name + ':':<11}{count:,} commands in {elapsed:.3f} s = {rate}")
+    print(f"{'':<11}traded {outcome.traded_volume:,} t in {outcome.trades:,} trades")
+    ok = True
+    if outcome.rejected:
+        print(f"FAIL: {name}: {outcome.rejected:,} commands rejected {outcome.first_reject}".rstrip())
+        ok = False
+    if outcome.traded_volume != flow.expected_volume:
+        print(f"FAIL: {name}: traded volume {outcome.traded_volume:,} t != the flow's {flow.expected_volume:,} t")
+        ok = False
+    return ok
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.commands < 1:
-        print(f"bench: --commands must be at least 1, got {args.commands}", file=sys.stderr)
+    if args.commands < 1 or args.batch < 1:
+        print(
+            f"bench: --commands and --batch must be at least 1, got {args.commands} and {args.batch}", file=sys.stderr
+        )
         return 2
     print(f"machine:   {machine()}")
-    print(f"flow:      standard, {args.commands:,} commands, seed {args.seed}, {args.book} book")
-
+    print(f"flow:      standard, {args.commands:,} commands, seed {args.seed}")
     started = time.perf_counter()
     flow = standard_flow(args.commands, args.seed)
-    generated = time.perf_counter() - started
-    print(f"generated: {generated:.2f} s (not measured); expected volume {flow.expected_volume:,} t")
-
-    exchange = make_exchange(flow, book=args.book)
-    started = time.perf_counter()
-    outcome = apply_flow(exchange, flow.commands, flow.first_ts)
-    elapsed = time.perf_counter() - started
-
-    rate = len(flow.commands) / elapsed
-    print(f"applied:   {len(flow.commands):,} commands in {elapsed:.2f} s")
-    print(f"rate:      {rate:,.0f} commands/s ({elapsed / len(flow.commands) * 1e6:.1f} µs per command)")
-    print(f"traded:    {outcome.traded_volume:,} t in {outcome.trades:,} trades")
-    failed = False
-    if outcome.rejected:
-        print(f"FAIL: {outcome.rejected:,} commands rejected; first: {outcome.first_reject}")
-        failed = True
-    if outcome.traded_volume != flow.expected_volume:
-        print(f"FAIL: traded volume {outcome.traded_volume:,} t != the flow's expected {flow.expected_volume:,} t")
-        failed = True
-    if failed:
+    print(
+        f"generated: {time.perf_counter() - started:.2f} s (not measured); expected volume {flow.expected_volume:,} t"
+    )
+    ok = True
+    if args.book in ("both", "reference"):
+        ok &= report("reference", flow, *run_reference(flow))
+    if args.book in ("both", "fast"):
+        ok &= report("fast", flow, *run_fast(flow, args.batch))
+    if not ok:
         return 1
     print("check:     traded volume equals the flow's expected volume; no command rejected")
-    return 0
+    if args.no_e2e:
+        return 0
+    print("end to end (python -m bench.e2e):", flush=True)
+    return e2e.main([])
 
 
 if __name__ == "__main__":

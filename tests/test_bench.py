@@ -156,3 +156,17 @@ def test_bench_standard_flow_chunk(benchmark: Benchmark) -> None:
 
     assert outcome.rejected == 0, outcome.first_reject
     assert outcome.traded_volume == flow.expected_volume
+
+
+@pytest.mark.not_per_book
+def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+
+    assert main(["--commands", "3000", "--batch", "700", "--no-e2e"]) == 0
+
+    out = capsys.readouterr().out
+    rates = [line for line in out.splitlines() if "commands/s" in line]
+    assert [line.split(":")[0] for line in rates] == ["reference", "fast"]
+    traded = [line.split("traded ")[1] for line in out.splitlines() if line.lstrip().startswith("traded ")]
+    assert len(traded) == 2 and traded[0] == traded[1]  # both books traded the same volume in as many trades
+    assert "check:     traded volume equals the flow's expected volume" in out
