@@ -19,8 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.fast.events import Names, decode
-from engine.fast.layout import E_F, E_KIND, EV_TRADE, X_TS
-from engine.messages import Command, Event, TradeExecuted
+from engine.messages import Command, Event
 
 
 class CommandBatch:
@@ -31,12 +30,6 @@ class CommandBatch:
 
     def __len__(self) -> int:
         return len(self.ts)
-
-    @classmethod
-    def from_columns(cls, columns: np.ndarray, commands: Sequence[Command] = ()) -> CommandBatch:
-        """A batch given as columns only (the benchmark's): ``commands`` may be empty when no row can
-        be rejected or left to Python, since only reject texts and Python rows need the objects."""
-        return cls(commands, columns[:, X_TS].tolist(), columns)
 
 
 class EventBatch:
@@ -84,13 +77,3 @@ class EventBatch:
                 cmd = commands[i] if i < len(commands) else None
                 out.append(decode(rows[bounds[i] : bounds[i + 1]], int(ts[i]), cmd, names))
         return out
-
-    def traded_volume(self) -> int:
-        """Tonnes traded in the batch, summed over the trade records (or events) without decoding."""
-        total = 0
-        if self.records is not None:
-            trades = self.records[:, E_KIND] == EV_TRADE
-            total += int(self.records[trades, E_F + 3].sum())
-        for events in self._python.values():
-            total += sum(e.quantity for e in events if isinstance(e, TradeExecuted))
-        return total

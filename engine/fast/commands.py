@@ -26,7 +26,7 @@ from engine.fast.kernels import (
     check_price,
     check_quantity,
     emit,
-    emit_reject,
+    emit4,
     execute,
     fee_for,
     free_slot,
@@ -151,7 +151,7 @@ def new_order(
                 holdings[account, instr, H_AVAIL] -= quantity
                 holdings[account, instr, H_FROZEN] += quantity
     if reason[0]:
-        emit_reject(events, count, EV_ORDER_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+        emit4(events, count, EV_ORDER_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
         return
     top = params[P_FREE_TOP] - 1
     params[P_FREE_TOP] = top
@@ -214,7 +214,7 @@ def cancel_order(
     # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
     slot = find(orders, ids, params, cmds[i, X_ORDER_ID], cmds[i, X_ACCT])
     if slot < 0:
-        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[i, X_ORDER_ID], 0, 0)
+        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[i, X_ORDER_ID], 0, 0)
         return
     take_off(orders, levels, books, params, slot)
     cancel(orders, cash, holdings, risk, events, params, count, i, slot, USER)
@@ -229,10 +229,10 @@ def cancel_all(
     """Mass cancel: every open order of the account (on one instrument, or all), oldest first."""
     account, named = cmds[i, X_ACCT], cmds[i, X_INSTR]
     if account < 0:
-        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
+        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
         return
     if named == -1:
-        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
+        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
         return
     reason = DISCONNECT if cmds[i, X_FLAG] else USER
     cancelled = 0
@@ -248,11 +248,7 @@ def cancel_all(
                 cancel(orders, cash, holdings, risk, events, params, count, i, slot, reason)
                 free_slot(orders, ids, free, params, slot)
                 cancelled += 1
-    row = emit(events, count, EV_ALL_CANCELLED, i)
-    events[row, E_F] = account
-    events[row, E_F + 1] = named
-    events[row, E_F + 2] = cancelled
-    events[row, E_F + 3] = reason
+    emit4(events, count, EV_ALL_CANCELLED, i, account, named, cancelled, reason)
 
 
 @kernel
@@ -263,7 +259,7 @@ def amend_order(
     order_id, price, quantity = cmds[i, X_ORDER_ID], cmds[i, X_PRICE], cmds[i, X_QTY]
     slot = find(orders, ids, params, order_id, cmds[i, X_ACCT])
     if slot < 0:
-        emit_reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, order_id, 0, 0)
+        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, order_id, 0, 0)
         return
     account, instr, leaves = orders[slot, O_ACCT], orders[slot, O_INSTR], orders[slot, O_LEAVES]
     reason[:] = 0
@@ -279,7 +275,7 @@ def amend_order(
     if reason[0] == 0:
         refreeze(orders, cash, holdings, risk, params, slot, price, quantity, reason)
     if reason[0]:
-        emit_reject(events, count, EV_REQUEST_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+        emit4(events, count, EV_REQUEST_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
         return
     kept = price == orders[slot, O_PRICE] and quantity < leaves
     if kept:

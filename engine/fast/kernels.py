@@ -155,14 +155,13 @@ def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
 
 
 @kernel
-def emit_reject(
-    events: np.ndarray, count: np.ndarray, kind: int, cmd: int, code: int, c1: int, c2: int, c3: int
-) -> None:
+def emit4(events: np.ndarray, count: np.ndarray, kind: int, cmd: int, f0: int, f1: int, f2: int, f3: int) -> None:
+    """A record of four fields: a reject (code and three of context) or a mass cancel's summary."""
     row = emit(events, count, kind, cmd)
-    events[row, E_F] = code
-    events[row, E_F + 1] = c1
-    events[row, E_F + 2] = c2
-    events[row, E_F + 3] = c3
+    events[row, E_F] = f0
+    events[row, E_F + 1] = f1
+    events[row, E_F + 2] = f2
+    events[row, E_F + 3] = f3
 
 
 @kernel
