@@ -24,9 +24,9 @@ from engine.book import BookInvariantError, DepthLevel
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
 from engine.daily import InstrumentDay
 from engine.fast import commands, ladder
+from engine.fast.encode import encode
 from engine.fast.events import Names, decode
 from engine.fast.layout import (
-    ALL_INSTRUMENTS,
     B_ASK_BASE,
     B_BEST_ASK,
     B_BEST_BID,
@@ -42,12 +42,6 @@ from engine.fast.layout import (
     B_TRADES,
     B_UPPER,
     BOOK_FIELDS,
-    CMD_AMEND,
-    CMD_CANCEL,
-    CMD_CANCEL_ALL,
-    CMD_NEW,
-    CMD_PYTHON,
-    COMMAND_FIELDS,
     EVENT_FIELDS,
     LEVEL_FIELDS,
     O_ACCT,
@@ -91,12 +85,8 @@ from engine.fast.layout import (
 )
 from engine.listing import MarketStatus
 from engine.messages import (
-    AmendOrder,
-    CancelAllOrders,
-    CancelOrder,
     Command,
     Event,
-    NewOrder,
     OrderType,
     Reject,
     Session,
@@ -107,14 +97,6 @@ from engine.orders import Order, OrderRecord
 from engine.risk import PositionLimits
 from engine.rules import band_limits
 from settlement.arrays import ArrayLedger
-
-# Command values beyond these fail their range checks anyway; clamping keeps them in int64.
-_CLAMP = 2**62
-FAST_COMMANDS = (NewOrder, CancelOrder, AmendOrder, CancelAllOrders)
-
-
-def _clamp(value: int) -> int:
-    return value if -_CLAMP < value < _CLAMP else (_CLAMP if value > 0 else -_CLAMP)
 
 
 class ClientOrderIds:
@@ -192,6 +174,7 @@ class FastListing:
         self.risk = risk
         self.rate_ppm = config.fees.listing_ppm
         self.default_stp = StpMode[config.listing.default_stp.upper()]
+        self.coid_max = config.listing.client_order_id_max_length
         self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
         self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
         self.account_index = ledger.account_index
@@ -334,38 +317,12 @@ class FastListing:
         self.compact_due = False
 
     def encode(self, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
-        """The columnar batch of ``cmds`` stamped with ``ts``; other than ``FAST_COMMANDS`` as CMD_PYTHON rows.
+        """The columnar batch of ``cmds`` stamped with ``ts`` (``engine.fast.encode``).
 
         Apply a batch (``run``) before encoding the next: an end of day inside a batch lets the
         next ``run`` renumber the interned client order ids, and it renumbers only its own batch.
         """
-        accounts, instruments = self.account_index, self.instrument_index
-        coid_max = self.config.listing.client_order_id_max_length
-        rows = []
-        for cmd, t in zip(cmds, ts, strict=True):
-            if not isinstance(cmd, FAST_COMMANDS):
-                rows.append((CMD_PYTHON, t, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0))
-                continue
-            account = accounts.get(cmd.account, -1)
-            if isinstance(cmd, NewOrder):
-                coid = cmd.client_order_id
-                key = self.intern(account, coid) if account >= 0 and 0 < len(coid) <= coid_max else -1
-                stp = self.default_stp if cmd.stp is None else cmd.stp
-                instr = instruments.get(cmd.instrument, -1)
-                rows.append((CMD_NEW, t, account, instr, key, len(coid), cmd.side, cmd.order_type,
-                             _clamp(cmd.price), _clamp(cmd.quantity), stp, 0, 0))  # fmt: skip
-            elif isinstance(cmd, CancelOrder):
-                rows.append((CMD_CANCEL, t, account, -1, -1, 0, 0, 0, 0, 0, 0, _clamp(cmd.order_id), 0))
-            elif isinstance(cmd, AmendOrder):
-                rows.append((CMD_AMEND, t, account, -1, -1, 0, 0, 0, _clamp(cmd.price), _clamp(cmd.quantity), 0,
-                             _clamp(cmd.order_id), 0))  # fmt: skip
-            else:
-                assert isinstance(cmd, CancelAllOrders)
-                instr = instruments.get(cmd.instrument, -1) if cmd.instrument else ALL_INSTRUMENTS
-                rows.append((CMD_CANCEL_ALL, t, account, instr, -1, 0, 0, 0, 0, 0, 0, 0, int(cmd.on_disconnect)))
-        if not rows:
-            return np.zeros((0, COMMAND_FIELDS), dtype=np.int64, order="F")
-        return np.asfortranarray(np.array(rows, dtype=np.int64))
+        return encode(self, cmds, ts)
 
     def run(self, cmds: np.ndarray, on_python: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Apply a columnar batch: a copy of the event records and each command's first record (n + 1).
