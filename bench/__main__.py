@@ -6,8 +6,9 @@ trades and rejects). The fast book is timed from a columnar command batch to a c
 batch: ``Exchange.apply_batch`` over batches of ``--batch`` commands built beforehand
 (``Exchange.command_batch``, not timed), counting trades and rejects from the event records
 without decoding them. Each book's traded volume must equal the flow's own expected volume, and
-no command may be rejected; otherwise the run exits with status 1. Then ``bench.e2e`` runs with
-its defaults (skip it with ``--no-e2e``).
+no command may be rejected; otherwise the run exits with status 1. Then the node: five warm
+starts of ``carbonx serve --demo`` timed to "ready" (``bench.start``) and ``bench.e2e`` with its
+defaults (skip both with ``--no-e2e``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bench import e2e
+from bench import e2e, start
+from bench.e2e_wire import BenchError
 from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
 from engine.exchange import BOOK_KINDS
 from engine.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--book", default="both", choices=("both", *BOOK_KINDS), help="order book to time (default both)"
     )
     parser.add_argument("--batch", type=int, default=65_536, help="commands per fast-path batch (default 65,536)")
-    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end benchmark (python -m bench.e2e)")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the node: bench.start and bench.e2e")
     return parser
 
 
@@ -125,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("check:     traded volume equals the flow's expected volume; no command rejected")
     if args.no_e2e:
         return 0
+    try:
+        print(start.render(*start.measure(runs=5)), flush=True)
+    except BenchError as exc:
+        print(f"FAIL: node start: {exc}")
+        return 1
     print("end to end (python -m bench.e2e):", flush=True)
     return e2e.main([])
 

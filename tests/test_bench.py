@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench import start
 from bench.flow import (
     BUYERS,
     INSTRUMENT,
@@ -170,3 +171,11 @@ def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.
     traded = [line.split("traded ")[1] for line in out.splitlines() if line.lstrip().startswith("traded ")]
     assert len(traded) == 2 and traded[0] == traded[1]  # both books traded the same volume in as many trades
     assert "check:     traded volume equals the flow's expected volume" in out
+
+
+@pytest.mark.not_per_book
+def test_a_warm_node_start_is_timed_to_its_ready_line() -> None:
+    """``bench.start`` launches real nodes and stops each cleanly (a failed start raises)."""
+    first, warm = start.measure(runs=1, timeout=60.0)
+    assert first > 0 and len(warm) == 1 and warm[0] > 0
+    assert "warm median" in start.render(first, warm)

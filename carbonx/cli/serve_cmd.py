@@ -91,13 +91,14 @@ def run(args: argparse.Namespace) -> int:
             "  .venv/bin/carbonx order new --member M001 buy SHEA2025 100 80.00",
         ]
     lines.append("ready; Ctrl-C stops (intake stops, replies flushed, snapshot written)")
-    print("\n".join(lines), flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         node.request_stop()
 
+    # Before "ready": a supervisor may send SIGTERM as soon as it reads it, and must get a clean stop.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    print("\n".join(lines), flush=True)
     node.run()
     print(f"carbonx node stopped cleanly at journal seq {node.state.journal.last_seq:,}", file=sys.stderr)
     return 0
