@@ -10,11 +10,16 @@ commands the kernels leave to Python (sessions, halts, registry operations, end 
 (``engine.fast.layout.E_*``) and, per command, where its records start. ``events(i)`` turns one
 command's records into ``engine.messages`` events when someone needs them; nothing is decoded
 otherwise. On the reference book both hold plain objects, so callers never care which book ran.
+
+The fast book's records are a view of the listing's own event buffer, which the next batch
+overwrites: copying them out cost as much as a third of the kernel's time. They are read (or
+``keep()`` copied) before the next ``apply_batch``; reading them later raises ``StaleEventBatch``
+instead of returning another batch's events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +37,10 @@ class CommandBatch:
         return len(self.ts)
 
 
+class StaleEventBatch(RuntimeError):
+    """An event batch read after the next batch overwrote its records (``EventBatch.keep`` them)."""
+
+
 class EventBatch:
     def __init__(
         self,
@@ -40,12 +49,27 @@ class EventBatch:
         first: np.ndarray | None = None,
         names: Names | None = None,
         python_events: dict[int, list[Event]] | None = None,
+        current: Callable[[], bool] | None = None,
     ) -> None:
         self.batch = batch
-        self.records = records  # int64 (records, EVENT_FIELDS); None on the reference book
+        self._records = records  # int64 (records, EVENT_FIELDS); None on the reference book
         self.first = first  # first record of each command, and the total at [len(batch)]
         self._names = names
         self._python = python_events or {}
+        self._current = current  # False once the buffer under ``records`` holds a later batch
+
+    @property
+    def records(self) -> np.ndarray | None:
+        if self._current is not None and not self._current():
+            raise StaleEventBatch("these event records were overwritten by a later batch: keep() them to read later")
+        return self._records
+
+    def keep(self) -> EventBatch:
+        """Copy the records out of the listing's buffer, so they can be read after later batches."""
+        records = self.records
+        if records is not None and self._current is not None:
+            self._records, self._current = records.copy(), None
+        return self
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -55,18 +79,20 @@ class EventBatch:
         python = self._python.get(index)
         if python is not None:
             return python
-        if self.records is None or self.first is None or self._names is None:
+        records = self.records
+        if records is None or self.first is None or self._names is None:
             return []
         start, end = int(self.first[index]), int(self.first[index + 1])
         commands = self.batch.commands
         cmd = commands[index] if index < len(commands) else None
-        return decode(self.records[start:end].tolist(), int(self.batch.ts[index]), cmd, self._names)
+        return decode(records[start:end].tolist(), int(self.batch.ts[index]), cmd, self._names)
 
     def all_events(self) -> list[list[Event]]:
         """Every command's events as messages, in command order."""
-        if self.records is None or self.first is None or self._names is None:
+        records = self.records
+        if records is None or self.first is None or self._names is None:
             return [self._python.get(i, []) for i in range(len(self))]
-        rows, bounds = self.records.tolist(), self.first.tolist()
+        rows, bounds = records.tolist(), self.first.tolist()
         commands, ts, names = self.batch.commands, self.batch.ts, self._names
         out: list[list[Event]] = []
         for i in range(len(self)):

@@ -146,7 +146,8 @@ class Exchange:
             python[index] = self.apply(batch.commands[index], int(batch.ts[index]))
 
         records, first = listing.run(batch.columns, apply_in_python)
-        return EventBatch(batch, records, first, listing.names, python)
+        generation = listing.generation
+        return EventBatch(batch, records, first, listing.names, python, lambda: listing.generation == generation)
 
     def _registry_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
         # A registry operation may close an account or change an allocation (and so a position

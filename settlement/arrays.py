@@ -36,7 +36,7 @@ INT64_MAX = 2**63 - 1
 class LedgerArrays:
     """The arrays themselves. ``trades`` grows (a new array); ``cash`` and ``holdings`` never move."""
 
-    def __init__(self, accounts: int, instruments: int, trade_capacity: int = 4096) -> None:
+    def __init__(self, accounts: int, instruments: int, trade_capacity: int = 1 << 16) -> None:
         self.cash = np.zeros((accounts, CASH_FIELDS), dtype=np.int64)
         self.holdings = np.zeros((accounts, instruments, HOLDING_FIELDS), dtype=np.int64)
         self.trades = np.zeros((trade_capacity, TRADE_FIELDS), dtype=np.int64)

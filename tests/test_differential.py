@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.batch import StaleEventBatch
 from engine.exchange import Exchange
 from engine.messages import Command, EndOfDay, Event, OrderRejected, RequestRejected
 from tests.flows import Flow, Pick, differential_config, reference_run, seeded_flow
@@ -121,3 +122,27 @@ def test_hypothesis_flows_give_identical_events_and_state(data: st.DataObject) -
     commands, expected = reference_run(flow, count, session_every=40)
 
     _compare(commands, expected, batch_seed=data.draw(st.integers(0, 9), label="batches"))
+
+
+@pytest.mark.parametrize("book", ["fast", "reference"])
+def test_an_event_batch_is_read_before_the_next_or_kept(book: str) -> None:
+    """The fast book's records live in the listing's buffer: reading them after the next batch raises
+    instead of returning that batch's events, and ``keep()`` copies them out first."""
+    commands, expected = seeded_flow(5, 300)
+    half, n = len(commands) // 2, len(commands)
+    exchange = Exchange(differential_config(), book)
+    first = exchange.apply_batch(exchange.command_batch(commands[:half], range(1, half + 1)))
+    kept = exchange.apply_batch(exchange.command_batch(commands[half:], range(half + 1, n + 1))).keep()
+    exchange.apply_batch(exchange.command_batch([], []))
+    assert [[_encode(e) for e in es] for es in kept.all_events()] == [
+        [_encode(e) for e in es] for es in expected[half:]
+    ]
+    if book == "fast":
+        with pytest.raises(StaleEventBatch):
+            first.all_events()
+        with pytest.raises(StaleEventBatch):
+            assert first.records is not None
+    else:
+        assert [[_encode(e) for e in es] for es in first.all_events()] == [
+            [_encode(e) for e in es] for es in expected[:half]
+        ]

@@ -98,6 +98,11 @@ from engine.risk import PositionLimits
 from engine.rules import band_limits
 from settlement.arrays import ArrayLedger
 
+# Order slots, order ids and client order ids each array starts with (events: twice as many). They
+# double when full, but each doubling stops the kernel and copies: a node sizes them for a busy
+# day's start at once. Zeroed pages cost nothing until touched.
+CAPACITY = 1 << 16
+
 
 class ClientOrderIds:
     """The (account, client order id) pairs used today: interned keys with a used flag per key."""
@@ -186,17 +191,18 @@ class FastListing:
         self.books = {code: FastBook(self, j, code) for j, code in enumerate(self.instruments)}
         self._bands: dict[str, tuple[int, int, int]] = {}
         n_accounts, n_instruments = len(self.accounts), len(self.instruments)
-        self.orders = np.zeros((1024, ORDER_FIELDS), dtype=np.int64)
-        self.free = np.arange(1023, -1, -1, dtype=np.int64)
+        self.orders = np.zeros((CAPACITY, ORDER_FIELDS), dtype=np.int64)
+        self.free = np.arange(CAPACITY - 1, -1, -1, dtype=np.int64)
         self.book_rows = np.zeros((n_instruments, BOOK_FIELDS), dtype=np.int64)
         self.levels = np.zeros((0, LEVEL_FIELDS), dtype=np.int64)
         self.risk_rows = np.zeros((n_accounts, n_instruments, RISK_FIELDS), dtype=np.int64)
         self.account_codes = np.zeros(n_accounts, dtype=np.int64)
-        self.ids = np.full(1024, -1, dtype=np.int64)
-        self.coids = np.zeros(1024, dtype=np.uint8)
+        self.ids = np.full(CAPACITY, -1, dtype=np.int64)
+        self.coids = np.zeros(CAPACITY, dtype=np.uint8)
         self.coid_keys: dict[tuple[int, str], int] = {}
         self.compact_due = False
-        self.events = np.zeros((4096, EVENT_FIELDS), dtype=np.int64)
+        self.events = np.zeros((2 * CAPACITY, EVENT_FIELDS), dtype=np.int64)
+        self.generation = 0  # batches run: the records ``run`` returned are valid while it is unchanged
         self._reason = np.zeros(4, dtype=np.int64)  # the kernels' scratch for a reject's code and context
         p = self.params = np.zeros(PARAM_FIELDS, dtype=np.int64)
         p[P_NEXT_ORDER] = p[P_NEXT_TRADE] = p[P_ID_BASE] = 1
@@ -325,7 +331,10 @@ class FastListing:
         return encode(self, cmds, ts)
 
     def run(self, cmds: np.ndarray, on_python: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Apply a columnar batch: a copy of the event records and each command's first record (n + 1).
+        """Apply a columnar batch: the event records and each command's first record (n + 1).
+
+        The records are a view of ``events``, valid until the next ``run`` (which bumps
+        ``generation``): the caller reads or copies them first.
 
         A ``CMD_PYTHON`` row is handed to ``on_python(index)`` between two kernel calls, with the
         arrays and the objects in step on both sides of it.
@@ -355,7 +364,8 @@ class FastListing:
                 start += 1
         first[n] = count[0]
         self._pull()
-        return self.events[: count[0]].copy(), first
+        self.generation += 1
+        return self.events[: count[0]], first
 
     def apply_many(self, cmds: Sequence[Command], ts: Sequence[int]) -> list[list[Event]]:
         """Apply fast-path commands in one kernel call; their events as messages, per command."""
