@@ -36,7 +36,9 @@ INT64_MAX = 2**63 - 1
 class LedgerArrays:
     """The arrays themselves. ``trades`` grows (a new array); ``cash`` and ``holdings`` never move."""
 
-    def __init__(self, accounts: int, instruments: int, trade_capacity: int = 1 << 16) -> None:
+    # Room for a day of a million trades from the start: zeroed pages cost nothing until touched,
+    # while growing mid-day stops the kernel and copies every trade of the day so far.
+    def __init__(self, accounts: int, instruments: int, trade_capacity: int = 1 << 20) -> None:
         self.cash = np.zeros((accounts, CASH_FIELDS), dtype=np.int64)
         self.holdings = np.zeros((accounts, instruments, HOLDING_FIELDS), dtype=np.int64)
         self.trades = np.zeros((trade_capacity, TRADE_FIELDS), dtype=np.int64)
