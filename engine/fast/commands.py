@@ -7,7 +7,7 @@ the same order, so the first failing check decides the reject code, as in the re
 from __future__ import annotations
 
 from engine.fast import ladder
-from engine.fast.jit import kernel
+from engine.fast.jit import inlined_kernel, kernel
 from engine.fast.kernels import (
     AMEND_NO_CHANGE,
     DUPLICATE_CLIENT_ORDER_ID,
@@ -104,26 +104,26 @@ from engine.fast.layout import (
 )
 
 
-@kernel
+@inlined_kernel
 def new_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, account_codes: Arr,
     ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
 ) -> None:  # fmt: skip
-    account, instr = cmds[i, X_ACCT], cmds[i, X_INSTR]
+    account, instr = cmds[X_ACCT, i], cmds[X_INSTR, i]
     freeze_price = needed = 0
-    side, kind = cmds[i, X_SIDE], cmds[i, X_TYPE]
-    quantity, price = cmds[i, X_QTY], cmds[i, X_PRICE]
+    side, kind = cmds[X_SIDE, i], cmds[X_TYPE, i]
+    quantity, price = cmds[X_QTY, i], cmds[X_PRICE, i]
     market = kind >= MARKET_FIVE_CANCEL
-    reason[:] = 0
+    clear(reason)
     if account < 0:
         reason[0] = UNKNOWN_ACCOUNT
     elif account_codes[account]:
         reason[0] = account_codes[account]  # prohibited, closed, or a kind that cannot trade
     elif instr < 0:
         reason[0] = UNKNOWN_INSTRUMENT
-    elif cmds[i, X_COID_LEN] == 0 or cmds[i, X_COID_LEN] > params[P_COID_MAX]:
-        reason[0], reason[1], reason[2] = INVALID_CLIENT_ORDER_ID, cmds[i, X_COID_LEN], params[P_COID_MAX]
-    elif coids[cmds[i, X_COID]]:
+    elif cmds[X_COID_LEN, i] == 0 or cmds[X_COID_LEN, i] > params[P_COID_MAX]:
+        reason[0], reason[1], reason[2] = INVALID_CLIENT_ORDER_ID, cmds[X_COID_LEN, i], params[P_COID_MAX]
+    elif coids[cmds[X_COID, i]]:
         reason[0] = DUPLICATE_CLIENT_ORDER_ID
     elif check_open(books, params, instr, reason) and check_quantity(books, params, instr, quantity, quantity, reason):
         if market:
@@ -159,7 +159,7 @@ def new_order(
     order_id = params[P_NEXT_ORDER]
     params[P_NEXT_ORDER] = order_id + 1
     ids[order_id - params[P_ID_BASE]] = slot
-    coids[cmds[i, X_COID]] = 1
+    coids[cmds[X_COID, i]] = 1
     orders[slot, O_ID] = order_id
     orders[slot, O_ACCT] = account
     orders[slot, O_INSTR] = instr
@@ -167,13 +167,13 @@ def new_order(
     orders[slot, O_TYPE] = kind
     orders[slot, O_PRICE] = price
     orders[slot, O_LEAVES] = quantity
-    orders[slot, O_STP] = cmds[i, X_STP]
+    orders[slot, O_STP] = cmds[X_STP, i]
     orders[slot, O_FREEZE] = freeze_price if side == BUY else 0
     orders[slot, O_FILLED] = 0
     orders[slot, O_FCASH] = needed if side == BUY else 0
     orders[slot, O_FQTY] = 0 if side == BUY else quantity
     orders[slot, O_TVALUE] = 0
-    orders[slot, O_COID] = cmds[i, X_COID]
+    orders[slot, O_COID] = cmds[X_COID, i]
     row = emit(events, count, EV_ACCEPTED, i)
     events[row, E_F] = order_id
     events[row, E_F + 1] = account
@@ -184,8 +184,17 @@ def new_order(
     events[row, E_F + 6] = quantity
     events[row, E_F + 7] = orders[slot, O_FCASH]
     events[row, E_F + 8] = orders[slot, O_FQTY]
-    events[row, E_F + 9] = cmds[i, X_COID]
+    events[row, E_F + 9] = cmds[X_COID, i]
     execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
+
+
+@kernel
+def clear(reason: Arr) -> None:
+    """Zero the four integers of a reject's scratch (``reason[:] = 0`` compiles to a call to memset)."""
+    reason[0] = 0
+    reason[1] = 0
+    reason[2] = 0
+    reason[3] = 0
 
 
 @kernel
@@ -200,21 +209,21 @@ def find(orders: Arr, ids: Arr, params: Arr, order_id: int, account: int) -> int
     return slot
 
 
-@kernel
+@inlined_kernel
 def take_off(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
     ladder.unlink(orders, levels, books, orders[slot, O_INSTR], slot)
     params[P_LIVE] -= 1
 
 
-@kernel
+@inlined_kernel
 def cancel_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
     free: Arr, events: Arr, params: Arr, count: Arr,
 ) -> None:  # fmt: skip
     # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
-    slot = find(orders, ids, params, cmds[i, X_ORDER_ID], cmds[i, X_ACCT])
+    slot = find(orders, ids, params, cmds[X_ORDER_ID, i], cmds[X_ACCT, i])
     if slot < 0:
-        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[i, X_ORDER_ID], 0, 0)
+        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[X_ORDER_ID, i], 0, 0)
         return
     take_off(orders, levels, books, params, slot)
     cancel(orders, cash, holdings, risk, events, params, count, i, slot, USER)
@@ -223,18 +232,21 @@ def cancel_order(
 
 @kernel
 def cancel_all(
-    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
-    free: Arr, events: Arr, params: Arr, count: Arr,
+    i: int, account: int, named: int, lost_session: int, orders: Arr, levels: Arr, books: Arr, cash: Arr,
+    holdings: Arr, risk: Arr, ids: Arr, free: Arr, events: Arr, params: Arr, count: Arr,
 ) -> None:  # fmt: skip
-    """Mass cancel: every open order of the account (on one instrument, or all), oldest first."""
-    account, named = cmds[i, X_ACCT], cmds[i, X_INSTR]
+    """Mass cancel: every open order of the account (on one instrument, or all), oldest first.
+
+    It takes the command's fields rather than the batch, like ``amend_order``: compiled once for
+    either layout of the batch (numba specialises a kernel on each array layout it is passed).
+    """
     if account < 0:
         emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
         return
     if named == -1:
         emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
         return
-    reason = DISCONNECT if cmds[i, X_FLAG] else USER
+    reason = DISCONNECT if lost_session else USER
     cancelled = 0
     issued = params[P_NEXT_ORDER] - params[P_ID_BASE]
     for instr in range(books.shape[0]):
@@ -253,16 +265,15 @@ def cancel_all(
 
 @kernel
 def amend_order(
-    cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
-    free: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
+    i: int, order_id: int, sender: int, price: int, quantity: int, orders: Arr, levels: Arr, books: Arr, cash: Arr,
+    holdings: Arr, risk: Arr, ids: Arr, free: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
 ) -> None:  # fmt: skip
-    order_id, price, quantity = cmds[i, X_ORDER_ID], cmds[i, X_PRICE], cmds[i, X_QTY]
-    slot = find(orders, ids, params, order_id, cmds[i, X_ACCT])
+    slot = find(orders, ids, params, order_id, sender)
     if slot < 0:
         emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, order_id, 0, 0)
         return
     account, instr, leaves = orders[slot, O_ACCT], orders[slot, O_INSTR], orders[slot, O_LEAVES]
-    reason[:] = 0
+    clear(reason)
     if (
         check_open(books, params, instr, reason)
         and check_quantity(books, params, instr, quantity, orders[slot, O_FILLED] + quantity, reason)
@@ -344,7 +355,7 @@ def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, cou
         return STOP_EVENTS
     if params[P_TRADES_N] + live + 1 > trades.shape[0]:
         return STOP_TRADES
-    if cmds[i, X_KIND] == CMD_NEW:
+    if cmds[X_KIND, i] == CMD_NEW:
         if params[P_FREE_TOP] < 1:
             return STOP_SLOTS
         if params[P_NEXT_ORDER] - params[P_ID_BASE] >= ids.shape[0]:
@@ -358,7 +369,12 @@ def run_batch(
     account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr,
     first_event: Arr, reason: Arr,
 ) -> int:  # fmt: skip
-    """Apply ``cmds[start:]``; return the index of the first command not applied.
+    """Apply commands ``start`` on; return the index of the first command not applied.
+
+    ``cmds`` is the batch transposed, one row per field (``cmds[X_KIND, i]``): the boundary keeps
+    a Fortran-order (commands, fields) batch and passes its ``.T``, a C-order view, so that every
+    batch, one command or many, has the layout numba compiled ``run_batch`` for (a one-row
+    Fortran-order array counts as C-order and would cost a second compile of ~11 s).
 
     ``first_event[i]`` is set to the first event record of command ``i`` (``count[0]`` holds the
     records written so far; ``reason`` is four integers of scratch). Stops early, between two
@@ -366,10 +382,10 @@ def run_batch(
     saying which in ``params[P_STOPPED]``.
     """
     params[P_STOPPED] = 0
-    n = cmds.shape[0]
+    n = cmds.shape[1]
     for i in range(start, n):
         first_event[i] = count[0]
-        kind = cmds[i, X_KIND]
+        kind = cmds[X_KIND, i]
         if kind == CMD_PYTHON:
             params[P_STOPPED] = STOP_PYTHON
             return i
@@ -386,10 +402,14 @@ def run_batch(
             cancel_order(cmds, i, orders, levels, books, cash, holdings, risk, ids, free, events, params, count)
         elif kind == CMD_AMEND:
             amend_order(
-                cmds, i, orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, reason
-            )
+                i, cmds[X_ORDER_ID, i], cmds[X_ACCT, i], cmds[X_PRICE, i], cmds[X_QTY, i], orders, levels, books,
+                cash, holdings, risk, ids, free, trades, events, params, count, reason,
+            )  # fmt: skip
         elif kind == CMD_CANCEL_ALL:
-            cancel_all(cmds, i, orders, levels, books, cash, holdings, risk, ids, free, events, params, count)
+            cancel_all(
+                i, cmds[X_ACCT, i], cmds[X_INSTR, i], cmds[X_FLAG, i], orders, levels, books, cash, holdings, risk,
+                ids, free, events, params, count,
+            )  # fmt: skip
     first_event[n] = count[0]
     return n
 

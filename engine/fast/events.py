@@ -42,7 +42,6 @@ from engine.messages import (
     reject_text,
 )
 
-
 # Enum members by value: calling ``Side(1)`` runs Python-level enum code (~1 µs), a dict lookup does not.
 _SIDES = {member.value: member for member in Side}
 _ORDER_TYPES = {member.value: member for member in OrderType}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.fast import ladder
-from engine.fast.jit import kernel
+from engine.fast.jit import inlined_kernel, kernel
 from engine.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -225,7 +225,7 @@ def fee_increment(orders: np.ndarray, slot: int, value: int, rate: int) -> int:
     return fee_for(before + value, rate) - fee_for(before, rate)
 
 
-@kernel
+@inlined_kernel
 def trade(
     orders: Arr,
     books: Arr,
@@ -314,7 +314,7 @@ def trade(
     params[P_NEXT_TRADE] = trade_id + 1
 
 
-@kernel
+@inlined_kernel
 def match(
     orders: Arr,
     levels: Arr,
@@ -400,13 +400,13 @@ def match(
     return False
 
 
-@kernel
+@inlined_kernel
 def rest(orders: Arr, levels: Arr, books: Arr, params: Arr, slot: int) -> None:
     ladder.add(orders, levels, books, orders[slot, O_INSTR], slot)
     params[P_LIVE] += 1
 
 
-@kernel
+@inlined_kernel
 def execute(
     orders: Arr,
     levels: Arr,
@@ -533,18 +533,20 @@ def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: in
     if not params[P_MIN_Q] <= quantity <= params[P_MAX_Q] or total > params[P_MAX_Q]:
         reason[0], reason[1], reason[2], reason[3] = QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q]
         return False
-    if quantity % books[instr, B_LOT]:
+    lot = books[instr, B_LOT]
+    if lot != 1 and quantity % lot:  # a lot of one needs no division
         reason[0], reason[1], reason[2] = INVALID_LOT, quantity, books[instr, B_LOT]
         return False
     return True
 
 
-@kernel
+@inlined_kernel
 def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -> bool:
     if price <= 0:
         reason[0], reason[1] = INVALID_PRICE, price
         return False
-    if price % books[instr, B_TICK]:
+    tick = books[instr, B_TICK]
+    if tick != 1 and price % tick:
         reason[0], reason[1], reason[2] = INVALID_TICK, price, books[instr, B_TICK]
         return False
     if not books[instr, B_LOWER] <= price <= books[instr, B_UPPER]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.fast.jit import kernel
+from engine.fast.jit import inlined_kernel, kernel
 from engine.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -44,10 +44,23 @@ from engine.fast.layout import (
 )
 
 
-@kernel
+@inlined_kernel
+def price_offset(books: np.ndarray, instr: int, price: int) -> int:
+    """The ladder offset of ``price`` (a valid price: on the tick and in the band).
+
+    A tick of one fen needs no division; a hardware division costs more than the rest of a ladder
+    step, and this runs for every order that rests, trades or leaves the book.
+    """
+    tick = books[instr, B_TICK]
+    if tick == 1:
+        return price - books[instr, B_LO]
+    return (price - books[instr, B_LO]) // tick
+
+
+@inlined_kernel
 def level_row(books: np.ndarray, instr: int, side: int, price: int) -> int:
     """The ``levels`` row of ``price`` on ``side`` of the instrument's ladder."""
-    offset = (price - books[instr, B_LO]) // books[instr, B_TICK]
+    offset = price_offset(books, instr, price)
     if side == BUY:
         return books[instr, B_BID_BASE] + offset
     return books[instr, B_ASK_BASE] + offset
@@ -62,11 +75,11 @@ def best_price(books: np.ndarray, instr: int, side: int) -> int:
     return books[instr, B_LO] + offset * books[instr, B_TICK]
 
 
-@kernel
+@inlined_kernel
 def add(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
     """Rest an order at the back of its price level's queue."""
     side = orders[slot, O_SIDE]
-    offset = (orders[slot, O_PRICE] - books[instr, B_LO]) // books[instr, B_TICK]
+    offset = price_offset(books, instr, orders[slot, O_PRICE])
     row = (books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]) + offset
     tail = levels[row, L_TAIL]
     orders[slot, O_PREV] = tail
@@ -86,11 +99,11 @@ def add(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, s
         books[instr, B_BEST_ASK] = offset
 
 
-@kernel
+@inlined_kernel
 def unlink(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int) -> None:
     """Take an order out of its level (with its open quantity); move the best price if it emptied."""
     side = orders[slot, O_SIDE]
-    offset = (orders[slot, O_PRICE] - books[instr, B_LO]) // books[instr, B_TICK]
+    offset = price_offset(books, instr, orders[slot, O_PRICE])
     row = (books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE]) + offset
     prev, nxt = orders[slot, O_PREV], orders[slot, O_NEXT]
     if prev < 0:
@@ -117,7 +130,7 @@ def unlink(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int
             books[instr, B_BEST_ASK] = offset if offset < n else -1
 
 
-@kernel
+@inlined_kernel
 def reduce(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: int, slot: int, leaves: int) -> None:
     """Lower a resting order's open quantity in place: it keeps its time priority."""
     row = level_row(books, instr, orders[slot, O_SIDE], orders[slot, O_PRICE])

@@ -347,10 +347,11 @@ class FastListing:
         self._push()
         start = 0
         arrays = self.ledger.arrays
+        columns = cmds.T  # the kernel's layout: one C-order row per field
         while start < n:
             self._make_room(int(count[0]))
             start = commands.run_batch(
-                cmds, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
+                columns, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
                 self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, self.events,
                 self.params, count, first, self._reason,
             )  # fmt: skip
