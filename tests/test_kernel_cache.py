@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import ExchangeConfig
 from engine.fast import jit
+from engine.fast.warm import kernels_cached, load_kernels
 
 pytestmark = pytest.mark.not_per_book
 
@@ -31,3 +33,9 @@ def test_a_cache_written_from_other_sources_is_emptied_once(tmp_path: Path) -> N
 def test_the_live_cache_carries_the_digest_of_the_current_sources() -> None:
     assert jit.drop_stale_cache() is False  # emptied (if it had to be) when the kernels were imported
     assert (jit.cache_dir() / "carbonx-kernel-sources.sha256").read_text() != "0" * 64
+
+
+def test_a_node_loads_every_kernel_before_it_is_ready(config: ExchangeConfig) -> None:
+    """``carbonx serve`` calls ``load_kernels`` first; afterwards the batch kernel is in the cache."""
+    load_kernels(config)
+    assert kernels_cached()

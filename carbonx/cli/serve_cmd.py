@@ -11,6 +11,8 @@ from typing import Any
 
 from carbonx.config import load_config
 from carbonx.node import Node
+from engine.exchange import DEFAULT_BOOK
+from engine.fast.warm import kernels_cached, load_kernels
 from engine.rules import day_from_int
 
 HELP = "run the exchange: order gateway, market data, drop copy, scheduler"
@@ -54,6 +56,10 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     data_dir: Path = args.data_dir or Path(loaded.node.data_dir)
+    if (loaded.node.engine.book or DEFAULT_BOOK) == "fast":
+        if not kernels_cached():
+            print("compiling the fast book's kernels (after an install or upgrade only; about 30 s)...", flush=True)
+        load_kernels(loaded.exchange)  # before replay and before "ready": no order waits for a compile
     node = Node(loaded, data_dir, demo=args.demo)
     try:
         endpoints = node.bind()
