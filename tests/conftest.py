@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 import engine.exchange
 from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
 from engine.exchange import BOOK_KINDS, Exchange
+from engine.fast.warm import load_kernels
 from engine.messages import (
     AllocateAllowances,
     AllowancesAllocated,
@@ -221,6 +222,12 @@ def assert_balanced(market: Market) -> None:
     assert ledger.total_cash() == market.paid_in == ledger.deposited - ledger.withdrawn
     for instrument in (i.code for i in market.exchange.config.instruments):
         assert ledger.total_holdings(instrument) == market.outstanding.get(instrument, 0), instrument
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Load (on a clean clone: compile, ~20 s) the fast book's kernels once, before any test: the
+    nodes the tests start as subprocesses then find them in numba's cache and are ready at once."""
+    load_kernels(market_config())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
