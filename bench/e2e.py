@@ -7,7 +7,8 @@ throttle no client reaches, scheduler "manual", fsync as chosen) and measures, i
    frames the size of a ``Submit(NewOrder)``: what transport and Python cost before any exchange;
 2. throughput: N client processes, each logged on as its own demo member (buyers and sellers whose
    prices overlap, so some orders trade), each keeping W requests in flight: (a) one ``Submit`` per
-   order, (b) ``SubmitBatch`` of B orders. Only orders whose ``Ack`` arrived are counted;
+   order, (b) ``SubmitBatch`` of B orders. Only orders whose ``Ack`` arrived are counted. The clients
+   log on with ``batch_reports`` (``--no-batch-reports``: one frame per report and per ``Ack``);
 3. latency at fixed rates, open loop: each order is a 1 t buy that trades at once against sells
    placed first; order -> ``Ack``, and order -> its ``Trade`` on market data (the first market-data
    message it causes: the publisher queues a trade before the quote it changes), matched through
@@ -86,12 +87,14 @@ class ClientRun:
     window: int
     seed: int
     timeout_s: float
+    batch_reports: bool = True
     started_ns: int = 0
     ended_ns: int = 0
     requests: int = 0
     acks: int = 0
     acked_orders: int = 0
     trades: int = 0  # fills in which this client's order took liquidity: each trade has exactly one
+    cpu_s: float = 0.0  # the process's CPU time in the pipeline, its libzmq I/O thread included
     problems: list[str] = field(default_factory=list)
 
 
@@ -100,13 +103,15 @@ def _throughput_client(run: ClientRun, ready: Any, go: Any, results: Any) -> Non
     context: Context = zmq.Context()
     member, account = TRADERS[run.index]
     try:
-        session = WireSession(context, run.endpoint, Path(run.keys), member)
+        session = WireSession(context, run.endpoint, Path(run.keys), member, run.batch_reports)
         tag = f"{'s' if run.batch == 1 else 'b'}{run.index}"
         frames = request_frames(limit_orders(account, run.orders, run.seed, tag), run.batch)
         ready.put(None)
         go.wait(run.timeout_s)
         gc.disable()  # a collection in the client would stall the pipeline: the client is not under test
+        cpu = time.process_time()
         _pipeline(session.socket, frames, run)
+        run.cpu_s = time.process_time() - cpu
         session.close()
     except Exception as exc:  # reported by the parent: a traceback in a child process would be lost
         run.problems.append(f"{member}: {exc}")
@@ -128,17 +133,17 @@ def _pipeline(sock: zmq.Socket[bytes], frames: list[tuple[bytes, int]], run: Cli
             raise BenchError(f"no answer within {run.timeout_s:.0f} s; {answered}/{len(frames)} answered")
         while readable(sock):
             raw = sock.recv()
-            frame = light_decoder.decode(raw)
-            event = frame.event.type if frame.event else ""
-            if frame.type in ("Ack", "Refused"):
-                answered += 1
-            if frame.type == "Ack":
-                run.acks += 1
-                run.acked_orders += frames[frame.request_id - FIRST_RID][1]
-            elif frame.type == "Refused" or event in ("OrderRejected", "RequestRejected"):
-                run.problems.append(problem_of(raw) or frame.type)
-            elif event == "Fill" and frame.event is not None and frame.event.aggressor:
-                run.trades += 1
+            for message in light_decoder.decode(raw).messages():
+                event = message.event.type if message.event else ""
+                if message.type in ("Ack", "Refused"):
+                    answered += 1
+                if message.type == "Ack":
+                    run.acks += 1
+                    run.acked_orders += frames[message.request_id - FIRST_RID][1]
+                elif message.type == "Refused" or event in ("OrderRejected", "RequestRejected"):
+                    run.problems.append(problem_of(raw) or message.type)
+                elif event == "Fill" and message.event is not None and message.event.aggressor:
+                    run.trades += 1
     run.ended_ns = time.perf_counter_ns()
 
 
@@ -149,6 +154,8 @@ def run_throughput(endpoint: str, keys: Path, args: argparse.Namespace, batch: i
         ClientRun(i, endpoint, str(keys), args.orders, batch, args.window, args.seed * 1_000 + i, args.timeout)
         for i in range(args.clients)
     ]
+    for r in runs:
+        r.batch_reports = args.batch_reports
     clients = [spawn.Process(target=_throughput_client, args=(r, ready, go, results), daemon=True) for r in runs]
     for client in clients:
         client.start()
@@ -169,6 +176,7 @@ def run_throughput(endpoint: str, keys: Path, args: argparse.Namespace, batch: i
     acks, acked = sum(o.acks for o in outs), sum(o.acked_orders for o in outs)
     return {
         "batch": batch,
+        "batch_reports": args.batch_reports,
         "clients": len(outs),
         "window": args.window,
         "requests": sum(o.requests for o in outs),
@@ -179,6 +187,7 @@ def run_throughput(endpoint: str, keys: Path, args: argparse.Namespace, batch: i
         "orders_per_s": round(acked / seconds),
         "acks_per_s": round(acks / seconds),
         "trades": sum(o.trades for o in outs),
+        "clients_cpu_s": round(sum(o.cpu_s for o in outs), 3),
         "problems": [p for o in outs for p in o.problems],
     }
 
@@ -351,11 +360,15 @@ def render(r: Figures) -> str:
         lines.append(_row(f"{name} back to back", b["round_trips_per_s"], *b["round_trip_us"].values()))
         lines.append(_row(f"{name} {b['window']} in flight", b["pipelined_per_s"]))
         lines += [_row(f"{name} paced {int(rate):,}/s", "", *us.values()) for rate, us in b["paced_us"].items()]
-    lines += [f"\n2. throughput: {t['clients']} client processes, {t['window']} requests in flight each"]
-    lines.append(_row("", "requests", "orders", "seconds", "orders/s", "acks/s", "trades", "node CPU", "µs/order"))
+    reports = "reports and acks batched per turn (Reports frames)" if t.get("batch_reports") else "one frame per report"
+    lines += [f"\n2. throughput: {t['clients']} client processes, {t['window']} requests in flight each; {reports}"]
+    header = ("requests", "orders", "seconds", "orders/s", "acks/s", "trades", "node CPU", "µs/order", "client µs")
+    lines.append(_row("", *header))
     for t in r["throughput"]:
         cells = (t["acks"], t["acked_orders"], f"{t['seconds']:.2f}", t["orders_per_s"], t["acks_per_s"], t["trades"])
-        cpu = (f"{t['node_cpu_s'] / t['seconds']:.0%}", round(t["node_cpu_s"] * 1e6 / max(1, t["acked_orders"])))
+        orders = max(1, t["acked_orders"])
+        node_us, clients_us = round(t["node_cpu_s"] * 1e6 / orders), round(t.get("clients_cpu_s", 0) * 1e6 / orders)
+        cpu = (f"{t['node_cpu_s'] / t['seconds']:.0%}", node_us, clients_us)
         lines.append(_row("single orders" if t["batch"] == 1 else f"batches of {t['batch']}", *cells, *cpu))
     lines += [
         "\n3. latency: open loop, from sending each order",
@@ -385,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--latency-seconds", type=float, default=5.0, help="seconds at each latency rate (default 5)")
     add("--round-trips", type=int, default=20_000, help="baseline round trips (default 20000)")
     add("--fsync", action=argparse.BooleanOptionalAction, default=True, help="the node fsyncs its journal (default)")
+    add(
+        "--batch-reports",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="throughput clients log on with batch_reports: reports and acks in one Reports frame per turn (default)",
+    )
     add("--seed", type=int, default=1, help="seed of the throughput orders (default 1)")
     add("--timeout", type=float, default=60.0, help="seconds to wait for any one answer or step (default 60)")
     add("--work-dir", type=Path, help="make the node's temporary directory here (default: the system's)")

@@ -28,6 +28,7 @@ from gateway.protocol import (
     LogonAccepted,
     Logout,
     Refused,
+    Reports,
     ServerMessage,
     Submit,
     SubmitBatch,
@@ -61,12 +62,29 @@ class _Event(msgspec.Struct):
     aggressor: bool = False
 
 
+class _Message(msgspec.Struct):
+    type: str = ""
+    request_id: int = 0
+    event: _Event | None = None
+
+
 class _Frame(msgspec.Struct):
-    """The few fields the hot loops read of a gateway frame; msgspec skips the rest unread."""
+    """The few fields the hot loops read of a gateway frame; msgspec skips the rest unread.
+
+    A ``Reports`` frame (a session logged on with ``batch_reports``) holds ``reports`` and ``acks``.
+    """
 
     type: str = ""
     request_id: int = 0
     event: _Event | None = None
+    reports: list[_Message] = []
+    acks: list[_Message] = []
+
+    def messages(self) -> list[_Message]:
+        """The frame as the messages it carries: a ``Reports`` frame's reports, then its acks."""
+        if self.type == "Reports":
+            return self.reports + self.acks
+        return [_Message(self.type, self.request_id, self.event)]
 
 
 light_decoder = msgspec.msgpack.Decoder(_Frame)
@@ -75,7 +93,7 @@ light_decoder = msgspec.msgpack.Decoder(_Frame)
 class WireSession:
     """A raw DEALER logged on as one member: what ``MemberClient`` does, minus waiting for each answer."""
 
-    def __init__(self, context: Context, endpoint: str, keys: Path, member: str) -> None:
+    def __init__(self, context: Context, endpoint: str, keys: Path, member: str, batch_reports: bool = False) -> None:
         self.member = member
         public, secret = load_member_secret(keys, member)
         self.socket = context.socket(zmq.DEALER)
@@ -85,7 +103,8 @@ class WireSession:
         self.socket.setsockopt(zmq.RCVHWM, 0)  # the bench must never drop a report on its own side
         self.socket.connect(endpoint)
         # The longest heartbeat the gateway grants: the bench sends nothing while it waits between phases.
-        answer, _ = self.request(Logon(request_id=1, member=member, heartbeat_ms=60_000), 10.0)
+        logon = Logon(request_id=1, member=member, heartbeat_ms=60_000, batch_reports=batch_reports)
+        answer, _ = self.request(logon, 10.0)
         if not isinstance(answer, LogonAccepted):
             raise BenchError(f"{endpoint}: logon as {member} answered {answer!r}")
 
@@ -96,11 +115,11 @@ class WireSession:
         deadline = time.monotonic() + timeout_s
         reports: list[ExecutionReport] = []
         while time.monotonic() < deadline and self.socket.poll(max(1, int((deadline - time.monotonic()) * 1e3))):
-            answer = server_decoder.decode(self.socket.recv())
-            if isinstance(answer, ExecutionReport):
-                reports.append(answer)
-            elif getattr(answer, "request_id", None) == rid:
-                return answer, reports
+            for answer in unpacked(server_decoder.decode(self.socket.recv())):
+                if isinstance(answer, ExecutionReport):
+                    reports.append(answer)
+                elif getattr(answer, "request_id", None) == rid:
+                    return answer, reports
         raise BenchError(f"{self.member}: no answer to request {rid} within {timeout_s:.0f} s")
 
     def close(self) -> None:
@@ -109,13 +128,20 @@ class WireSession:
         self.socket.close(linger=1_000)
 
 
+def unpacked(message: ServerMessage) -> list[ServerMessage]:
+    """A ``Reports`` frame as the reports and acks it carries; any other message as itself."""
+    if isinstance(message, Reports):
+        return [*message.reports, *message.acks]
+    return [message]
+
+
 def problem_of(frame: bytes) -> str | None:
     """A refusal or an engine reject, in full; None for anything else."""
-    message = server_decoder.decode(frame)
-    if isinstance(message, Refused):
-        return f"Refused {message.code.name}: {message.text}"
-    if isinstance(message, ExecutionReport) and isinstance(message.event, OrderRejected):
-        return f"OrderRejected {message.event.code.name}: {message.event.text}"
+    for message in unpacked(server_decoder.decode(frame)):
+        if isinstance(message, Refused):
+            return f"Refused {message.code.name}: {message.text}"
+        if isinstance(message, ExecutionReport) and isinstance(message.event, OrderRejected):
+            return f"OrderRejected {message.event.code.name}: {message.event.text}"
     return None
 
 

@@ -27,6 +27,7 @@ from carbonx.config import LoadedConfig
 from carbonx.errors import CarbonxError
 from carbonx.node_state import NodeState, open_node_state
 from carbonx.scheduler import due_commands, next_wakeup
+from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
 from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, RequestRejected
 from gateway.keys import load_server_secret
@@ -38,7 +39,9 @@ from market_data.publisher import Publisher
 _log = structlog.get_logger("carbonx.node")
 _NS_PER_MS = 1_000_000
 _MAX_WAIT_MS = 100  # the longest the loop sleeps: how quickly a stop request is noticed
-DROP_COPY_TOPIC = b"dropcopy"
+_GC_YOUNG_THRESHOLD = 100_000  # allocations between collections of the youngest generation (run)
+DROP_COPY = "dropcopy"
+DROP_COPY_TOPIC = DROP_COPY.encode()
 ENDPOINTS_FILE = "node-endpoints.json"  # in the data directory while the node runs
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.SNDMORE)
@@ -116,8 +119,12 @@ class Node:
         self.order_entry.setsockopt(zmq.RCVHWM, 100_000)
         # A reply to a peer that has gone (or whose queue is full) raises instead of vanishing unseen.
         self.order_entry.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.drop_copy = self._curve_server(context, zmq.PUB, b"dropcopy", public, secret)
-        self.md_pub = context.socket(zmq.PUB)
+        # XPUBs: PUBs that tell what their subscribers want, so that nothing nobody subscribed to is built,
+        # encoded and sent only for the socket to drop it (carbonx.subscriptions).
+        self.drop_copy = self._curve_server(context, zmq.XPUB, b"dropcopy", public, secret)
+        self.drop_copy_subscriptions = Subscriptions(self.drop_copy)
+        self.md_pub = context.socket(zmq.XPUB)
+        self.md_subscriptions = Subscriptions(self.md_pub)
         self.md_pub.setsockopt(zmq.SNDHWM, 1_000_000)
         self.snapshot = context.socket(zmq.ROUTER)
         self.snapshot.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
@@ -162,9 +169,18 @@ class Node:
 
     def run(self) -> None:
         """Serve until ``request_stop``; then stop intake, flush, snapshot and close."""
-        while not self._stop:
-            self.step(self._wait_ms())
-        self._shutdown()
+        # Each turn ends with gc.freeze() (``step``): what a turn leaves alive is frozen, so the collector
+        # has only that turn's young objects to look at. Collecting them every 700 allocations cost 3-8%
+        # of the node's time under load, for objects almost all freed by reference counting or kept for
+        # good, so it collects per 100,000 instead (a large turn is still collected within itself).
+        threshold = gc.get_threshold()
+        gc.set_threshold(_GC_YOUNG_THRESHOLD, *threshold[1:])
+        try:
+            while not self._stop:
+                self.step(self._wait_ms())
+            self._shutdown()
+        finally:
+            gc.set_threshold(*threshold)
 
     def step(self, wait_ms: int) -> None:
         """One turn of the loop: wait up to ``wait_ms`` for a socket, then do everything that is due."""
@@ -286,9 +302,9 @@ class Node:
 
     def _applied(self, submission: Submission, outcomes: Sequence[list[Event]], seqs: Sequence[int]) -> None:
         self.gateway.applied(submission, outcomes, seqs)
+        self.publisher.on_batch(outcomes)
         for command, events in zip(submission.commands, outcomes, strict=True):
-            self.publisher.on_events(events)
-            if isinstance(command, EndOfDay):
+            if type(command) is EndOfDay:
                 self.state.end_of_day(events)
 
     def _apply_atomic(self, submission: Submission) -> None:
@@ -324,10 +340,15 @@ class Node:
                     _log.warning("gateway.send_dropped", reason="peer's queue full")
                 else:  # a client that closed right after its last request (a logout): nothing is lost
                     _log.debug("gateway.send_dropped", reason="peer gone")
-        for copy in self.gateway.take_drop_copies():
-            self.drop_copy.send(DROP_COPY_TOPIC, _MORE)
-            self.drop_copy.send(encoder.encode(copy))
-        for topic, payload in self.publisher.drain(now):
+        self.drop_copy_subscriptions.refresh()
+        if self.drop_copy_subscriptions.wants(DROP_COPY):
+            for copy in self.gateway.take_drop_copies():
+                self.drop_copy.send(DROP_COPY_TOPIC, _MORE)
+                self.drop_copy.send(encoder.encode(copy))
+        else:
+            self.gateway.discard_drop_copies()
+        self.md_subscriptions.refresh()
+        for topic, payload in self.publisher.drain(now, self.md_subscriptions.wants):
             self.md_pub.send(topic, _MORE)
             self.md_pub.send(payload)
         if now >= self._next_md_heartbeat:

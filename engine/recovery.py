@@ -54,20 +54,12 @@ class Sequencer:
         """
         if not commands:
             return []
-        seq = self.journal.last_seq
         ts = self.clock()
         if origins is None:
-            records = [
-                JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c)) for i, c in enumerate(commands, 1)
-            ]
-        else:
-            records = [
-                JournalRecord(seq=seq + i, ts=ts, command=cast(AnyCommand, c), origin=o, request_id=r)
-                for i, (c, (o, r)) in enumerate(zip(commands, origins, strict=True), 1)
-            ]
-        self.journal.append_batch(records)
+            origins = [("", 0)] * len(commands)
+        self.journal.append_commands(ts, cast(Sequence[AnyCommand], commands), origins)
         # One apply_batch for the whole batch: on the fast book, one kernel call per run of orders.
-        batch = self.exchange.command_batch([r.command for r in records], [r.ts for r in records])
+        batch = self.exchange.command_batch(commands, [ts] * len(commands))
         return self.exchange.apply_batch(batch).all_events()
 
     def submit(self, command: Command) -> list[Event]:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Sequence
+
 from engine.messages import (
     AllocateAllowances,
     AmendOrder,
@@ -57,6 +59,29 @@ REGULATOR_COMMANDS: tuple[type[Command], ...] = (
 )
 
 Problem = tuple[Reject, dict[str, object]]
+# What a member sends most: one account each, no flag to look at (CancelAllOrders has on_disconnect).
+_PLAIN_MEMBER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
+
+
+def authorise_all(
+    access: MemberAccess, commands: Sequence[Command], accounts: Container[str]
+) -> tuple[int, Problem] | None:
+    """None when ``access`` may send every command; else the first refused one's index and refusal.
+
+    ``accounts``: the member's own accounts (``access.accounts``) in a form quick to look up.
+    """
+    if access.role == "member":
+        for index, command in enumerate(commands):
+            if type(command) not in _PLAIN_MEMBER_COMMANDS or getattr(command, "account", "") not in accounts:
+                problem = authorise(access, command)
+                if problem is not None:
+                    return index, problem
+        return None
+    for index, command in enumerate(commands):
+        problem = authorise(access, command)
+        if problem is not None:
+            return index, problem
+    return None
 
 
 def authorise(access: MemberAccess, command: Command) -> Problem | None:

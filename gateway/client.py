@@ -117,9 +117,11 @@ class MemberClient:
         timeout_ms: int = 5_000,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         resend_from: int = 0,
+        batch_reports: bool = False,
     ) -> None:
         self.endpoint, self.member = endpoint, member
         self.heartbeat_ms, self.timeout_ms = heartbeat_ms, timeout_ms
+        self.batch_reports = batch_reports  # reports and acks in one Reports frame per turn (PROTOCOL.md §4.17)
         self.core = ClientCore()
         self._own_context = context is None
         self.context = context or zmq.Context()
@@ -145,15 +147,31 @@ class MemberClient:
         heartbeat_ms: int = 1_000,
         timeout_ms: int = 5_000,
         resend_from: int = 0,
+        batch_reports: bool = False,
     ) -> MemberClient:
         """Connect with ``<keys_dir>/<member>.key_secret`` and ``<keys_dir>/server.key``."""
         keys = _Keys.load(keys_dir, member)
-        return cls(endpoint, member, keys, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms, resend_from=resend_from)
+        return cls(
+            endpoint,
+            member,
+            keys,
+            heartbeat_ms=heartbeat_ms,
+            timeout_ms=timeout_ms,
+            resend_from=resend_from,
+            batch_reports=batch_reports,
+        )
 
     # ------------------------------------------------------------------ session
     def _logon(self, resend_from: int) -> LogonAccepted:
         rid = self.core.request_id()
-        self._send(Logon(request_id=rid, member=self.member, heartbeat_ms=self.heartbeat_ms, resend_from=resend_from))
+        logon = Logon(
+            request_id=rid,
+            member=self.member,
+            heartbeat_ms=self.heartbeat_ms,
+            resend_from=resend_from,
+            batch_reports=self.batch_reports,
+        )
+        self._send(logon)
         answer = self._wait_answer(rid, logon=True)
         if isinstance(answer, Refused):
             raise GatewayError(f"{self.endpoint}: logon as {self.member} refused: {answer.text}")
@@ -325,10 +343,18 @@ class AsyncMemberClient:
     """The asyncio client: the same requests as ``MemberClient``, awaited; heartbeats in the background."""
 
     def __init__(
-        self, endpoint: str, member: str, keys: _Keys, *, heartbeat_ms: int = 1_000, timeout_ms: int = 5_000
+        self,
+        endpoint: str,
+        member: str,
+        keys: _Keys,
+        *,
+        heartbeat_ms: int = 1_000,
+        timeout_ms: int = 5_000,
+        batch_reports: bool = False,
     ) -> None:
         self.endpoint, self.member = endpoint, member
         self.heartbeat_ms, self.timeout_ms = heartbeat_ms, timeout_ms
+        self.batch_reports = batch_reports
         self.core = ClientCore()
         self.context = zmq.asyncio.Context()
         self.socket = self.context.socket(zmq.DEALER)
@@ -339,12 +365,15 @@ class AsyncMemberClient:
         self.session: LogonAccepted | None = None
 
     @classmethod
-    async def connect(cls, endpoint: str, member: str, keys_dir: str | Path, **options: int) -> AsyncMemberClient:
-        client = cls(endpoint, member, _Keys.load(keys_dir, member), **options)
+    async def connect(
+        cls, endpoint: str, member: str, keys_dir: str | Path, *, batch_reports: bool = False, **options: int
+    ) -> AsyncMemberClient:
+        client = cls(endpoint, member, _Keys.load(keys_dir, member), batch_reports=batch_reports, **options)
         client.socket.connect(endpoint)
         client._tasks = [asyncio.create_task(client._reader()), asyncio.create_task(client._heartbeats())]
         rid = client.core.request_id()
-        await client._send(Logon(request_id=rid, member=member, heartbeat_ms=client.heartbeat_ms))
+        heartbeat_ms, batched = client.heartbeat_ms, client.batch_reports
+        await client._send(Logon(request_id=rid, member=member, heartbeat_ms=heartbeat_ms, batch_reports=batched))
         answer = await client._wait(lambda: client.core.answer(rid), f"the logon of {member}")
         if not isinstance(answer, LogonAccepted):
             await client.close()

@@ -18,6 +18,7 @@ from gateway.protocol import (
     Heartbeat,
     LoggedOut,
     Refused,
+    Reports,
     ResendRequest,
     ServerMessage,
     WireMessage,
@@ -34,7 +35,15 @@ class _Envelope(msgspec.Struct):
     request_id: int = 0
 
 
+class _RawReports(msgspec.Struct):
+    """A ``Reports`` frame whose items are left encoded: each is a whole frame of its own."""
+
+    reports: list[msgspec.Raw] = []
+    acks: list[msgspec.Raw] = []
+
+
 _envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
+_raw_reports_decoder = msgspec.msgpack.Decoder(_RawReports)
 _KEEP_REPORTS = 100_000  # received reports kept to assemble results (a result names a range of them)
 
 
@@ -94,6 +103,12 @@ class ClientCore:
             return None
         if isinstance(message, ExecutionReport):
             self._report(message)
+        elif isinstance(message, Reports):
+            # A session with batch_reports: the reports one by one, then the acks (PROTOCOL.md §4.17).
+            for report in message.reports:
+                self._report(report)
+            for ack in message.acks:
+                self.answers[ack.request_id] = ack
         elif isinstance(message, Heartbeat):
             self.server_last_report = message.last_report_seq
             if message.last_report_seq >= self.expected_report:
@@ -116,6 +131,15 @@ class ClientCore:
         try:
             envelope = _envelope_decoder.decode(frame)
         except msgspec.DecodeError:
+            return
+        if envelope.type == "Reports":
+            # One unreadable report must not hide the others: each item is a frame of its own.
+            try:
+                batch = _raw_reports_decoder.decode(frame)
+            except msgspec.DecodeError:
+                return
+            for item in [*batch.reports, *batch.acks]:
+                self.receive(bytes(item))
             return
         if envelope.type == "ExecutionReport" and envelope.seq == self.expected_report:
             self.expected_report += 1

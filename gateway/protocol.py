@@ -35,6 +35,7 @@ class Logon(WireMessage, frozen=True, kw_only=True, tag=True):
     heartbeat_ms: int = 1000  # how often each side sends when it has nothing else to send
     resend_from: int = 0  # resend this member's execution reports from this number (0: none)
     protocol: int = PROTOCOL_VERSION
+    batch_reports: bool = False  # live execution reports and acks come in ``Reports`` frames (fewer frames)
 
 
 class Heartbeat(WireMessage, frozen=True, kw_only=True, tag=True):
@@ -105,6 +106,7 @@ class LogonAccepted(WireMessage, frozen=True, kw_only=True, tag=True):
     heartbeat_ms: int  # the interval granted (the request, clamped to the gateway's bounds)
     last_report_seq: int  # the number of this member's newest execution report (0: none yet)
     protocol: int = PROTOCOL_VERSION
+    batch_reports: bool = False  # the logon's ``batch_reports``, granted (a gateway that predates it says nothing)
 
 
 class LoggedOut(WireMessage, frozen=True, kw_only=True, tag=True):
@@ -165,6 +167,19 @@ class ExecutionReport(WireMessage, frozen=True, kw_only=True, tag=True):
     request_id: int
     event: ReportEvent
     resent: bool = False
+
+
+class Reports(WireMessage, frozen=True, kw_only=True, tag=True):
+    """What one turn of the node sends a session that logged on with ``batch_reports``: its member's new
+    execution reports in number order, then the ``Ack``s of its requests that turn (each request's
+    reports are among ``reports`` or in an earlier frame). Read the reports first, then the acks.
+
+    Per connection it takes the place of separate ``ExecutionReport`` and ``Ack`` frames and changes
+    nothing else: reports keep their numbers, resends come as single ``ExecutionReport`` frames.
+    """
+
+    reports: list[ExecutionReport]
+    acks: list[Ack] = []
 
 
 class DropCopy(WireMessage, frozen=True, kw_only=True, tag=True):
@@ -236,7 +251,16 @@ class AccountList(WireMessage, frozen=True, kw_only=True, tag=True):
 
 
 ServerMessage = (
-    LogonAccepted | Heartbeat | LoggedOut | Refused | Ack | ExecutionReport | Rehearsal | OrderList | AccountList
+    LogonAccepted
+    | Heartbeat
+    | LoggedOut
+    | Refused
+    | Ack
+    | ExecutionReport
+    | Reports
+    | Rehearsal
+    | OrderList
+    | AccountList
 )
 
 encoder = msgspec.msgpack.Encoder()
@@ -268,6 +292,7 @@ __all__ = [
     "Refused",
     "Rehearsal",
     "ReportEvent",
+    "Reports",
     "ResendRequest",
     "ServerMessage",
     "Submit",

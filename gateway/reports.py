@@ -15,15 +15,18 @@ Who sees what:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import cast
+import gc
+from collections.abc import Container, Iterable, Sequence
+from typing import Any, cast
 
 import msgspec
 
 from engine.messages import (
     AccountsMerged,
     AccountSplit,
+    AmendOrder,
     AnyEvent,
+    CancelOrder,
     ConservationChecked,
     Event,
     LargeHolderReported,
@@ -39,6 +42,13 @@ from gateway.access import MemberAccess
 from gateway.protocol import DropCopy, ExecutionReport, Fill, ReportEvent
 
 _REGULATOR_EVENTS = (LargeHolderReported, ConservationChecked)
+# Trades (a Fill per side) and events that may name several members; every other event names at most
+# one account.
+_SPECIAL: frozenset[type] = frozenset(
+    {TradeExecuted, AccountsMerged, AccountSplit, MemberSettlement, *_REGULATOR_EVENTS}
+)
+# Commands that never start or end a trading day: their events need no look for a day change.
+_ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
 
 
 class Stream:
@@ -70,6 +80,10 @@ class Placed(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     journal_seq: int
 
 
+# A ``Placed`` as a tuple: member, first report, report count, journal seq (the same encoding).
+PlacedRecord = tuple[str, int, int, int]
+
+
 class StreamState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     member: str
     first: int
@@ -82,7 +96,7 @@ class ReportsState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     journal_seq: int
     drop_seq: int
     streams: list[StreamState]
-    placed: list[tuple[str, str, Placed]]  # account, client order id, where its result is
+    placed: list[tuple[str, str, PlacedRecord]]  # account, client order id, where its result is
     day_starts: list[tuple[str, int]]  # member, first report number of the current trading day
 
 
@@ -99,6 +113,12 @@ class Routed(msgspec.Struct, frozen=True, kw_only=True):
     drop_copy: list[DropCopy]
 
 
+# Member, report number, request id, what the member sees (an engine event or a Fill: a ReportEvent).
+Delivery = tuple[str, int, int, Any]
+# Per request: its first drop copy seq, its commands' journal seqs, origin, request id, its commands' events.
+DropCopies = tuple[int, Sequence[int], str, int, Sequence[Sequence[Event]]]
+
+
 class ReportBook:
     def __init__(self, access: Sequence[MemberAccess]) -> None:
         self.access: dict[str, MemberAccess] = {a.member: a for a in access}
@@ -106,7 +126,12 @@ class ReportBook:
         self.streams: dict[str, Stream] = {a.member: Stream() for a in access}
         self.regulators = [a.member for a in access if a.role == "regulator"]
         self.surveillance = [a.member for a in access if a.role == "surveillance"]
-        self.placed: dict[tuple[str, str], Placed] = {}
+        self._surveillance = [(m, self.streams[m]) for m in self.surveillance]
+        self._surveilled = frozenset(self.surveillance)
+        # Senders that see what their commands caused, besides surveillance (which sees everything anyway).
+        self._routable = frozenset(m for m in self.streams if m and m not in self._surveilled)
+        # (account, client order id) -> where its result is, as a ``Placed`` record (a tuple: cheaper per order).
+        self.placed: dict[tuple[str, str], PlacedRecord] = {}
         # Reports are kept from the start of the previous trading day: enough for a member to catch up
         # after a night's disconnection, bounded for a node that runs for years.
         self.day_starts: dict[str, int] = {m: 1 for m in self.streams}
@@ -116,62 +141,175 @@ class ReportBook:
     # ------------------------------------------------------------------ routing
     def route(self, origin: str, request_id: int, command: object, events: Sequence[Event], journal_seq: int) -> Routed:
         """Number the reports of one applied command; the sender's come first in its stream."""
-        self.journal_seq = journal_seq
-        out: list[tuple[str, ExecutionReport]] = []
+        deliveries: list[Delivery] = []
+        drops: list[DropCopies] = []
+        first, count = self.number(origin, request_id, [command], [events], [journal_seq], deliveries, None, drops)
+        per_member: dict[str, list[ExecutionReport]] = {}
+        for member, seq, rid, view in deliveries:
+            report = ExecutionReport(seq=seq, request_id=rid, event=view)
+            per_member.setdefault(member, []).append(report)
+        out = [(member, report) for member, reports in per_member.items() for report in reports]
+        return Routed(reports=out, first_report=first, report_count=count, drop_copy=drop_copies(drops))
+
+    def number(
+        self,
+        origin: str,
+        request_id: int,
+        commands: Sequence[object],
+        outcomes: Sequence[Sequence[Event]],
+        journal_seqs: Sequence[int],
+        deliveries: list[Delivery] | None = None,
+        listening: Container[str] | None = None,
+        drops: list[DropCopies] | None = None,
+    ) -> tuple[int, int]:
+        """Number the reports of one request's applied commands in every stream; the sender's (first, count).
+
+        Each report is appended to ``deliveries`` as (member, number, request id, view) when the
+        member is in ``listening`` (None: every member), in event order: per member, that is
+        number order. Each command with events adds its drop copies to ``drops``.
+        """
+        if journal_seqs:
+            self.journal_seq = journal_seqs[-1]
         sender = self.streams.get(origin)
         first = sender.last + 1 if sender is not None else 0
-        # Where each stream stands before this command: a new day's reports start here.
-        starts = {m: st.last + 1 for m, st in self.streams.items()} if _starts_day(events) else None
-        per_member: dict[str, list[Event]] = {}
-        drop_copy: list[DropCopy] = []
-        for event in events:
-            self.drop_seq += 1
-            drop_copy.append(
-                DropCopy(
-                    seq=self.drop_seq,
-                    journal_seq=journal_seq,
-                    origin=origin,
-                    request_id=request_id,
-                    event=cast(AnyEvent, event),
-                )
-            )
-            for member, view in self._views(origin, event):
-                per_member.setdefault(member, []).append(view)
-        for member, views in per_member.items():
-            stream = self.streams[member]
-            rid = request_id if member == origin else 0
-            for view in views:
-                seq = stream.add(rid, view)
-                out.append((member, ExecutionReport(seq=seq, request_id=rid, event=cast(ReportEvent, view))))
+        sink: list[Delivery] = [] if deliveries is None else deliveries
+        hearing: Container[str] = () if deliveries is None else self.streams if listening is None else listening
+        everything = 0
+        orders_only = True
+        for command, events in zip(commands, outcomes, strict=True):
+            everything += len(events)
+            orders_only = orders_only and type(command) in _ORDER_COMMANDS
+        if orders_only:
+            # Orders, cancels and amends never change the trading day: the whole request at once.
+            if everything:
+                if drops is not None:
+                    drops.append((self.drop_seq + 1, journal_seqs, origin, request_id, outcomes))
+                self.drop_seq += everything
+                self._watch(origin, request_id, outcomes, sink, hearing)
+            for command, events, journal_seq in zip(commands, outcomes, journal_seqs, strict=True):
+                self._route(origin, request_id, command, events, journal_seq, sink, hearing)
+        else:
+            for command, events, journal_seq in zip(commands, outcomes, journal_seqs, strict=True):
+                self._number_one(origin, request_id, command, events, journal_seq, sink, hearing, drops)
         count = sender.last - first + 1 if sender is not None else 0
-        # Only an accepted order uses up its client order id, as in the engine: a rejected one may be sent again.
-        if isinstance(command, NewOrder) and sender is not None and any(isinstance(e, OrderAccepted) for e in events):
-            key = (command.account, command.client_order_id)
-            self.placed.setdefault(
-                key, Placed(member=origin, first_report=first, report_count=count, journal_seq=journal_seq)
-            )
-        for event in events:
-            if isinstance(event, TradingDayEnded):
-                self.placed.clear()  # client order ids are unique per trading day, as in the engine
-            elif isinstance(event, TradingDayStarted) and starts is not None:
-                self._trim_to_previous_day(starts)
-        return Routed(reports=out, first_report=first, report_count=count, drop_copy=drop_copy)
+        return first, count
 
-    def _views(self, origin: str, event: Event) -> Iterable[tuple[str, Event]]:
-        """(member, what it sees) for one event; a member appears once per view of it."""
-        seen: set[str] = set()
-        for member in self.surveillance:
-            seen.add(member)
-            yield member, event
-        if isinstance(event, TradeExecuted):
-            for side in (Side.BUY, Side.SELL):
-                owner = self.owner.get(event.buy_account if side is Side.BUY else event.sell_account)
-                if owner is not None and owner not in self.surveillance:
-                    seen.add(owner)
-                    yield owner, _fill(event, side)
-            if origin in self.regulators and origin not in seen:
-                yield origin, event
+    def _watch(
+        self,
+        origin: str,
+        request_id: int,
+        outcomes: Sequence[Sequence[Event]],
+        sink: list[Delivery],
+        hearing: Container[str],
+    ) -> None:
+        """Surveillance sees every event unchanged, in order: its streams take a request's at once."""
+        for member, stream in self._surveillance:
+            rid = request_id if member == origin else 0
+            base = stream.last
+            stream.kept += [(rid, event) for events in outcomes for event in events]
+            stream.last = stream.first + len(stream.kept) - 1
+            if member in hearing:
+                for seq, (_, event) in enumerate(stream.kept[base - stream.first + 1 :], base + 1):
+                    sink.append((member, seq, rid, event))
+
+    def _route(
+        self,
+        origin: str,
+        request_id: int,
+        command: object,
+        events: Sequence[Event],
+        journal_seq: int,
+        sink: list[Delivery],
+        hearing: Container[str],
+    ) -> None:
+        """Every view of one command's events but surveillance's, in each member's stream."""
+        streams, owner, surveilled = self.streams, self.owner, self._surveilled
+        sender = streams.get(origin)
+        command_first = sender.last + 1 if sender is not None else 0
+        to_origin = origin in self._routable
+        accepted = False
+        for event in events:
+            kind = type(event)
+            if kind not in _SPECIAL:
+                # Most events name one account: its owner, then the sender.
+                accepted = accepted or kind is OrderAccepted
+                account = getattr(event, "account", "")
+                holder = owner.get(account) if account else None
+                if holder is not None and holder not in surveilled:
+                    stream = streams[holder]
+                    rid = request_id if holder == origin else 0
+                    stream.kept.append((rid, event))
+                    stream.last += 1
+                    if holder in hearing:
+                        sink.append((holder, stream.last, rid, event))
+                if to_origin and origin != holder:
+                    stream = streams[origin]
+                    stream.kept.append((request_id, event))
+                    stream.last += 1
+                    if origin in hearing:
+                        sink.append((origin, stream.last, request_id, event))
+                continue
+            if isinstance(event, TradeExecuted):
+                views = self._trade_views(origin, event)
+            else:
+                views = [(member, event) for member in self._members_named(origin, event)]
+            for member, view in views:
+                stream = streams[member]
+                rid = request_id if member == origin else 0
+                stream.kept.append((rid, view))
+                stream.last += 1
+                if member in hearing:
+                    sink.append((member, stream.last, rid, view))
+        # Only an accepted order uses up its client order id, as in the engine: a rejected one may be sent again.
+        if accepted and type(command) is NewOrder and sender is not None:
+            # The first order with the id keeps it (one look-up in a dict of every order of the day).
+            placed = (origin, command_first, sender.last - command_first + 1, journal_seq)
+            self.placed.setdefault((command.account, command.client_order_id), placed)
+
+    def _trade_views(self, origin: str, trade: TradeExecuted) -> list[tuple[str, Event]]:
+        """Each side's owner its own Fill (the market is anonymous); the regulator that caused it, the trade."""
+        views: list[tuple[str, Event]] = []
+        buyer, seller = self.owner.get(trade.buy_account), self.owner.get(trade.sell_account)
+        if buyer is not None and buyer not in self._surveilled:
+            views.append((buyer, _fill(trade, Side.BUY)))
+        if seller is not None and seller not in self._surveilled:
+            views.append((seller, _fill(trade, Side.SELL)))
+        if origin in self.regulators and origin not in self._surveilled and origin != buyer and origin != seller:
+            views.append((origin, trade))
+        return views
+
+    def _number_one(
+        self,
+        origin: str,
+        request_id: int,
+        command: object,
+        events: Sequence[Event],
+        journal_seq: int,
+        sink: list[Delivery],
+        hearing: Container[str],
+        drops: list[DropCopies] | None,
+    ) -> None:
+        """One command of a request that may change the trading day (``number``'s general case)."""
+        if not events:
             return
+        if drops is not None:
+            drops.append((self.drop_seq + 1, [journal_seq], origin, request_id, [events]))
+        self.drop_seq += len(events)
+        starts = None
+        if any(type(e) is TradingDayStarted for e in events):
+            # Where each stream stands before this command: the new day's reports start there.
+            starts = {m: st.last + 1 for m, st in self.streams.items()}
+        self._watch(origin, request_id, [events], sink, hearing)
+        self._route(origin, request_id, command, events, journal_seq, sink, hearing)
+        for event in events:
+            if type(event) is TradingDayEnded:
+                self.placed.clear()  # client order ids are unique per trading day, as in the engine
+            elif type(event) is TradingDayStarted and starts is not None:
+                self._trim_to_previous_day(starts)
+
+    def _members_named(self, origin: str, event: Event) -> list[str]:
+        """Who sees an event that may name several members (surveillance aside), in order."""
+        seen: set[str] = set(self.surveillance)
         targets = [self.owner[a] for a in _accounts(event) if a in self.owner]
         if isinstance(event, MemberSettlement):
             targets.append(event.member)
@@ -179,10 +317,12 @@ class ReportBook:
             targets.append(origin)
         if isinstance(event, _REGULATOR_EVENTS):
             targets.extend(self.regulators)
+        members: list[str] = []
         for member in targets:
             if member not in seen and member in self.streams:
                 seen.add(member)
-                yield member, event
+                members.append(member)
+        return members
 
     def _trim_to_previous_day(self, starts: dict[str, int]) -> None:
         """Drop what came before the previous day's start; the new day starts at ``starts``."""
@@ -207,7 +347,11 @@ class ReportBook:
         return [stream.report(seq, resent=True) for seq in range(max(from_seq, 1), end + 1)]
 
     def placed_order(self, account: str, client_order_id: str) -> Placed | None:
-        return self.placed.get((account, client_order_id))
+        found = self.placed.get((account, client_order_id))
+        if found is None:
+            return None
+        member, first_report, report_count, journal_seq = found
+        return Placed(member=member, first_report=first_report, report_count=report_count, journal_seq=journal_seq)
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> ReportsState:
@@ -215,10 +359,11 @@ class ReportBook:
             journal_seq=self.journal_seq,
             drop_seq=self.drop_seq,
             streams=[
-                StreamState(member=m, first=s.first, kept=[(r, cast(ReportEvent, e)) for r, e in s.kept])
+                StreamState(member=m, first=s.first, kept=cast(list[tuple[int, ReportEvent]], s.kept))
                 for m, s in sorted(self.streams.items())
             ],
-            placed=[(a, c, p) for (a, c), p in sorted(self.placed.items())],
+            # In the order orders were placed: the same on a replay, and kept by ``restore``.
+            placed=[(a, c, p) for (a, c), p in self.placed.items()],
             day_starts=sorted(self.day_starts.items()),
         )
 
@@ -226,21 +371,41 @@ class ReportBook:
         return _state_encoder.encode(self.state())
 
     def restore(self, blob: bytes) -> None:
-        state = _state_decoder.decode(blob)
+        # Millions of reports decoded at once hold no cycles: the cyclic collector would only scan them
+        # again and again as they are made (several times the time of the decoding itself).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._restore(_state_decoder.decode(blob))
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _restore(self, state: ReportsState) -> None:
         self.journal_seq = state.journal_seq
         self.drop_seq = state.drop_seq
         for saved in state.streams:
             stream = self.streams.get(saved.member)
             if stream is None:
                 continue  # a member removed from the config since
-            stream.first, stream.kept = saved.first, [(r, cast(Event, e)) for r, e in saved.kept]
+            stream.first, stream.kept = saved.first, cast(list[tuple[int, Event]], saved.kept)
             stream.last = saved.first + len(saved.kept) - 1
         self.placed = {(a, c): p for a, c, p in state.placed}
         self.day_starts.update(dict(state.day_starts))
 
 
-def _starts_day(events: Sequence[Event]) -> bool:
-    return any(isinstance(e, TradingDayStarted) for e in events)
+def drop_copies(pending: Iterable[DropCopies]) -> list[DropCopy]:
+    """The drop copy messages of requests numbered by ``ReportBook.number``: one per event."""
+    copies: list[DropCopy] = []
+    for seq, journal_seqs, origin, request_id, outcomes in pending:
+        for journal_seq, events in zip(journal_seqs, outcomes, strict=True):
+            for event in events:
+                copy = DropCopy(
+                    seq=seq, journal_seq=journal_seq, origin=origin, request_id=request_id, event=cast(AnyEvent, event)
+                )
+                copies.append(copy)
+                seq += 1
+    return copies
 
 
 def _fill(trade: TradeExecuted, side: Side) -> Fill:

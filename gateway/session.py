@@ -19,38 +19,36 @@ import structlog
 from engine.exchange import Exchange
 from engine.messages import AnyCommand, CancelAllOrders, Command, Event, NewOrder, Reject, reject_text
 from gateway.access import GatewayOptions, MemberAccess
-from gateway.authorise import authorise, may_see
+from gateway.authorise import authorise_all, may_see
 from gateway.protocol import (
     PROTOCOL_VERSION,
-    AccountBalance,
-    AccountList,
     Ack,
     ClientMessage,
     DropCopy,
     ExecutionReport,
     Heartbeat,
-    HoldingBalance,
     ListOrders,
     LoggedOut,
     Logon,
     LogonAccepted,
     Logout,
-    OpenOrder,
-    OrderList,
     QueryAccounts,
     Refused,
     Rehearsal,
+    Reports,
     ResendRequest,
     Submit,
     SubmitBatch,
     client_decoder,
     encoder,
 )
-from gateway.reports import Placed, ReportBook
+from gateway.queries import account_list, order_list, visible_accounts
+from gateway.reports import Delivery, DropCopies, Placed, ReportBook, drop_copies
 
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
+MAX_BATCH_REPORTS = 4_096  # execution reports per Reports frame (PROTOCOL.md §4.17)
 
 
 @dataclass
@@ -60,6 +58,15 @@ class Session:
     heartbeat_ns: int
     last_received: int
     last_sent: int
+    batch_reports: bool = False  # live reports and acks go out in one ``Reports`` frame per turn
+
+
+@dataclass
+class _Batch:
+    """A ``Reports`` frame being filled for one session during a turn of the node."""
+
+    reports: list[ExecutionReport] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +117,7 @@ class Gateway:
         self.options = options
         self.reports = reports
         self.access = {a.member: a for a in access}
+        self._own_accounts = {a.member: frozenset(a.accounts) for a in access}
         self.sessions: dict[bytes, Session] = {}
         self.buckets = {
             a.member: TokenBucket(
@@ -119,7 +127,9 @@ class Gateway:
         }
         self.outbox: list[tuple[bytes, bytes]] = []
         self.work: list[Submission] = []
-        self.drop_copies: list[DropCopy] = []
+        self._drop_copies: list[DropCopies] = []  # built into messages only when someone takes them
+        self._listeners: dict[str, list[Session]] = {}  # member -> its sessions (who gets its reports)
+        self._batches: dict[bytes, _Batch] = {}  # routing id -> its Reports frame of this turn
         self.stopping = False
         self._now = now
         self._accounts = {a.id for a in exchange.config.accounts}
@@ -205,16 +215,19 @@ class Gateway:
             return
         options = self.options
         heartbeat_ms = min(max(logon.heartbeat_ms, options.heartbeat_min_ms), options.heartbeat_max_ms)
-        self.sessions[routing_id] = Session(routing_id, access, heartbeat_ms * _NS_PER_MS, now, now)
+        session = Session(routing_id, access, heartbeat_ms * _NS_PER_MS, now, now, logon.batch_reports)
+        self.sessions[routing_id] = session
+        self._sessions_changed()
         self._send(
             routing_id,
             LogonAccepted(
                 request_id=logon.request_id,
                 member=member,
                 role=access.role,
-                accounts=self._visible_accounts(access),
+                accounts=visible_accounts(self.exchange, access),
                 heartbeat_ms=heartbeat_ms,
                 last_report_seq=self.reports.last(member),
+                batch_reports=logon.batch_reports,
             ),
         )
         _log.info("gateway.logon", member=member, role=access.role, heartbeat_ms=heartbeat_ms)
@@ -223,8 +236,9 @@ class Gateway:
             self._resend(self.sessions[routing_id], 0, logon.resend_from, 0)
 
     def _logout(self, session: Session, request_id: int, reason: str) -> None:
-        del self.sessions[session.routing_id]
         self._send(session.routing_id, LoggedOut(request_id=request_id, reason=reason))
+        del self.sessions[session.routing_id]
+        self._sessions_changed()
         _log.info("gateway.logout", member=session.access.member, reason=reason)
 
     def tick(self, now: int) -> None:
@@ -247,12 +261,19 @@ class Gateway:
 
     def _lose(self, session: Session, now: int) -> None:
         del self.sessions[session.routing_id]
+        self._sessions_changed()
         access = session.access
         others = any(s.access.member == access.member for s in self.sessions.values())
         _log.warning("gateway.session_lost", member=access.member, cancel_on_disconnect=access.cancel_on_disconnect)
         if access.cancel_on_disconnect and not others and not self.stopping:
             commands: list[Command] = [CancelAllOrders(account=a, on_disconnect=True) for a in access.accounts]
             self.work.append(Submission(routing_id=b"", member="", request_id=0, commands=commands))
+
+    def _sessions_changed(self) -> None:
+        listeners: dict[str, list[Session]] = {}
+        for session in self.sessions.values():
+            listeners.setdefault(session.access.member, []).append(session)
+        self._listeners = listeners
 
     # ------------------------------------------------------------------ commands
     def _submit(
@@ -274,25 +295,26 @@ class Gateway:
         if (atomic or dry_run) and access.role != "regulator":
             self._refuse(session.routing_id, request_id, Reject.NOT_AUTHORISED, atomic=True, role=access.role)
             return
-        for index, command in enumerate(commands):
-            problem = authorise(access, command)
-            if problem is not None:
-                code, context = problem
-                if len(commands) > 1:
-                    context = {"index": index, **context}
-                self._refuse(session.routing_id, request_id, code, **context)
-                return
-        fresh: list[Command] = []
+        refused = authorise_all(access, commands, self._own_accounts[access.member])
+        if refused is not None:
+            index, (code, context) = refused
+            if len(commands) > 1:
+                context = {"index": index, **context}
+            self._refuse(session.routing_id, request_id, code, **context)
+            return
+        fresh: list[Command] = list(commands)
         duplicates: list[tuple[str, str]] = []
-        for command in commands:
+        placed = self.reports.placed
+        if placed and not atomic:
             # An order whose id an accepted order already used today gets that order's result again. One
             # resent within the same poll goes to the engine, which refuses it as a duplicate if the first
             # was accepted: never a second order either way.
-            key = (command.account, command.client_order_id) if isinstance(command, NewOrder) else None
-            if key is not None and not atomic and self.reports.placed_order(*key) is not None:
-                duplicates.append(key)
-                continue
-            fresh.append(command)
+            fresh = []
+            for command in commands:
+                if type(command) is NewOrder and (command.account, command.client_order_id) in placed:
+                    duplicates.append((command.account, command.client_order_id))
+                else:
+                    fresh.append(command)
         self.work.append(
             Submission(session.routing_id, access.member, request_id, fresh, atomic, dry_run, duplicates, batch)
         )
@@ -308,15 +330,12 @@ class Gateway:
 
     def applied(self, submission: Submission, outcomes: Sequence[list[Event]], journal_seqs: Sequence[int]) -> None:
         """Route the events of a sequenced submission; acknowledge it to its sender."""
-        first, count = 0, 0
-        for command, events, seq in zip(submission.commands, outcomes, journal_seqs, strict=True):
-            routed = self.reports.route(submission.member, submission.request_id, command, events, seq)
-            if routed.report_count:
-                first = first or routed.first_report
-                count += routed.report_count
-            for member, report in routed.reports:
-                self._deliver(member, report)
-            self.drop_copies.extend(routed.drop_copy)
+        deliveries: list[Delivery] = []
+        origin = (submission.member, submission.request_id)
+        commands, listening, drops = submission.commands, self._listeners, self._drop_copies
+        first, count = self.reports.number(*origin, commands, outcomes, journal_seqs, deliveries, listening, drops)
+        if deliveries:
+            self._deliver(deliveries)
         if not submission.routing_id:
             return
         placed = [self._resend_placed(submission, account, cid) for account, cid in submission.duplicates]
@@ -334,10 +353,14 @@ class Gateway:
             ack = Ack(
                 request_id=submission.request_id,
                 journal_seq=journal_seqs[-1] if journal_seqs else 0,
-                first_report=first or self.reports.last(submission.member) + 1,
+                first_report=first if count else self.reports.last(submission.member) + 1,
                 report_count=count,
             )
-        self._send(submission.routing_id, ack)
+        session = self.sessions.get(submission.routing_id)
+        if session is not None and session.batch_reports:
+            self._batch(session).acks.append(ack)
+        else:
+            self._send(submission.routing_id, ack)
 
     def _resend_placed(self, submission: Submission, account: str, client_order_id: str) -> Placed | None:
         """Send a resent order's original reports again; where they are (None: no longer known)."""
@@ -354,12 +377,44 @@ class Gateway:
     def rehearsed(self, submission: Submission, rehearsal: Rehearsal) -> None:
         self._send(submission.routing_id, rehearsal)
 
-    def _deliver(self, member: str, report: ExecutionReport) -> None:
-        frame = encoder.encode(report)
-        for session in self.sessions.values():
-            if session.access.member == member:
-                self.outbox.append((session.routing_id, frame))
-                session.last_sent = self._now
+    def _deliver(self, deliveries: Sequence[Delivery]) -> None:
+        """Each report to every session of its member: a frame of its own, or into the session's batch."""
+        outbox, now, encode = self.outbox, self._now, encoder.encode
+        targets: dict[str, tuple[list[tuple[Session, list[ExecutionReport]]], list[Session]]] = {}
+        for member, seq, request_id, view in deliveries:
+            report = ExecutionReport(seq=seq, request_id=request_id, event=view)
+            found = targets.get(member)
+            if found is None:
+                sessions = self._listeners[member]
+                found = targets[member] = (
+                    [(s, self._batch(s).reports) for s in sessions if s.batch_reports],
+                    [s for s in sessions if not s.batch_reports],
+                )
+            batched, plain = found
+            for index, (session, reports) in enumerate(batched):
+                reports.append(report)
+                if len(reports) >= MAX_BATCH_REPORTS:  # a bounded frame; the turn's next ones follow
+                    self._close_batch(session.routing_id)
+                    batched[index] = (session, self._batch(session).reports)
+            if plain:
+                frame = encode(report)
+                for session in plain:
+                    outbox.append((session.routing_id, frame))
+                    session.last_sent = now
+
+    def _batch(self, session: Session) -> _Batch:
+        batch = self._batches.get(session.routing_id)
+        if batch is None:
+            batch = self._batches[session.routing_id] = _Batch()
+        return batch
+
+    def _close_batch(self, routing_id: bytes) -> None:
+        """Queue a session's ``Reports`` frame: before anything else that goes to it, and at the end of a turn."""
+        batch = self._batches.pop(routing_id)
+        self.outbox.append((routing_id, encoder.encode(Reports(reports=batch.reports, acks=batch.acks))))
+        session = self.sessions.get(routing_id)
+        if session is not None:
+            session.last_sent = self._now
 
     # ------------------------------------------------------------------ reading
     def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int) -> None:
@@ -372,83 +427,41 @@ class Gateway:
         for report in resent:
             self._send(session.routing_id, report)
 
-    def _visible_accounts(self, access: MemberAccess) -> list[str]:
-        if access.role == "member":
-            return list(access.accounts)
-        return [a.id for a in self.exchange.config.accounts]
-
     def _list_orders(self, session: Session, query: ListOrders) -> None:
-        access = session.access
-        if query.account and (query.account not in self._accounts or not may_see(access, query.account)):
-            self._refuse(session.routing_id, query.request_id, Reject.UNKNOWN_ACCOUNT, account=query.account)
-            return
-        accounts = {query.account} if query.account else set(self._visible_accounts(access))
-        orders = [
-            OpenOrder(
-                order_id=o.order_id,
-                account=o.account,
-                instrument=o.instrument,
-                client_order_id=o.client_order_id,
-                side=o.side,
-                order_type=o.order_type,
-                price=o.price,
-                leaves=o.leaves,
-                filled=o.filled,
-            )
-            for code, book in self.exchange.listing.books.items()
-            if not query.instrument or code == query.instrument
-            for o in book.orders()
-            if o.account in accounts
-        ]
-        orders.sort(key=lambda o: o.order_id)
-        self._send(session.routing_id, OrderList(request_id=query.request_id, orders=orders))
+        if self._may_see(session, query.request_id, query.account):
+            self._send(session.routing_id, order_list(self.exchange, session.access, query))
 
     def _query_accounts(self, session: Session, query: QueryAccounts) -> None:
-        access = session.access
-        if query.account and (query.account not in self._accounts or not may_see(access, query.account)):
-            self._refuse(session.routing_id, query.request_id, Reject.UNKNOWN_ACCOUNT, account=query.account)
-            return
-        config = {a.id: a for a in self.exchange.config.accounts}
-        ledger = self.exchange.ledger
-        accounts = [query.account] if query.account else self._visible_accounts(access)
-        balances = []
-        for account in accounts:
-            cash = ledger.cash(account)
-            holdings = [
-                HoldingBalance(
-                    instrument=i,
-                    available=h.available,
-                    frozen=h.frozen,
-                    restricted=h.restricted,
-                    compliance=h.compliance,
-                )
-                for i, h in ledger.holdings_of(account)
-            ]
-            balances.append(
-                AccountBalance(
-                    account=account,
-                    member=config[account].member,
-                    kind=config[account].kind,
-                    cash_available=cash.available,
-                    cash_frozen=cash.frozen,
-                    cash_withdrawable=cash.withdrawable,
-                    holdings=holdings,
-                )
-            )
-        self._send(session.routing_id, AccountList(request_id=query.request_id, accounts=balances))
+        if self._may_see(session, query.request_id, query.account):
+            self._send(session.routing_id, account_list(self.exchange, session.access, query))
+
+    def _may_see(self, session: Session, request_id: int, account: str) -> bool:
+        """A query naming an account that does not exist or is not the sender's is refused alike."""
+        if account and (account not in self._accounts or not may_see(session.access, account)):
+            self._refuse(session.routing_id, request_id, Reject.UNKNOWN_ACCOUNT, account=account)
+            return False
+        return True
 
     # ------------------------------------------------------------------ sending
     def _send(self, routing_id: bytes, message: msgspec.Struct, now: int | None = None) -> None:
+        if routing_id in self._batches:
+            self._close_batch(routing_id)
         self.outbox.append((routing_id, encoder.encode(message)))
         session = self.sessions.get(routing_id)
         if session is not None:
             session.last_sent = self._now if now is None else now
 
     def take_drop_copies(self) -> list[DropCopy]:
-        copies, self.drop_copies = self.drop_copies, []
-        return copies
+        pending, self._drop_copies = self._drop_copies, []
+        return drop_copies(pending)
+
+    def discard_drop_copies(self) -> None:
+        """Nobody subscribes to the drop copy: what was numbered for it is not built (the PUB would drop it)."""
+        self._drop_copies = []
 
     def take_outbox(self) -> list[tuple[bytes, bytes]]:
+        for routing_id in list(self._batches):
+            self._close_batch(routing_id)
         outbox, self.outbox = self.outbox, []
         return outbox
 

@@ -15,7 +15,7 @@ What goes out (RULES.md "Information publication"):
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 
@@ -40,6 +40,7 @@ from market_data.messages import (
     InstrumentStatus,
     Level,
     MarketDataHeartbeat,
+    MarketDataMessage,
     MarketStatus,
     Quote,
     Snapshot,
@@ -56,6 +57,8 @@ from market_data.view import ExchangeView
 
 # Events that change the whole market: every instrument's quote is looked at again after them.
 _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)
+# Events that publish a status or a bulletin, or change the whole market.
+_STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS})
 MAX_SNAPSHOT_TOPICS = 10_000  # a request naming more is refused: no topic set is that large
 
 
@@ -81,12 +84,15 @@ class Publisher:
         self.recent_trades = recent_trades
         self.levels = levels
         self._instruments = set(self.view.instruments())
+        self._state_topics = {code: (topic("quote", code), topic("depth", code)) for code in self._instruments}
+        self._trade_topics = {code: topic("trade", code) for code in self._instruments}
         self._seqs: dict[str, int] = {}  # topic -> last seq assigned
         self._sent_seqs: dict[str, int] = {}  # topic -> last seq handed out by drain (heartbeats tell these)
         self._latest: dict[str, StateMessage] = {}  # state topics: the last message, for the snapshot service
         self._values: dict[str, StateMessage] = {}  # the same with seq and ts zeroed: the change test
         self._trades: dict[str, deque[Trade]] = {}  # trade topics: the most recent trades, oldest first
-        self._outbox: list[tuple[str, int, bytes]] = []  # topic, seq, payload
+        # Topic, seq, message: encoded by ``drain``, and only for the topics someone subscribes to.
+        self._outbox: list[tuple[str, int, MarketDataMessage]] = []
         self._pending: dict[str, int] = {}  # conflation: quote/depth topic -> ts of the last event touching it
         self._last_sent_ns: dict[str, int] = {}  # conflation: quote/depth topic -> when it last went out
         self._market_status = self._initial_market_status()
@@ -103,32 +109,44 @@ class Publisher:
     # ------------------------------------------------------------------ input
     def on_events(self, events: Sequence[Event]) -> None:
         """Take the events of one applied command, in order."""
+        self.on_batch((events,))
+
+    def on_batch(self, outcomes: Iterable[Sequence[Event]]) -> None:
+        """Take the events of several applied commands (a journal batch), in order."""
         touched: dict[str, int] = {}
-        for event in events:
-            ts = event.ts_event
-            if isinstance(event, TradeExecuted):
-                self._on_trade(event)
-            elif isinstance(event, InstrumentStatusChanged):
-                status = InstrumentStatus(
-                    epoch=self.epoch, seq=0, ts=0, instrument=event.instrument, halted=event.halted, reason=event.reason
-                )
-                self._publish(topic("status", event.instrument), status, ts)
-            elif isinstance(event, DailyBulletin):
-                self._publish(topic("bulletin", event.instrument), self._bulletin(event), ts)
-            if isinstance(event, _DAY_EVENTS):
-                self._on_market_event(event)
-                touched.update(dict.fromkeys(self.view.instruments(), ts))
-            instrument = getattr(event, "instrument", None)
-            if instrument in self._instruments:
-                touched[instrument] = ts
+        instruments = self._instruments
+        for events in outcomes:
+            for event in events:
+                if isinstance(event, TradeExecuted):
+                    self._on_trade(event)
+                elif type(event) in _STATUS_EVENTS:
+                    self._on_status(event, touched)
+                instrument = getattr(event, "instrument", None)
+                if instrument in instruments:
+                    touched[instrument] = event.ts_event
         # Quote and depth are computed when they go out (``drain``): once per batch of commands, and
         # with conflation at most once per interval, never per command.
+        pending, state_topics = self._pending, self._state_topics
         for code, ts in touched.items():
-            for channel in ("quote", "depth"):
-                self._pending[topic(channel, code)] = ts
+            quote, depth = state_topics[code]
+            pending[quote] = ts
+            pending[depth] = ts
+
+    def _on_status(self, event: Event, touched: dict[str, int]) -> None:
+        ts = event.ts_event
+        if isinstance(event, InstrumentStatusChanged):
+            status = InstrumentStatus(
+                epoch=self.epoch, seq=0, ts=0, instrument=event.instrument, halted=event.halted, reason=event.reason
+            )
+            self._publish(topic("status", event.instrument), status, ts)
+        elif isinstance(event, DailyBulletin):
+            self._publish(topic("bulletin", event.instrument), self._bulletin(event), ts)
+        if isinstance(event, _DAY_EVENTS):
+            self._on_market_event(event)
+            touched.update(dict.fromkeys(self.view.instruments(), ts))
 
     def _on_trade(self, event: TradeExecuted) -> None:
-        name = topic("trade", event.instrument)
+        name = self._trade_topics.get(event.instrument) or topic("trade", event.instrument)
         seq = self._next_seq(name)
         trade = Trade(
             epoch=self.epoch,
@@ -142,7 +160,7 @@ class Publisher:
         )
         kept = self._trades.setdefault(name, deque(maxlen=self.recent_trades))
         kept.append(trade)
-        self._outbox.append((name, seq, encode(trade)))
+        self._outbox.append((name, seq, trade))
 
     def _on_market_event(self, event: Event) -> None:
         """Follow the market status event by event, so each message says what that event changed."""
@@ -161,14 +179,19 @@ class Publisher:
         self._publish(topic("status", MARKET), status, event.ts_event)
 
     # ------------------------------------------------------------------ output
-    def drain(self, now_ns: int) -> list[tuple[bytes, bytes]]:
-        """The ``(topic, payload)`` frames to send now, in order."""
+    def drain(self, now_ns: int, wanted: Callable[[str], bool] | None = None) -> list[tuple[bytes, bytes]]:
+        """The ``(topic, payload)`` frames to send now, in order.
+
+        ``wanted(topic)`` False: nobody subscribes to the topic, so its message is not even encoded (a
+        PUB socket would drop it). It counts as sent all the same: seqs and heartbeats do not change.
+        """
         if self._pending:
             self._publish_due(now_ns)
         out, self._outbox = self._outbox, []
+        sent = self._sent_seqs
         for name, seq, _ in out:
-            self._sent_seqs[name] = seq
-        return [(name.encode(), payload) for name, _, payload in out]
+            sent[name] = seq
+        return [(name.encode(), encode(message)) for name, _, message in out if wanted is None or wanted(name)]
 
     def next_due_ns(self, now_ns: int) -> int | None:
         """When ``drain`` next has something to send (``now_ns`` if already), or None: nothing pending."""
@@ -217,7 +240,7 @@ class Publisher:
         message: StateMessage = msgspec.structs.replace(value, epoch=self.epoch, seq=seq, ts=ts)
         self._latest[name] = message
         self._values[name] = msgspec.structs.replace(value, seq=0, ts=0)
-        self._outbox.append((name, seq, encode(message)))
+        self._outbox.append((name, seq, message))
 
     def _publish_value(self, name: str, ts: int) -> bool:
         """Recompute a quote or depth topic from the exchange; queue it only if its value changed."""

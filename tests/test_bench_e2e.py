@@ -57,6 +57,7 @@ def test_every_order_is_acknowledged_and_nothing_refused(run: tuple[Any, dict[st
         assert mode["orders"] == mode["acked_orders"] == CLIENTS * ORDERS_PER_CLIENT
         assert mode["acks"] == mode["requests"]
         assert mode["orders_per_s"] > 0 and mode["problems"] == []
+        assert mode["batch_reports"] is True and mode["clients_cpu_s"] > 0  # Reports frames, by default
     assert single["requests"] == CLIENTS * ORDERS_PER_CLIENT
     assert batched["requests"] == CLIENTS * ORDERS_PER_CLIENT // 50
     assert single["trades"] + batched["trades"] > 0  # buy and sell prices overlap, so some orders trade
@@ -119,5 +120,6 @@ def test_bad_parameters_are_one_line_errors(argv: list[str], message: str, capsy
 
 def test_help_names_every_measurement_parameter() -> None:
     text = build_parser().format_help()
-    for option in ("--clients", "--window", "--batch", "--rates", "--fsync", "--no-fsync", "--json"):
+    options = ("--clients", "--window", "--batch", "--rates", "--fsync", "--no-fsync", "--no-batch-reports", "--json")
+    for option in options:
         assert option in text

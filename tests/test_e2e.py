@@ -146,6 +146,34 @@ def test_a_resent_order_gets_the_original_result_and_never_a_second_order(node: 
         assert len(orders) == 1
 
 
+def test_a_client_with_batched_reports_trades_hears_its_fills_and_gets_resends(node: NodeProcess) -> None:
+    with client(node, "M101", batch_reports=True) as member, client(node, "M002") as seller:
+        assert member.session.batch_reports
+        placed = member.new_order("A101", "SHEA2024", Side.BUY, 20, 7600, client_order_id="batched-1")
+        seller.new_order("A002", "SHEA2024", Side.SELL, 20, 7600)
+        again = member.new_order("A101", "SHEA2024", Side.BUY, 20, 7600, client_order_id="batched-1")
+
+        report = wait_for(member.poll, lambda r: isinstance(r.event, Fill))
+        assert report.request_id == 0 and report.event.quantity == 20  # type: ignore[attr-defined]
+        assert of_type(placed.events, OrderAccepted) and not placed.duplicate
+        assert again.duplicate and [r.seq for r in again.reports] == [r.seq for r in placed.reports]
+        assert all(r.resent for r in again.reports)
+
+
+def test_the_asyncio_client_with_batched_reports_places_an_order(node: NodeProcess) -> None:
+    async def scenario() -> Result:
+        member = await AsyncMemberClient.connect(node.order_entry, "M101", node.keys_dir, batch_reports=True)
+        try:
+            assert member.session is not None and member.session.batch_reports
+            return await member.new_order("A101", "SHEA2024", Side.BUY, 10, 7500)
+        finally:
+            await member.close()
+
+    placed = asyncio.run(scenario())
+
+    assert of_type(placed.events, OrderAccepted)
+
+
 # ----------------------------------------------------------------------------------------- isolation
 
 

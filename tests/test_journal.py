@@ -110,6 +110,26 @@ def test_round_trip_through_append_close_reopen(tmp_path: Path) -> None:
     assert list(read_journal(tmp_path)) == records
 
 
+def test_appending_commands_writes_the_records_append_batch_writes(tmp_path: Path) -> None:
+    origins = [(f"M{i % 3}", i) for i in range(len(COMMANDS))]
+    records = [
+        JournalRecord(seq=seq, ts=T0, command=command, origin=origin, request_id=request_id)
+        for seq, command, (origin, request_id) in zip(range(2, len(COMMANDS) + 2), COMMANDS, origins, strict=True)
+    ]
+    with Journal.open(tmp_path / "records") as journal:
+        journal.append(JournalRecord(seq=1, ts=T0 - 1, command=COMMANDS[0]))
+        journal.append_batch(records)
+    with Journal.open(tmp_path / "commands") as journal:
+        journal.append(JournalRecord(seq=1, ts=T0 - 1, command=COMMANDS[0]))
+        journal.append_commands(T0, COMMANDS, origins)
+        journal.append_commands(T0, [], [])  # nothing: no write
+        assert journal.last_seq == len(COMMANDS) + 1
+
+    written = (tmp_path / "commands" / JOURNAL_FILE).read_bytes()
+    assert written == (tmp_path / "records" / JOURNAL_FILE).read_bytes()
+    assert list(read_journal(tmp_path / "commands"))[1:] == records
+
+
 def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
     record = JournalRecord(seq=7, ts=T0, command=CancelOrder(account="A1", order_id=3), origin="M1", request_id=12)
 

@@ -80,6 +80,7 @@ REQUIRED_EXAMPLES = {
     "SnapshotRequest",
     "Snapshot",
     "DropCopy",
+    "Reports",
 }
 
 _BLOCK = re.compile(

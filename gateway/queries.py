@@ -1,0 +1,83 @@
+"""Answers to the order-entry queries, read from the exchange's state (docs/PROTOCOL.md §4.13).
+
+``ListOrders`` and ``QueryAccounts`` change nothing and are answered at once, from the state before
+the requests received in the same turn are applied. Whether the sender may see the account it
+names is the gateway's check (``gateway.authorise.may_see``), made before these are called.
+"""
+
+from __future__ import annotations
+
+from engine.exchange import Exchange
+from gateway.access import MemberAccess
+from gateway.protocol import (
+    AccountBalance,
+    AccountList,
+    HoldingBalance,
+    ListOrders,
+    OpenOrder,
+    OrderList,
+    QueryAccounts,
+)
+
+
+def visible_accounts(exchange: Exchange, access: MemberAccess) -> list[str]:
+    """A member's own accounts; every account of the exchange for the regulator and surveillance."""
+    if access.role == "member":
+        return list(access.accounts)
+    return [a.id for a in exchange.config.accounts]
+
+
+def order_list(exchange: Exchange, access: MemberAccess, query: ListOrders) -> OrderList:
+    """The open orders of the account asked for (or of every visible one), by order id."""
+    accounts = {query.account} if query.account else set(visible_accounts(exchange, access))
+    orders = [
+        OpenOrder(
+            order_id=o.order_id,
+            account=o.account,
+            instrument=o.instrument,
+            client_order_id=o.client_order_id,
+            side=o.side,
+            order_type=o.order_type,
+            price=o.price,
+            leaves=o.leaves,
+            filled=o.filled,
+        )
+        for code, book in exchange.listing.books.items()
+        if not query.instrument or code == query.instrument
+        for o in book.orders()
+        if o.account in accounts
+    ]
+    orders.sort(key=lambda o: o.order_id)
+    return OrderList(request_id=query.request_id, orders=orders)
+
+
+def account_list(exchange: Exchange, access: MemberAccess, query: QueryAccounts) -> AccountList:
+    """Cash and holdings of the account asked for (or of every visible one)."""
+    config = {a.id: a for a in exchange.config.accounts}
+    ledger = exchange.ledger
+    accounts = [query.account] if query.account else visible_accounts(exchange, access)
+    balances = []
+    for account in accounts:
+        cash = ledger.cash(account)
+        holdings = [
+            HoldingBalance(
+                instrument=i,
+                available=h.available,
+                frozen=h.frozen,
+                restricted=h.restricted,
+                compliance=h.compliance,
+            )
+            for i, h in ledger.holdings_of(account)
+        ]
+        balances.append(
+            AccountBalance(
+                account=account,
+                member=config[account].member,
+                kind=config[account].kind,
+                cash_available=cash.available,
+                cash_frozen=cash.frozen,
+                cash_withdrawable=cash.withdrawable,
+                holdings=holdings,
+            )
+        )
+    return AccountList(request_id=query.request_id, accounts=balances)
