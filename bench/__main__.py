@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--book", default="both", choices=("both", *BOOK_KINDS), help="order book to time (default both)"
     )
     parser.add_argument("--batch", type=int, default=65_536, help="commands per fast-path batch (default 65,536)")
+    parser.add_argument(
+        "--cold-memory",
+        action="store_true",
+        help="fast book: load the kernels only, without running the flow once first (memory never touched)",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip the node: bench.start and bench.e2e")
     return parser
 
@@ -65,7 +70,7 @@ def run_reference(flow: StandardFlow) -> tuple[float, FlowOutcome]:
     return time.perf_counter() - started, outcome
 
 
-def run_fast(flow: StandardFlow, batch_size: int) -> tuple[float, FlowOutcome]:
+def run_fast(flow: StandardFlow, batch_size: int, warm_memory: bool = True) -> tuple[float, FlowOutcome]:
     exchange = make_exchange(flow, book="fast")
     ts = list(range(flow.first_ts, flow.first_ts + len(flow.commands)))
     batches = [
@@ -74,12 +79,15 @@ def run_fast(flow: StandardFlow, batch_size: int) -> tuple[float, FlowOutcome]:
     ]
     # Outside the measured time, the same flow through another exchange, which is then dropped: it
     # loads the compiled kernels (from numba's cache) and gives this process the memory the timed
-    # run will use. On this VM the first touch of guest memory the host has never backed costs ~2 µs
-    # per 4 KiB page (the first 64 MiB of np.zeros took 125 ms to write, the next 9 ms): a node pays
-    # that once in its life, and the timed run would pay it on every array it fills for the first time.
-    warm = make_exchange(flow, book="fast")
-    for i in range(0, len(flow.commands), batch_size):
-        warm.apply_batch(warm.command_batch(flow.commands[i : i + batch_size], ts[i : i + batch_size]))
+    # run will use. Memory a process has not used before costs page faults and zeroing at first
+    # touch, and dearly on this VM (writing a first 64 MiB of np.zeros took 125 ms, the next 64 MiB,
+    # reusing it, 9 ms): a node pays that once as its arrays fill, and a timed run on fresh arrays
+    # would pay it all inside the measurement (--cold-memory shows it: ~176 instead of ~95 ns).
+    # --cold-memory: 64 commands, enough to load the kernels.
+    warm, warm_count = make_exchange(flow, book="fast"), len(flow.commands) if warm_memory else 64
+    for i in range(0, warm_count, batch_size):
+        end = min(i + batch_size, warm_count)
+        warm.apply_batch(warm.command_batch(flow.commands[i:end], ts[i:end]))
     del warm
     gc.collect()  # the exchange holds reference cycles: free its arrays now
     volume = trades = rejected = 0
@@ -129,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.book in ("both", "reference"):
         ok &= report("reference", flow, *run_reference(flow))
     if args.book in ("both", "fast"):
-        ok &= report("fast", flow, *run_fast(flow, args.batch))
+        ok &= report("fast", flow, *run_fast(flow, args.batch, warm_memory=not args.cold_memory))
     if not ok:
         return 1
     print("check:     traded volume equals the flow's expected volume; no command rejected")
