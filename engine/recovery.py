@@ -112,7 +112,8 @@ def recover(
     """Rebuild the exchange: the newest valid snapshot, then every journal record after it.
 
     ``on_events`` sees the events of each replayed record: the node uses it to bring the
-    projections of the journal (the end-of-day database) up to date after a crash.
+    projections of the journal (the end-of-day database) up to date after a crash. Records are
+    replayed in batches (``REPLAY_BATCH``), so it must not read the exchange's state.
     ``accept_snapshot(seq)`` may pass over snapshots a caller cannot use (the node needs its
     execution reports saved at the same seq); the journal then replays from an older one.
     """
@@ -131,9 +132,33 @@ def recover(
         snapshot_seq, exchange = 0, Exchange(config, book)
     last_seq, replayed = snapshot_seq, 0
     if (directory / JOURNAL_FILE).exists():
+        pending: list[JournalRecord] = []
         for record in read_journal(directory, after_seq=snapshot_seq):
-            events = exchange.apply(record.command, record.ts)
-            if on_events is not None:
-                on_events(record, events)
+            pending.append(record)
+            if len(pending) == REPLAY_BATCH:
+                _replay(exchange, pending, on_events)
+                pending = []
             last_seq, replayed = record.seq, replayed + 1
+        _replay(exchange, pending, on_events)
     return Recovered(exchange=exchange, snapshot_seq=snapshot_seq, last_seq=last_seq, replayed=replayed)
+
+
+# Journal records replayed per ``apply_batch``: the same events as one by one (the differential
+# tests hold the batch path to it), at a fraction of the cost on the fast book, where a single
+# command pays ~10 µs of kernel dispatch and boundary work and a batched one ~1-3 µs.
+REPLAY_BATCH = 4_096
+
+
+def _replay(
+    exchange: Exchange,
+    records: Sequence[JournalRecord],
+    on_events: Callable[[JournalRecord, list[Event]], None] | None,
+) -> None:
+    """Apply ``records``; ``on_events`` sees each one's events after the whole batch was applied."""
+    if not records:
+        return
+    batch = exchange.command_batch([r.command for r in records], [r.ts for r in records])
+    outcomes = exchange.apply_batch(batch).all_events()
+    if on_events is not None:
+        for record, events in zip(records, outcomes, strict=True):
+            on_events(record, events)

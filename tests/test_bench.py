@@ -24,6 +24,7 @@ from bench.flow import (
     make_exchange,
     standard_flow,
 )
+from engine.batch import CommandBatch
 from engine.exchange import Exchange
 from engine.messages import (
     CancelOrder,
@@ -50,8 +51,8 @@ def warm_flow() -> StandardFlow:
 
 
 @pytest.fixture
-def warm_exchange(warm_flow: StandardFlow) -> Iterator[Exchange]:
-    exchange = make_exchange(warm_flow)
+def warm_exchange(warm_flow: StandardFlow, book_kind: str) -> Iterator[Exchange]:
+    exchange = make_exchange(warm_flow, book=book_kind)
     outcome = apply_flow(exchange, warm_flow.commands, warm_flow.first_ts)
     assert outcome.rejected == 0
     yield exchange
@@ -76,9 +77,9 @@ def _orders(prefix: str) -> Callable[[str, Side, OrderType, int, int], NewOrder]
 
 
 # ---------------------------------------------------------------------- the flow against the engine
-def test_engine_trades_the_flows_expected_volume_and_rejects_nothing() -> None:
+def test_engine_trades_the_flows_expected_volume_and_rejects_nothing(book_kind: str) -> None:
     flow = standard_flow(20_000, SEED)
-    exchange = make_exchange(flow)
+    exchange = make_exchange(flow, book=book_kind)
 
     outcome = apply_flow(exchange, flow.commands, flow.first_ts)
 
@@ -147,16 +148,40 @@ def test_bench_cancel(benchmark: Benchmark, warm_exchange: Exchange) -> None:
     assert cancelled.reason is CancelReason.USER and cancelled.released_quantity == 250
 
 
-def test_bench_standard_flow_chunk(benchmark: Benchmark) -> None:
+def test_bench_standard_flow_chunk(benchmark: Benchmark, book_kind: str) -> None:
     flow = standard_flow(10_000, SEED)
 
     def setup() -> tuple[tuple[Exchange, list[Any], int], dict[str, object]]:
-        return (make_exchange(flow), flow.commands, flow.first_ts), {}
+        return (make_exchange(flow, book=book_kind), flow.commands, flow.first_ts), {}
 
     outcome: FlowOutcome = benchmark.pedantic(apply_flow, setup=setup, rounds=3)
 
     assert outcome.rejected == 0, outcome.first_reject
     assert outcome.traded_volume == flow.expected_volume
+
+
+def test_bench_standard_flow_chunk_in_one_batch(benchmark: Benchmark, book_kind: str) -> None:
+    """The same 10,000 commands through ``apply_batch``: on the fast book one kernel call over the
+    columns (built in the setup, as a node's sequencer builds them), events left as records."""
+    flow = standard_flow(10_000, SEED)
+
+    def setup() -> tuple[tuple[Exchange, CommandBatch], dict[str, object]]:
+        exchange = make_exchange(flow, book=book_kind)
+        assert exchange.book_kind == book_kind
+        ts = range(flow.first_ts, flow.first_ts + len(flow.commands))
+        return (exchange, exchange.command_batch(flow.commands, ts)), {}
+
+    kept: list[Any] = []
+
+    def run(exchange: Exchange, batch: CommandBatch) -> None:
+        kept.append(exchange.apply_batch(batch).keep())
+
+    benchmark.pedantic(run, setup=setup, rounds=3)
+
+    events = kept[-1].all_events()
+    assert len(events) == len(flow.commands)
+    trades = [e for es in events for e in es if isinstance(e, TradeExecuted)]
+    assert sum(t.quantity for t in trades) == flow.expected_volume
 
 
 @pytest.mark.not_per_book
