@@ -98,6 +98,11 @@ from engine.risk import PositionLimits
 from engine.rules import band_limits
 from settlement.arrays import ArrayLedger
 
+# Enum members by value: ``Side(1)`` runs Python-level enum code, a dict lookup does not.
+_SIDES = {member.value: member for member in Side}
+_ORDER_TYPES = {member.value: member for member in OrderType}
+_STP_MODES = {member.value: member for member in StpMode}
+
 # Order slots, order ids and client order ids each array starts with (events: twice as many). They
 # double when full, but each doubling stops the kernel and copies: a node sizes them for a busy
 # day's start at once. Zeroed pages cost nothing until touched.
@@ -163,7 +168,7 @@ class FastBook:
         """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
         listing = self._listing
         slots = ladder.canonical(listing.orders, listing.levels, listing.book_rows, self._instr)
-        return iter([listing.order_at(slot) for slot in slots.tolist()])
+        return iter(listing.orders_at(slots.tolist()))
 
     def validate_internal_state(self) -> None:
         self._listing.validate_internal_state()
@@ -264,25 +269,32 @@ class FastListing:
 
     # ------------------------------------------------------------------ orders as objects
     def order_at(self, slot: int) -> Order:
-        (oid, acct, instr, side, kind, price, leaves, stp, freeze, filled, fcash, fqty, tvalue, coid) = self.orders[
-            slot, :14
-        ].tolist()
-        return Order(
-            order_id=oid,
-            account=self.names.accounts[acct],
-            instrument=self.names.instruments[instr],
-            client_order_id=self.names.client_order_ids[coid][1],
-            side=Side(side),
-            order_type=OrderType(kind),
-            price=price,
-            leaves=leaves,
-            stp=StpMode(stp),
-            freeze_price=freeze,
-            filled=filled,
-            frozen_cash=fcash,
-            frozen_quantity=fqty,
-            traded_value=tvalue,
-        )
+        return self.orders_at([slot])[0]
+
+    def orders_at(self, slots: list[int]) -> list[Order]:
+        """The orders in ``slots`` as objects (one numpy read for all; enums by lookup, not call)."""
+        accounts, instruments, coids = self.names.accounts, self.names.instruments, self.names.client_order_ids
+        return [
+            Order(
+                order_id=oid,
+                account=accounts[acct],
+                instrument=instruments[instr],
+                client_order_id=coids[coid][1],
+                side=_SIDES[side],
+                order_type=_ORDER_TYPES[kind],
+                price=price,
+                leaves=leaves,
+                stp=_STP_MODES[stp],
+                freeze_price=freeze,
+                filled=filled,
+                frozen_cash=fcash,
+                frozen_quantity=fqty,
+                traded_value=tvalue,
+            )
+            for (oid, acct, instr, side, kind, price, leaves, stp, freeze, filled, fcash, fqty, tvalue, coid) in (
+                self.orders[slots, :14].tolist()
+            )
+        ]
 
     def find_order(self, order_id: int) -> Order | None:
         index = order_id - int(self.params[P_ID_BASE])
