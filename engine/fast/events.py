@@ -38,14 +38,16 @@ from engine.messages import (
     RequestRejected,
     Session,
     Side,
+    StpMode,
     TradeExecuted,
     reject_text,
 )
 
 # Enum members by value: calling ``Side(1)`` runs Python-level enum code (~1 µs), a dict lookup does not.
-_SIDES = {member.value: member for member in Side}
-_ORDER_TYPES = {member.value: member for member in OrderType}
-_CANCEL_REASONS = {member.value: member for member in CancelReason}
+SIDES = {member.value: member for member in Side}
+ORDER_TYPES = {member.value: member for member in OrderType}
+STP_MODES = {member.value: member for member in StpMode}
+CANCEL_REASONS = {member.value: member for member in CancelReason}
 
 
 class Names:
@@ -107,8 +109,8 @@ def _accepted(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         # The command's own id when there is one: the interned names are cleared at the end of day,
         # which may come later in the same batch than this record.
         client_order_id=cmd.client_order_id if cmd is not None else names.client_order_ids[coid][1],
-        side=_SIDES[side],
-        order_type=_ORDER_TYPES[kind],
+        side=SIDES[side],
+        order_type=ORDER_TYPES[kind],
         price=price,
         quantity=quantity,
         frozen_cash=frozen_cash,
@@ -152,7 +154,7 @@ def _trade(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         instrument=names.instruments[f[1]],
         price=f[2],
         quantity=f[3],
-        aggressor=_SIDES[f[4]],
+        aggressor=SIDES[f[4]],
         buy_order_id=f[5],
         sell_order_id=f[6],
         buy_account=accounts[f[7]],
@@ -171,7 +173,7 @@ def _cancelled(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         order_id=f[0],
         account=names.accounts[f[1]],
         instrument=names.instruments[f[2]],
-        reason=_CANCEL_REASONS[f[3]],
+        reason=CANCEL_REASONS[f[3]],
         cancelled_quantity=f[4],
         released_cash=f[5],
         released_quantity=f[6],
@@ -210,7 +212,7 @@ def _all_cancelled(f: list[int], ts: int, cmd: Any, names: Names) -> Event:
         account=names.accounts[f[0]],
         instrument="" if f[1] == ALL_INSTRUMENTS else names.instruments[f[1]],
         cancelled=f[2],
-        reason=_CANCEL_REASONS[f[3]],
+        reason=CANCEL_REASONS[f[3]],
     )
 
 

@@ -59,10 +59,11 @@ def inlined_kernel(function: F) -> F:
 
 
 _HERE = Path(__file__).resolve().parent
-# Every source whose code or constants end up in a compiled kernel (the boundary's modules too:
-# listing a file too many costs one recompile, a file too few a stale kernel).
-_KERNEL_SOURCES = (
-    *sorted(_HERE.glob("*.py")),
+# Every source whose code or constants end up in a compiled kernel: the kernel modules and what
+# they import from the project (tests/test_kernel_cache.py checks the list against the imports).
+# A file too many costs a recompile after each edit of it, a file too few a stale kernel.
+KERNEL_SOURCES = (
+    *(_HERE / f"{name}.py" for name in ("jit", "layout", "ladder", "kernels", "commands")),
     *sorted((_HERE.parent / "messages").glob("*.py")),
     _HERE.parent.parent / "settlement" / "arrays.py",
 )
@@ -83,7 +84,7 @@ def drop_stale_cache(directory: Path | None = None) -> bool:
     Silent when the directory cannot be written: numba then caches elsewhere or not at all.
     """
     directory = cache_dir() if directory is None else directory
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in _KERNEL_SOURCES)).hexdigest()
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in KERNEL_SOURCES)).hexdigest()
     stamp = directory / _STAMP
     try:
         if stamp.read_text() == digest:

@@ -25,7 +25,7 @@ from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instru
 from engine.daily import InstrumentDay
 from engine.fast import commands, ladder
 from engine.fast.encode import encode
-from engine.fast.events import Names, decode
+from engine.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
 from engine.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -87,7 +87,6 @@ from engine.listing import MarketStatus
 from engine.messages import (
     Command,
     Event,
-    OrderType,
     Reject,
     Session,
     Side,
@@ -97,11 +96,6 @@ from engine.orders import Order, OrderRecord
 from engine.risk import PositionLimits
 from engine.rules import band_limits
 from settlement.arrays import ArrayLedger
-
-# Enum members by value: ``Side(1)`` runs Python-level enum code, a dict lookup does not.
-_SIDES = {member.value: member for member in Side}
-_ORDER_TYPES = {member.value: member for member in OrderType}
-_STP_MODES = {member.value: member for member in StpMode}
 
 # Order slots, order ids and client order ids each array starts with (events: twice as many). They
 # double when full, but each doubling stops the kernel and copies: a node sizes them for a busy
@@ -280,11 +274,11 @@ class FastListing:
                 account=accounts[acct],
                 instrument=instruments[instr],
                 client_order_id=coids[coid][1],
-                side=_SIDES[side],
-                order_type=_ORDER_TYPES[kind],
+                side=SIDES[side],
+                order_type=ORDER_TYPES[kind],
                 price=price,
                 leaves=leaves,
-                stp=_STP_MODES[stp],
+                stp=STP_MODES[stp],
                 freeze_price=freeze,
                 filled=filled,
                 frozen_cash=fcash,
