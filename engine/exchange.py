@@ -243,7 +243,9 @@ class Exchange:
         return ExchangeState(
             market=msgspec.structs.replace(self.market),
             instruments=[msgspec.structs.replace(d) for d in listing.days.values()],
-            orders=[o.record() for book in listing.books.values() for o in book.orders()],
+            orders=listing.order_records()
+            if isinstance(listing, FastListing)
+            else [o.record() for book in listing.books.values() for o in book.orders()],
             ledger=self.ledger.state(),
             client_order_ids=sorted(listing.client_order_ids),
             next_order_id=listing.next_order_id,

@@ -17,6 +17,7 @@ in arrays and applies new orders, cancels, amends and mass cancels with one kern
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -101,6 +102,9 @@ from settlement.arrays import ArrayLedger
 # double when full, but each doubling stops the kernel and copies: a node sizes them for a busy
 # day's start at once. Zeroed pages cost nothing until touched.
 CAPACITY = 1 << 16
+
+
+T = TypeVar("T")
 
 
 class ClientOrderIds:
@@ -267,9 +271,22 @@ class FastListing:
 
     def orders_at(self, slots: list[int]) -> list[Order]:
         """The orders in ``slots`` as objects (one numpy read for all; enums by lookup, not call)."""
+        return self._resting(slots, Order)
+
+    def order_records(self) -> list[OrderRecord]:
+        """Every resting order as its snapshot record, in canonical order (straight from the arrays)."""
+        slots = [
+            slot
+            for j in range(len(self.instruments))
+            for slot in ladder.canonical(self.orders, self.levels, self.book_rows, j).tolist()
+        ]
+        return self._resting(slots, OrderRecord)
+
+    def _resting(self, slots: list[int], make: Callable[..., T]) -> list[T]:
+        # ``Order`` and ``OrderRecord`` take the same fields.
         accounts, instruments, coids = self.names.accounts, self.names.instruments, self.names.client_order_ids
         return [
-            Order(
+            make(
                 order_id=oid,
                 account=accounts[acct],
                 instrument=instruments[instr],
