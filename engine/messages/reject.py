@@ -12,7 +12,7 @@ class Reject(IntEnum):
 
     1xxx gateway and authentication (``gateway.session``), 2xxx market rules,
     3xxx funds, holdings and position limits, 4xxx order book, 5xxx auctions and agreement
-    transfers, 6xxx registry operations.
+    transfers, 6xxx registry operations, 9xxx the system itself.
     """
 
     # 1xxx gateway and authentication: refused before sequencing, so never in the journal
@@ -26,6 +26,8 @@ class Reject(IntEnum):
     RESEND_UNAVAILABLE = 1008
     BATCH_TOO_LARGE = 1009
     NODE_STOPPING = 1010
+    INVALID_FIELD = 1011
+    ROUTING_ID_IN_USE = 1012
     # 2xxx rules
     UNKNOWN_ACCOUNT = 2001
     UNKNOWN_INSTRUMENT = 2002
@@ -67,6 +69,9 @@ class Reject(IntEnum):
     COMPLIANCE_NOT_COMPLETE = 6006
     INVALID_SUCCESSOR = 6007
     SYSTEM_ACCOUNT = 6008
+    REGISTRY_FILE_ALREADY_APPLIED = 6009
+    # 9xxx the system: never a rule a client broke
+    INTERNAL_ERROR = 9001
 
 
 def reject_text(code: Reject, **context: object) -> str:
