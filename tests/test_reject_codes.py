@@ -329,7 +329,9 @@ REGISTRY = {
     Reject.COMPLIANCE_NOT_COMPLETE,
     Reject.INVALID_SUCCESSOR,
     Reject.SYSTEM_ACCOUNT,
+    Reject.REGISTRY_FILE_ALREADY_APPLIED,
 }
+SYSTEM = {Reject.INTERNAL_ERROR}
 
 
 GATEWAY = {
@@ -343,6 +345,8 @@ GATEWAY = {
     Reject.RESEND_UNAVAILABLE,
     Reject.BATCH_TOO_LARGE,
     Reject.NODE_STOPPING,
+    Reject.INVALID_FIELD,
+    Reject.ROUTING_ID_IN_USE,
 }
 
 
@@ -363,8 +367,10 @@ def test_reject_codes_are_grouped_by_subsystem() -> None:
     assert in_range(3) == FUNDS_AND_HOLDINGS
     assert in_range(4) == ORDER_BOOK
     assert in_range(6) == REGISTRY
-    # 1xxx gateway, 5xxx auctions and agreement transfers: nothing else, and x000 is never a code.
-    assert all(1001 <= code.value <= 6999 and code.value % 1000 for code in Reject)
+    assert in_range(9) == SYSTEM
+    # 5xxx auctions and agreement transfers, 7xxx and 8xxx unused; x000 is never a code.
+    assert not in_range(7) | in_range(8)
+    assert all(1001 <= code.value <= 9999 and code.value % 1000 for code in Reject)
 
 
 def test_reject_codes_are_declared_in_ascending_order() -> None:
