@@ -35,7 +35,9 @@ from engine.config import (
     RiskLimits,
     SessionTimes,
 )
+from engine.messages.limits import MAX_CLIENT_ORDER_ID_LENGTH, MAX_ID_LENGTH
 from gateway.access import DEFAULT_ROLE, GatewayOptions, MemberAccess, Role
+from market_data.snapshot_service import SnapshotLimits
 
 T = TypeVar("T")
 
@@ -48,12 +50,37 @@ class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     book: Literal["fast", "reference"] | None = None
 
 
+_SNAPSHOT = SnapshotLimits()  # the snapshot service's defaults, in one place
+
+
 class MarketDataOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     endpoint: str = "tcp://127.0.0.1:7002"  # PUB, no authentication: public quotes
     snapshot_endpoint: str = "tcp://127.0.0.1:7003"  # ROUTER: current state with its sequence numbers
     conflate_ms: int = 0  # 0: quote and depth after every batch; else at most once per interval
     heartbeat_ms: int = 1_000  # a heartbeat with every channel's sequence number
     recent_trades: int = 1_000  # trades per instrument the snapshot service can resend
+    send_hwm: int = 1_000_000  # messages queued per subscriber (ZMQ_SNDHWM); beyond it a slow one loses them
+    # The snapshot service is public: its limits (market_data.snapshot_service, PROTOCOL.md §4.16 and §6.6).
+    snapshot_max_request_bytes: int = _SNAPSHOT.max_request_bytes
+    snapshot_max_topics: int = _SNAPSHOT.max_topics
+    snapshot_max_reply_bytes: int = _SNAPSHOT.max_reply_bytes
+    snapshot_requests_per_s: int = _SNAPSHOT.requests_per_s
+    snapshot_burst: int = _SNAPSHOT.burst
+    snapshot_requests_per_turn: int = _SNAPSHOT.requests_per_turn
+    snapshot_bytes_per_turn: int = _SNAPSHOT.bytes_per_turn
+    snapshot_hwm: int = _SNAPSHOT.hwm
+
+    def snapshot_limits(self) -> SnapshotLimits:
+        return SnapshotLimits(
+            max_request_bytes=self.snapshot_max_request_bytes,
+            max_topics=self.snapshot_max_topics,
+            max_reply_bytes=self.snapshot_max_reply_bytes,
+            requests_per_s=self.snapshot_requests_per_s,
+            burst=self.snapshot_burst,
+            requests_per_turn=self.snapshot_requests_per_turn,
+            bytes_per_turn=self.snapshot_bytes_per_turn,
+            hwm=self.snapshot_hwm,
+        )
 
 
 class SchedulerOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -71,6 +98,7 @@ class SchedulerOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_dir: str = "var"  # journal, snapshots, trade log and statements
     fsync: bool = True  # replies leave only after the journal batch is on disk
+    snapshots_keep: int = 3  # snapshots (with their companions) the node keeps; older ones are removed
     engine: EngineOptions = msgspec.field(default_factory=EngineOptions)
     gateway: GatewayOptions = msgspec.field(default_factory=GatewayOptions)
     market_data: MarketDataOptions = msgspec.field(default_factory=MarketDataOptions)
@@ -248,6 +276,7 @@ def _check_instruments(path: Path, instruments: list[Instrument]) -> None:
     _check_unique(path, "instrument", "code", [instrument.code for instrument in instruments])
     for index, instrument in enumerate(instruments):
         at = f"instrument[{index}]"
+        _check_id_length(path, f"{at}.code", instrument.code)
         tick = instrument.tick_fen
         _require(path, f"{at}.tick_fen", tick >= 1, f"must be >= 1 fen, got {tick}")
         _require(path, f"{at}.lot_t", instrument.lot_t >= 1, f"must be >= 1 t, got {instrument.lot_t}")
@@ -263,8 +292,11 @@ def _check_members(path: Path, members: _MembersFile) -> str:
     _check_unique(path, "member", "id", [member.id for member in members.member])
     _check_unique(path, "account", "id", [account.id for account in members.account])
     member_ids = {member.id for member in members.member}
+    for index, member in enumerate(members.member):
+        _check_id_length(path, f"member[{index}].id", member.id)
     fee_accounts: list[tuple[int, str]] = []
     for index, account in enumerate(members.account):
+        _check_id_length(path, f"account[{index}].id", account.id)
         unknown = f"unknown member {account.member!r}"
         _require(path, f"account[{index}].member", account.member in member_ids, unknown)
         if account.kind == "exchange_fees":
@@ -297,7 +329,14 @@ def _check_listing(path: Path, listing: ListingLimits) -> None:
     _require(path, "listing.max_quantity_t", high >= low, f"{high} is below min_quantity_t {low}")
     levels, length = listing.market_levels, listing.client_order_id_max_length
     _require(path, "listing.market_levels", levels >= 1, f"must be >= 1, got {levels}")
-    _require(path, "listing.client_order_id_max_length", length >= 1, f"must be >= 1, got {length}")
+    most = MAX_CLIENT_ORDER_ID_LENGTH  # the wire refuses longer ones before the engine sees them
+    _require(path, "listing.client_order_id_max_length", 1 <= length <= most, f"must be 1..{most}, got {length}")
+
+
+def _check_id_length(path: Path, key: str, identifier: str) -> None:
+    """Identifiers travel in commands, whose fields are bounded (engine.messages.limits)."""
+    fits = 1 <= len(identifier) <= MAX_ID_LENGTH
+    _require(path, key, fits, f"{identifier!r} must be 1 to {MAX_ID_LENGTH} characters")
 
 
 def _check_risk(path: Path, risk: RiskLimits) -> None:
@@ -416,6 +455,7 @@ def _check_access(path: Path, members: _MembersFile) -> list[MemberAccess]:
 
 
 def _check_node(path: Path, node: NodeConfig) -> None:
+    _require(path, "snapshots_keep", node.snapshots_keep >= 1, f"must be >= 1, got {node.snapshots_keep}")
     gateway, market_data = node.gateway, node.market_data
     endpoints = {
         "gateway.endpoint": gateway.endpoint,
@@ -442,8 +482,21 @@ def _check_node(path: Path, node: NodeConfig) -> None:
         "gateway.throttle_per_s": gateway.throttle_per_s,
         "gateway.throttle_burst": gateway.throttle_burst,
         "gateway.max_poll_batch": gateway.max_poll_batch,
+        "gateway.turn_frames_per_connection": gateway.turn_frames_per_connection,
+        "gateway.inbound_queue_bytes": gateway.inbound_queue_bytes,
+        "gateway.outbound_queue_frames": gateway.outbound_queue_frames,
+        "gateway.refusals_per_s": gateway.refusals_per_s,
+        "gateway.refusals_burst": gateway.refusals_burst,
+        "gateway.resend_page": gateway.resend_page,
         "market_data.heartbeat_ms": market_data.heartbeat_ms,
         "market_data.recent_trades": market_data.recent_trades,
+        "market_data.send_hwm": market_data.send_hwm,
+        "market_data.snapshot_max_topics": market_data.snapshot_max_topics,
+        "market_data.snapshot_requests_per_s": market_data.snapshot_requests_per_s,
+        "market_data.snapshot_burst": market_data.snapshot_burst,
+        "market_data.snapshot_requests_per_turn": market_data.snapshot_requests_per_turn,
+        "market_data.snapshot_bytes_per_turn": market_data.snapshot_bytes_per_turn,
+        "market_data.snapshot_hwm": market_data.snapshot_hwm,
     }
     for key, value in positive.items():
         _require(path, key, value > 0, f"must be > 0, got {value}")
@@ -456,6 +509,21 @@ def _check_node(path: Path, node: NodeConfig) -> None:
     _require(
         path, "market_data.conflate_ms", market_data.conflate_ms >= 0, f"must be >= 0, got {market_data.conflate_ms}"
     )
+    _check_snapshot_sizes(path, market_data)
     _require(path, "gateway.keys_dir", gateway.keys_dir.strip() != "", "must not be empty")
     scheduler = node.scheduler
     _require(path, "scheduler.end_of_day", scheduler.start_of_day < scheduler.end_of_day, "must be after start_of_day")
+
+
+# The largest encoded market-data Trade (about 100 bytes with today's codes), with room for long codes.
+_TRADE_BYTES = 256
+
+
+def _check_snapshot_sizes(path: Path, market_data: MarketDataOptions) -> None:
+    """Sizes a client cannot get round: a request that fits the socket, a reply that holds one trade topic."""
+    request = market_data.snapshot_max_request_bytes
+    _require(path, "market_data.snapshot_max_request_bytes", request >= 1_024, f"must be >= 1024, got {request}")
+    # A reply holding one trade topic's recent trades must fit, or a gap on it could never be repaired.
+    reply, floor = market_data.snapshot_max_reply_bytes, market_data.recent_trades * _TRADE_BYTES
+    problem = f"must be >= recent_trades x {_TRADE_BYTES} = {floor} (one trade topic's snapshot), got {reply}"
+    _require(path, "market_data.snapshot_max_reply_bytes", reply >= floor, problem)

@@ -9,6 +9,11 @@ applied whole or not at all, and a replay applies exactly what was applied.
 The end-of-day database is a projection of the journal: the events of every ``EndOfDay`` this
 opening replays (one journaled but not yet recorded when a process stopped) or applies are recorded
 into it, idempotently per trading day.
+
+Whatever writes a data directory holds the journal's lock for the whole of its writing (the
+journal, the database, snapshots): a tool refuses a directory a running node holds with one line
+(``DataDirUnavailable``) and changes nothing in it. Readers (``open_exchange``, ``held_by_a_node``,
+``find_registry_file``) take no lock and write nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import structlog
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.exchange import Exchange
-from engine.journal import JOURNAL_FILE, Journal, JournalLocked, JournalRecord, read_journal
-from engine.messages import Command, EndOfDay, Event, OrderRejected, RequestRejected
-from engine.recovery import Recovered, Sequencer, recorded_config, recover
+from engine.journal import JOURNAL_FILE, Journal, JournalLocked, JournalRecord, journal_locked, read_journal
+from engine.messages import Command, EndOfDay, Event, OrderRejected, RecordRegistryFile, RequestRejected
+from engine.recovery import Recovered, Sequencer, check_commands, recorded_config, recover
 
 
 class DataDirUnavailable(CarbonxError):
@@ -87,6 +92,7 @@ def apply_commands(
     Raises ``CommandsRejected`` (nothing journaled) when any command would be rejected.
     """
     _require_data_dir(directory)
+    check_commands(commands)  # a bound broken: refused before anything is opened or rehearsed
     config = recorded_config(directory)  # before the journal is opened: it would create the file
     end_of_day: list[Event] = []
 
@@ -113,14 +119,24 @@ def apply_commands(
 
 
 def held_by_a_node(directory: Path) -> bool:
-    """Whether a running node holds the directory's journal (its lock); creates nothing."""
-    if not (directory / JOURNAL_FILE).exists():
-        return False
-    try:
-        Journal.open(directory, fsync=False).close()
-    except JournalLocked:
-        return True
-    return False
+    """Whether a running node holds the directory's journal (its lock); creates and writes nothing."""
+    return journal_locked(directory)
+
+
+def find_registry_file(directory: Path, operation: str, sha256: str) -> JournalRecord | None:
+    """The journal record that first applied a registry file of this operation and content.
+
+    The first ``RecordRegistryFile`` of a key is always applied (only a later one can be a
+    duplicate), so it is the first application. None when the journal has none (or the directory
+    has no journal here, e.g. a node on another machine).
+    """
+    if not (directory / JOURNAL_FILE).is_file():
+        return None
+    for record in read_journal(directory):
+        command = record.command
+        if type(command) is RecordRegistryFile and (command.operation, command.sha256) == (operation, sha256):
+            return record
+    return None
 
 
 def journal_last_seq(directory: Path) -> int:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import structlog
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from carbonx.config import LoadedConfig
 from carbonx.errors import CarbonxError
@@ -30,11 +31,14 @@ from carbonx.scheduler import due_commands, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
 from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, RequestRejected
+from engine.recovery import InvalidCommand, check_commands
+from gateway.access import GatewayOptions
 from gateway.keys import load_server_secret
 from gateway.protocol import BatchRejection, Rehearsal, encoder
 from gateway.session import Gateway, Submission
-from gateway.zap import ZapHandler, access_domains
+from gateway.zap import CONNECTION_PROPERTY, ZapHandler, access_domains
 from market_data.publisher import Publisher
+from market_data.snapshot_service import SnapshotService
 
 _log = structlog.get_logger("carbonx.node")
 _NS_PER_MS = 1_000_000
@@ -46,6 +50,10 @@ ENDPOINTS_FILE = "node-endpoints.json"  # in the data directory while the node r
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.SNDMORE)
 _MORE_NOBLOCK = _MORE | _NOBLOCK
+_MONITOR_HWM = 100_000  # close events waiting to be read (about 60 bytes each)
+_DROP_COPY_HWM = 100_000  # events queued per drop-copy subscriber
+_SUBSCRIPTION_HWM = 1_000  # (un)subscriptions queued from an XPUB's subscribers
+_SUBSCRIPTION_MAX_BYTES = 1_024  # a subscription is a topic prefix: nothing longer is read
 
 
 class NodeError(CarbonxError):
@@ -90,7 +98,11 @@ class Node:
         self.gateway = Gateway(self.exchange, loaded.access, loaded.node.gateway, self.state.reports, now)
         md = loaded.node.market_data
         self.publisher = Publisher(
-            self.exchange, epoch=clock(), conflate_ns=md.conflate_ms * _NS_PER_MS, recent_trades=md.recent_trades
+            self.exchange,
+            epoch=clock(),
+            conflate_ns=md.conflate_ms * _NS_PER_MS,
+            recent_trades=md.recent_trades,
+            heartbeat_ms=md.heartbeat_ms,
         )
         self._next_md_heartbeat = now
         self.endpoints: Endpoints | None = None
@@ -112,23 +124,38 @@ class Node:
         self.zap_socket = self.zap.bind(context)
         gateway = options.gateway
         self.order_entry = self._curve_server(context, zmq.ROUTER, b"gateway", public, secret)
-        # Frames above the gateway's limit are refused with MESSAGE_TOO_LARGE; far bigger ones are cut
+        # Frames above the gateway's limit are refused with MESSAGE_TOO_LARGE; bigger ones still are cut
         # off by the transport before they are read into memory (the peer is disconnected).
-        self.order_entry.setsockopt(zmq.MAXMSGSIZE, gateway.max_frame_bytes * 16)
-        self.order_entry.setsockopt(zmq.SNDHWM, 1_000_000)
-        self.order_entry.setsockopt(zmq.RCVHWM, 100_000)
+        self.order_entry.setsockopt(zmq.MAXMSGSIZE, transport_limit(gateway))
+        # Per connection, in frames (libzmq's unit): what a client can leave queued is bounded in bytes.
+        self.order_entry.setsockopt(zmq.RCVHWM, inbound_frames(gateway))
+        self.order_entry.setsockopt(zmq.SNDHWM, gateway.outbound_queue_frames)
         # A reply to a peer that has gone (or whose queue is full) raises instead of vanishing unseen.
         self.order_entry.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        # Each closed connection, at once: its session ends before another can take its routing id.
+        # Our end of the monitor's pipe holds many close events (set before it connects): one lost
+        # would leave a session to be found only by its silence, or by its socket's reuse.
+        monitor_address = f"inproc://carbonx.order-entry-monitor.{id(self)}"
+        self.order_entry.monitor(monitor_address, zmq.EVENT_DISCONNECTED)
+        self.order_entry_monitor = context.socket(zmq.PAIR)
+        self.order_entry_monitor.setsockopt(zmq.RCVHWM, _MONITOR_HWM)
+        self.order_entry_monitor.connect(monitor_address)
         # XPUBs: PUBs that tell what their subscribers want, so that nothing nobody subscribed to is built,
         # encoded and sent only for the socket to drop it (carbonx.subscriptions).
         self.drop_copy = self._curve_server(context, zmq.XPUB, b"dropcopy", public, secret)
+        self.drop_copy.setsockopt(zmq.SNDHWM, _DROP_COPY_HWM)  # per subscriber: beyond it, a slow one loses events
+        self.drop_copy.setsockopt(zmq.RCVHWM, _SUBSCRIPTION_HWM)
+        self.drop_copy.setsockopt(zmq.MAXMSGSIZE, _SUBSCRIPTION_MAX_BYTES)
         self.drop_copy_subscriptions = Subscriptions(self.drop_copy)
         self.md_pub = context.socket(zmq.XPUB)
         self.md_subscriptions = Subscriptions(self.md_pub)
-        self.md_pub.setsockopt(zmq.SNDHWM, 1_000_000)
-        self.snapshot = context.socket(zmq.ROUTER)
-        self.snapshot.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
         md = options.market_data
+        self.md_pub.setsockopt(zmq.SNDHWM, md.send_hwm)  # per subscriber: a slow one loses messages, then recovers
+        self.md_pub.setsockopt(zmq.RCVHWM, _SUBSCRIPTION_HWM)  # public: subscriptions bounded as the drop copy's
+        self.md_pub.setsockopt(zmq.MAXMSGSIZE, _SUBSCRIPTION_MAX_BYTES)
+        self.snapshot = context.socket(zmq.ROUTER)
+        # Public and unauthenticated: request size, queues, rates and a per-turn budget (its docstring).
+        self.snapshot_service = SnapshotService(self.snapshot, self.publisher, md.snapshot_limits())
         self.endpoints = Endpoints(
             order_entry=_bind(self.order_entry, gateway.endpoint),
             market_data=_bind(self.md_pub, md.endpoint),
@@ -186,16 +213,17 @@ class Node:
         """One turn of the loop: wait up to ``wait_ms`` for a socket, then do everything that is due."""
         if self._poller is None:
             self._poller = zmq.Poller()
-            for socket in (self.zap_socket, self.order_entry, self.snapshot):
+            for socket in (self.zap_socket, self.order_entry, self.snapshot, self.order_entry_monitor):
                 self._poller.register(socket, zmq.POLLIN)
         ready = dict(self._poller.poll(wait_ms))
         now = self.monotonic()
         if self.zap_socket in ready:
             self._drain(self.zap_socket, lambda: self.zap.serve_one(self.zap_socket))
+        self._closed_connections(now)
         if self.order_entry in ready:
             self._drain_order_entry(now)
-        if self.snapshot in ready:
-            self._drain(self.snapshot, self._answer_snapshot)
+        if self.snapshot in ready:  # what the turn's budget leaves keeps the socket ready for the next turn
+            self.snapshot_service.serve(now)
         self.gateway.tick(now)
         work = self._scheduled() + self.gateway.take_work()
         if work:
@@ -213,28 +241,35 @@ class Node:
             handle()
 
     def _drain_order_entry(self, now: int) -> None:
-        """Up to ``max_poll_batch`` messages: they are sequenced together, with one fsync."""
-        socket = self.order_entry
+        """Up to ``max_poll_batch`` messages: they are sequenced together, with one fsync.
+
+        The ROUTER reads its connections in turn, one message each, so every connection with frames
+        waiting gets its share of a turn; the turn ends as soon as one connection has sent
+        ``turn_frames_per_connection`` frames, so a flood cannot fill a turn (the rest waits in its own
+        queue, bounded by RCVHWM) and a well-behaved member's request waits one short turn at most.
+        """
+        socket, gateway = self.order_entry, self.gateway
+        per_connection = self.options.gateway.turn_frames_per_connection
+        frames: dict[bytes, int] = {}
         for _ in range(self.options.gateway.max_poll_batch):
             try:
                 parts = socket.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            member = parts[-1].get("User-Id") or ""
-            try:
-                self.gateway.receive(parts[0].bytes, [p.bytes for p in parts[1:]], str(member), now)
-            except Exception:
-                # A bug met by one frame must not stop the exchange for everyone: the gateway's intake
-                # changes no exchange state, so the frame is dropped, logged with its traceback, and refused.
-                _log.exception("gateway.frame_failed", member=str(member))
-                self.gateway.refuse_failed(parts[0].bytes)
+            routing_id = parts[0].bytes
+            member, connection, fd = _peer(parts[-1])
+            gateway.receive(routing_id, [p.bytes for p in parts[1:]], member, now, connection, fd)
+            count = frames[routing_id] = frames.get(routing_id, 0) + 1
+            if count >= per_connection:
+                return
 
-    def _answer_snapshot(self) -> None:
-        parts = self.snapshot.recv_multipart()
-        if len(parts) != 2:
-            _log.warning("market_data.snapshot_request_dropped", reason=f"{len(parts) - 1} parts; one frame expected")
-            return
-        self.snapshot.send_multipart([parts[0], self.publisher.snapshot_reply(parts[1])])
+    def _closed_connections(self, now: int) -> None:
+        """Every closed order-entry connection the monitor reported: its session is lost now."""
+        monitor = self.order_entry_monitor
+        while monitor.poll(0, zmq.POLLIN):
+            event = parse_monitor_message(monitor.recv_multipart())
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self.gateway.connection_closed(int(event["value"]), now)
 
     def _wait_ms(self) -> int:
         now = self.monotonic()
@@ -273,6 +308,8 @@ class Node:
         """Journal and apply the work in order: plain submissions together, atomic ones alone."""
         batch: list[Submission] = []
         for submission in work:
+            if not submission.routing_id and not _own_commands_valid(submission.commands):
+                continue
             if submission.atomic:
                 self._apply(batch)
                 batch = []
@@ -287,12 +324,15 @@ class Node:
             return
         origins = [(s.member, s.request_id) for s in batch for _ in s.commands]
         try:
-            outcomes = self.state.sequencer.submit_batch(commands, origins) if commands else []
+            # Checked: the gateway decoded each client's commands with their bounds, and the node's own
+            # were checked in ``_sequence``.
+            outcomes = self.state.sequencer.submit_batch(commands, origins, checked=True) if commands else []
         except OSError as exc:
             # The tail of the journal on disk is unknown: acknowledging anything now could lie.
             _log.critical("journal.append_failed", error=str(exc), commands=len(commands))
             raise NodeError(f"{self.data_dir}: journal write failed ({exc}); stopped without acknowledging") from exc
         first_seq = self.state.journal.last_seq - len(commands) + 1
+        self._log_internal_errors(commands, first_seq)
         index = 0
         for submission in batch:
             n = len(submission.commands)
@@ -300,9 +340,37 @@ class Node:
             self._applied(submission, outcomes[index : index + n], seqs)
             index += n
 
+    def _log_internal_errors(self, commands: Sequence[Command], first_seq: int) -> None:
+        """One critical line, with the traceback, per command the engine failed on (a defect).
+
+        The engine has already rejected it INTERNAL_ERROR, halted the market and checked
+        conservation (``Exchange._failed``); the node goes on serving queries, cancels and the
+        regulator, who resumes the market once the cause is understood.
+        """
+        for failure in self.exchange.take_failures():
+            index = next((i for i, c in enumerate(commands) if c is failure.command), None)
+            _log.critical(
+                "engine.internal_error",
+                command=type(failure.command).__name__,
+                journal_seq=None if index is None else first_seq + index,
+                exception=type(failure.exception).__name__,
+                conservation_ok=failure.conservation_ok,
+                exc_info=failure.exception,
+            )
+
     def _applied(self, submission: Submission, outcomes: Sequence[list[Event]], seqs: Sequence[int]) -> None:
-        self.gateway.applied(submission, outcomes, seqs)
-        self.publisher.on_batch(outcomes)
+        try:
+            self.gateway.applied(submission, outcomes, seqs)
+            self.publisher.on_batch(outcomes)
+        except Exception as exc:  # a defect in reporting: the commands are journaled and applied; go on
+            _log.error(
+                "node.report_failed",
+                member=submission.member,
+                request_id=submission.request_id,
+                error_type=type(exc).__name__,
+                error=str(exc)[:200],
+                exc_info=exc,
+            )
         for command, events in zip(submission.commands, outcomes, strict=True):
             if type(command) is EndOfDay:
                 self.state.end_of_day(events)
@@ -329,17 +397,19 @@ class Node:
 
     # ------------------------------------------------------------------ sending
     def _flush(self, now: int) -> None:
+        self._closed_connections(now)  # right before sending: nothing goes to a connection that has closed
+        full = 0
+        send = self.order_entry.send
         for routing_id, frame in self.gateway.take_outbox():
             try:
-                send = self.order_entry.send
                 send(routing_id, _MORE_NOBLOCK)  # int flags: pyzmq's enum arithmetic costs more than the send
                 send(frame, _NOBLOCK)
-            except zmq.ZMQError as exc:
-                # The peer is gone or not reading; its reports stay numbered and kept for a resend.
-                if isinstance(exc, zmq.Again):
-                    _log.warning("gateway.send_dropped", reason="peer's queue full")
-                else:  # a client that closed right after its last request (a logout): nothing is lost
-                    _log.debug("gateway.send_dropped", reason="peer gone")
+            except zmq.Again:  # the peer does not read (its queue is full): its reports stay kept for a resend
+                full += 1
+            except zmq.ZMQError:  # a client that closed right after its last request (a logout): nothing is lost
+                pass
+        if full:
+            _log.warning("gateway.send_dropped", reason="peers' queues full", frames=full)  # one line a turn
         self.drop_copy_subscriptions.refresh()
         if self.drop_copy_subscriptions.wants(DROP_COPY):
             for copy in self.gateway.take_drop_copies():
@@ -373,11 +443,46 @@ class Node:
         if self.endpoints is not None:
             (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
         if self._context is not None:
+            self.order_entry.disable_monitor()
+            self.order_entry_monitor.close(linger=0)
             for socket in (self.order_entry, self.drop_copy, self.md_pub, self.snapshot, self.zap_socket):
                 socket.close(linger=1_000)
             self._context.term()
             self._context = None
         self.state.close()
+
+
+def _own_commands_valid(commands: Sequence[Command]) -> bool:
+    """The node's own commands (scheduler, cancel-on-disconnect) break no bound; one that does is a
+    defect: it is logged and dropped, never journaled."""
+    try:
+        check_commands(commands)
+    except InvalidCommand as exc:
+        _log.critical("node.command_invalid", error=str(exc))
+        return False
+    return True
+
+
+def _peer(frame: zmq.Frame) -> tuple[str, int, int]:
+    """Who sent a frame: the CURVE key's member, the ZAP handler's connection number, the socket."""
+    try:
+        member = str(frame.get("User-Id"))
+        connection = int(frame.get(CONNECTION_PROPERTY.decode()))
+        fd = int(frame.get(zmq.SRCFD))
+    except (zmq.ZMQError, ValueError):  # a property libzmq does not have for this frame
+        return "", 0, -1
+    return member, connection, fd
+
+
+def transport_limit(gateway: GatewayOptions) -> int:
+    """The size above which libzmq drops a frame and its connection unread: twice the gateway's limit,
+    so a frame a little too large is refused with MESSAGE_TOO_LARGE and anything far larger costs nothing."""
+    return 2 * gateway.max_frame_bytes
+
+
+def inbound_frames(gateway: GatewayOptions) -> int:
+    """ZMQ_RCVHWM for order entry: the per-connection byte budget in frames of the largest size read."""
+    return max(1, gateway.inbound_queue_bytes // transport_limit(gateway))
 
 
 def _bind(socket: zmq.Socket[bytes], endpoint: str) -> str:

@@ -5,6 +5,13 @@ execution reports were saved beside it (``reports-<seq>.cxs``), and replays the 
 through the engine, the report book and — for each end of day — the statements database. So a
 node killed at any instant restarts with every acknowledged command applied, every member's
 report numbering intact and the database complete.
+
+The data directory is the node's alone while it runs (the journal's lock, taken before anything
+in it is written). At start the node removes the temporary snapshot files a killed stop left; each
+snapshot it writes is followed by pruning to the newest ``snapshots_keep`` (node.toml), each with
+its reports companion. A snapshot is written only while the journal is still the file the node
+opened: into a directory whose journal was deleted or replaced, it would pair this state with
+another journal at the next start.
 """
 
 from __future__ import annotations
@@ -24,8 +31,27 @@ from carbonx.simulation import funding_commands
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import Calendar
 from engine.exchange import Exchange, MarketState
-from engine.journal import Journal, JournalLocked, JournalRecord, read_companion, write_snapshot
-from engine.messages import Command, EndOfDay, Event, Session, SetSession, StartOfDay
+from engine.journal import (
+    Journal,
+    JournalLocked,
+    JournalRecord,
+    JournalReplaced,
+    prune_snapshots,
+    read_companion,
+    remove_stale_temporaries,
+    write_snapshot,
+)
+from engine.messages import (
+    Command,
+    EndOfDay,
+    Event,
+    OrderRejected,
+    Reject,
+    RequestRejected,
+    Session,
+    SetSession,
+    StartOfDay,
+)
 from engine.recovery import Sequencer, record_config, recover
 from engine.rules import day_from_int, day_to_int
 from gateway.reports import ReportBook
@@ -49,6 +75,7 @@ class NodeState:
     def _recover(self) -> Exchange:
         config, book = self.loaded.exchange, self.loaded.node.engine.book
         end_of_day: list[Event] = []
+        failed: list[tuple[Command, int]] = []  # commands the replay met an internal failure on, with their seq
 
         def accept(seq: int) -> bool:
             blob = read_companion(self.data_dir, seq, REPORTS_KIND)
@@ -64,6 +91,8 @@ class NodeState:
             self.reports.route(record.origin, record.request_id, record.command, events, record.seq)
             if isinstance(record.command, EndOfDay):
                 end_of_day.extend(events)
+            if any(isinstance(e, OrderRejected | RequestRejected) and e.code == Reject.INTERNAL_ERROR for e in events):
+                failed.append((record.command, record.seq))
 
         recovered = recover(self.data_dir, config, book, on_events=project, accept_snapshot=accept)
         if (
@@ -74,11 +103,13 @@ class NodeState:
             # A companion was accepted but its snapshot could not be read: start both from nothing.
             self.reports = ReportBook(self.loaded.access)
             end_of_day.clear()
+            failed.clear()
             recovered = recover(self.data_dir, config, book, use_snapshots=False, on_events=project)
         if end_of_day:
             with StatementStore.open(self.data_dir / DB_FILE) as store:
                 store.record(end_of_day)
         self.replayed, self.snapshot_seq = recovered.replayed, recovered.snapshot_seq
+        _log_replayed_failures(recovered.exchange, failed)
         _log.info(
             "node.recovered",
             data_dir=str(self.data_dir),
@@ -100,14 +131,28 @@ class NodeState:
         gc.freeze()
 
     def snapshot(self) -> Path | None:
-        """The state and the execution reports at the journal's last seq (None: nothing new)."""
+        """The state and the execution reports at the journal's last seq (None: nothing new).
+
+        Then the older snapshots beyond ``snapshots_keep`` go, with their companions. Raises
+        ``JournalReplaced`` (after one critical log line) and writes nothing when the journal is no
+        longer the file the node opened.
+        """
         seq = self.journal.last_seq
         if seq == self._snapshot_seq:
             return None
+        try:
+            self.journal.check_file()
+        except JournalReplaced as exc:
+            _log.critical("snapshot.refused", data_dir=str(self.data_dir), seq=seq, error=str(exc))
+            raise
         self.reports.journal_seq = seq
         write_snapshot(self.data_dir, seq, self.reports.encode(), kind=REPORTS_KIND)
         path = write_snapshot(self.data_dir, seq, self.exchange.snapshot())
         self._snapshot_seq = seq
+        keep = self.loaded.node.snapshots_keep
+        removed = prune_snapshots(self.data_dir, keep, written=seq, companions=(REPORTS_KIND,))
+        if removed:
+            _log.info("snapshots.pruned", data_dir=str(self.data_dir), seq=seq, keep=keep, removed=len(removed))
         return path
 
     def demo_commands(self, now_ns: int) -> list[Command]:
@@ -122,6 +167,26 @@ class NodeState:
 
     def close(self) -> None:
         self.journal.close()
+
+
+def _log_replayed_failures(exchange: Exchange, failed: list[tuple[Command, int]]) -> None:
+    """A warning per internal failure the replay met again (``Exchange.take_failures``).
+
+    A warning, not critical: the node logged it critical when it happened, and the replay only
+    rebuilds its outcome (the reject, the halt until the regulator resumes), so a restart does not
+    raise the alarm again; the line still carries the traceback. Draining the failures here also
+    keeps the node's first batch from logging them as its own.
+    """
+    for failure in exchange.take_failures():
+        seq = next((s for c, s in failed if c is failure.command), None)
+        _log.warning(
+            "recovery.internal_error_replayed",
+            command=type(failure.command).__name__,
+            journal_seq=seq,
+            exception=type(failure.exception).__name__,
+            conservation_ok=failure.conservation_ok,
+            exc_info=failure.exception,
+        )
 
 
 def demo_opening(market: MarketState, calendar: Calendar, today: dt.date) -> list[Command]:
@@ -146,12 +211,16 @@ def demo_opening(market: MarketState, calendar: Calendar, today: dt.date) -> lis
 
 
 def open_node_state(loaded: LoadedConfig, data_dir: Path, clock: Callable[[], int]) -> NodeState:
-    record_config(data_dir, loaded.exchange)
+    """Lock the data directory (its journal), then write in it: the config record, the clean-up, recovery."""
     try:
         journal = Journal.open(data_dir, fsync=loaded.node.fsync)
     except JournalLocked:
-        raise DataDirUnavailable(f"{data_dir}: in use by another carbonx node (journal locked)") from None
+        raise DataDirUnavailable(f"{data_dir}: in use by another carbonx process (journal locked)") from None
     try:
+        record_config(data_dir, loaded.exchange)
+        stale = remove_stale_temporaries(data_dir)
+        if stale:
+            _log.warning("snapshots.stale_removed", data_dir=str(data_dir), files=[p.name for p in stale])
         return NodeState(loaded, data_dir, journal, clock)
     except BaseException:
         journal.close()

@@ -7,11 +7,17 @@ before any command is built, and every bad row is reported, each on one line nam
 line and the problem, so the regulator can fix the whole file in one pass: a batch is applied
 whole or not at all. Numbers are exact: integers only, and CNY amounts are parsed as decimal text,
 never through a float.
+
+A file is applied once: ``load_registry_file`` hashes the bytes it parses (SHA-256), and the batch
+starts with a ``RecordRegistryFile`` naming the operation, the digest and the file, which the
+exchange refuses when it applied the same operation and content before (``--again`` overrides).
+The digest is of the bytes, so the same rows written as CSV and as TOML are two different files.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import tomllib
@@ -28,6 +34,7 @@ from engine.messages import (
     Command,
     DepositCash,
     MergeAccounts,
+    RecordRegistryFile,
     SplitAccount,
     SplitPart,
     SurrenderAllowances,
@@ -317,18 +324,47 @@ def _split_entry(group: _SplitGroup) -> Entry:
 # ---------------------------------------------------------------------------------------------- files
 
 
-def read_registry_file(path: Path, operation: str) -> list[Entry]:
-    """Read and check every row of ``path``; raise ``RegistryFileError`` listing every problem."""
-    op = OPERATIONS[operation]
+@dataclass(frozen=True)
+class RegistryFile:
+    """A checked registry file: its rows and the digest of exactly the bytes they were read from."""
+
+    path: Path
+    operation: str
+    sha256: str
+    entries: list[Entry]
+
+    def commands(self, again: bool = False) -> list[Command]:
+        """The batch to apply: the file's record first, then its rows' commands in file order."""
+        op, name, n = self.operation, self.path.name, len(self.entries)
+        record = RecordRegistryFile(operation=op, sha256=self.sha256, name=name, commands=n, again=again)
+        return [record, *(entry.command for entry in self.entries)]
+
+
+def load_registry_file(path: Path, operation: str) -> RegistryFile:
+    """Read ``path`` once, hash its bytes and check every row; ``RegistryFileError`` lists every problem."""
     if not path.is_file():
         raise RegistryFileError([f"{path}: no such file"])
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".toml"):
         raise RegistryFileError([f"{path}: unsupported file type {suffix or '(none)'!r}: use .csv or .toml"])
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RegistryFileError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    # As a file opened in text mode reads it: \r\n and \r are line breaks.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    entries = _entries(path, OPERATIONS[operation], text)
+    return RegistryFile(path=path, operation=operation, sha256=hashlib.sha256(raw).hexdigest(), entries=entries)
+
+
+def read_registry_file(path: Path, operation: str) -> list[Entry]:
+    """Read and check every row of ``path``; raise ``RegistryFileError`` listing every problem."""
+    return load_registry_file(path, operation).entries
+
+
+def _entries(path: Path, op: Operation, text: str) -> list[Entry]:
+    suffix = path.suffix.lower()
     problems: list[str] = []
     if suffix == ".toml" and op.name == "split":
         return _checked(path, _toml_splits(path, text, problems), problems)

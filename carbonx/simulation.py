@@ -9,6 +9,10 @@ journal it leaves reproduces the same state hash under ``carbonx replay``.
 The randomness and the clock live here, outside the engine: the flow is drawn from a seeded
 ``random.Random`` and the exchange times come from the trading day's session times, so the same
 seed, config and date give the same journal, events and hash on every run.
+
+A simulation writes its own data directory (``SIMULATION_DATA_DIR``, not the node's ``var``), and
+writes it only while holding its journal's lock, taken before anything is deleted: a directory a
+running node holds is refused with one line and left exactly as it was (``--overwrite`` included).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import msgspec
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
 from engine.exchange import Exchange
-from engine.journal import JOURNAL_FILE, SNAPSHOT_DIR, Journal
+from engine.journal import JOURNAL_FILE, SNAPSHOT_DIR, Journal, JournalLocked, journal_locked
 from engine.messages import (
     AccountStatement,
     AllocateAllowances,
@@ -99,22 +103,45 @@ class SimulationError(Exception):
     """The simulation cannot start (e.g. its data directory holds something else); one line."""
 
 
-# What a carbonx data directory holds: the only files --overwrite removes.
-DATA_FILES = (JOURNAL_FILE, CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm")
+# The default data directory of `carbonx simulate`: its own, so a simulation never meets a node's `var`.
+SIMULATION_DATA_DIR = "var-simulate"
+# What a carbonx data directory holds besides its journal: the files --overwrite removes (the
+# journal itself is emptied in place, under its lock).
+DATA_FILES = (CONFIG_FILE, DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm")
 
 
-def prepare_data_dir(directory: Path, overwrite: bool) -> None:
-    if not (directory.exists() and any(directory.iterdir())):
-        return
-    if not (directory / CONFIG_FILE).exists():
-        if any((directory / name).exists() for name in (JOURNAL_FILE, DB_FILE)):
-            raise SimulationError(f"{directory}: holds carbonx files without {CONFIG_FILE}; refusing to touch it")
-        return  # other files only (e.g. an older simulation's folder): the exchange's files go beside them
-    if not overwrite:
+def _in_use(directory: Path) -> SimulationError:
+    return SimulationError(f"{directory}: in use by a running carbonx node (journal locked); nothing changed")
+
+
+def prepare_data_dir(directory: Path, overwrite: bool, fsync: bool = True) -> Journal:
+    """Check the directory, take its journal's lock, and only then clear it: the journal, locked and empty.
+
+    Refused, with nothing changed: a directory whose journal another process holds (a running
+    node); one with carbonx files but no recorded config (not ours to judge); one that holds a
+    journal, unless ``overwrite``. With ``overwrite`` the journal is emptied in place (it stays the
+    locked file) and the config record, database and snapshots are removed; other files stay.
+    """
+    if journal_locked(directory):
+        raise _in_use(directory)
+    existing = directory.exists() and any(directory.iterdir())
+    has_config = (directory / CONFIG_FILE).exists()
+    if existing and not has_config and any((directory / name).exists() for name in (JOURNAL_FILE, DB_FILE)):
+        raise SimulationError(f"{directory}: holds carbonx files without {CONFIG_FILE}; refusing to touch it")
+    if has_config and not overwrite:
         raise SimulationError(f"{directory}: already holds a journal; pass --overwrite to replace it")
-    for name in DATA_FILES:
-        (directory / name).unlink(missing_ok=True)
-    shutil.rmtree(directory / SNAPSHOT_DIR, ignore_errors=True)
+    try:
+        journal = Journal.open(directory, fsync=fsync, discard=has_config)
+    except JournalLocked:  # a node started since the look above
+        raise _in_use(directory) from None
+    if journal.last_seq:  # another simulation wrote it since the look above
+        journal.close()
+        raise SimulationError(f"{directory}: already holds a journal; pass --overwrite to replace it")
+    if has_config:
+        shutil.rmtree(directory / SNAPSHOT_DIR, ignore_errors=True)
+        for name in DATA_FILES:
+            (directory / name).unlink(missing_ok=True)
+    return journal
 
 
 class _Clock:
@@ -221,15 +248,14 @@ def run_simulation(
 ) -> SimulationResult:
     if not config.calendar.is_trading_day(trading_day):
         raise SimulationError(f"{trading_day} is not a trading day of the calendar (weekend or holiday)")
-    prepare_data_dir(data_dir, overwrite)
-    record_config(data_dir, config)
     clock = _Clock(trading_day, ZoneInfo(config.calendar.timezone))
     rng = random.Random(seed)
     flow = OrderFlow(config, rng)
     exchange = Exchange(config)
     events: list[Event] = []
     sessions = config.calendar.sessions
-    with Journal.open(data_dir, fsync=fsync) as journal:
+    with prepare_data_dir(data_dir, overwrite, fsync) as journal:
+        record_config(data_dir, config)
         sequencer = Sequencer(exchange, journal, clock)
         clock.at(dt.time(9, 0))
         for batch in ([StartOfDay(trading_day=day_to_int(trading_day))], funding_commands(config)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import structlog
 import zmq
 
 _POLLIN = int(zmq.POLLIN)
@@ -19,10 +20,19 @@ _NOBLOCK = int(zmq.NOBLOCK)
 _SUBSCRIBE, _UNSUBSCRIBE = b"\x01", b"\x00"
 
 
+MAX_PREFIXES = 10_000  # distinct prefixes remembered; the node publishes a few dozen topics
+
+
 class Subscriptions:
-    def __init__(self, socket: zmq.Socket[bytes]) -> None:
+    """The prefixes subscribed to, at most ``MAX_PREFIXES`` of them: subscribers are not authenticated
+    (market data), so a subscriber sending ever new prefixes must not grow the node's memory. Past the
+    cap the node builds every message again, as a PUB would have it, and says so once."""
+
+    def __init__(self, socket: zmq.Socket[bytes], max_prefixes: int = MAX_PREFIXES) -> None:
         self.socket = socket
         self.prefixes: set[bytes] = set()
+        self.max_prefixes = max_prefixes
+        self.saturated = False  # more prefixes than remembered: everything is wanted from now on
         self._wanted: dict[str, bool] = {}  # topic -> whether a prefix covers it, until the prefixes change
 
     def refresh(self) -> None:
@@ -32,6 +42,13 @@ class Subscriptions:
             message = socket.recv(_NOBLOCK)
             kind, prefix = message[:1], message[1:]
             if kind == _SUBSCRIBE:
+                if len(self.prefixes) >= self.max_prefixes and prefix not in self.prefixes:
+                    if not self.saturated:
+                        structlog.get_logger("carbonx.node").warning(
+                            "subscriptions.saturated", prefixes=len(self.prefixes), building="every message"
+                        )
+                    self.saturated = True
+                    continue
                 self.prefixes.add(prefix)
             elif kind == _UNSUBSCRIBE:
                 self.prefixes.discard(prefix)
@@ -41,6 +58,8 @@ class Subscriptions:
 
     def wants(self, topic: str) -> bool:
         """Whether a subscriber would receive a message on ``topic`` (as of the last ``refresh``)."""
+        if self.saturated:
+            return True
         wanted = self._wanted.get(topic)
         if wanted is None:
             encoded = topic.encode()

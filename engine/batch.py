@@ -15,16 +15,52 @@ The fast book's records are a view of the listing's own event buffer, which the 
 overwrites: copying them out cost as much as a third of the kernel's time. They are read (or
 ``keep()`` copied) before the next ``apply_batch``; reading them later raises ``StaleEventBatch``
 instead of returning another batch's events.
+
+A record the boundary cannot turn into an event (a defect in ``engine.fast.events``, or a record
+it does not know) does not raise out of the reader: see ``decode_or_report``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from engine.fast.events import Names, decode
 from engine.messages import Command, Event
+
+# The event standing in for records of ``cmd`` (stamped ``ts``) that could not be decoded, given the
+# exception: ``Exchange`` gives the command's INTERNAL_ERROR reject and keeps the failure for the node.
+ReportFailure = Callable[[Command, int, Exception], Event]
+
+
+def decode_or_report(
+    rows: list[list[int]], ts: int, cmd: Command | None, names: Names, report: ReportFailure | None
+) -> list[Event]:
+    """``decode``, except that records it cannot turn into events end in ``report``'s event.
+
+    By the time its records are read, the kernel has applied the command in full: the state is
+    whole and only its report failed. So the records that decode stand, in order, and the others
+    give way to one ``report`` event after them. The market is not halted, unlike a failure while
+    applying (``Exchange.apply``): records are decoded when someone reads the batch, after the
+    batch's later commands were applied, so a halt then would depend on where the batches were cut
+    (the node's poll batches, recovery's 4,096). The one-command path (``FastListing.apply_many``)
+    decodes through here too, so one by one and in batches the events are the same.
+    Without ``report`` (or without the command) the failure is raised, as ``decode`` does.
+    """
+    try:
+        return decode(rows, ts, cmd, names)
+    except Exception as exc:
+        if report is None or cmd is None:
+            raise
+        failure = exc
+    decoded: list[Event] = []
+    for row in rows:
+        # Every record that decodes is kept; any later failure is the first one's consequence or twin.
+        with contextlib.suppress(Exception):
+            decoded += decode([row], ts, cmd, names)
+    return [*decoded, report(cmd, ts, failure)]
 
 
 class CommandBatch:
@@ -50,6 +86,7 @@ class EventBatch:
         names: Names | None = None,
         python_events: dict[int, list[Event]] | None = None,
         current: Callable[[], bool] | None = None,
+        report_failure: ReportFailure | None = None,
     ) -> None:
         self.batch = batch
         self._records = records  # int64 (records, EVENT_FIELDS); None on the reference book
@@ -57,6 +94,7 @@ class EventBatch:
         self._names = names
         self._python = python_events or {}
         self._current = current  # False once the buffer under ``records`` holds a later batch
+        self._report_failure = report_failure  # records that do not decode (``decode_or_report``)
 
     @property
     def records(self) -> np.ndarray | None:
@@ -85,7 +123,10 @@ class EventBatch:
         start, end = int(self.first[index]), int(self.first[index + 1])
         commands = self.batch.commands
         cmd = commands[index] if index < len(commands) else None
-        return decode(records[start:end].tolist(), int(self.batch.ts[index]), cmd, self._names)
+        try:
+            return decode(records[start:end].tolist(), int(self.batch.ts[index]), cmd, self._names)
+        except Exception:
+            return self._decode_failed(index, records[start:end].tolist())
 
     def all_events(self) -> list[list[Event]]:
         """Every command's events as messages, in command order."""
@@ -101,5 +142,17 @@ class EventBatch:
                 out.append(python)
             else:
                 cmd = commands[i] if i < len(commands) else None
-                out.append(decode(rows[bounds[i] : bounds[i + 1]], int(ts[i]), cmd, names))
+                try:
+                    out.append(decode(rows[bounds[i] : bounds[i + 1]], int(ts[i]), cmd, names))
+                except Exception:
+                    out.append(self._decode_failed(i, rows[bounds[i] : bounds[i + 1]]))
         return out
+
+    def _decode_failed(self, index: int, rows: list[list[int]]) -> list[Event]:
+        """The events of a command whose records do not all decode, kept: a second read reports nothing again."""
+        assert self._names is not None
+        commands = self.batch.commands
+        cmd = commands[index] if index < len(commands) else None
+        events = decode_or_report(rows, int(self.batch.ts[index]), cmd, self._names, self._report_failure)
+        self._python[index] = events
+        return events

@@ -8,7 +8,9 @@ byte for byte, and ``state_hash()`` does not depend on the book implementation.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -24,6 +26,7 @@ from engine.messages import (
     CancelAllOrders,
     CancelOrder,
     Command,
+    ConservationChecked,
     EndOfDay,
     Event,
     HaltInstrument,
@@ -31,6 +34,7 @@ from engine.messages import (
     InstrumentStatusChanged,
     MarketStatusChanged,
     NewOrder,
+    OrderRejected,
     Reject,
     RequestRejected,
     ResumeInstrument,
@@ -44,7 +48,7 @@ from engine.messages import (
     reject_text,
 )
 from engine.orders import Order, OrderRecord
-from engine.registry import ComplianceRecord, Registry
+from engine.registry import ComplianceRecord, Registry, RegistryFileRecord
 from engine.risk import PositionLimits
 from engine.rules import NEXT_SESSION, day_from_int
 from settlement.arrays import ArrayLedger
@@ -76,10 +80,28 @@ class ExchangeState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     next_trade_id: int
     fees_today: int
     compliance: list[ComplianceRecord]
+    # The registry files applied (sorted by operation and SHA-256). Trailing with a default: a
+    # snapshot written before it decodes with none.
+    registry_files: list[RegistryFileRecord] = msgspec.field(default_factory=list)
 
 
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(ExchangeState)
+
+
+@dataclass(frozen=True)
+class InternalFailure:
+    """An exception that escaped while applying ``command``: a defect, since mechanisms check before
+    they change anything. The exchange keeps it for the node to log (``Exchange.take_failures``);
+    it is never part of the state or its hash, which the events of the failure already account for.
+    """
+
+    command: Command
+    ts: int
+    exception: Exception
+    # The conservation check run at once; None when only decoding the command's records failed
+    # (``engine.batch.decode_or_report``: nothing was halted or checked).
+    conservation_ok: bool | None
 
 
 class Exchange:
@@ -103,11 +125,14 @@ class Exchange:
         else:
             self.listing = Listing(config, self.ledger, self.market, self.risk, book)
         self.registry = Registry(config, self.ledger, self.market)
+        self.failures: list[InternalFailure] = []  # not state: drained by ``take_failures``
+        listing = self.listing
+        orders_on_arrays = self._orders_on_arrays
         self._handlers: dict[type[Command], Callable[[Any, int], list[Event]]] = {
-            NewOrder: self.listing.new_order,
-            CancelOrder: self.listing.cancel_order,
-            AmendOrder: self.listing.amend_order,
-            CancelAllOrders: self.listing.cancel_all_orders,
+            NewOrder: orders_on_arrays if book == "fast" else listing.new_order,
+            CancelOrder: orders_on_arrays if book == "fast" else listing.cancel_order,
+            AmendOrder: orders_on_arrays if book == "fast" else listing.amend_order,
+            CancelAllOrders: orders_on_arrays if book == "fast" else listing.cancel_all_orders,
             StartOfDay: self._start_of_day,
             SetSession: self._set_session,
             EndOfDay: self._end_of_day,
@@ -121,13 +146,33 @@ class Exchange:
             self._handlers[command_type] = registry_handler
 
     def apply(self, command: Command, ts: int = 0) -> list[Event]:
-        """Apply one sequenced command at exchange time ``ts``; return the events it caused."""
-        return self._handlers[type(command)](command, ts)
+        """Apply one sequenced command at exchange time ``ts``; return the events it caused.
+
+        It never raises: an exception from a mechanism becomes the command's INTERNAL_ERROR outcome
+        (``_failed``), so a journaled command cannot take the node down, on the day or on replay.
+        """
+        try:
+            return self._handlers[type(command)](command, ts)
+        except Exception as exc:
+            return self._failed(command, ts, exc)
+
+    def take_failures(self) -> list[InternalFailure]:
+        """The internal failures since the last call, oldest first (the node logs each one)."""
+        failures, self.failures = self.failures, []
+        return failures
 
     def command_batch(self, commands: Sequence[Command], ts: Sequence[int]) -> CommandBatch:
-        """The batch ``apply_batch`` takes: columns on the fast book, the objects on the reference book."""
+        """The batch ``apply_batch`` takes: columns on the fast book, the objects on the reference book.
+
+        A batch the fast book cannot encode (a defect in ``engine.fast.encode``) is applied one by
+        one instead: each command is then encoded alone inside ``apply``, so the one that cannot be
+        gets the INTERNAL_ERROR outcome and the others theirs, as if they had come one at a time.
+        """
         if isinstance(self.listing, FastListing):
-            return CommandBatch(commands, ts, self.listing.encode(commands, ts))
+            try:
+                return CommandBatch(commands, ts, self.listing.encode(commands, ts))
+            except Exception:
+                return CommandBatch(commands, ts)
         return CommandBatch(commands, ts)
 
     def apply_batch(self, batch: CommandBatch) -> EventBatch:
@@ -135,6 +180,10 @@ class Exchange:
 
         On the fast book every run of order commands is one kernel call over the columns, and the
         events stay fixed-layout records until someone asks for them (``EventBatch.events``).
+        An exception on the way ends as it would one by one: the kernel's failing command gets the
+        outcome ``apply`` gives (``FastListing.run``), and records that do not decode give way to
+        a reject when read (``engine.batch.decode_or_report``). The node's poll batches and
+        recovery's batches of 4,096 therefore give the same events.
         """
         listing = self.listing
         if not isinstance(listing, FastListing) or batch.columns is None:
@@ -145,9 +194,19 @@ class Exchange:
         def apply_in_python(index: int) -> None:
             python[index] = self.apply(batch.commands[index], int(batch.ts[index]))
 
-        records, first = listing.run(batch.columns, apply_in_python)
+        def failed(index: int, exc: Exception) -> None:
+            # What ``apply`` does with the exception ``run`` raises when given one command at a time.
+            python[index] = self._failed(batch.commands[index], int(batch.ts[index]), exc)
+
+        records, first = listing.run(batch.columns, apply_in_python, failed)
         generation = listing.generation
-        return EventBatch(batch, records, first, listing.names, python, lambda: listing.generation == generation)
+        return EventBatch(
+            batch, records, first, listing.names, python, lambda: listing.generation == generation, self._report_failure
+        )
+
+    def _orders_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
+        assert isinstance(self.listing, FastListing)
+        return self.listing.apply_many([cmd], [ts], self._report_failure)[0]
 
     def _registry_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
         # A registry operation may close an account or change an allocation (and so a position
@@ -237,6 +296,40 @@ class Exchange:
         self.market.halted, self.market.halt_reason = halted, reason
         return [MarketStatusChanged(ts_event=ts, halted=halted, reason=reason)]
 
+    # ------------------------------------------------------------------ internal failures
+    def _failed(self, cmd: Command, ts: int, exc: Exception) -> list[Event]:
+        """The outcome of a command whose mechanism raised: reject, halt, conservation check.
+
+        The command gets its usual reject event with code INTERNAL_ERROR; the market halts (unless
+        it already is), since the state may hold half of what the command meant to do; and the
+        ledger's conservation check (the end of day's) runs at once and says whether balances still
+        add up. Whatever the command changed before it raised stays changed: the same journal
+        replays the same code to the same failure, so a replay gives the same events and hash.
+        While halted, new orders are refused and cancels accepted, until the regulator's
+        ``ResumeMarket``. The exception is kept for the node to log, outside the state.
+        """
+        events: list[Event] = [_internal_error_reject(cmd, ts, exc)]
+        market = self.market
+        if not market.halted:
+            reason = f"internal error applying {type(cmd).__name__}"
+            market.halted, market.halt_reason = True, reason
+            events.append(MarketStatusChanged(ts_event=ts, halted=True, reason=reason))
+        if isinstance(self.listing, FastListing):
+            self.listing.stale = True  # the command may have changed an account or a limit before it failed
+        try:
+            mismatches = self.ledger.conservation()
+            ok = not mismatches
+        except Exception:  # a ledger too broken to check: reported as failing, with nothing to list
+            mismatches, ok = [], False
+        events.append(ConservationChecked(ts_event=ts, trading_day=market.trading_day, ok=ok, mismatches=mismatches))
+        self.failures.append(InternalFailure(command=cmd, ts=ts, exception=exc, conservation_ok=ok))
+        return events
+
+    def _report_failure(self, cmd: Command, ts: int, exc: Exception) -> Event:
+        """Records of ``cmd`` that could not be decoded (``engine.batch.decode_or_report``): its reject."""
+        self.failures.append(InternalFailure(command=cmd, ts=ts, exception=exc, conservation_ok=None))
+        return _internal_error_reject(cmd, ts, exc)
+
     # ------------------------------------------------------------------ state
     def state(self) -> ExchangeState:
         listing = self.listing
@@ -252,6 +345,7 @@ class Exchange:
             next_trade_id=listing.next_trade_id,
             fees_today=listing.fees_today,
             compliance=self.registry.records(),
+            registry_files=self.registry.file_records(),
         )
 
     def snapshot(self) -> bytes:
@@ -286,6 +380,7 @@ class Exchange:
         listing.next_trade_id = state.next_trade_id
         listing.fees_today = state.fees_today
         exchange.registry.restore(state.compliance)
+        exchange.registry.restore_files(state.registry_files)
         return exchange
 
     def validate_internal_state(self) -> None:
@@ -295,6 +390,43 @@ class Exchange:
             return
         for book in self.listing.books.values():
             book.validate_internal_state()
+
+
+# An exception's text can hold what differs between two runs of the same journal: object addresses.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+_MESSAGE_MAX = 200  # characters of the exception's text a reject carries
+
+
+def _internal_error_reject(cmd: Command, ts: int, exc: Exception) -> Event:
+    """The command's reject for an internal failure: ``INTERNAL_ERROR: exception=<type> message=<text>``.
+
+    The text is the exception's own, with addresses masked and cut to ``_MESSAGE_MAX`` characters,
+    so that the same failure gives the same event on every run; quoted as any client text is.
+    """
+    try:
+        message = _ADDRESS.sub("0x*", str(exc))
+    except Exception:  # an exception that cannot even say what it is
+        message = "(unprintable)"
+    if len(message) > _MESSAGE_MAX:
+        message = message[: _MESSAGE_MAX - 3] + "..."
+    text = reject_text(Reject.INTERNAL_ERROR, exception=type(exc).__name__, message=message)
+    if isinstance(cmd, NewOrder):
+        return OrderRejected(
+            ts_event=ts,
+            account=cmd.account,
+            instrument=cmd.instrument,
+            client_order_id=cmd.client_order_id,
+            code=Reject.INTERNAL_ERROR,
+            text=text,
+        )
+    return RequestRejected(
+        ts_event=ts,
+        request=type(cmd).__name__,
+        code=Reject.INTERNAL_ERROR,
+        text=text,
+        account=str(getattr(cmd, "account", "")),
+        order_id=getattr(cmd, "order_id", 0),
+    )
 
 
 def _rejected(cmd: Command, code: Reject, ts: int, **context: object) -> RequestRejected:

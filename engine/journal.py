@@ -17,12 +17,23 @@ raises ``JournalCorrupt``, as do a bad header, a CRC-valid record that does not 
 that do not increase. A file that is a strict prefix of the header (a crash while creating it)
 reads as empty.
 
+The open journal holds an exclusive ``flock`` on its file: one writer per data directory. Every
+process that writes a data directory (the node, ``carbonx simulate``, ``carbonx registry`` offline)
+takes it for the whole of its writing, and ``journal_locked`` asks without taking it for long. After
+each write the journal checks that its file is still the one at its path (same device and inode,
+not unlinked): a journal deleted or replaced under a running node (by hand, or by a tool that
+ignored the lock) would otherwise take acknowledged commands into a file nobody will read again.
+Then the append raises ``JournalReplaced`` (an ``OSError``), so the batch is never acknowledged.
+
 Snapshot file ``<directory>/snapshots/snapshot-{seq:012d}.cxs``, written atomically::
 
     8 bytes  b"CXSNAP01",  8 bytes seq,  4 bytes CRC32 of the payload,  then the payload
 
 The snapshot covers every command up to and including ``seq``; recovery loads the newest
-snapshot that validates and replays ``read_journal(directory, after_seq=seq)``.
+snapshot that validates and replays ``read_journal(directory, after_seq=seq)``. Companions
+(``<kind>-{seq:012d}.cxs``, the node's execution reports) share the format and the seq. A writer
+keeps the newest few (``prune_snapshots``) and, holding the lock at start, removes the temporary
+files a killed writer left (``remove_stale_temporaries``).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import msgspec
 import structlog
 
 from engine.messages import AnyCommand
+from engine.messages.limits import is_bound_violation, unchecked_decoder
 
 JOURNAL_FILE = "journal.cxj"
 JOURNAL_MAGIC = b"CXJRNL01"
@@ -51,6 +63,8 @@ SNAPSHOT_MAGIC = b"CXSNAP01"
 _RECORD_HEADER = struct.Struct("<II")  # payload length, CRC32
 _SNAPSHOT_HEADER = struct.Struct("<8sQI")  # magic, seq, CRC32
 _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.cxs")
+_SNAPSHOT_FAMILY = re.compile(r"([a-z]+)-(\d+)\.cxs")  # a snapshot or one of its companions
+_TEMPORARY = re.compile(r"\..+\.tmp")  # write_snapshot's temporary files
 _CHUNK = 1 << 20
 
 
@@ -69,6 +83,10 @@ class JournalLocked(RuntimeError):
     """Another process (a running node, or a tool) holds the journal open for writing."""
 
 
+class JournalReplaced(OSError):
+    """The journal's file was deleted or replaced while open: what is appended now reaches no one."""
+
+
 class JournalCorrupt(Exception):
     """The journal is damaged other than by a torn tail; recovery must stop rather than guess."""
 
@@ -80,6 +98,7 @@ class JournalCorrupt(Exception):
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(JournalRecord)
+_unchecked_decoder = unchecked_decoder(JournalRecord)  # records journaled before a field's bound existed
 
 
 def _warn(event: str, path: Path, **context: object) -> None:
@@ -119,7 +138,7 @@ def _scan(path: Path, f: BinaryIO) -> Iterator[tuple[JournalRecord, int]]:
                 _warn("journal.torn_record_dropped", path, offset=0, reason="incomplete file header")
             return
         raise JournalCorrupt(path, 0, "bad header")
-    offset, last_seq = len(JOURNAL_MAGIC), 0
+    offset, last_seq, beyond_bounds = len(JOURNAL_MAGIC), 0, 0
     while offset < size:
         if size - offset < _RECORD_HEADER.size:
             _warn("journal.torn_record_dropped", path, offset=offset, reason="incomplete length header")
@@ -138,12 +157,35 @@ def _scan(path: Path, f: BinaryIO) -> Iterator[tuple[JournalRecord, int]]:
             raise JournalCorrupt(path, offset, f"{reason} with data after the record")
         try:
             record = _decoder.decode(payload)
-        except msgspec.DecodeError as exc:  # includes ValidationError
+        except msgspec.ValidationError as exc:
+            record = _beyond_bounds(path, offset, payload, exc, warned=beyond_bounds)
+            beyond_bounds += 1
+        except msgspec.DecodeError as exc:
             raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from exc
         if record.seq <= last_seq:
             raise JournalCorrupt(path, offset, f"seq {record.seq} does not follow seq {last_seq}")
         last_seq, offset = record.seq, end
         yield record, end
+
+
+def _beyond_bounds(
+    path: Path, offset: int, payload: bytes, error: msgspec.ValidationError, *, warned: int
+) -> JournalRecord:
+    """A record whose command breaks a field bound that did not exist when it was journaled.
+
+    It was applied then, so it must be applied now, exactly as it was (engine.messages.limits:
+    bounds are part of the format; a record that breaks one was written before it). Read without
+    the bounds; anything else wrong with it is damage.
+    """
+    if not is_bound_violation(str(error)):
+        raise JournalCorrupt(path, offset, f"undecodable record: {error}") from error
+    try:
+        record: JournalRecord = _unchecked_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from exc
+    if not warned:  # one line per read of the journal, not one per record
+        _warn("journal.record_beyond_bounds", path, offset=offset, seq=record.seq, bound=str(error))
+    return record
 
 
 def read_journal(directory: Path, after_seq: int = 0) -> Iterator[JournalRecord]:
@@ -164,9 +206,16 @@ class Journal:
         self._last_seq = last_seq
         self._fsync = fsync
         self._failure: BaseException | None = None
+        self._where = path.absolute()  # checked after each write: still this file?
 
     @classmethod
-    def open(cls, directory: Path, fsync: bool = True) -> Journal:
+    def open(cls, directory: Path, fsync: bool = True, *, discard: bool = False) -> Journal:
+        """Open (creating it if needed) and lock the journal of ``directory``; ``JournalLocked`` if held.
+
+        ``discard``: once the lock is held, drop every record (the file keeps its inode, so the lock
+        stays on the file at the path): how a tool replaces a data directory's journal without
+        ever deleting one that a running node holds.
+        """
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / JOURNAL_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -176,10 +225,11 @@ class Journal:
             except BlockingIOError as exc:
                 raise JournalLocked(f"{path}: journal is already open for writing") from exc
             last_seq, good_end = 0, len(JOURNAL_MAGIC)
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                for record, end in _scan(path, f):
-                    last_seq, good_end = record.seq, end
-            size = os.fstat(fd).st_size
+            if not discard:
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    for record, end in _scan(path, f):
+                        last_seq, good_end = record.seq, end
+            size = -1 if discard else os.fstat(fd).st_size
             if size < good_end:  # new, or torn while being created: (re)write the header
                 os.ftruncate(fd, 0)
                 _write_all(fd, JOURNAL_MAGIC)
@@ -240,12 +290,32 @@ class Journal:
             _write_all(self._fd, b"".join(chunks))  # unbuffered: nothing left to flush
             if self._fsync:
                 os.fsync(self._fd)
+            self.check_file()
         except BaseException as exc:
             # After a failed write or fsync the tail on disk is unknown (part of the batch may be
             # there); only a reopen, which drops a torn tail, can say what is durable.
             self._failure = exc
             raise
         self._last_seq = last_seq
+
+    def check_file(self) -> None:
+        """Raise ``JournalReplaced`` unless the open file is still the journal at its path.
+
+        Two system calls (about a microsecond): the open file's inode and link count, and what the
+        path names now. Unlinked (``rm``), renamed away or replaced by another file: all the same.
+        """
+        opened = os.fstat(self._fd)
+        try:
+            current: os.stat_result | None = os.stat(self._where)
+        except FileNotFoundError:
+            current = None
+        if opened.st_nlink == 0 or current is None:
+            problem = "deleted"
+        elif (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
+            problem = f"replaced by another file (inode {current.st_ino}, opened {opened.st_ino})"
+        else:
+            return
+        raise JournalReplaced(f"{self.path}: the journal file was {problem} while open")
 
     def _check_usable(self) -> None:
         if self._fd < 0:
@@ -268,6 +338,24 @@ class Journal:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def journal_locked(directory: Path) -> bool:
+    """Whether a process holds the journal's lock (a running node, a tool writing); creates nothing.
+
+    The file is opened read-only and the lock tried and released at once: asking writes nothing.
+    """
+    try:
+        fd = os.open(directory / JOURNAL_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock if it was taken
+    return False
 
 
 def _snapshot_files(directory: Path) -> list[tuple[int, Path]]:
@@ -346,6 +434,52 @@ def read_companion(directory: Path, seq: int, kind: str) -> bytes | None:
         _warn("journal.snapshot_skipped", path, seq=seq, reason=fault)
         return None
     return blob[_SNAPSHOT_HEADER.size :]
+
+
+def prune_snapshots(directory: Path, keep: int, written: int, companions: Sequence[str] = ()) -> list[Path]:
+    """Keep the newest ``keep`` snapshots with their companions; remove every other snapshot file.
+
+    A seq counts when its snapshot and each of ``companions`` exist (what the node can start from);
+    ``written``, the seq a caller has just written, is always kept. Every other file of the family
+    (older snapshots, their companions, a companion a killed stop left without its snapshot) is
+    removed. Call it only after writing ``written`` and while holding the journal's lock. Returns
+    the removed files.
+    """
+    if keep < 1:
+        raise ValueError(f"keep at least one snapshot, not {keep}")
+    folder = directory / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return []
+    kinds_by_seq: dict[int, dict[str, Path]] = {}
+    for path in folder.iterdir():
+        if found := _SNAPSHOT_FAMILY.fullmatch(path.name):
+            kinds_by_seq.setdefault(int(found.group(2)), {})[found.group(1)] = path
+    complete = sorted(
+        seq for seq, kinds in kinds_by_seq.items() if "snapshot" in kinds and all(k in kinds for k in companions)
+    )
+    kept = {written, *complete[-keep:]}
+    removed = sorted(path for seq, kinds in kinds_by_seq.items() if seq not in kept for path in kinds.values())
+    for path in removed:
+        path.unlink(missing_ok=True)
+    if removed:
+        _fsync_dir(folder)
+    return removed
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove the temporary files of snapshots a killed writer never finished; the removed files.
+
+    Only while holding the journal's lock: then no one else can be writing one.
+    """
+    folder = directory / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return []
+    stale = sorted(path for path in folder.iterdir() if _TEMPORARY.fullmatch(path.name))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        _fsync_dir(folder)
+    return stale
 
 
 def latest_snapshot(directory: Path) -> tuple[int, bytes] | None:

@@ -24,6 +24,7 @@ from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, JournalRecord, read_journal, valid_snapshots, write_snapshot
 from engine.messages import AnyCommand, Command, Event
+from engine.messages.limits import command_problem
 
 CONFIG_FILE = "exchange-config.json"
 
@@ -32,6 +33,18 @@ _log = structlog.get_logger("carbonx.recovery")
 
 class DataDirError(Exception):
     """The data directory cannot be used (no config recorded, config differs); one line."""
+
+
+class InvalidCommand(ValueError):
+    """A command breaks a bound of its fields (engine.messages.limits): refused, never journaled; one line."""
+
+
+def check_commands(commands: Sequence[Command]) -> None:
+    """Raise ``InvalidCommand`` naming the first command, and its field, that breaks a bound."""
+    for index, command in enumerate(commands):
+        problem = command_problem(command)
+        if problem is not None:
+            raise InvalidCommand(f"command #{index + 1} ({type(command).__name__}): {problem}")
 
 
 class Sequencer:
@@ -45,15 +58,19 @@ class Sequencer:
         return self.journal.last_seq
 
     def submit_batch(
-        self, commands: Sequence[Command], origins: Sequence[tuple[str, int]] | None = None
+        self, commands: Sequence[Command], origins: Sequence[tuple[str, int]] | None = None, *, checked: bool = False
     ) -> list[list[Event]]:
         """Stamp, journal (group commit) and apply a batch (``Exchange.apply_batch``); each command's events.
 
         ``origins``: per command, the member that sent it and its request id (DESIGN.md: the
-        gateway's execution reports are a projection of the journal).
+        gateway's execution reports are a projection of the journal). ``checked``: every command
+        was decoded with its bounds checked (the gateway's); otherwise they are checked here, and
+        ``InvalidCommand`` is raised before anything is journaled.
         """
         if not commands:
             return []
+        if not checked:
+            check_commands(commands)
         ts = self.clock()
         if origins is None:
             origins = [("", 0)] * len(commands)

@@ -5,6 +5,11 @@ The regulator's commands on accounts: cash deposits and withdrawals, free alloca
 later vintage, merger and split. Each checks everything before it moves anything, so a refused
 command leaves the state untouched; the ledger then moves the units and records them for the
 end-of-day statements and the conservation check.
+
+The registry also keeps every registry file applied (``RecordRegistryFile``, first in a file's
+atomic batch): a second batch of the same operation and content is rejected
+``REGISTRY_FILE_ALREADY_APPLIED``, naming the first application's file and exchange time, unless it
+says ``again``. So a file applied twice by mistake credits nothing twice.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from engine.messages import (
     DepositCash,
     Event,
     MergeAccounts,
+    RecordRegistryFile,
+    RegistryFileRecorded,
     Reject,
     RequestRejected,
     SplitAccount,
@@ -68,6 +75,17 @@ class ComplianceRecord(msgspec.Struct, kw_only=True, array_like=True):
         return self.covered >= self.verified_emissions
 
 
+class RegistryFileRecord(msgspec.Struct, kw_only=True, array_like=True):
+    """A registry file applied: its first application's name and exchange time, and how often."""
+
+    operation: str
+    sha256: str
+    name: str
+    ts: int  # exchange time of the first application (ns since the epoch, UTC)
+    commands: int
+    applications: int = 1
+
+
 class Rejected(Exception):
     """A registry check failed: carries the code and its context (never leaves this module)."""
 
@@ -85,6 +103,8 @@ class Registry:
         self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
         self.carry_over_rules = {r.from_instrument: r for r in config.registry.carry_over}
         self.compliance: dict[tuple[str, int], ComplianceRecord] = {}
+        self.files: dict[tuple[str, str], RegistryFileRecord] = {}  # (operation, sha256) -> record
+        self._ts = 0  # exchange time of the command being applied
         self.handlers: dict[type[Command], Callable[[Any], list[Event]]] = {
             DepositCash: self._deposit,
             WithdrawCash: self._withdraw,
@@ -94,9 +114,11 @@ class Registry:
             CarryOverAllowances: self._carry_over,
             MergeAccounts: self._merge,
             SplitAccount: self._split,
+            RecordRegistryFile: self._record_file,
         }
 
     def apply(self, cmd: Command, ts: int) -> list[Event]:
+        self._ts = ts
         try:
             events = self.handlers[type(cmd)](cmd)
         except Rejected as rejected:
@@ -345,7 +367,43 @@ class Registry:
             ledger.transfer(cmd.account, part.account, part.cash, moves)
         return [AccountSplit(account=cmd.account, parts=list(cmd.parts))]
 
+    # ------------------------------------------------------------------ registry files
+    def _record_file(self, cmd: RecordRegistryFile) -> list[Event]:
+        key = (cmd.operation, cmd.sha256)
+        first = self.files.get(key)
+        if first is not None and not cmd.again:
+            raise Rejected(
+                Reject.REGISTRY_FILE_ALREADY_APPLIED,
+                operation=cmd.operation,
+                digest=cmd.sha256,  # keys of a reject text are letters and underscores
+                name=first.name,
+                first_ts=first.ts,
+                applications=first.applications,
+            )
+        if first is None:
+            first = self.files[key] = RegistryFileRecord(
+                operation=cmd.operation, sha256=cmd.sha256, name=cmd.name, ts=self._ts, commands=cmd.commands
+            )
+        else:
+            first.applications += 1  # the first application stays the one a refusal names
+        return [
+            RegistryFileRecorded(
+                operation=cmd.operation,
+                sha256=cmd.sha256,
+                name=cmd.name,
+                commands=cmd.commands,
+                again=cmd.again,
+                applications=first.applications,
+            )
+        ]
+
     # ------------------------------------------------------------------ state
+    def file_records(self) -> list[RegistryFileRecord]:
+        return [msgspec.structs.replace(r) for _, r in sorted(self.files.items())]
+
+    def restore_files(self, records: list[RegistryFileRecord]) -> None:
+        self.files = {(r.operation, r.sha256): msgspec.structs.replace(r) for r in records}
+
     def records(self) -> list[ComplianceRecord]:
         return [msgspec.structs.replace(r) for _, r in sorted(self.compliance.items())]
 

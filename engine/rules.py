@@ -41,10 +41,15 @@ def closing_price(turnover: int, volume: int, previous_close: int, tick: int) ->
 
 
 def day_from_int(yyyymmdd: int) -> dt.date | None:
-    """A YYYYMMDD integer as a date, or None when it is not a valid date."""
+    """A YYYYMMDD integer as a date, or None for any integer that is not one.
+
+    Days come from commands (``StartOfDay.trading_day``), so any int can arrive: a year beyond
+    ``datetime``'s range raises OverflowError rather than ValueError (``2**62`` took the node down
+    on every replay of the journal that held it).
+    """
     try:
         return dt.date(yyyymmdd // 10_000, yyyymmdd // 100 % 100, yyyymmdd % 100)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

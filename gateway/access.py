@@ -36,6 +36,13 @@ class GatewayOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     throttle_per_s: int = 500  # token bucket refill, commands per second per member
     throttle_burst: int = 1_000  # token bucket size
     max_poll_batch: int = 1_024  # frames the node drains from its sockets per journal batch
+    # What one client can make the node hold or do (docs/PROTOCOL.md §4.16), whatever it sends:
+    turn_frames_per_connection: int = 64  # a turn ends when one connection has sent this many frames
+    inbound_queue_bytes: int = 8 * 1024 * 1024  # received, not yet read, per connection (ZMQ_RCVHWM)
+    outbound_queue_frames: int = 10_000  # sent, not yet taken by the client, per connection (ZMQ_SNDHWM)
+    refusals_per_s: int = 100  # refusals a connection is sent per second; beyond, frames go unanswered
+    refusals_burst: int = 200
+    resend_page: int = 500  # reports one resend sends at most (then ResendEnd says whether more remain)
 
 
 class MemberAccess(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,8 +3,9 @@
 - ``member``: orders, cancels, amends and mass cancels, on its own accounts only. An account of
   another member is refused exactly like an account that does not exist (UNKNOWN_ACCOUNT), and
   another member's order id is the engine's UNKNOWN_ORDER: nothing says the other exists.
-- ``regulator``: halts and resumes, the trading day's session commands, registry operations, and
-  cancels of any account's orders (an emergency power); it does not trade.
+- ``regulator``: halts and resumes, the trading day's session commands, registry operations (and
+  ``RecordRegistryFile``, the record of a registry file that leads its batch), and cancels of any
+  account's orders (an emergency power); it does not trade.
 - ``surveillance``: read-only; every command is NOT_AUTHORISED.
 """
 
@@ -26,6 +27,7 @@ from engine.messages import (
     HaltMarket,
     MergeAccounts,
     NewOrder,
+    RecordRegistryFile,
     Reject,
     ResumeInstrument,
     ResumeMarket,
@@ -56,6 +58,7 @@ REGULATOR_COMMANDS: tuple[type[Command], ...] = (
     SplitAccount,
     CancelOrder,
     CancelAllOrders,
+    RecordRegistryFile,
 )
 
 Problem = tuple[Reject, dict[str, object]]

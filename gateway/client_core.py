@@ -19,6 +19,7 @@ from gateway.protocol import (
     LoggedOut,
     Refused,
     Reports,
+    ResendEnd,
     ResendRequest,
     ServerMessage,
     WireMessage,
@@ -117,6 +118,11 @@ class ClientCore:
             self.logged_out = message
             if message.request_id:
                 self.answers[message.request_id] = message
+        elif isinstance(message, ResendEnd) and message.request_id == 0:
+            self._resend_page_ended(message)
+        elif isinstance(message, Refused) and message.request_id == 0:
+            # A resend of ours was refused (throttled, or gone): the gap may be asked for again later.
+            self._resend_asked_to = self.expected_report - 1
         else:
             request_id = getattr(message, "request_id", 0)
             self.answers[request_id] = message
@@ -166,6 +172,14 @@ class ClientCore:
     def _accept(self, report: ExecutionReport) -> None:
         self.expected_report = report.seq + 1
         self.unsolicited.append(report)
+
+    def _resend_page_ended(self, end: ResendEnd) -> None:
+        """A resend of ours (request id 0) sent one page: ask for the next while the range asked has more."""
+        if end.more:
+            request = ResendRequest(request_id=0, from_seq=end.last_seq + 1, to_seq=end.to_seq)
+            self.outgoing.append(encoder.encode(request))
+        elif end.last_seq < self._resend_asked_to:
+            self._resend_asked_to = max(end.last_seq, self.expected_report - 1)  # nothing more there to ask
 
     def _ask_resend(self, up_to_exclusive: int) -> None:
         if up_to_exclusive - 1 <= self._resend_asked_to:

@@ -13,11 +13,19 @@ these rules raises ``PROTOCOL_VERSION``, and a logon asking for another version 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from engine.messages import AnyCommand, AnyEvent, CancelReason, Event, OrderType, Reject, Side
+from engine.messages.limits import AccountId, InstrumentCode, MemberId, ReportSeq, RequestId
 
 PROTOCOL_VERSION = 1
+
+# Bounds of the session's own fields (the commands' are in engine.messages.limits).
+HeartbeatMs = Annotated[int, msgspec.Meta(ge=0, le=3_600_000)]  # then clamped to the gateway's bounds
+ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+FromSeq = Annotated[int, msgspec.Meta(ge=1, le=2**62)]  # report numbers start at 1
 
 
 class WireMessage(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -30,28 +38,28 @@ class WireMessage(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 class Logon(WireMessage, frozen=True, kw_only=True, tag=True):
     """Bind this connection to ``member``: the CURVE key it connected with must be that member's."""
 
-    request_id: int
-    member: str
-    heartbeat_ms: int = 1000  # how often each side sends when it has nothing else to send
-    resend_from: int = 0  # resend this member's execution reports from this number (0: none)
-    protocol: int = PROTOCOL_VERSION
+    request_id: RequestId
+    member: MemberId
+    heartbeat_ms: HeartbeatMs = 1000  # how often each side sends when it has nothing else to send
+    resend_from: ReportSeq = 0  # resend this member's execution reports from this number (0: none)
+    protocol: ProtocolVersion = PROTOCOL_VERSION
     batch_reports: bool = False  # live execution reports and acks come in ``Reports`` frames (fewer frames)
 
 
 class Heartbeat(WireMessage, frozen=True, kw_only=True, tag=True):
     """Liveness, both ways. From the gateway it carries the member's last execution report number."""
 
-    last_report_seq: int = 0
+    last_report_seq: ReportSeq = 0
 
 
 class Logout(WireMessage, frozen=True, kw_only=True, tag=True):
-    request_id: int = 0
+    request_id: RequestId = 0
 
 
 class Submit(WireMessage, frozen=True, kw_only=True, tag=True):
     """One engine command. The answer is an ``Ack`` (sequenced) or a ``Refused`` (not sequenced)."""
 
-    request_id: int
+    request_id: RequestId
     command: AnyCommand
 
 
@@ -63,7 +71,7 @@ class SubmitBatch(WireMessage, frozen=True, kw_only=True, tag=True):
     ``dry_run`` (with ``atomic``): rehearse only and answer with the ``Rehearsal``.
     """
 
-    request_id: int
+    request_id: RequestId
     commands: list[AnyCommand]
     atomic: bool = False
     dry_run: bool = False
@@ -72,24 +80,24 @@ class SubmitBatch(WireMessage, frozen=True, kw_only=True, tag=True):
 class ResendRequest(WireMessage, frozen=True, kw_only=True, tag=True):
     """Send again this member's execution reports ``from_seq`` .. ``to_seq`` (0: up to the last)."""
 
-    request_id: int
-    from_seq: int
-    to_seq: int = 0
+    request_id: RequestId
+    from_seq: FromSeq
+    to_seq: ReportSeq = 0
 
 
 class ListOrders(WireMessage, frozen=True, kw_only=True, tag=True):
     """The open orders of one account, or of every account the sender may see (empty ``account``)."""
 
-    request_id: int
-    account: str = ""
-    instrument: str = ""
+    request_id: RequestId
+    account: AccountId = ""
+    instrument: InstrumentCode = ""
 
 
 class QueryAccounts(WireMessage, frozen=True, kw_only=True, tag=True):
     """Cash and holdings of one account, or of every account the sender may see."""
 
-    request_id: int
-    account: str = ""
+    request_id: RequestId
+    account: AccountId = ""
 
 
 ClientMessage = Logon | Heartbeat | Logout | Submit | SubmitBatch | ResendRequest | ListOrders | QueryAccounts
@@ -167,6 +175,20 @@ class ExecutionReport(WireMessage, frozen=True, kw_only=True, tag=True):
     request_id: int
     event: ReportEvent
     resent: bool = False
+
+
+class ResendEnd(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Ends the answer to a resend (``ResendRequest``, or ``Logon.resend_from`` with request id 0): the
+    reports ``first_seq`` .. ``last_seq`` were sent again, before it (none when ``last_seq`` <
+    ``first_seq``). A resend sends at most a page (``resend_page``) and no more reports than the
+    member's throttle holds tokens: ``more`` says reports of the range asked are left; ask again from
+    ``last_seq + 1`` (up to ``to_seq``, as asked: 0 is the newest)."""
+
+    request_id: int
+    first_seq: int
+    last_seq: int
+    to_seq: int = 0
+    more: bool = False
 
 
 class Reports(WireMessage, frozen=True, kw_only=True, tag=True):
@@ -261,6 +283,7 @@ ServerMessage = (
     | Rehearsal
     | OrderList
     | AccountList
+    | ResendEnd
 )
 
 encoder = msgspec.msgpack.Encoder()
@@ -293,6 +316,7 @@ __all__ = [
     "Rehearsal",
     "ReportEvent",
     "Reports",
+    "ResendEnd",
     "ResendRequest",
     "ServerMessage",
     "Submit",

@@ -313,10 +313,12 @@ class ReportBook:
         targets = [self.owner[a] for a in _accounts(event) if a in self.owner]
         if isinstance(event, MemberSettlement):
             targets.append(event.member)
-        if origin:
-            targets.append(origin)
         if isinstance(event, _REGULATOR_EVENTS):
+            # The regulator's alone, whoever's command caused them: a conservation check after a
+            # member's command failed (INTERNAL_ERROR) holds market-wide totals.
             targets.extend(self.regulators)
+        elif origin:
+            targets.append(origin)
         members: list[str] = []
         for member in targets:
             if member not in seen and member in self.streams:
@@ -337,6 +339,14 @@ class ReportBook:
     # ------------------------------------------------------------------ reading
     def last(self, member: str) -> int:
         return self.streams[member].last
+
+    def resend_span(self, member: str, from_seq: int, to_seq: int = 0) -> tuple[int, int] | int:
+        """The numbers a resend of ``from_seq`` .. ``to_seq`` (0: the last) covers, as (first, last),
+        empty when ``last < first``; or, when ``from_seq`` is older than the oldest kept, that number."""
+        stream = self.streams[member]
+        if from_seq < stream.first:
+            return stream.first
+        return max(from_seq, 1), stream.last if to_seq <= 0 else min(to_seq, stream.last)
 
     def resend(self, member: str, from_seq: int, to_seq: int = 0) -> list[ExecutionReport] | int:
         """The reports ``from_seq`` .. ``to_seq`` (0: the last), or the first number still kept."""

@@ -1,11 +1,17 @@
 """The order gateway's logic: sessions, authorisation, throttles, idempotency — no sockets, no clock.
 
 The node owns the ZeroMQ sockets and the time. It hands every received frame to ``Gateway.receive``
-with the member the ZAP handler authenticated (the CURVE key's owner) and the time; the gateway
-answers what it can at once (logon, refusals, queries, resends) into ``outbox`` and queues what
-must be sequenced as ``Submission``s. The node journals and applies those, then hands the events
-back to ``Gateway.applied``, which numbers the execution reports and acknowledges the request.
-Nothing a client sends can raise out of here: every problem becomes a ``Refused`` frame.
+with the member the ZAP handler authenticated (the CURVE key's owner), the connection it came from
+and the time; the gateway answers what it can at once (logon, refusals, queries, resends) into
+``outbox`` and queues what must be sequenced as ``Submission``s. The node journals and applies
+those, then hands the events back to ``Gateway.applied``, which numbers the execution reports and
+acknowledges the request. A session belongs to the connection that logged on (gateway.connections):
+whatever is queued for it leaves only while that connection is the one on its routing id.
+
+Nothing a client sends can raise out of here: every problem becomes a ``Refused`` frame. What a
+client can make the gateway do is bounded: each request is paid for from the member's token bucket
+(a resend by the report), and each connection's refusals from a budget of its own, beyond which a
+frame it cannot have is dropped unanswered, so a flood never turns into an outbound flood.
 """
 
 from __future__ import annotations
@@ -17,9 +23,20 @@ import msgspec
 import structlog
 
 from engine.exchange import Exchange
-from engine.messages import AnyCommand, CancelAllOrders, Command, Event, NewOrder, Reject, reject_text
+from engine.messages import (
+    AnyCommand,
+    CancelAllOrders,
+    Command,
+    Event,
+    NewOrder,
+    RecordRegistryFile,
+    Reject,
+    reject_text,
+)
 from gateway.access import GatewayOptions, MemberAccess
 from gateway.authorise import authorise_all, may_see
+from gateway.connections import Connection, Connections
+from gateway.intake import DETAIL_LENGTH, Unreadable, malformed, read_frame, request_id_of
 from gateway.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -36,18 +53,18 @@ from gateway.protocol import (
     Refused,
     Rehearsal,
     Reports,
+    ResendEnd,
     ResendRequest,
     Submit,
     SubmitBatch,
-    client_decoder,
     encoder,
 )
 from gateway.queries import account_list, order_list, visible_accounts
 from gateway.reports import Delivery, DropCopies, Placed, ReportBook, drop_copies
+from gateway.throttle import TokenBucket
 
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
-_NS_PER_S = 1_000_000_000
 MAX_BATCH_REPORTS = 4_096  # execution reports per Reports frame (PROTOCOL.md §4.17)
 
 
@@ -59,12 +76,14 @@ class Session:
     last_received: int
     last_sent: int
     batch_reports: bool = False  # live reports and acks go out in one ``Reports`` frame per turn
+    connection: int = 0  # the connection that logged on (gateway.connections); 0: unknown
 
 
 @dataclass
 class _Batch:
     """A ``Reports`` frame being filled for one session during a turn of the node."""
 
+    connection: int
     reports: list[ExecutionReport] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
 
@@ -81,27 +100,6 @@ class Submission:
     dry_run: bool = False
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # resent orders: answered, not sequenced
     batch: bool = False  # a SubmitBatch: exactly one Ack, even when some of its orders were duplicates
-
-
-class TokenBucket:
-    """Per-member throttle in integer nano-tokens: ``rate`` per second, at most ``burst`` saved up."""
-
-    __slots__ = ("burst", "credit", "rate", "updated")
-
-    def __init__(self, rate: int, burst: int, now: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.credit = burst * _NS_PER_S
-        self.updated = now
-
-    def take(self, tokens: int, now: int) -> bool:
-        elapsed = max(0, now - self.updated)
-        self.credit = min(self.burst * _NS_PER_S, self.credit + elapsed * self.rate)
-        self.updated = now
-        cost = tokens * _NS_PER_S
-        if self.credit < cost:
-            return False
-        self.credit -= cost
-        return True
 
 
 class Gateway:
@@ -125,7 +123,8 @@ class Gateway:
             )
             for a in access
         }
-        self.outbox: list[tuple[bytes, bytes]] = []
+        self.outbox: list[tuple[bytes, int, bytes]] = []  # routing id, connection, frame
+        self.connections = Connections(options.refusals_per_s, options.refusals_burst)
         self.work: list[Submission] = []
         self._drop_copies: list[DropCopies] = []  # built into messages only when someone takes them
         self._listeners: dict[str, list[Session]] = {}  # member -> its sessions (who gets its reports)
@@ -135,41 +134,94 @@ class Gateway:
         self._accounts = {a.id for a in exchange.config.accounts}
 
     # ------------------------------------------------------------------ intake
-    def receive(self, routing_id: bytes, parts: Sequence[bytes], member: str, now: int) -> None:
-        """One message from a client connection; ``member`` is who its CURVE key belongs to."""
+    def receive(
+        self, routing_id: bytes, parts: Sequence[bytes], member: str, now: int, connection: int = 0, fd: int = -1
+    ) -> None:
+        """One message from a client connection: ``member`` is who its CURVE key belongs to,
+        ``connection`` the ZAP handler's number for the connection, ``fd`` its socket (-1: unknown)."""
         self._now = now
+        try:
+            self._receive(routing_id, parts, member, now, connection, fd)
+        except Exception as exc:  # a defect met by one frame must not stop the exchange for everyone
+            _log.error(
+                "gateway.frame_failed",
+                member=member,
+                error_type=type(exc).__name__,
+                error=str(exc)[:DETAIL_LENGTH],
+                exc_info=exc,
+            )
+            frame = parts[0] if len(parts) == 1 else b""
+            self._refuse(routing_id, request_id_of(frame), Reject.MALFORMED_MESSAGE, reason="internal")
+
+    def _receive(
+        self, routing_id: bytes, parts: Sequence[bytes], member: str, now: int, connection_id: int, fd: int
+    ) -> None:
+        connection, gone = self.connections.arrive(routing_id, connection_id, member, fd, now)
+        for closed in gone:
+            self._connection_closed(closed, now)
+        if connection is None:
+            return  # queued before its connection closed: nobody to answer, no session to act in
         session = self.sessions.get(routing_id)
-        if session is not None and session.access.member != member:
-            # A routing id freed by a closed connection and taken by another key: the session was the
-            # other member's, and this connection must log on itself.
-            session = None
         if session is not None:
-            session.last_received = now
+            session.last_received = now  # every frame counts for liveness, paid for or not
         if len(parts) != 1:
-            self._drop(routing_id, member, "frames", f"{len(parts)} parts; one frame per message")
+            self._unreadable(connection, malformed(b"", "frames", f"{len(parts)} parts; one frame per message"))
             return
         frame = parts[0]
-        if len(frame) > self.options.max_frame_bytes:
-            self._refuse(routing_id, 0, Reject.MESSAGE_TOO_LARGE, size=len(frame), max=self.options.max_frame_bytes)
-            _log.warning("gateway.frame_dropped", member=member, reason="too large", size=len(frame))
+        if connection.routing_id_refused:
+            # Another member's key used this routing id: nothing this connection sends is heard.
+            self._refuse(routing_id, request_id_of(frame), Reject.ROUTING_ID_IN_USE)
             return
-        try:
-            message = client_decoder.decode(frame)
-        except msgspec.DecodeError as exc:  # ValidationError included
-            self._drop(routing_id, member, "malformed", str(exc))
+        if len(frame) > self.options.max_frame_bytes:
+            if self._refuse(
+                routing_id,
+                request_id_of(frame),
+                Reject.MESSAGE_TOO_LARGE,
+                size=len(frame),
+                max=self.options.max_frame_bytes,
+            ):
+                _log.warning("gateway.frame_dropped", member=member, reason="too large", size=len(frame))
+            return
+        if session is not None and not self._may_read(session, connection, now):
+            return
+        message = read_frame(frame)
+        if isinstance(message, Unreadable):
+            self._unreadable(connection, message)
             return
         if isinstance(message, Logon):
-            self._logon(routing_id, member, message, now)
+            if self._pay(member, routing_id, message.request_id, 1, now):
+                self._logon(routing_id, connection, message, now)
         elif session is None:
             self._refuse(routing_id, getattr(message, "request_id", 0), Reject.NOT_LOGGED_ON)
         else:
             self._dispatch(session, message, now)
 
+    def _may_read(self, session: Session, connection: Connection, now: int) -> bool:
+        """Whether a logged-on connection's frame is worth decoding: not when the member cannot pay for a
+        request and the connection may not be told so. A flood beyond both costs a lookup per frame."""
+        if connection.refusals.holds(1, now) or self.buckets[session.access.member].holds(1, now):
+            return True
+        connection.withheld += 1
+        return False
+
+    def _pay(self, member: str, routing_id: bytes, request_id: int, cost: int, now: int) -> bool:
+        """Take ``cost`` tokens from the member's bucket, or refuse the request THROTTLED."""
+        bucket = self.buckets.get(member)
+        if bucket is None or bucket.take(cost, now):
+            return True  # a key without a member is refused at logon, for free
+        self._refuse(routing_id, request_id, Reject.THROTTLED, per_s=bucket.rate, cost=cost)
+        return False
+
     def _dispatch(self, session: Session, message: ClientMessage, now: int) -> None:
+        member = session.access.member
         if isinstance(message, Heartbeat):
+            self.buckets[member].take(1, now)  # paid when it can be; never answered, so never refused
             return
         if isinstance(message, Logout):
             self._logout(session, message.request_id, "logout")
+            return
+        if isinstance(message, ResendRequest):  # paid by the report: ``_resend`` knows how many
+            self._resend(session, message.request_id, message.from_seq, message.to_seq, now)
             return
         cost = len(message.commands) if isinstance(message, SubmitBatch) else 1
         if cost > self.options.max_batch:  # before the bucket: a batch it could never pay for says why
@@ -181,23 +233,35 @@ class Gateway:
                 max=self.options.max_batch,
             )
             return
-        if not self.buckets[session.access.member].take(max(cost, 1), now):
-            rate = session.access.throttle_per_s or self.options.throttle_per_s
-            self._refuse(session.routing_id, message.request_id, Reject.THROTTLED, per_s=rate, cost=cost)
+        if not self._pay(member, session.routing_id, message.request_id, max(cost, 1), now):
             return
         if isinstance(message, Submit):
             self._submit(session, message.request_id, [message.command], False, False, batch=False)
         elif isinstance(message, SubmitBatch):
             self._submit_batch(session, message)
-        elif isinstance(message, ResendRequest):
-            self._resend(session, message.request_id, message.from_seq, message.to_seq)
         elif isinstance(message, ListOrders):
             self._list_orders(session, message)
         elif isinstance(message, QueryAccounts):
             self._query_accounts(session, message)
 
+    def connection_closed(self, fd: int, now: int) -> None:
+        """The node's socket monitor saw socket ``fd`` close: its session, if any, is lost at once."""
+        self._now = now
+        closed = self.connections.closed_socket(fd)
+        if closed is not None:
+            self._connection_closed(closed, now)
+
+    def _connection_closed(self, connection: Connection, now: int) -> None:
+        session = self.sessions.get(connection.routing_id)
+        if session is not None and session.connection == connection.id:
+            self._lose(session, now, "connection closed")
+        batch = self._batches.get(connection.routing_id)
+        if batch is not None and batch.connection == connection.id:
+            del self._batches[connection.routing_id]
+
     # ------------------------------------------------------------------ session
-    def _logon(self, routing_id: bytes, member: str, logon: Logon, now: int) -> None:
+    def _logon(self, routing_id: bytes, connection: Connection, logon: Logon, now: int) -> None:
+        member = connection.member
         if logon.protocol != PROTOCOL_VERSION:
             self._refuse(
                 routing_id,
@@ -215,7 +279,7 @@ class Gateway:
             return
         options = self.options
         heartbeat_ms = min(max(logon.heartbeat_ms, options.heartbeat_min_ms), options.heartbeat_max_ms)
-        session = Session(routing_id, access, heartbeat_ms * _NS_PER_MS, now, now, logon.batch_reports)
+        session = Session(routing_id, access, heartbeat_ms * _NS_PER_MS, now, now, logon.batch_reports, connection.id)
         self.sessions[routing_id] = session
         self._sessions_changed()
         self._send(
@@ -233,7 +297,7 @@ class Gateway:
         _log.info("gateway.logon", member=member, role=access.role, heartbeat_ms=heartbeat_ms)
         if logon.resend_from > 0:
             # Request id 0: the logon itself succeeded, whatever becomes of the resend.
-            self._resend(self.sessions[routing_id], 0, logon.resend_from, 0)
+            self._resend(session, 0, logon.resend_from, 0, now)
 
     def _logout(self, session: Session, request_id: int, reason: str) -> None:
         self._send(session.routing_id, LoggedOut(request_id=request_id, reason=reason))
@@ -242,14 +306,20 @@ class Gateway:
         _log.info("gateway.logout", member=session.access.member, reason=reason)
 
     def tick(self, now: int) -> None:
-        """Heartbeats to quiet sessions; sessions silent too long are lost (cancel-on-disconnect)."""
+        """Heartbeats to quiet sessions; sessions silent too long are lost (cancel-on-disconnect);
+        a line per connection whose refusals were withheld (at most one a second each)."""
         self._now = now
         for session in list(self.sessions.values()):
             if now - session.last_received > session.heartbeat_ns * self.options.heartbeat_misses:
-                self._lose(session, now)
+                self._lose(session, now, "silent")
             elif now - session.last_sent >= session.heartbeat_ns:
                 member = session.access.member
                 self._send(session.routing_id, Heartbeat(last_report_seq=self.reports.last(member)), now)
+        connections = self.connections
+        for connection in list(connections.by_routing_id.values()):
+            withheld = connections.take_withheld(connection, now)
+            if withheld:
+                _log.warning("gateway.refusals_withheld", member=connection.member, frames=withheld)
 
     def next_tick_ns(self, now: int) -> int | None:
         """How long until ``tick`` has something to do (None: no sessions)."""
@@ -259,12 +329,17 @@ class Gateway:
         ]
         return max(0, min(due) - now) if due else None
 
-    def _lose(self, session: Session, now: int) -> None:
+    def _lose(self, session: Session, now: int, reason: str) -> None:
         del self.sessions[session.routing_id]
         self._sessions_changed()
         access = session.access
         others = any(s.access.member == access.member for s in self.sessions.values())
-        _log.warning("gateway.session_lost", member=access.member, cancel_on_disconnect=access.cancel_on_disconnect)
+        _log.warning(
+            "gateway.session_lost",
+            member=access.member,
+            reason=reason,
+            cancel_on_disconnect=access.cancel_on_disconnect,
+        )
         if access.cancel_on_disconnect and not others and not self.stopping:
             commands: list[Command] = [CancelAllOrders(account=a, on_disconnect=True) for a in access.accounts]
             self.work.append(Submission(routing_id=b"", member="", request_id=0, commands=commands))
@@ -294,6 +369,12 @@ class Gateway:
             return
         if (atomic or dry_run) and access.role != "regulator":
             self._refuse(session.routing_id, request_id, Reject.NOT_AUTHORISED, atomic=True, role=access.role)
+            return
+        if not atomic and any(type(c) is RecordRegistryFile for c in commands):
+            # The record of a file leads the file's own atomic batch: alone, it would record a file never applied.
+            self._refuse(
+                session.routing_id, request_id, Reject.NOT_AUTHORISED, command="RecordRegistryFile", atomic=False
+            )
             return
         refused = authorise_all(access, commands, self._own_accounts[access.member])
         if refused is not None:
@@ -399,33 +480,52 @@ class Gateway:
             if plain:
                 frame = encode(report)
                 for session in plain:
-                    outbox.append((session.routing_id, frame))
+                    outbox.append((session.routing_id, session.connection, frame))
                     session.last_sent = now
 
     def _batch(self, session: Session) -> _Batch:
         batch = self._batches.get(session.routing_id)
         if batch is None:
-            batch = self._batches[session.routing_id] = _Batch()
+            batch = self._batches[session.routing_id] = _Batch(session.connection)
         return batch
 
     def _close_batch(self, routing_id: bytes) -> None:
         """Queue a session's ``Reports`` frame: before anything else that goes to it, and at the end of a turn."""
         batch = self._batches.pop(routing_id)
-        self.outbox.append((routing_id, encoder.encode(Reports(reports=batch.reports, acks=batch.acks))))
+        frame = encoder.encode(Reports(reports=batch.reports, acks=batch.acks))
+        self.outbox.append((routing_id, batch.connection, frame))
         session = self.sessions.get(routing_id)
         if session is not None:
             session.last_sent = self._now
 
     # ------------------------------------------------------------------ reading
-    def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int) -> None:
-        resent = self.reports.resend(session.access.member, from_seq, to_seq)
-        if isinstance(resent, int):
-            self._refuse(
-                session.routing_id, request_id, Reject.RESEND_UNAVAILABLE, from_seq=from_seq, first_kept=resent
-            )
+    def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int, now: int) -> None:
+        """Resend one page of the member's reports, paid by the report, then ``ResendEnd``.
+
+        At most ``resend_page`` reports, and no more than the member's bucket holds tokens (at least
+        one: asking costs a token even when nothing is left to send); ``ResendEnd.more`` tells the
+        client to ask again from the next number. So a resend costs what it sends, and what one
+        connection can have queued is bounded by the page and the throttle, not by the stream.
+        """
+        member, routing_id = session.access.member, session.routing_id
+        span = self.reports.resend_span(member, from_seq, to_seq)
+        if isinstance(span, int):
+            self._refuse(routing_id, request_id, Reject.RESEND_UNAVAILABLE, from_seq=from_seq, first_kept=span)
             return
-        for report in resent:
-            self._send(session.routing_id, report)
+        first, last = span
+        wanted = min(max(0, last - first + 1), self.options.resend_page)
+        bucket = self.buckets[member]
+        page = min(wanted, bucket.available(now))
+        if not bucket.take(max(page, 1), now):
+            self._refuse(routing_id, request_id, Reject.THROTTLED, per_s=bucket.rate, cost=max(wanted, 1))
+            return
+        resent = self.reports.resend(member, first, first + page - 1) if page else []
+        for report in resent if isinstance(resent, list) else ():
+            self._send(routing_id, report)
+        end = ResendEnd(
+            request_id=request_id, first_seq=first, last_seq=first + page - 1, to_seq=to_seq, more=first + page <= last
+        )
+        self._send(routing_id, end)
 
     def _list_orders(self, session: Session, query: ListOrders) -> None:
         if self._may_see(session, query.request_id, query.account):
@@ -444,10 +544,12 @@ class Gateway:
 
     # ------------------------------------------------------------------ sending
     def _send(self, routing_id: bytes, message: msgspec.Struct, now: int | None = None) -> None:
+        """Queue a frame for the connection now on ``routing_id`` (gone by the flush: it is not sent)."""
         if routing_id in self._batches:
             self._close_batch(routing_id)
-        self.outbox.append((routing_id, encoder.encode(message)))
         session = self.sessions.get(routing_id)
+        connection = session.connection if session is not None else self.connections.current_id(routing_id)
+        self.outbox.append((routing_id, connection, encoder.encode(message)))
         if session is not None:
             session.last_sent = self._now if now is None else now
 
@@ -460,22 +562,30 @@ class Gateway:
         self._drop_copies = []
 
     def take_outbox(self) -> list[tuple[bytes, bytes]]:
+        """What to send now, as (routing id, frame): only frames whose connection is still there.
+
+        Checked at the last moment: a frame queued for a connection that closed during the turn must
+        not go to whoever has taken over its routing id since."""
         for routing_id in list(self._batches):
             self._close_batch(routing_id)
         outbox, self.outbox = self.outbox, []
-        return outbox
+        live = self.connections.live
+        return [(rid, frame) for rid, connection, frame in outbox if live(rid, connection)]
 
-    def _refuse(self, routing_id: bytes, request_id: int, code: Reject, **context: object) -> None:
+    def _refuse(self, routing_id: bytes, request_id: int, code: Reject, **context: object) -> bool:
+        """Refuse a frame, within its connection's refusal budget; whether the refusal was queued."""
+        connection = self.connections.by_routing_id.get(routing_id)
+        if connection is not None and not self.connections.may_refuse(connection, self._now):
+            return False
         self._send(routing_id, Refused(request_id=request_id, code=code, text=reject_text(code, **context)))
+        return True
 
-    def refuse_failed(self, routing_id: bytes) -> None:
-        """The node's answer to a frame whose handling failed unexpectedly (logged there)."""
-        self._refuse(routing_id, 0, Reject.MALFORMED_MESSAGE, reason="internal")
-
-    def _drop(self, routing_id: bytes, member: str, reason: str, detail: str) -> None:
-        """A frame we cannot read: refuse it (request id unknown: 0) and log why, once per frame."""
-        self._refuse(routing_id, 0, Reject.MALFORMED_MESSAGE, reason=reason)
-        _log.warning("gateway.frame_dropped", member=member, reason=reason, detail=detail[:200])
+    def _unreadable(self, connection: Connection, unreadable: Unreadable) -> None:
+        """Refuse a frame that holds no message to act on, and log why (both within the refusal budget)."""
+        if self._refuse(connection.routing_id, unreadable.request_id, unreadable.code, **unreadable.context):
+            _log.warning(
+                "gateway.frame_refused", member=connection.member, code=unreadable.code.name, **unreadable.context
+            )
 
     def shutdown(self) -> None:
         """Stop intake: from now on submissions are refused with NODE_STOPPING."""

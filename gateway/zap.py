@@ -8,7 +8,10 @@ holds the connection until the reply arrives.
 
 An accepted peer gets the member id as its ZAP user id: every frame it sends then carries it as the
 ``User-Id`` message property (``frame.get("User-Id")`` after ``recv_multipart(copy=False)``), which is
-how the gateway knows who sent a frame without trusting anything the frame says.
+how the gateway knows who sent a frame without trusting anything the frame says. It also gets a
+number of its own, the ``X-Connection`` property (ZAP metadata, RFC 27): the gateway binds a session
+to the connection that logged on, not to a routing id another connection may take over
+(gateway.connections).
 
 Domains (a server socket names its domain with the ``zap_domain`` option): ``gateway`` for order
 entry, open to every member with a key; ``dropcopy`` for the drop copy, open to surveillance-role
@@ -31,6 +34,8 @@ ZAP_VERSION = b"1.0"
 GATEWAY_DOMAIN = "gateway"
 DROPCOPY_DOMAIN = "dropcopy"
 
+CONNECTION_PROPERTY = b"X-Connection"  # the property every frame of an admitted connection carries
+
 ACCEPTED = b"200"
 REFUSED = b"400"
 INTERNAL_ERROR = b"500"
@@ -40,6 +45,7 @@ _CURVE_KEY_BYTES = 32
 # Distinct refusals remembered so that each is logged once; a client retrying with a bad key every
 # reconnect interval would otherwise write ten lines a second. Bounded against a key-spraying peer.
 _REMEMBERED_REFUSALS = 4_096
+_HANDSHAKES_QUEUED = 10_000
 
 
 def access_domains(access: Iterable[MemberAccess]) -> dict[str, dict[bytes, str]]:
@@ -64,6 +70,7 @@ class ZapHandler:
         self._domains = {domain: dict(keys) for domain, keys in domains.items()}
         self._logged: set[tuple[str, str, str]] = set()
         self.refusals = 0  # every refusal, logged or not: for the node's health figures
+        self.admitted = 0  # connections let in: the last one's number is its X-Connection property
 
     def handle(self, frames: list[bytes]) -> list[bytes]:
         """One ZAP request (without its envelope) → its reply frames; [] to drop a request that has
@@ -82,6 +89,9 @@ class ZapHandler:
         before it may read the next, so it could not drop one it cannot answer."""
         socket = context.socket(zmq.ROUTER)
         socket.linger = 0
+        # One request per handshake, from libzmq itself: bounded like every socket of the node.
+        socket.setsockopt(zmq.SNDHWM, _HANDSHAKES_QUEUED)
+        socket.setsockopt(zmq.RCVHWM, _HANDSHAKES_QUEUED)
         try:
             socket.bind(ZAP_ENDPOINT)
         except zmq.ZMQError as exc:
@@ -133,7 +143,10 @@ class ZapHandler:
         member = keys.get(public_key.encode("ascii"))
         if member is None:
             return self._refuse(request_id, "unknown key", domain, address, public_key)
-        return _reply(request_id, ACCEPTED, b"OK", member.encode("utf-8"))
+        self.admitted += 1
+        return _reply(
+            request_id, ACCEPTED, b"OK", member.encode("utf-8"), _metadata(CONNECTION_PROPERTY, self.admitted)
+        )
 
     def _refuse(self, request_id: bytes, reason: str, domain: str, address: str, public_key: str) -> list[bytes]:
         self.refusals += 1
@@ -154,6 +167,12 @@ def _malformed(request_id: bytes, problem: str) -> list[bytes]:
     return _reply(request_id, INTERNAL_ERROR, problem.encode("ascii"))
 
 
-def _reply(request_id: bytes, status: bytes, text: bytes, user_id: bytes = b"") -> list[bytes]:
-    """version, request id, status code, status text, user id, metadata (none)."""
-    return [ZAP_VERSION, request_id, status, text, user_id, b""]
+def _reply(request_id: bytes, status: bytes, text: bytes, user_id: bytes = b"", metadata: bytes = b"") -> list[bytes]:
+    """version, request id, status code, status text, user id, metadata."""
+    return [ZAP_VERSION, request_id, status, text, user_id, metadata]
+
+
+def _metadata(name: bytes, number: int) -> bytes:
+    """One ZMTP property (RFC 23's metadata layout, which ZAP replies use): name, then value, each sized."""
+    value = str(number).encode("ascii")
+    return bytes([len(name)]) + name + len(value).to_bytes(4, "big") + value

@@ -25,6 +25,7 @@ CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "status", "bulletin")
 STATE_CHANNELS: frozenset[str] = frozenset({"quote", "depth", "status", "bulletin"})  # latest value is the state
 MARKET = "MARKET"  # the instrument part of the market-wide status topic
 HEARTBEAT_TOPIC = "heartbeat"
+SILENT_AFTER_HEARTBEATS = 3  # a feed with nothing for this many heartbeat intervals is silent (PROTOCOL.md §6.3)
 
 
 def topic(channel: str, instrument: str) -> str:
@@ -128,11 +129,17 @@ class Bulletin(ChannelMessage, frozen=True, kw_only=True, tag=True):
 
 
 class MarketDataHeartbeat(MarketDataMessage, frozen=True, kw_only=True, tag=True):
-    """Sent every ``heartbeat_ms``: each topic's last published ``seq``."""
+    """Sent every ``heartbeat_ms``: each topic's last published ``seq``, and the interval itself.
+
+    ``heartbeat_ms`` tells a subscriber how long a healthy feed may stay silent (0: a sender that
+    does not say, an older node); the SDK calls a feed silent after ``SILENT_AFTER_HEARTBEATS``
+    intervals without a message.
+    """
 
     epoch: int
     ts: int
     seqs: dict[str, int]
+    heartbeat_ms: int = 0
 
 
 StateMessage = Quote | Depth | InstrumentStatus | MarketStatus | Bulletin
@@ -170,7 +177,9 @@ class Snapshot(MarketDataMessage, frozen=True, kw_only=True, tag=True):
 
 
 class SnapshotError(MarketDataMessage, frozen=True, kw_only=True, tag=True):
-    """The answer to a request the service could not read (``request_id`` 0 when unknown)."""
+    """A refused request: ``text`` starts with a code (``MALFORMED_REQUEST``, ``THROTTLED``,
+    ``TOO_MANY_TOPICS``, ``REPLY_TOO_LARGE``, ``INTERNAL_ERROR``) and adds ``key=value`` context.
+    ``request_id`` is the request's whenever it can be read, else 0 (PROTOCOL.md §6.6)."""
 
     request_id: int
     text: str
@@ -199,3 +208,8 @@ def decode_snapshot_request(payload: bytes) -> SnapshotRequest:
 
 def decode_snapshot_reply(payload: bytes) -> SnapshotReply:
     return _reply_decoder.decode(payload)
+
+
+def encode_topic_snapshot(item: TopicSnapshot) -> bytes:
+    """One ``Snapshot.items`` element on its own: the snapshot service caches these per topic and seq."""
+    return _encoder.encode(item)

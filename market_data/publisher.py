@@ -2,7 +2,8 @@
 
 Pure: no sockets and no clock. The node calls ``on_events`` after each applied command, then
 ``drain(now)`` and sends what it returns on its PUB socket; it sends ``heartbeat(now)`` every
-``heartbeat_ms`` and answers each snapshot request with ``snapshot_reply``.
+``heartbeat_ms``. The snapshot service (``market_data.snapshot_service``) answers requests from
+what the publisher keeps: ``topics()``, ``epoch`` and ``snapshot_item(topic)``.
 
 What goes out (RULES.md "Information publication"):
 - trades, status changes and bulletins at the next ``drain``, in event order;
@@ -44,12 +45,11 @@ from market_data.messages import (
     MarketStatus,
     Quote,
     Snapshot,
-    SnapshotError,
     StateMessage,
     TopicSnapshot,
     Trade,
-    decode_snapshot_request,
     encode,
+    encode_topic_snapshot,
     split_topic,
     topic,
 )
@@ -59,7 +59,6 @@ from market_data.view import ExchangeView
 _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)
 # Events that publish a status or a bulletin, or change the whole market.
 _STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS})
-MAX_SNAPSHOT_TOPICS = 10_000  # a request naming more is refused: no topic set is that large
 
 
 class Publisher:
@@ -72,8 +71,10 @@ class Publisher:
         recent_trades: int = 1000,
         levels: int = 5,
         ts: int = 0,
+        heartbeat_ms: int = 0,
     ) -> None:
         """``epoch``: the node's start time (ns). ``ts``: exchange time of the state at start.
+        ``heartbeat_ms``: the node's heartbeat interval, told in every heartbeat (0: not told).
 
         The status of the market and of every instrument and every instrument's quote and depth
         are queued at once, so the first ``drain`` publishes the whole state.
@@ -83,6 +84,7 @@ class Publisher:
         self.conflate_ns = conflate_ns
         self.recent_trades = recent_trades
         self.levels = levels
+        self.heartbeat_ms = heartbeat_ms
         self._instruments = set(self.view.instruments())
         self._state_topics = {code: (topic("quote", code), topic("depth", code)) for code in self._instruments}
         self._trade_topics = {code: topic("trade", code) for code in self._instruments}
@@ -91,6 +93,9 @@ class Publisher:
         self._latest: dict[str, StateMessage] = {}  # state topics: the last message, for the snapshot service
         self._values: dict[str, StateMessage] = {}  # the same with seq and ts zeroed: the change test
         self._trades: dict[str, deque[Trade]] = {}  # trade topics: the most recent trades, oldest first
+        # Published topics -> (seq, encoded TopicSnapshot): a topic's item changes only with its seq, so a
+        # burst of snapshot requests encodes each topic once, not once per request.
+        self._items: dict[str, tuple[int, bytes]] = {}
         # Topic, seq, message: encoded by ``drain``, and only for the topics someone subscribes to.
         self._outbox: list[tuple[str, int, MarketDataMessage]] = []
         self._pending: dict[str, int] = {}  # conflation: quote/depth topic -> ts of the last event touching it
@@ -203,24 +208,35 @@ class Publisher:
 
     def heartbeat(self, now_ns: int) -> tuple[bytes, bytes]:
         """Every topic's last sent seq: a subscriber that misses a topic's last message sees it here."""
-        beat = MarketDataHeartbeat(epoch=self.epoch, ts=now_ns, seqs=dict(self._sent_seqs))
+        beat = MarketDataHeartbeat(
+            epoch=self.epoch, ts=now_ns, seqs=dict(self._sent_seqs), heartbeat_ms=self.heartbeat_ms
+        )
         return HEARTBEAT_TOPIC.encode(), encode(beat)
-
-    def snapshot_reply(self, request: bytes) -> bytes:
-        """Answer one snapshot request; a request that cannot be read gets a ``SnapshotError``."""
-        try:
-            parsed = decode_snapshot_request(request)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return encode(SnapshotError(request_id=_request_id_of(request), text=f"malformed snapshot request: {exc}"))
-        if len(parsed.topics) > MAX_SNAPSHOT_TOPICS:
-            text = f"too many topics: {len(parsed.topics)} > {MAX_SNAPSHOT_TOPICS}"
-            return encode(SnapshotError(request_id=parsed.request_id, text=text))
-        names: Iterable[str] = parsed.topics or self._seqs
-        return encode(Snapshot(request_id=parsed.request_id, epoch=self.epoch, items=[self._item(n) for n in names]))
 
     def topics(self) -> list[str]:
         """Every topic published so far, in the order each first appeared."""
         return list(self._seqs)
+
+    def snapshot_item(self, name: str) -> bytes:
+        """One topic's ``TopicSnapshot``, encoded: what the snapshot service puts in ``Snapshot.items``.
+
+        Encoded once per topic and seq. A topic never published (seq 0: the name can be anything a
+        client sent) is encoded every time and never kept, so unknown names cannot grow the cache.
+        """
+        seq = self._seqs.get(name, 0)
+        if seq == 0:
+            return encode_topic_snapshot(TopicSnapshot(topic=name, seq=0))
+        cached = self._items.get(name)
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        encoded = encode_topic_snapshot(self._item(name))
+        self._items[name] = (seq, encoded)
+        return encoded
+
+    def snapshot(self, request_id: int, topics: Iterable[str] = ()) -> Snapshot:
+        """The decoded form of a snapshot of ``topics`` (empty: every topic), for readers in process."""
+        names = list(topics) or self.topics()
+        return Snapshot(request_id=request_id, epoch=self.epoch, items=[self._item(n) for n in names])
 
     # ------------------------------------------------------------------ internals
     def _item(self, name: str) -> TopicSnapshot:
@@ -327,16 +343,3 @@ class Publisher:
             reason=market.halt_reason,
             day_open=market.day_open,
         )
-
-
-def _request_id_of(request: bytes) -> int:
-    """The request id of a request that failed validation, when it can still be read (else 0)."""
-    try:
-        loose = msgspec.msgpack.decode(request)
-    except msgspec.DecodeError:
-        return 0
-    if isinstance(loose, dict):
-        request_id = loose.get("request_id")
-        if isinstance(request_id, int) and not isinstance(request_id, bool):
-            return request_id
-    return 0

@@ -14,6 +14,12 @@ meanwhile that are newer than the snapshot. Afterwards every topic's seq must go
 A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked again on a fresh
 DEALER socket at the next ``poll`` (or, within one long poll, after another timeout's wait);
 ``poll`` never waits longer than its own timeout.
+
+Heartbeats tell their interval (``heartbeat_ms``). A feed from which nothing has arrived for
+``SILENT_AFTER_HEARTBEATS`` intervals is silent — the node stopped, or the network is cut:
+``feed_silent`` says so and one line is logged, and one more when it speaks again. Nothing else
+is needed: ZeroMQ reconnects by itself, and what was lost meanwhile shows as a seq gap or a new
+epoch, recovered as above.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from market_data.messages import (
     CHANNELS,
     HEARTBEAT_TOPIC,
     MARKET,
+    SILENT_AFTER_HEARTBEATS,
     Bulletin,
     ChannelPayload,
     Depth,
@@ -147,6 +154,10 @@ class Subscriber:
         self.heartbeats = 0
         self.malformed = 0
         self.closed = False
+        self._heartbeat_ms = 0  # the feed's heartbeat interval, as its heartbeats tell it (0: not told yet)
+        self._last_heard = time.monotonic()  # when the feed last sent anything
+        self.feed_silent = False  # nothing for SILENT_AFTER_HEARTBEATS intervals (as of the last poll)
+        self.silences = 0  # times the feed fell silent
 
     # ------------------------------------------------------------------ the caller's side
     def poll(self, timeout_ms: int) -> list[ChannelPayload]:
@@ -162,12 +173,16 @@ class Subscriber:
                 wait = min(wait, self._in_flight.deadline - now)
             elif self._wants_snapshot():
                 wait = min(wait, self._retry_at - now)
+            silent_at = self._silent_at()
+            if silent_at is not None and not self.feed_silent:
+                wait = min(wait, silent_at - now)  # wake to notice the silence, not only at the deadline
             ready = dict(self._poller.poll(max(0, math.ceil(wait * 1000))))
             if self._dealer is not None and self._dealer in ready:
                 self._read_replies(out)
             if self._sub in ready:
                 self._read_live(out)
             self._check_request_timeout()
+            self._check_silence()
             if out or time.monotonic() >= deadline:
                 return out
 
@@ -255,6 +270,29 @@ class Subscriber:
         message = self._latest.get(name)
         return message if isinstance(message, kind) else None
 
+    # ------------------------------------------------------------------ a silent feed
+    def _silent_at(self) -> float | None:
+        """When the feed counts as silent if nothing arrives before (time.monotonic()); None: unknown interval."""
+        if self._heartbeat_ms <= 0:
+            return None
+        return self._last_heard + SILENT_AFTER_HEARTBEATS * self._heartbeat_ms / 1000
+
+    def _check_silence(self) -> None:
+        silent_at = self._silent_at()
+        silent = silent_at is not None and time.monotonic() >= silent_at
+        if silent and not self.feed_silent:
+            self.feed_silent = True
+            self.silences += 1
+            log.warning(
+                "market data feed silent",
+                endpoint=self.endpoint,
+                silent_ms=round((time.monotonic() - self._last_heard) * 1000),
+                heartbeat_ms=self._heartbeat_ms,
+            )
+        elif not silent and self.feed_silent:
+            self.feed_silent = False
+            log.info("market data feed resumed", endpoint=self.endpoint)
+
     # ------------------------------------------------------------------ live messages
     def _read_live(self, out: list[ChannelPayload]) -> None:
         for _ in range(MAX_READ_PER_POLL):
@@ -266,20 +304,24 @@ class Subscriber:
 
     def _on_frames(self, frames: list[bytes], out: list[ChannelPayload]) -> None:
         if len(frames) != 2:
+            self._heard()
             self._malformed("live message", f"{len(frames)} frames, expected 2")
             return
         name = frames[0].decode("ascii", errors="replace")
         try:
             message = decode_channel_message(frames[1])
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._heard()
             self._malformed("live message", str(exc), topic=name)
             return
         if isinstance(message, MarketDataHeartbeat):
             if self._discard is None or not self._discard(name, 0):
+                self._heard()
                 self._on_heartbeat(message)
             return
         if self._discard is not None and self._discard(name, message.seq):
             return
+        self._heard()
         if self._wanted(name):
             self._on_message(name, message, out)
 
@@ -304,8 +346,14 @@ class Subscriber:
             return
         self._apply(name, message, out)
 
+    def _heard(self) -> None:
+        """The feed sent something (a message lost on purpose by ``discard`` does not count)."""
+        self._last_heard = time.monotonic()
+
     def _on_heartbeat(self, beat: MarketDataHeartbeat) -> None:
         self.heartbeats += 1
+        if beat.heartbeat_ms > 0 and (self.epoch is None or beat.epoch >= self.epoch):
+            self._heartbeat_ms = beat.heartbeat_ms
         if not self.synced or self.epoch is None:
             return
         if beat.epoch != self.epoch:

@@ -12,7 +12,7 @@ Money in fen, quantities in tonnes; all integers.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 import msgspec
 
@@ -92,10 +92,14 @@ class StatementTrade(msgspec.Struct, frozen=True, kw_only=True, array_like=True)
 
 
 class Units(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """A quantity of one instrument (in a registry event or a split)."""
+    """A quantity of one instrument (in a registry event or a split).
 
-    instrument: str
-    quantity: int
+    Bounded like every command field (engine.messages.limits, which settlement may not import: a
+    test holds the two to the same numbers), since a split carries these into the journal.
+    """
+
+    instrument: Annotated[str, msgspec.Meta(max_length=64)]
+    quantity: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000_000)]
 
 
 class ConservationMismatch(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

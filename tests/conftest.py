@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -279,6 +280,37 @@ def market(config: ExchangeConfig, book_kind: str) -> Iterator[Market]:
     # and paid in (the funding, plus whatever the test deposited, withdrew, surrendered, ...).
     m.exchange.validate_internal_state()
     assert_balanced(m)
+
+
+class InjectedDefect(RuntimeError):
+    """A failure a test injects on purpose into the engine (tests/test_internal_error.py)."""
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_defects(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The engine turns an exception in a mechanism into INTERNAL_ERROR instead of raising, so a defect
+    no longer stops a test by itself: any test during which the engine meets one fails, unless the
+    test injected it (``InjectedDefect``)."""
+    met: list[str] = []
+    failed, report_failure = Exchange._failed, Exchange._report_failure
+
+    def note(exc: Exception, command: object) -> None:
+        if not isinstance(exc, InjectedDefect):
+            met.append(f"{type(command).__name__}: {type(exc).__name__}: {exc}")
+
+    def noting_failed(self: Exchange, cmd: Any, ts: int, exc: Exception) -> list[Any]:
+        note(exc, cmd)
+        return failed(self, cmd, ts, exc)
+
+    def noting_report(self: Exchange, cmd: Any, ts: int, exc: Exception) -> Any:
+        note(exc, cmd)
+        return report_failure(self, cmd, ts, exc)
+
+    monkeypatch.setattr(Exchange, "_failed", noting_failed)
+    monkeypatch.setattr(Exchange, "_report_failure", noting_report)
+    yield
+    if met:
+        pytest.fail("the engine met a defect (INTERNAL_ERROR): " + "; ".join(met[:3]))
 
 
 @pytest.fixture(autouse=True)

@@ -279,6 +279,18 @@ def test_duplicate_member_and_account_ids(tmp_path: Path) -> None:
     )
 
 
+def test_identifiers_must_fit_the_bounds_of_the_commands_that_carry_them(tmp_path: Path) -> None:
+    # engine.messages.limits: an account or instrument id longer than 64 characters could never be
+    # named in a command on the wire.
+    count = len(shipped().exchange.accounts)
+    extra = f'[[account]]\nid = "{"A" * 65}"\nmember = "M001"\nkind = "institution"\n'
+    directory = config_with(tmp_path, "members.toml", append(extra))
+
+    assert error_of(directory) == (
+        f"{directory / 'members.toml'}: account[{count}].id: {'A' * 65!r} must be 1 to 64 characters"
+    )
+
+
 def test_second_exchange_fees_account(tmp_path: Path) -> None:
     count = len(shipped().exchange.accounts)
     extra = '[[account]]\nid = "MORE-FEES"\nmember = "EXCHANGE"\nkind = "exchange_fees"\n'
@@ -355,7 +367,13 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
             "limits.toml",
             setting("client_order_id_max_length", "0"),
             "listing.client_order_id_max_length",
-            "must be >= 1",
+            "must be 1..64, got 0",
+        ),
+        (
+            "limits.toml",
+            setting("client_order_id_max_length", "65"),
+            "listing.client_order_id_max_length",
+            "must be 1..64, got 65",  # longer ones are refused on the wire (INVALID_FIELD)
         ),
         ("calendar.toml", setting("weekdays", "[]"), "weekdays", "at least one trading weekday"),
         ("calendar.toml", setting("weekdays", "[1, 2, 8]"), "weekdays[2]", "not an ISO weekday"),

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.messages import CancelReason, OrderType, Side, StpMode
+from gateway.intake import request_id_of
 from gateway.protocol import encoder, server_decoder
 from tests.gateway_helpers import R1, R2, RR, RS, trading_harness
 
@@ -135,3 +136,27 @@ def test_the_strategies_reach_the_engine() -> None:
     h.raw(R1, "M1", [encoder.encode(order)])
     h.step()
     assert any(type(m).__name__ == "Ack" for _, m in h.take_all())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), values, max_size=5), st.integers(0, 2**63 - 1), st.integers(0, 40))
+def test_a_request_id_is_read_back_from_any_map_that_holds_one(
+    other: dict[str, object], request_id: int, cut: int
+) -> None:
+    # PROTOCOL.md §4.6: a refusal echoes the request id whenever it can be read, however broken the rest.
+    frame = msgspec.msgpack.encode({**other, "request_id": request_id})
+
+    assert request_id_of(frame) == request_id
+    assert request_id_of(frame[: max(0, len(frame) - cut)]) in (0, request_id)  # cut short: never a guess
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_reading_a_request_id_never_raises(frame: bytes) -> None:
+    assert 0 <= request_id_of(frame) < 2**63
+
+
+def test_a_request_id_before_nesting_of_any_depth_is_read() -> None:
+    frame = b"\x83\xa4type\xa6Submit\xaarequest_id\x07\xa1x" + b"\x91" * 100_000 + b"\xc0"
+
+    assert request_id_of(frame) == 7

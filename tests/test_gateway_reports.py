@@ -18,6 +18,7 @@ from engine.messages import (
     AccountSplit,
     AccountStatement,
     CancelAllOrders,
+    CancelOrder,
     CashDeposited,
     ConservationChecked,
     DepositCash,
@@ -46,6 +47,7 @@ from gateway.protocol import (
     Fill,
     LogonAccepted,
     Refused,
+    ResendEnd,
     ResendRequest,
     ServerMessage,
     SubmitBatch,
@@ -461,7 +463,8 @@ def test_a_resend_of_dropped_reports_names_the_first_kept_through_the_gateway() 
     )
     resent = h.reports.resend("M1", first[DAY2], first[DAY2])
     assert isinstance(resent, list) and len(resent) == 1
-    assert answered == [refusal, resent[0]]
+    end = ResendEnd(request_id=61, first_seq=first[DAY2], last_seq=first[DAY2], to_seq=first[DAY2])
+    assert answered == [refusal, resent[0], end]
     assert isinstance(answer[0], LogonAccepted)
     # The logon succeeded whatever became of its resend: the refusal carries request id 0.
     assert answer[1:] == [msgspec.structs.replace(refusal, request_id=0)]
@@ -544,3 +547,15 @@ def test_cancelled_orders_of_yesterday_are_reported_to_their_owner() -> None:
 
     expired = [e for _, _, e in _report_events(h.take(R1)) if isinstance(e, OrderCancelled)]
     assert [(e.account, e.order_id, e.cancelled_quantity) for e in expired] == [("A1", 1, 10)]
+
+
+def test_a_conservation_check_goes_to_the_regulator_whoever_caused_it() -> None:
+    # After a member's command failed (INTERNAL_ERROR) the engine checks conservation at once: the
+    # market-wide totals it carries are the regulator's and surveillance's, not the member's.
+    book = ReportBook(member_access())
+    checked = ConservationChecked(trading_day=DAY1, ok=True, mismatches=[])
+    command = CancelOrder(account="A1", order_id=1)
+
+    routed = book.route("M1", 7, command, [checked], journal_seq=1)
+
+    assert sorted(member for member, _ in routed.reports) == ["EXCH", "REGU"]

@@ -36,6 +36,7 @@ from engine.messages import (
     Session,
     SetSession,
     Side,
+    StartOfDay,
     reject_text,
 )
 from gateway.access import GatewayOptions
@@ -43,6 +44,7 @@ from gateway.protocol import (
     AccountBalance,
     AccountList,
     Ack,
+    ExecutionReport,
     Heartbeat,
     HoldingBalance,
     ListOrders,
@@ -55,10 +57,12 @@ from gateway.protocol import (
     QueryAccounts,
     Refused,
     Rehearsal,
+    ResendEnd,
     ResendRequest,
     ServerMessage,
     Submit,
     SubmitBatch,
+    client_decoder,
     encoder,
 )
 from gateway.session import Submission
@@ -123,7 +127,8 @@ def _not_authorised() -> tuple[Harness, bytes, Refused]:
 def _malformed() -> tuple[Harness, bytes, Refused]:
     h = trading_harness()
     h.frame(R1, "M1", b"\xc1 not msgpack")
-    return h, R1, refused(0, Reject.MALFORMED_MESSAGE, reason="malformed")
+    detail = "MessagePack data is malformed: invalid opcode '\\xc1' (byte 0)"
+    return h, R1, refused(0, Reject.MALFORMED_MESSAGE, reason="malformed", detail=detail)
 
 
 def _too_large() -> tuple[Harness, bytes, Refused]:
@@ -165,6 +170,18 @@ def _batch_too_large() -> tuple[Harness, bytes, Refused]:
     return h, R1, refused(9, Reject.BATCH_TOO_LARGE, commands=3, max=2)
 
 
+def _invalid_field() -> tuple[Harness, bytes, Refused]:
+    h = trading_harness()
+    h.submit(RR, "REGU", StartOfDay(trading_day=2**62), request_id=11)  # the constructor does not check bounds
+    return h, RR, refused(11, Reject.INVALID_FIELD, field="$.command.trading_day", error="Expected `int` <= 99991231")
+
+
+def _routing_id_in_use() -> tuple[Harness, bytes, Refused]:
+    h = trading_harness()
+    h.send(R1, "M2", QueryAccounts(request_id=12))  # R1 is M1's connection's routing id; this is M2's key
+    return h, R1, refused(12, Reject.ROUTING_ID_IN_USE)
+
+
 def _node_stopping() -> tuple[Harness, bytes, Refused]:
     h = trading_harness()
     h.gateway.shutdown()  # the node drains what arrives meanwhile before it logs everyone out
@@ -183,6 +200,8 @@ GATEWAY_REFUSALS: dict[Reject, Scenario] = {
     Reject.RESEND_UNAVAILABLE: _resend_unavailable,
     Reject.BATCH_TOO_LARGE: _batch_too_large,
     Reject.NODE_STOPPING: _node_stopping,
+    Reject.INVALID_FIELD: _invalid_field,
+    Reject.ROUTING_ID_IN_USE: _routing_id_in_use,
 }
 GATEWAY_CODES = [code for code in Reject if code < 2000]
 
@@ -367,35 +386,50 @@ _NEW_ORDER = msgspec.to_builtins(buy_a1())
 
 
 @pytest.mark.parametrize(
-    "frame",
+    ("frame", "request_id"),
     [
-        pytest.param(b"\xc1 garbage", id="garbage"),
-        pytest.param(b"", id="empty"),
-        pytest.param(msgspec.msgpack.encode([1, 2, 3]), id="not-a-map"),
-        pytest.param(msgspec.msgpack.encode({"request_id": 1}), id="no-type"),
-        pytest.param(msgspec.msgpack.encode({"type": "Launch", "request_id": 1}), id="unknown-type"),
-        pytest.param(encoder.encode(Ack(request_id=1, journal_seq=1, first_report=1, report_count=0)), id="server-msg"),
+        pytest.param(b"\xc1 garbage", 0, id="garbage"),
+        pytest.param(b"", 0, id="empty"),
+        pytest.param(msgspec.msgpack.encode([1, 2, 3]), 0, id="not-a-map"),
+        pytest.param(msgspec.msgpack.encode({"request_id": 1}), 1, id="no-type"),
+        pytest.param(msgspec.msgpack.encode({"type": "Launch", "request_id": 1}), 1, id="unknown-type"),
         pytest.param(
-            msgspec.msgpack.encode({"type": "Submit", "request_id": "one", "command": _NEW_ORDER}), id="wrong-type"
+            encoder.encode(Ack(request_id=1, journal_seq=1, first_report=1, report_count=0)), 1, id="server-msg"
+        ),
+        pytest.param(
+            msgspec.msgpack.encode({"type": "Submit", "request_id": "one", "command": _NEW_ORDER}), 0, id="wrong-type"
         ),
         pytest.param(
             msgspec.msgpack.encode({"type": "Submit", "request_id": 1, "command": {**_NEW_ORDER, "side": 9}}),
+            1,
             id="bad-enum",
         ),
         pytest.param(
             msgspec.msgpack.encode({"type": "Submit", "request_id": 1, "command": {**_NEW_ORDER, "price": 80.5}}),
+            1,
             id="float-price",
         ),
-        pytest.param(msgspec.msgpack.encode({"type": "Submit", "request_id": 1}), id="missing-field"),
+        pytest.param(msgspec.msgpack.encode({"type": "Submit", "request_id": 1}), 1, id="missing-field"),
     ],
 )
-def test_an_unreadable_frame_is_refused_with_request_id_zero(frame: bytes) -> None:
+def test_an_unreadable_frame_is_refused_with_its_request_id_and_the_decoders_words(
+    frame: bytes, request_id: int
+) -> None:
     h = trading_harness()
 
     h.frame(R1, "M1", frame)
 
-    assert h.take(R1) == [refused(0, Reject.MALFORMED_MESSAGE, reason="malformed")]
+    # The request id whenever it can be read (a valid one), and the decoder's own message.
+    assert h.take(R1) == [refused(request_id, Reject.MALFORMED_MESSAGE, reason="malformed", detail=decoder_says(frame))]
     assert h.gateway.work == []
+
+
+def decoder_says(frame: bytes) -> str:
+    try:
+        client_decoder.decode(frame)
+    except msgspec.DecodeError as exc:
+        return str(exc)
+    raise AssertionError("the frame decodes")
 
 
 @pytest.mark.parametrize("parts", [[], [b"a", b"b"], [encoder.encode(Heartbeat()), encoder.encode(Heartbeat())]])
@@ -404,7 +438,9 @@ def test_a_message_must_be_exactly_one_frame(parts: list[bytes]) -> None:
 
     h.raw(R1, "M1", parts)
 
-    assert h.take(R1) == [refused(0, Reject.MALFORMED_MESSAGE, reason="frames")]
+    assert h.take(R1) == [
+        refused(0, Reject.MALFORMED_MESSAGE, reason="frames", detail=f"{len(parts)} parts; one frame per message")
+    ]
 
 
 def test_unknown_keys_are_ignored_as_the_protocol_says() -> None:
@@ -431,7 +467,7 @@ def test_a_frame_at_the_limit_is_read_and_one_byte_more_is_refused() -> None:
 
     assert h.take(R1) == [
         refused(1, Reject.UNKNOWN_ACCOUNT, account=account),  # read: the account is not M1's
-        refused(0, Reject.MESSAGE_TOO_LARGE, size=101, max=100),
+        refused(1, Reject.MESSAGE_TOO_LARGE, size=101, max=100),  # not read, but its request id can be
     ]
 
 
@@ -452,7 +488,10 @@ def test_a_logon_for_another_protocol_version_is_refused(protocol: int) -> None:
 
 
 def _throttled_harness(per_s: int = 2, burst: int = 3) -> Harness:
-    return trading_harness(access=member_access(throttle_per_s=per_s, throttle_burst=burst))
+    # Logged on long enough before T0 that the logons' tokens are back: the tests spend a full bucket.
+    h = trading_harness(access=member_access(throttle_per_s=per_s, throttle_burst=burst), now=T0 - 100 * NS)
+    h.now = T0
+    return h
 
 
 def _queries(h: Harness, connection: bytes, member: str, request_ids: range, now: int) -> list[ServerMessage]:
@@ -521,19 +560,28 @@ def test_the_bucket_is_per_member_shared_by_its_sessions() -> None:
     assert other_member == [OrderList(request_id=n, orders=[]) for n in range(5, 9)]
 
 
-def test_heartbeats_and_logouts_cost_nothing() -> None:
-    h = _throttled_harness(per_s=2, burst=1)
+def test_heartbeats_are_paid_for_but_never_refused_and_logouts_cost_nothing() -> None:
+    h = _throttled_harness(per_s=2, burst=2)
 
     for _ in range(5):
-        h.send(R1, "M1", Heartbeat())
-    h.send(R1, "M1", ListOrders(request_id=1))
-    h.send(R1, "M1", Logout(request_id=2))
+        h.send(R1, "M1", Heartbeat(), now=T0)  # the first two spend the bucket; the rest go unanswered
+    h.send(R1, "M1", ListOrders(request_id=1), now=T0)
+    h.send(R1, "M1", Logout(request_id=2), now=T0)
 
-    assert h.take(R1) == [OrderList(request_id=1, orders=[]), LoggedOut(request_id=2, reason="logout")]
+    assert h.take(R1) == [refused(1, Reject.THROTTLED, per_s=2, cost=1), LoggedOut(request_id=2, reason="logout")]
+
+
+def test_a_logon_costs_a_token() -> None:
+    h = Harness(access=member_access(throttle_per_s=2, throttle_burst=2))
+
+    answers = [h.logon(R1, "M1", request_id=n) for n in (1, 2, 3)]
+
+    assert [type(a[0]) for a in answers] == [LogonAccepted, LogonAccepted, Refused]
+    assert answers[2] == [refused(3, Reject.THROTTLED, per_s=2, cost=1)]
 
 
 def test_the_gateway_default_applies_when_the_member_sets_none() -> None:
-    h = trading_harness(options=GatewayOptions(throttle_per_s=7, throttle_burst=1))
+    h = trading_harness(options=GatewayOptions(throttle_per_s=7, throttle_burst=1), now=T0 - NS)
 
     answers = _queries(h, R1, "M1", range(1, 3), T0)
 
@@ -669,7 +717,7 @@ def test_regulator_and_surveillance_logons_list_every_account(member: str, role:
 
 @pytest.mark.parametrize(
     ("asked", "granted"),
-    [(0, 100), (-5, 100), (99, 100), (100, 100), (2_500, 2_500), (60_000, 60_000), (60_001, 60_000), (10**12, 60_000)],
+    [(0, 100), (99, 100), (100, 100), (2_500, 2_500), (60_000, 60_000), (60_001, 60_000), (3_600_000, 60_000)],
 )
 def test_the_heartbeat_interval_is_clamped_to_the_gateways_bounds(asked: int, granted: int) -> None:
     h = Harness()
@@ -679,6 +727,16 @@ def test_the_heartbeat_interval_is_clamped_to_the_gateways_bounds(asked: int, gr
     assert isinstance(accepted, LogonAccepted)
     assert accepted.heartbeat_ms == granted
     assert h.gateway.sessions[R1].heartbeat_ns == granted * MS
+
+
+@pytest.mark.parametrize(("asked", "bound"), [(-5, "Expected `int` >= 0"), (10**12, "Expected `int` <= 3600000")])
+def test_a_heartbeat_interval_beyond_an_hour_or_negative_is_an_invalid_field(asked: int, bound: str) -> None:
+    h = Harness()
+
+    answer = h.logon(R1, "M1", request_id=7, heartbeat_ms=asked)
+
+    assert answer == [refused(7, Reject.INVALID_FIELD, field="$.heartbeat_ms", error=bound)]
+    assert h.gateway.sessions == {}
 
 
 def test_the_bounds_come_from_the_options() -> None:
@@ -719,19 +777,21 @@ def test_logon_with_resend_from_sends_the_reports_again_after_the_acceptance() -
         LogonAccepted(request_id=41, member="M1", role="member", accounts=["A1"], heartbeat_ms=1000, last_report_seq=3),
         report(2, 2, events[1], resent=True),
         report(3, 3, events[2], resent=True),
+        ResendEnd(request_id=0, first_seq=2, last_seq=3, to_seq=0),
     ]
 
 
-def test_logon_with_resend_from_past_the_last_sends_only_the_acceptance() -> None:
+def test_logon_with_resend_from_past_the_last_resends_nothing() -> None:
     h = trading_harness()
     _three_reports(h)
 
     answer = h.logon(R1B, "M1", request_id=42, resend_from=4)
 
-    assert [type(m) for m in answer] == [LogonAccepted]
+    assert [type(m) for m in answer] == [LogonAccepted, ResendEnd]
+    assert answer[1] == ResendEnd(request_id=0, first_seq=4, last_seq=3, to_seq=0)
 
 
-def test_a_resend_request_sends_the_range_asked() -> None:
+def test_a_resend_request_sends_the_range_asked_then_its_end() -> None:
     h = trading_harness()
     _three_reports(h)
     events = [a.events[0] for a in h.applied]
@@ -741,7 +801,61 @@ def test_a_resend_request_sends_the_range_asked() -> None:
 
     assert h.take(R1) == [
         report(2, 2, events[1], resent=True),
+        ResendEnd(request_id=43, first_seq=2, last_seq=2, to_seq=2),
         report(3, 3, events[2], resent=True),
+        ResendEnd(request_id=44, first_seq=3, last_seq=3, to_seq=99),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("from_seq", "answer"),
+    [
+        (0, refused(45, Reject.INVALID_FIELD, field="$.from_seq", error="Expected `int` >= 1")),
+        (-3, refused(45, Reject.INVALID_FIELD, field="$.from_seq", error="Expected `int` >= 1")),
+        (4, ResendEnd(request_id=45, first_seq=4, last_seq=3)),  # beyond the newest: nothing, and the end
+        (10**6, ResendEnd(request_id=45, first_seq=10**6, last_seq=10**6 - 1)),
+    ],
+)
+def test_a_resend_from_zero_a_negative_number_or_beyond_the_newest(from_seq: int, answer: ServerMessage) -> None:
+    h = trading_harness()
+    _three_reports(h)
+
+    h.frame(R1, "M1", msgspec.msgpack.encode({"type": "ResendRequest", "request_id": 45, "from_seq": from_seq}))
+
+    assert h.take(R1) == [answer]
+
+
+def test_a_resend_sends_a_page_and_says_more_remain() -> None:
+    h = trading_harness(options=GatewayOptions(resend_page=2))
+    _three_reports(h)
+
+    h.send(R1, "M1", ResendRequest(request_id=46, from_seq=1))
+    first_page = h.take(R1)
+    h.send(R1, "M1", ResendRequest(request_id=47, from_seq=3))
+    second_page = h.take(R1)
+
+    assert [m.seq for m in first_page[:-1]] == [1, 2]  # type: ignore[union-attr]
+    assert first_page[-1] == ResendEnd(request_id=46, first_seq=1, last_seq=2, more=True)
+    assert [m.seq for m in second_page[:-1]] == [3]  # type: ignore[union-attr]
+    assert second_page[-1] == ResendEnd(request_id=47, first_seq=3, last_seq=3)
+
+
+def test_a_resend_costs_a_token_per_report_and_sends_what_the_bucket_pays_for() -> None:
+    h = trading_harness(access=member_access(throttle_per_s=1, throttle_burst=10), now=T0 - 100 * NS)
+    h.now = T0
+    _three_reports(h)  # three orders: three tokens; seven are left
+
+    h.send(R1, "M1", ResendRequest(request_id=48, from_seq=1))  # three reports: three tokens
+    h.send(R1, "M1", ResendRequest(request_id=49, from_seq=1))
+    h.send(R1, "M1", ResendRequest(request_id=50, from_seq=1))  # one token left: one report
+    h.send(R1, "M1", ResendRequest(request_id=51, from_seq=1))  # none left
+    ends = [m for m in h.take(R1) if not isinstance(m, ExecutionReport)]
+
+    assert ends == [
+        ResendEnd(request_id=48, first_seq=1, last_seq=3),
+        ResendEnd(request_id=49, first_seq=1, last_seq=3),
+        ResendEnd(request_id=50, first_seq=1, last_seq=1, more=True),
+        refused(51, Reject.THROTTLED, per_s=1, cost=3),
     ]
 
 
@@ -1232,14 +1346,11 @@ def test_any_frame_sent_counts_as_traffic_for_the_heartbeat() -> None:
     assert later == {R1: [Heartbeat(last_report_seq=1)], RS: [Heartbeat(last_report_seq=1)]}
 
 
-def test_a_routing_id_taken_over_by_another_key_must_log_on_itself() -> None:
+def test_a_routing_id_taken_over_by_another_key_is_refused_throughout() -> None:
     h = trading_harness()
 
-    h.send(R1, "M2", QueryAccounts(request_id=1))  # R1 is M1's session; this frame is M2's key
-    refusal = h.take(R1)
-    h.logon(R1, "M2")
-    h.send(R1, "M2", ListOrders(request_id=2))
+    h.send(R1, "M2", QueryAccounts(request_id=1))  # R1 is M1's connection's routing id; this is M2's key
+    h.send(R1, "M2", Logon(request_id=2, member="M2"))
 
-    assert refusal == [refused(1, Reject.NOT_LOGGED_ON)]
-    assert h.take(R1) == [OrderList(request_id=2, orders=[])]
-    assert h.gateway.sessions[R1].access.member == "M2"
+    assert h.take(R1) == [refused(1, Reject.ROUTING_ID_IN_USE), refused(2, Reject.ROUTING_ID_IN_USE)]
+    assert R1 not in h.gateway.sessions  # M1's session went with its connection

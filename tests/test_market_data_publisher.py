@@ -2,13 +2,13 @@
 
 Drives the exchange through the conftest ``Market`` and asserts the messages the publisher hands
 the node: depth and quote after a resting order, trade then quote after a trade, status topics,
-sequence numbers, nothing for nothing, conflation, and the snapshot service's replies.
+sequence numbers, nothing for nothing, conflation, heartbeats, and the state the snapshot service
+answers from (its limits and refusals: tests/test_snapshot_service.py).
 """
 
 from __future__ import annotations
 
 import msgspec
-import pytest
 
 from engine.messages import (
     Command,
@@ -32,14 +32,16 @@ from market_data.messages import (
     MarketStatus,
     Quote,
     Snapshot,
-    SnapshotError,
     SnapshotRequest,
+    TopicSnapshot,
     Trade,
     decode_channel_message,
     decode_snapshot_reply,
     encode,
+    encode_topic_snapshot,
 )
 from market_data.publisher import Publisher
+from market_data.snapshot_service import SnapshotLimits, SnapshotService
 from tests.conftest import DAY1, DAY2, Market
 
 EPOCH = 1_700_000_000_000_000_000
@@ -393,14 +395,20 @@ def test_conflation_drops_a_change_that_was_undone_within_the_interval(market: M
     assert wire.publisher.next_due_ns(1_000) is None
 
 
+def snapshot(publisher: Publisher, request: SnapshotRequest) -> Snapshot:
+    """What the snapshot service answers from this publisher's state."""
+    reply = decode_snapshot_reply(SnapshotService(None, publisher, SnapshotLimits()).answer(encode(request), "", 0))
+    assert isinstance(reply, Snapshot), reply
+    return reply
+
+
 def test_snapshot_reply_covers_the_seqs_and_keeps_recent_trades(market: Market) -> None:
     wire = started(market, recent_trades=2)
     market.sell("A1", 100, 8000)
     for _ in range(3):
         market.buy("A2", 10, 8000)
     published = wire.publish()
-    reply = decode_snapshot_reply(wire.publisher.snapshot_reply(encode(SnapshotRequest(request_id=9))))
-    assert isinstance(reply, Snapshot)
+    reply = snapshot(wire.publisher, SnapshotRequest(request_id=9))
     assert (reply.request_id, reply.epoch) == (9, EPOCH)
     items = {item.topic: item for item in reply.items}
     assert list(items) == wire.publisher.topics()
@@ -412,34 +420,33 @@ def test_snapshot_reply_covers_the_seqs_and_keeps_recent_trades(market: Market) 
     trades = items["trade.SHEA2025"]
     assert trades.seq == 3 and trades.latest is None
     assert [(t.seq, t.trade_id) for t in trades.trades] == [(2, 2), (3, 3)]
+    assert reply == wire.publisher.snapshot(9)  # the encoded items are the publisher's state, byte for byte
 
-    reply = decode_snapshot_reply(
-        wire.publisher.snapshot_reply(encode(SnapshotRequest(request_id=10, topics=["trade.CCER", "quote.SHEA2025"])))
-    )
-    assert isinstance(reply, Snapshot)
+    reply = snapshot(wire.publisher, SnapshotRequest(request_id=10, topics=["trade.CCER", "quote.SHEA2025"]))
     assert [(i.topic, i.seq, i.latest is None, i.trades) for i in reply.items] == [
         ("trade.CCER", 0, True, []),
         ("quote.SHEA2025", 5, False, []),
     ]
 
 
-@pytest.mark.parametrize(
-    ("request_bytes", "request_id"),
-    [
-        (b"\xc1garbage", 0),
-        (b"", 0),
-        (msgspec.msgpack.encode({"request_id": 5, "topics": "quote.X"}), 5),
-        (msgspec.msgpack.encode({"type": "Quote", "request_id": 6}), 6),
-        (msgspec.msgpack.encode({"topics": []}), 0),
-        (msgspec.msgpack.encode([1, 2, 3]), 0),
-        (msgspec.msgpack.encode({"request_id": 7, "topics": ["x"] * 10_001}), 7),
-    ],
-)
-def test_a_malformed_snapshot_request_gets_a_snapshot_error(
-    market: Market, request_bytes: bytes, request_id: int
-) -> None:
+def test_a_topic_is_encoded_once_per_seq_for_the_snapshot_service(market: Market) -> None:
     wire = started(market)
-    reply = decode_snapshot_reply(wire.publisher.snapshot_reply(request_bytes))
-    assert isinstance(reply, SnapshotError)
-    assert reply.request_id == request_id
-    assert reply.text
+    market.sell("A1", 10, 8000)
+    market.buy("A2", 10, 8000)
+    wire.publish()
+    first = wire.publisher.snapshot_item("trade.SHEA2025")
+    assert wire.publisher.snapshot_item("trade.SHEA2025") is first  # unchanged: the cached bytes
+    market.sell("A1", 10, 8000)
+    market.buy("A2", 10, 8000)
+    wire.publish()
+    again = wire.publisher.snapshot_item("trade.SHEA2025")
+    assert again != first and again == encode_topic_snapshot(wire.publisher.snapshot(0, ["trade.SHEA2025"]).items[0])
+    unknown = [wire.publisher.snapshot_item(f"quote.X{i}") for i in range(3)]
+    assert unknown[0] == encode_topic_snapshot(TopicSnapshot(topic="quote.X0", seq=0))
+    assert not any(name.startswith("quote.X") for name in wire.publisher._items)  # unknown names are not kept
+
+
+def test_the_heartbeat_tells_its_interval(market: Market) -> None:
+    publisher = Publisher(market.exchange, epoch=EPOCH, heartbeat_ms=250)
+    beat = decode_channel_message(publisher.heartbeat(7)[1])
+    assert isinstance(beat, MarketDataHeartbeat) and (beat.ts, beat.heartbeat_ms) == (7, 250)

@@ -1,8 +1,9 @@
 """The subscriber SDK over TCP loopback: join from a snapshot, recover gaps, survive restarts.
 
 A tiny node runs in a thread: a PUB and a snapshot ROUTER bound to ephemeral ports, a Publisher
-fed by the test's Market (under a lock), heartbeats every 20 ms. ``discard`` drops chosen
-messages as if lost on the wire. Nothing sleeps: every wait polls a socket with a deadline.
+fed by the test's Market (under a lock), the node's SnapshotService, heartbeats every 20 ms.
+``discard`` drops chosen messages as if lost on the wire. Nothing sleeps: every wait polls a
+socket with a deadline.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ from market_data.messages import (
     SnapshotRequest,
     Trade,
     decode_snapshot_reply,
-    encode,
 )
 from market_data.publisher import Publisher
+from market_data.snapshot_service import SnapshotLimits, SnapshotService
 from market_data.subscriber import Subscriber
 from tests.conftest import Market
 
 EPOCH = 1_700_000_000_000_000_000
-HEARTBEAT_S = 0.02
+HEARTBEAT_MS = 20
+HEARTBEAT_S = HEARTBEAT_MS / 1000
 WAIT_S = 5.0  # a generous deadline: the waits end as soon as the condition holds
 
 
@@ -44,9 +46,11 @@ class Node:
     def __init__(self, market: Market, *, recent_trades: int = 1000) -> None:
         self.market = market
         self.lock = threading.Lock()
-        self.publisher = Publisher(market.exchange, epoch=EPOCH, recent_trades=recent_trades)
+        self.publisher = Publisher(market.exchange, epoch=EPOCH, recent_trades=recent_trades, heartbeat_ms=HEARTBEAT_MS)
         self.answering = threading.Event()
         self.answering.set()
+        self.publishing = threading.Event()  # cleared: the PUB sends nothing, heartbeats included
+        self.publishing.set()
         self.requests: list[SnapshotRequest | bytes] = []
         self.raw: list[list[bytes]] = []  # frames to publish as they are (malformed on purpose)
         self._stop = threading.Event()
@@ -55,6 +59,7 @@ class Node:
         self.pub.bind("tcp://127.0.0.1:*")
         self.endpoint = self.pub.getsockopt_string(zmq.LAST_ENDPOINT)
         self.router = self.context.socket(zmq.ROUTER)
+        self.service = SnapshotService(self.router, self.publisher, SnapshotLimits())
         self.router.bind("tcp://127.0.0.1:*")
         self.snapshot_endpoint = self.router.getsockopt_string(zmq.LAST_ENDPOINT)
         send = market.send
@@ -76,7 +81,8 @@ class Node:
     def restart(self, epoch: int) -> None:
         """A new node process over the same exchange state: sequences begin again under a new epoch."""
         with self.lock:
-            self.publisher = Publisher(self.market.exchange, epoch=epoch)
+            self.publisher = Publisher(self.market.exchange, epoch=epoch, heartbeat_ms=HEARTBEAT_MS)
+            self.service.publisher = self.publisher
 
     def _run(self) -> None:
         poller = zmq.Poller()
@@ -90,18 +96,18 @@ class Node:
                 out = self.publisher.drain(time.monotonic_ns())
                 beat = self.publisher.heartbeat(time.monotonic_ns()) if time.monotonic() >= next_beat else None
                 raw, self.raw = self.raw, []
-            for frames_out in [*raw, *([topic, payload] for topic, payload in out)]:
-                self.pub.send_multipart(frames_out)
+            if self.publishing.is_set():
+                for frames_out in [*raw, *([topic, payload] for topic, payload in out)]:
+                    self.pub.send_multipart(frames_out)
+                if beat is not None:
+                    self.pub.send_multipart(list(beat))
             if beat is not None:
-                self.pub.send_multipart(list(beat))
                 next_beat = time.monotonic() + HEARTBEAT_S
-            if ready:
-                frames = self.router.recv_multipart()
-                if self.answering.is_set():
-                    with self.lock:
-                        reply = self.publisher.snapshot_reply(frames[-1])
-                    self.router.send_multipart([*frames[:-1], reply])
-                self.requests.append(frames[-1])
+            if ready and self.answering.is_set():
+                with self.lock:
+                    self.service.serve(time.monotonic_ns())
+            elif ready:  # not answering: the request is read and left unanswered
+                self.requests.append(self.router.recv_multipart()[-1])
         self.pub.close(linger=0)
         self.router.close(linger=0)
 
@@ -151,11 +157,7 @@ def trades_of(messages: list[ChannelPayload]) -> list[int]:
 def published(node: Node, name: str) -> object:
     """What the node's snapshot service holds for one topic (its latest message)."""
     with node.lock:
-        reply = decode_snapshot_reply(
-            node.publisher.snapshot_reply(encode(SnapshotRequest(request_id=1, topics=[name])))
-        )
-    assert isinstance(reply, Snapshot)
-    return reply.items[0].latest
+        return node.publisher.snapshot(1, [name]).items[0].latest
 
 
 def trade(market: Market, quantity: int = 10, price: int = 8000) -> None:
@@ -269,7 +271,7 @@ def test_a_silent_snapshot_service_never_hangs_and_is_asked_again_on_a_fresh_soc
         node.answering.set()
         assert sub.wait_synced(int(WAIT_S * 1000))
         assert sub.quote("SHEA2025") == published(node, "quote.SHEA2025")
-        assert len(node.requests) >= 2  # asked again after the timeout
+        assert len(node.requests) >= 2  # asked again after the timeout, and left unanswered
 
 
 def test_nothing_listening_for_snapshots_returns_within_the_timeout(node: Node) -> None:
@@ -309,3 +311,21 @@ def test_snapshot_request_is_plain_msgpack(node: Node) -> None:
         assert [(i.topic, i.seq) for i in reply.items] == [("status.MARKET", 1)]
     finally:
         dealer.close(linger=0)
+
+
+def test_a_silent_feed_is_noticed_from_the_heartbeat_interval_and_its_return_too(
+    node: Node, logs: list[dict[str, object]]
+) -> None:
+    with subscriber(node) as sub:
+        joined(sub)
+        assert not sub.feed_silent
+        node.publishing.clear()  # the node goes quiet: no message, no heartbeat
+        poll_until(sub, lambda _: sub.feed_silent)
+        assert sub.silences == 1
+        silent = [e for e in logs if e["event"] == "market data feed silent"]
+        assert len(silent) == 1 and silent[0]["heartbeat_ms"] == HEARTBEAT_MS
+        assert int(str(silent[0]["silent_ms"])) >= 3 * HEARTBEAT_MS
+
+        node.publishing.set()
+        poll_until(sub, lambda _: not sub.feed_silent)
+        assert sub.silences == 1 and sub.synced  # ("resumed" is an info line: not asserted, the level may hide it)

@@ -77,3 +77,17 @@ def test_an_empty_prefix_wants_everything_until_its_subscriber_leaves(context: C
 
     _until(subscriptions, "dropcopy", False)
     assert subscriptions.prefixes == set()
+
+
+def test_a_subscriber_sending_ever_new_prefixes_cannot_grow_the_table(context: Context) -> None:
+    xpub, endpoint = _xpub(context)
+    subscriptions = Subscriptions(xpub, max_prefixes=3)
+    sub = context.socket(zmq.SUB)
+    sub.connect(endpoint)
+    for n in range(10):
+        sub.setsockopt(zmq.SUBSCRIBE, b"junk.%d" % n)
+
+    _until(subscriptions, "trade.SHEA2025", True)  # past the cap, everything is built, as for a PUB
+
+    assert len(subscriptions.prefixes) == 3
+    assert subscriptions.saturated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from engine.messages import (
     CashDeposited,
     Command,
     DepositCash,
+    RecordRegistryFile,
     SurrenderAllowances,
     WithdrawCash,
 )
@@ -52,6 +54,15 @@ def last_seq(directory: Path) -> int:
 
 def journaled(directory: Path) -> list[Command]:
     return [record.command for record in read_journal(directory)]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_record(path: Path, operation: str, commands: int, again: bool = False) -> RecordRegistryFile:
+    """The record that leads a file's batch in the journal."""
+    return RecordRegistryFile(operation=operation, sha256=sha256(path), name=path.name, commands=commands, again=again)
 
 
 def run_registry(*argv: str) -> int:
@@ -176,9 +187,11 @@ def test_allocate_prints_each_row_totals_and_the_journal(capsys: pytest.CaptureF
         "allocated 50 t CCER to A002",
         "total allocated: 50 t CCER",
         "total allocated: 320,000 t SHEA2025",
-        f"journal {directory}: seq 1-3 appended, last seq 3",
+        f"file allocate.csv recorded: sha256 {sha256(path)}",
+        f"journal {directory}: seq 1-4 appended, last seq 4",
     ]
     assert journaled(directory) == [
+        file_record(path, "allocate", 3),
         AllocateAllowances(account="A001", instrument="SHEA2025", quantity=300_000),
         AllocateAllowances(account="A002", instrument="SHEA2025", quantity=20_000, compliance_only=True),
         AllocateAllowances(account="A002", instrument="CCER", quantity=50),
@@ -251,6 +264,7 @@ def test_dry_run_shows_what_would_be_applied_and_journals_nothing(
         "carbonx registry deposit: 1 command checked, dry run: nothing applied; would apply",
         "  deposited 1,234.50 CNY to A002",
         "total deposited: 1,234.50 CNY",
+        f"  file deposit.csv would record: sha256 {sha256(path)}",
     ]
     assert journaled(directory) == [DepositCash(account="A001", amount=100)]
 
@@ -278,8 +292,8 @@ def test_the_data_directory_defaults_to_the_node_data_dir_of_the_config(
 
     out = registry(capsys, "deposit", str(path), "--config", str(config_dir))
 
-    assert out[-1] == f"journal {directory}: seq 1-1 appended, last seq 1"
-    assert journaled(directory) == [DepositCash(account="A001", amount=5)]
+    assert out[-1] == f"journal {directory}: seq 1-2 appended, last seq 2"
+    assert journaled(directory) == [file_record(path, "deposit", 1), DepositCash(account="A001", amount=5)]
 
 
 def test_help_lists_every_operation_and_each_shows_its_columns(capsys: pytest.CaptureFixture[str]) -> None:
@@ -363,4 +377,4 @@ def test_main_applies_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
     assert status == 0
     assert capsys.readouterr().out.splitlines()[1] == "deposited 7.00 CNY to A001"
-    assert msgspec.structs.asdict(journaled(directory)[0]) == {"version": 1, "account": "A001", "amount": 700}
+    assert msgspec.structs.asdict(journaled(directory)[1]) == {"version": 1, "account": "A001", "amount": 700}

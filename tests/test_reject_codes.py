@@ -26,6 +26,7 @@ from engine.messages import (
     MergeAccounts,
     OrderRejected,
     OrderType,
+    RecordRegistryFile,
     Reject,
     RequestRejected,
     ResumeInstrument,
@@ -34,7 +35,7 @@ from engine.messages import (
     SurrenderAllowances,
     WithdrawCash,
 )
-from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market, market_config
+from tests.conftest import CASH, DAY1, DAY2, HOLDING, InjectedDefect, Market, market_config
 
 Scenario = Callable[[Market], list[Event]]
 
@@ -49,6 +50,10 @@ def config() -> ExchangeConfig:
     later = Instrument(code="SHEA2026", name="allowance 2026", kind="allowance", reference_price_fen=8000, vintage=2026)
     rule = CarryOverRule(from_instrument="SHEA2025", to_instrument="SHEA2026")
     return market_config(instruments=[*vintaged, later], registry=RegistryRules(carry_over=[rule]))
+
+
+def _file_record() -> RecordRegistryFile:
+    return RecordRegistryFile(operation="deposit", sha256="ab" * 32, name="deposit.csv", commands=1)
 
 
 def _closed_day(market: Market) -> Market:
@@ -116,6 +121,16 @@ def _emissions_mismatch(market: Market) -> list[Event]:
     return market.send(_surrender("A1", 2025, 150_000))
 
 
+def _internal_error(market: Market) -> list[Event]:
+    # No rule reaches it: an injected defect does (the ledger raises on a deposit the registry checked).
+    # The reject comes first, then the halt and the conservation check (tests/test_internal_error.py).
+    def failing_deposit(account: str, amount: int) -> None:
+        raise InjectedDefect("injected defect")
+
+    market.exchange.ledger.deposit = failing_deposit  # type: ignore[method-assign]
+    return market.send(DepositCash(account="A1", amount=1))[:1]
+
+
 SCENARIOS: dict[Reject, Scenario] = {
     Reject.UNKNOWN_ACCOUNT: lambda m: m.buy("NOBODY", 100, 8000),
     Reject.UNKNOWN_INSTRUMENT: lambda m: m.buy("A1", 100, 8000, instrument="SHEA1999"),
@@ -156,6 +171,8 @@ SCENARIOS: dict[Reject, Scenario] = {
     ),
     Reject.INVALID_SUCCESSOR: lambda m: _closed_day(m).send(MergeAccounts(account="A1", successor="A1")),
     Reject.SYSTEM_ACCOUNT: lambda m: _closed_day(m).send(MergeAccounts(account="A1", successor="RESERVE")),
+    Reject.REGISTRY_FILE_ALREADY_APPLIED: lambda m: [*m.send(_file_record()), *m.send(_file_record())],
+    Reject.INTERNAL_ERROR: _internal_error,
 }
 
 # A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.

@@ -1,7 +1,8 @@
 """`carbonx simulate` runs the whole day to the end-of-day database; `carbonx eod report` reads what it left.
 
 `carbonx simulate --overwrite` on the shipped config (what `make run` did before the node): these tests run
-the same command on a copy of config/ whose data_dir points into tmp_path.
+the same command on a copy of config/ whose data_dir points into tmp_path, with --data-dir there too (a
+simulation has its own default directory, never the node's).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def simulated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, str]:
     config, data_dir = shipped_config_with_data_dir(tmp_path)
-    status, out, err = run(capsys, "simulate", "--config", str(config), "--orders", "800", "--date", DAY, "--overwrite")
+    argv = ["--config", str(config), "--data-dir", str(data_dir), "--orders", "800", "--date", DAY, "--overwrite"]
+    status, out, err = run(capsys, "simulate", *argv)
     assert (status, err) == (0, "")
     return config, data_dir, out
 
@@ -105,10 +107,13 @@ def test_overwrite_removes_only_the_exchange_files(tmp_path: Path) -> None:
     (data_dir / "simulate-seed1").mkdir()
 
     with pytest.raises(SimulationError, match="--overwrite"):
-        prepare_data_dir(data_dir, overwrite=False)
-    prepare_data_dir(data_dir, overwrite=True)
+        prepare_data_dir(data_dir, overwrite=False, fsync=False)
+    with prepare_data_dir(data_dir, overwrite=True, fsync=False) as journal:
+        assert journal.last_seq == 0
 
-    assert sorted(p.name for p in data_dir.iterdir()) == ["notes.txt", "simulate-seed1"]
+    # The journal is emptied in place (the locked file stays the one at the path), the rest removed.
+    assert sorted(p.name for p in data_dir.iterdir()) == [JOURNAL_FILE, "notes.txt", "simulate-seed1"]
+    assert (data_dir / JOURNAL_FILE).read_bytes() == b"CXJRNL01"
 
 
 def test_carbonx_files_without_their_config_are_left_alone(tmp_path: Path) -> None:
@@ -117,5 +122,5 @@ def test_carbonx_files_without_their_config_are_left_alone(tmp_path: Path) -> No
     (data_dir / JOURNAL_FILE).write_bytes(b"CXJRNL01")
 
     with pytest.raises(SimulationError, match="refusing to touch it"):
-        prepare_data_dir(data_dir, overwrite=True)
+        prepare_data_dir(data_dir, overwrite=True, fsync=False)
     assert (data_dir / JOURNAL_FILE).read_bytes() == b"CXJRNL01"

@@ -97,6 +97,7 @@ def test_a_member_key_gets_through_with_its_member_id(
     assert frames is not None
     assert frames[-1].bytes == b"logon"
     assert frames[-1].get("User-Id") == "M001"
+    assert frames[-1].get("X-Connection") == "1"  # every frame says which connection it came on
     assert node.handler.refusals == 0
 
 
@@ -168,6 +169,7 @@ def test_access_domains_follow_keys_and_roles() -> None:
 KEY = bytes(range(32))
 KEY_Z85 = z85.encode(KEY)
 OTHER = bytes(range(1, 33))
+CONNECTION_1 = b"\x0cX-Connection\x00\x00\x00\x011"  # ZAP metadata: the first connection admitted
 
 
 def request(*, version: bytes = b"1.0", domain: bytes = b"gateway", mechanism: bytes = b"CURVE", creds=(KEY,)):  # type: ignore[no-untyped-def]
@@ -179,8 +181,12 @@ def handler() -> ZapHandler:
     return ZapHandler({"gateway": {KEY_Z85: "M001"}, "dropcopy": {}})
 
 
-def test_handle_accepts_a_known_key(handler: ZapHandler) -> None:
-    assert handler.handle(request()) == [b"1.0", b"17", b"200", b"OK", b"M001", b""]
+def test_handle_accepts_a_known_key_and_numbers_its_connection(handler: ZapHandler) -> None:
+    first, second = handler.handle(request()), handler.handle(request())
+
+    # The number is ZAP metadata (ZMTP property: name length, name, value length, value).
+    assert first == [b"1.0", b"17", b"200", b"OK", b"M001", CONNECTION_1]
+    assert second[5] == b"\x0cX-Connection\x00\x00\x00\x012"
 
 
 @pytest.mark.parametrize(
@@ -262,7 +268,7 @@ def test_serve_one_speaks_the_req_rep_envelope(context: Context, handler: ZapHan
     assert zap.poll(1_000)
     handler.serve_one(zap)
     assert requester.poll(1_000)
-    assert requester.recv_multipart() == [b"1.0", b"17", b"200", b"OK", b"M001", b""]
+    assert requester.recv_multipart() == [b"1.0", b"17", b"200", b"OK", b"M001", CONNECTION_1]
 
 
 def test_serve_one_drops_what_it_cannot_answer(context: Context, handler: ZapHandler) -> None:
@@ -278,7 +284,7 @@ def test_serve_one_drops_what_it_cannot_answer(context: Context, handler: ZapHan
             handler.serve_one(zap)
     assert [log["problem"] for log in logs] == ["no envelope", "no request id"]
     assert dealer.poll(1_000)
-    assert dealer.recv_multipart() == [b"", b"1.0", b"17", b"200", b"OK", b"M001", b""]  # the only reply
+    assert dealer.recv_multipart() == [b"", b"1.0", b"17", b"200", b"OK", b"M001", CONNECTION_1]  # the only reply
     assert not dealer.poll(50)
 
 

@@ -16,7 +16,7 @@ from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
 from engine.journal import JournalCorrupt
-from engine.recovery import DataDirError
+from engine.recovery import DataDirError, InvalidCommand
 from gateway.errors import GatewayError
 from market_data.subscriber import MarketDataError
 
@@ -56,7 +56,16 @@ Prices are shown in CNY per tonne, quantities in tonnes; inside the system they 
 """
 
 # Errors the user can cause and fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (CarbonxError, GatewayError, MarketDataError, DataDirError, SimulationError, JournalCorrupt, OSError)
+USER_ERRORS = (
+    CarbonxError,
+    GatewayError,
+    MarketDataError,
+    DataDirError,
+    InvalidCommand,
+    SimulationError,
+    JournalCorrupt,
+    OSError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,15 +3,24 @@
 Each operation reads its file (carbonx.registry_files), checks every row, rehearses the batch on
 the exchange rebuilt from the data directory, and then journals it as one batch
 (carbonx.data_dir). Any bad row or rejected command stops everything: nothing is applied.
+
+The batch starts with the file's record (``RecordRegistryFile``: operation, SHA-256, name), so the
+same file applied twice is refused by the exchange itself, whichever way it arrives (offline or
+through a node, dry run or not): one line naming the first application, its journal seq and time.
+``--again`` applies it once more.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from carbonx.cli.display import cny
 from carbonx.config import load_config
@@ -19,6 +28,7 @@ from carbonx.data_dir import (
     CommandsRejected,
     DataDirUnavailable,
     apply_commands,
+    find_registry_file,
     held_by_a_node,
     journal_last_seq,
     open_exchange,
@@ -26,7 +36,7 @@ from carbonx.data_dir import (
 )
 from carbonx.errors import CarbonxError
 from carbonx.node import running_endpoints
-from carbonx.registry_files import Entry, RegistryFileError, read_registry_file
+from carbonx.registry_files import RegistryFile, RegistryFileError, load_registry_file
 from engine.messages import (
     AccountsMerged,
     AccountSplit,
@@ -37,8 +47,12 @@ from engine.messages import (
     CashDeposited,
     CashWithdrawn,
     Event,
+    RecordRegistryFile,
+    RegistryFileRecorded,
+    Reject,
     Units,
 )
+from engine.recovery import DataDirError, recorded_config
 from gateway.client import MemberClient
 from gateway.client_core import Result
 from gateway.protocol import Rehearsal
@@ -50,6 +64,8 @@ to the exchange's data directory through the journal. The file is checked comple
 bad row is reported as FILE:LINE: problem, and then every row the exchange would reject (reject
 codes: docs/REJECT_CODES.md). If anything is wrong, nothing is applied (exit status 2). Otherwise
 the whole file is journaled as one batch. --dry-run checks and shows what would be applied.
+A file is applied once: the same operation with the same content (SHA-256 of the file) is refused
+with the journal seq and time of its first application, unless --again is given.
 
 Files: .csv with a header row, or .toml with one [[OPERATION]] table per row. Quantities are whole
 tonnes, money whole fen (or CNY with at most two decimals where the column says amount_cny).
@@ -184,6 +200,11 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--config", default=None, metavar="DIR", help="config directory (default: config)")
         sub.add_argument("--dry-run", action="store_true", help="check everything and show it; apply nothing")
         sub.add_argument(
+            "--again",
+            action="store_true",
+            help="apply the file although the same content was applied before (refused without it)",
+        )
+        sub.add_argument(
             "--gateway",
             default=None,
             metavar="ENDPOINT",
@@ -206,23 +227,24 @@ def run(args: argparse.Namespace) -> int:
         node = load_config(args.config or "config").node
         data_dir = data_dir or Path(node.data_dir)
         fsync = node.fsync
-    entries = read_registry_file(args.file, args.operation)
-    commands = [entry.command for entry in entries]
+    registry_file = load_registry_file(args.file, args.operation)
+    commands = registry_file.commands(again=args.again)
     if args.gateway is not None or held_by_a_node(data_dir):
-        return _through_node(args, entries, data_dir)
+        return _through_node(args, registry_file, data_dir)
     try:
         if args.dry_run:
             outcomes = rehearse(open_exchange(data_dir).exchange, commands)
         else:
             outcomes = apply_commands(data_dir, commands, fsync=fsync)
     except CommandsRejected as rejected:
-        raise _rejected_rows(args.file, entries, rejected) from None
+        raise _refusal(registry_file, rejected.rejections, data_dir, _timezone(data_dir, args)) from None
     except DataDirUnavailable as unavailable:
         if "in use" not in str(unavailable):
             raise
         # A running node holds the journal: the file goes through its gateway, all or nothing.
-        return _through_node(args, entries, data_dir)
-    for line in report(outcomes, args.operation, dry_run=args.dry_run):
+        return _through_node(args, registry_file, data_dir)
+    (recorded,), rows = outcomes[0], outcomes[1:]
+    for line in [*report(rows, args.operation, dry_run=args.dry_run), file_line(recorded, args.dry_run)]:
         print(line)
     if not args.dry_run:
         last = journal_last_seq(data_dir)
@@ -230,35 +252,96 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _through_node(args: argparse.Namespace, entries: Sequence[Entry], data_dir: Path) -> int:
+def _through_node(args: argparse.Namespace, registry_file: RegistryFile, data_dir: Path) -> int:
     """Send the file to a running node as one atomic batch: rehearsed there, then journaled as one."""
     loaded = load_config(args.config or "config")
     running = running_endpoints(data_dir)
     endpoint = args.gateway or (running.order_entry if running else loaded.node.gateway.endpoint)
     keys_dir = Path(args.keys_dir) if args.keys_dir else loaded.keys_dir
-    commands = [entry.command for entry in entries]
+    commands = registry_file.commands(again=args.again)
     with MemberClient.from_keys(endpoint, args.member, keys_dir, timeout_ms=args.timeout_ms) as client:
         outcome = client.submit_atomic(commands, dry_run=args.dry_run)
     if isinstance(outcome, Rehearsal):
         if outcome.rejections:
             rejections = [(r.index, r.text) for r in outcome.rejections]
-            raise _rejected_rows(args.file, entries, CommandsRejected(rejections, len(commands)))
+            raise _refusal(registry_file, rejections, data_dir, loaded.exchange.calendar.timezone)
         outcomes: list[list[Event]] = [list(events) for events in outcome.events]
     else:
         if outcome.refused is not None:
             raise CarbonxError(f"{endpoint}: refused by the gateway: {outcome.refused.text}")
-        outcomes = [[event] for event in outcome.events]  # each registry command has one event when applied
-    for line in report(outcomes, args.operation, dry_run=args.dry_run):
+        # Each registry command has one event when applied; the file's record is among them.
+        outcomes = [[event] for event in outcome.events]
+    records = [e for events in outcomes for e in events if isinstance(e, RegistryFileRecorded)]
+    rows = [events for events in outcomes if not any(isinstance(e, RegistryFileRecorded) for e in events)]
+    for line in [*report(rows, args.operation, dry_run=args.dry_run), *(file_line(r, args.dry_run) for r in records)]:
         print(line)
     if not args.dry_run and isinstance(outcome, Result):
         print(f"applied through the node at {endpoint}: journal seq up to {outcome.journal_seq:,}")
     return 0
 
 
-def _rejected_rows(path: Path, entries: Sequence[Entry], rejected: CommandsRejected) -> RegistryFileError:
-    problems = [f"{entries[index].where}: {text}" for index, text in rejected.rejections]
-    summary = f"{path}: {len(problems)} rows rejected by the exchange; nothing applied"
+# ---------------------------------------------------------------------------------------------- refusals
+
+
+class RegistryFileAlreadyApplied(CarbonxError):
+    """The same registry file (operation and content) was applied before; one line naming when."""
+
+
+def _refusal(
+    registry_file: RegistryFile, rejections: Sequence[tuple[int, str]], data_dir: Path, timezone: str
+) -> CarbonxError:
+    """What the exchange's rejections of the batch mean for the regulator.
+
+    The file's record is command 0 and its rows follow: a rejected record means the file was
+    applied before, and that one line is all that matters (its rows would fail again for the same
+    reason: a second withdrawal, a second surrender).
+    """
+    for _index, text in rejections:
+        if text.startswith(Reject.REGISTRY_FILE_ALREADY_APPLIED.name):
+            return RegistryFileAlreadyApplied(already_applied_line(registry_file, text, data_dir, timezone))
+    entries = registry_file.entries
+    problems = [f"{entries[index - 1].where if index else registry_file.path}: {text}" for index, text in rejections]
+    summary = f"{registry_file.path}: {len(problems)} rows rejected by the exchange; nothing applied"
     return RegistryFileError(problems, summary)
+
+
+_CONTEXT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def already_applied_line(registry_file: RegistryFile, text: str, data_dir: Path, timezone: str) -> str:
+    """One line: the file, and its first application's name, journal seq and time.
+
+    The seq is read from the journal of the data directory when it is here to read; the name and
+    the time are also in the exchange's reject text, which is what a node elsewhere sends back.
+    """
+    context = {key: json.loads(value) if value.startswith('"') else value for key, value in _CONTEXT.findall(text)}
+    first = find_registry_file(data_dir, registry_file.operation, registry_file.sha256)
+    if first is not None and isinstance(first.command, RecordRegistryFile):
+        name, ts, where = first.command.name, first.ts, f"journal seq {first.seq:,}"
+    else:
+        name, ts, where = context.get("name", "?"), int(context.get("first_ts", 0)), f"a journal not in {data_dir}"
+    when = dt.datetime.fromtimestamp(ts // 1_000_000_000, ZoneInfo(timezone)).isoformat(sep=" ")
+    return (
+        f"{registry_file.path}: already applied: the same {registry_file.operation} file "
+        f"(sha256 {registry_file.sha256[:16]}...) was applied as {name} at {where}, {when}; "
+        "nothing applied (--again applies it once more)"
+    )
+
+
+def _timezone(data_dir: Path, args: argparse.Namespace) -> str:
+    """The exchange's time zone: the config recorded with the journal, else the config directory's."""
+    try:
+        return recorded_config(data_dir).calendar.timezone
+    except DataDirError:
+        return load_config(args.config or "config").exchange.calendar.timezone
+
+
+def file_line(recorded: Event, dry_run: bool = False) -> str:
+    """The record of the file: its digest, and whether this is a repeat on purpose."""
+    assert isinstance(recorded, RegistryFileRecorded), recorded
+    verb = "would record" if dry_run else "recorded"
+    again = f", application {recorded.applications} (--again)" if recorded.again else ""
+    return f"{'  ' if dry_run else ''}file {recorded.name} {verb}: sha256 {recorded.sha256}{again}"
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -9,7 +9,7 @@ from typing import Any
 
 from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
-from carbonx.simulation import SimulationResult, run_simulation
+from carbonx.simulation import SIMULATION_DATA_DIR, SimulationResult, run_simulation
 
 HELP = "run a seeded simulated trading day and print its daily bulletin"
 DESCRIPTION = """\
@@ -18,8 +18,12 @@ allocation at the start, the morning and afternoon sessions with a seeded order 
 trading account in the config (limit, IOC, FOK and both best-five-levels market orders, cancels
 and amends), the close and the end of day. Prints the daily bulletin per instrument, the fees
 collected and the conservation check. Leaves the journal, an end-of-day snapshot and the SQLite
-database of statements (carbonx.db) in the data directory: `carbonx eod report --date D` shows
-the statements, and `carbonx replay DIR` reproduces the same state hash.
+database of statements (carbonx.db) in the data directory: `carbonx eod report --date D
+--data-dir DIR` shows the statements, and `carbonx replay DIR` reproduces the same state hash.
+
+The data directory is the simulation's own (var-simulate unless --data-dir says otherwise), never
+the node's var by default. A directory a running node holds is refused, --overwrite or not, and
+nothing in it is touched.
 """
 
 
@@ -48,7 +52,7 @@ def add_parser(commands: Any) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="where to write the journal and database (default: the node's data_dir, var)",
+        help=f"where to write the journal and database (default: {SIMULATION_DATA_DIR}, not the node's var)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier simulation's data directory")
     parser.set_defaults(run=run)
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if day is None:
         today = dt.date.today()
         day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
-    data_dir = args.data_dir or Path(loaded.node.data_dir)
+    data_dir: Path = args.data_dir or Path(SIMULATION_DATA_DIR)
     result = run_simulation(
         loaded.exchange,
         data_dir,

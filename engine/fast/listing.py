@@ -12,16 +12,21 @@ in arrays and applies new orders, cancels, amends and mass cancels with one kern
 3. runs the kernel, growing an array and calling again whenever the kernel stopped for room;
 4. pulls the day's figures back and hands over the event records, which ``engine.fast.events``
    turns into messages only for whoever asks.
+
+An exception on the way falls on one command, as it would one command at a time (``run``). The
+read side (``FastBook``, ``ClientOrderIds``) is in ``engine.fast.views``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 import numpy as np
 
-from engine.book import BookInvariantError, DepthLevel
+from engine.batch import ReportFailure, decode_or_report
+from engine.book import BookInvariantError
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
 from engine.daily import InstrumentDay
 from engine.fast import commands, ladder
@@ -43,6 +48,7 @@ from engine.fast.layout import (
     B_TRADES,
     B_UPPER,
     BOOK_FIELDS,
+    CMD_PYTHON,
     EVENT_FIELDS,
     LEVEL_FIELDS,
     O_ACCT,
@@ -75,15 +81,15 @@ from engine.fast.layout import (
     P_OPEN,
     P_RATE,
     P_SESSION,
-    P_STOPPED,
     P_TRADES_N,
     PARAM_FIELDS,
     R_LIMIT,
     R_OPEN_BUYS,
     RISK_FIELDS,
-    STOP_PYTHON,
     X_COID,
+    X_KIND,
 )
+from engine.fast.views import ClientOrderIds, FastBook
 from engine.listing import MarketStatus
 from engine.messages import (
     Command,
@@ -105,71 +111,6 @@ CAPACITY = 1 << 16
 
 
 T = TypeVar("T")
-
-
-class ClientOrderIds:
-    """The (account, client order id) pairs used today: interned keys with a used flag per key."""
-
-    def __init__(self, listing: FastListing) -> None:
-        self._listing = listing
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        listing = self._listing
-        used = np.flatnonzero(listing.coids[: len(listing.names.client_order_ids)])
-        return iter([listing.names.client_order_ids[k] for k in used.tolist()])
-
-    def __len__(self) -> int:
-        return int(self._listing.coids.sum())
-
-    def __contains__(self, pair: object) -> bool:
-        key = self._listing.coid_keys.get(pair)  # type: ignore[call-overload]
-        return key is not None and bool(self._listing.coids[key])
-
-    def clear(self) -> None:
-        """Forget every id (the end of day). The keys stay valid until the next batch runs, since
-        commands later in the batch being applied were encoded with them; ``run`` then compacts."""
-        listing = self._listing
-        listing.coids[:] = 0
-        listing.compact_due = True
-
-
-class FastBook:
-    """One instrument's book as ``engine.book.ReferenceBook`` shows it (read side)."""
-
-    def __init__(self, listing: FastListing, instr: int, code: str) -> None:
-        self._listing = listing
-        self._instr = instr
-        self.instrument = code
-
-    def __len__(self) -> int:
-        return int(self._listing.book_rows[self._instr, B_LIVE])
-
-    def get(self, order_id: int) -> Order | None:
-        order = self._listing.find_order(order_id)
-        return order if order is not None and order.instrument == self.instrument else None
-
-    def best(self, side: Side) -> int | None:
-        price = int(ladder.best_price(self._listing.book_rows, self._instr, int(side)))
-        return None if price < 0 else price
-
-    def best_bid(self) -> int | None:
-        return self.best(Side.BUY)
-
-    def best_ask(self) -> int | None:
-        return self.best(Side.SELL)
-
-    def depth(self, side: Side, levels: int) -> list[DepthLevel]:
-        rows = ladder.depth(self._listing.levels, self._listing.book_rows, self._instr, int(side), levels)
-        return [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
-
-    def orders(self) -> Iterator[Order]:
-        """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
-        listing = self._listing
-        slots = ladder.canonical(listing.orders, listing.levels, listing.book_rows, self._instr)
-        return iter(listing.orders_at(slots.tolist()))
-
-    def validate_internal_state(self) -> None:
-        self._listing.validate_internal_state()
 
 
 class FastListing:
@@ -353,52 +294,114 @@ class FastListing:
         """
         return encode(self, cmds, ts)
 
-    def run(self, cmds: np.ndarray, on_python: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self,
+        cmds: np.ndarray,
+        on_python: Callable[[int], None] | None = None,
+        on_failure: Callable[[int, Exception], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Apply a columnar batch: the event records and each command's first record (n + 1).
 
         The records are a view of ``events``, valid until the next ``run`` (which bumps
         ``generation``): the caller reads or copies them first.
 
         A ``CMD_PYTHON`` row is handed to ``on_python(index)`` between two kernel calls, with the
-        arrays and the objects in step on both sides of it.
+        objects in step with the arrays; what it changes is pushed into the arrays before the next
+        kernel call that applies a fast command (not after each Python command), which is when the
+        one-command path (``apply``) pushes too.
+
+        An exception raised here (by a kernel, or by the pushing, growing or compacting around the
+        kernel calls) is blamed on one command (``_blame``): the records it wrote are dropped, what
+        the kernel changed is pulled into the objects, and ``on_failure(index, exception)`` gives
+        its events (the exchange: an INTERNAL_ERROR reject and a halt); the batch goes on after it.
+        Without ``on_failure`` the exception is raised after the same clean-up: one command at a
+        time, ``Exchange.apply`` catches it and does what ``on_failure`` does, so a batch and one
+        by one end the same. What a command did before it failed stays done (nothing is undone).
+        Pushing and kernel failures fall on the same command either way; growing and compacting
+        happen at points that depend on the batch's length, so only a defect in them or a lack of
+        memory could fail there, on the command the batch had reached.
         """
         n = cmds.shape[0]
         first = np.empty(n + 1, dtype=np.int64)
+        first.fill(-1)  # not reached yet (``_blame`` relies on it); np.full costs 4x as much
         count = np.zeros(1, dtype=np.int64)
-        if self.compact_due:
-            self._compact_ids(cmds)
-        self._push()
-        start = 0
-        arrays = self.ledger.arrays
         columns = cmds.T  # the kernel's layout: one C-order row per field
+        compact, in_step, start = self.compact_due, False, 0
         while start < n:
+            try:
+                if compact:
+                    compact = False
+                    self._compact_ids(cmds)
+                if columns[X_KIND, start] != CMD_PYTHON:
+                    start = self._kernel_call(columns, start, count, first, in_step)
+                    in_step = True
+                    continue
+                first[start] = count[0]
+                if on_python is None:
+                    raise TypeError(f"command {start} of the batch is not a fast-path command")
+                on_python(start)
+                start, in_step = start + 1, False
+            except Exception as exc:
+                failed = self._blame(first, count, start, n)
+                if on_failure is None:
+                    raise
+                on_failure(failed, exc)
+                start, in_step = failed + 1, False
+        first[n] = count[0]
+        self.generation += 1
+        return self.events[: count[0]], first
+
+    def _kernel_call(self, columns: np.ndarray, start: int, count: np.ndarray, first: np.ndarray, in_step: bool) -> int:
+        """Apply fast commands from ``start`` until the kernel stops; return where it stopped, objects pulled."""
+        if not in_step:
+            self._push()  # if this fails, the objects still hold the truth: nothing to pull
+        try:
             self._make_room(int(count[0]))
-            start = commands.run_batch(
+            arrays = self.ledger.arrays
+            stop: int = commands.run_batch(
                 columns, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
                 self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, self.events,
                 self.params, count, first, self._reason,
             )  # fmt: skip
-            arrays.trade_count = int(self.params[P_TRADES_N])
-            if start < n and self.params[P_STOPPED] == STOP_PYTHON:
-                if on_python is None:
-                    raise TypeError(f"command {start} of the batch is not a fast-path command")
+            if stop < columns.shape[1]:
+                first[stop] = -1  # not applied yet: a failure before it is applied is not its (``_blame``)
+            self._pull()  # it ends the last command applied, as it ends each command of ``apply``
+        except Exception:
+            # The day's figures and the trade count the kernel moved before it failed: without them the
+            # next push would undo them. If pulling is what fails, the arrays stay as they are.
+            with contextlib.suppress(Exception):
                 self._pull()
-                on_python(start)
-                self._push()
-                start += 1
-        first[n] = count[0]
-        self._pull()
-        self.generation += 1
-        return self.events[: count[0]], first
+            raise
+        return stop
 
-    def apply_many(self, cmds: Sequence[Command], ts: Sequence[int]) -> list[list[Event]]:
-        """Apply fast-path commands in one kernel call; their events as messages, per command."""
+    def _blame(self, first: np.ndarray, count: np.ndarray, start: int, n: int) -> int:
+        """The command a failure in ``run`` belongs to, with the records it wrote dropped.
+
+        The kernel sets a command's first record before it applies it, so the failing command is the
+        last one with its first record set (since ``start``); a failure before the kernel set any
+        (pushing, growing, compacting) belongs to the command at ``start``.
+        """
+        reached = np.flatnonzero(first[start:n] >= 0)
+        failed = start + int(reached[-1]) if reached.size else start
+        if first[failed] >= 0:
+            count[0] = first[failed]
+        else:
+            first[failed] = count[0]
+        return failed
+
+    def apply_many(
+        self, cmds: Sequence[Command], ts: Sequence[int], report_failure: ReportFailure | None = None
+    ) -> list[list[Event]]:
+        """Apply fast-path commands in one kernel call; their events as messages, per command.
+
+        ``report_failure``: for records that do not decode, as ``EventBatch`` does (``decode_or_report``).
+        """
         records, first = self.run(self.encode(cmds, ts))
         rows = records.tolist()
         bounds = first.tolist()
         names = self.names
         return [
-            decode(rows[bounds[i] : bounds[i + 1]], t, cmd, names)
+            decode_or_report(rows[bounds[i] : bounds[i + 1]], t, cmd, names, report_failure)
             for i, (cmd, t) in enumerate(zip(cmds, ts, strict=True))
         ]
 

@@ -9,7 +9,8 @@ always have defaults; fields are never reordered, renamed or retyped; a retired 
 stays reserved as a comment and its number is never reused.
 
 The modules: ``base`` (enums, base classes), ``reject`` (codes), ``trading`` (orders, the day,
-halts), ``registry`` (funding and registry operations), ``end_of_day`` (bulletin, statements).
+halts), ``registry`` (funding and registry operations), ``registry_file`` (the record of a
+registry file, applied once), ``end_of_day`` (bulletin, statements).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from engine.messages.registry import (
     SurrenderAllowances,
     WithdrawCash,
 )
+from engine.messages.registry_file import RecordRegistryFile, RegistryFileRecorded
 from engine.messages.reject import Reject, reject_text
 from engine.messages.trading import (
     AllOrdersCancelled,
@@ -92,6 +94,7 @@ AnyCommand = (
     | MergeAccounts
     | SplitAccount
     | CancelAllOrders
+    | RecordRegistryFile
 )
 
 AnyEvent = (
@@ -121,6 +124,7 @@ AnyEvent = (
     | LargeHolderReported
     | ConservationChecked
     | AllOrdersCancelled
+    | RegistryFileRecorded
 )
 
 COMMAND_TYPES: tuple[type[Command], ...] = AnyCommand.__args__
@@ -176,6 +180,8 @@ __all__ = [
     "OrderConvertedToLimit",
     "OrderRejected",
     "OrderType",
+    "RecordRegistryFile",
+    "RegistryFileRecorded",
     "Reject",
     "RequestRejected",
     "ResumeInstrument",

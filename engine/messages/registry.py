@@ -6,15 +6,18 @@ Quantities in tonnes, money in fen.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from engine.messages.base import Command, Event
+from engine.messages.limits import MAX_SPLIT_PARTS, MAX_UNITS, AccountId, Amount, InstrumentCode, Quantity, Year
 from settlement.statements import Units
 
 
 class DepositCash(Command, frozen=True, kw_only=True, tag=True):
-    account: str
-    amount: int  # fen
+    account: AccountId
+    amount: Amount  # fen
 
 
 class AllocateAllowances(Command, frozen=True, kw_only=True, tag=True):
@@ -24,17 +27,17 @@ class AllocateAllowances(Command, frozen=True, kw_only=True, tag=True):
     sold or transferred.
     """
 
-    account: str
-    instrument: str
-    quantity: int
+    account: AccountId
+    instrument: InstrumentCode
+    quantity: Quantity
     compliance_only: bool = False
 
 
 class WithdrawCash(Command, frozen=True, kw_only=True, tag=True):
     """Pay cash out of an account: at most its withdrawable cash (today's sale proceeds are not)."""
 
-    account: str
-    amount: int  # fen
+    account: AccountId
+    amount: Amount  # fen
 
 
 class SurrenderAllowances(Command, frozen=True, kw_only=True, tag=True):
@@ -46,45 +49,45 @@ class SurrenderAllowances(Command, frozen=True, kw_only=True, tag=True):
     same year and the same verified emissions continues where it stopped.
     """
 
-    account: str
-    compliance_year: int
-    verified_emissions: int  # t CO2e
+    account: AccountId
+    compliance_year: Year
+    verified_emissions: Quantity  # t CO2e
 
 
 class CancelAllowances(Command, frozen=True, kw_only=True, tag=True):
     """Voluntary cancellation (自愿注销): the units leave circulation for good."""
 
-    account: str
-    instrument: str
-    quantity: int
+    account: AccountId
+    instrument: InstrumentCode
+    quantity: Quantity
 
 
 class CarryOverAllowances(Command, frozen=True, kw_only=True, tag=True):
     """Carry surplus units of an instrument over to the later vintage its configured rule names."""
 
-    account: str
-    instrument: str
-    quantity: int
+    account: AccountId
+    instrument: InstrumentCode
+    quantity: Quantity
 
 
 class MergeAccounts(Command, frozen=True, kw_only=True, tag=True):
     """Merger: everything ``account`` holds passes to ``successor``, and ``account`` is closed."""
 
-    account: str
-    successor: str
+    account: AccountId
+    successor: AccountId
 
 
 class SplitPart(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    account: str
-    cash: int = 0
-    holdings: list[Units] = msgspec.field(default_factory=list)
+    account: AccountId
+    cash: Amount = 0
+    holdings: Annotated[list[Units], msgspec.Meta(max_length=MAX_UNITS)] = msgspec.field(default_factory=list)
 
 
 class SplitAccount(Command, frozen=True, kw_only=True, tag=True):
     """Split: the given cash and units pass from ``account`` to each part's account."""
 
-    account: str
-    parts: list[SplitPart]
+    account: AccountId
+    parts: Annotated[list[SplitPart], msgspec.Meta(max_length=MAX_SPLIT_PARTS)]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -78,7 +78,8 @@ def reject_text(code: Reject, **context: object) -> str:
     """The reject text: the code's name, then ``key=value`` context in the given order.
 
     A text value that is empty or holds a space, ``=`` or a quote is written as a JSON string, so
-    what a client sent (an account or client order id) can never forge extra context.
+    what a client sent (an account or client order id) can never forge extra context. A boolean is
+    ``true`` or ``false``, as in JSON and msgpack (PROTOCOL.md §2).
     """
     if not context:
         return code.name
@@ -86,6 +87,8 @@ def reject_text(code: Reject, **context: object) -> str:
 
 
 def _context_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     text = str(value)
     if isinstance(value, str) and (not text or any(c.isspace() or c in '="\\' for c in text)):
         return msgspec.json.encode(text).decode()

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from engine.messages.base import CancelReason, Command, Event, OrderType, Session, Side, StpMode
+from engine.messages.limits import AccountId, ClientOrderId, InstrumentCode, OrderId, Price, Quantity, Text, TradingDay
 from engine.messages.reject import Reject
 
 
 class NewOrder(Command, frozen=True, kw_only=True, tag=True):
-    account: str
-    instrument: str
-    client_order_id: str
+    account: AccountId
+    instrument: InstrumentCode
+    client_order_id: ClientOrderId
     side: Side
     order_type: OrderType
-    quantity: int
-    price: int = 0  # fen/t; 0 for market orders
+    quantity: Quantity
+    price: Price = 0  # fen/t; 0 for market orders
     stp: StpMode | None = None  # None: the exchange's configured default
 
 
 class CancelOrder(Command, frozen=True, kw_only=True, tag=True):
-    account: str
-    order_id: int
+    account: AccountId
+    order_id: OrderId
 
 
 class AmendOrder(Command, frozen=True, kw_only=True, tag=True):
@@ -28,10 +29,10 @@ class AmendOrder(Command, frozen=True, kw_only=True, tag=True):
     Quantity down at the same price keeps time priority; a price change or quantity up loses it.
     """
 
-    account: str
-    order_id: int
-    price: int
-    quantity: int
+    account: AccountId
+    order_id: OrderId
+    price: Price
+    quantity: Quantity
 
 
 class CancelAllOrders(Command, frozen=True, kw_only=True, tag=True):
@@ -41,13 +42,13 @@ class CancelAllOrders(Command, frozen=True, kw_only=True, tag=True):
     session was lost and who chose cancel-on-disconnect.
     """
 
-    account: str
-    instrument: str = ""
+    account: AccountId
+    instrument: InstrumentCode = ""
     on_disconnect: bool = False
 
 
 class StartOfDay(Command, frozen=True, kw_only=True, tag=True):
-    trading_day: int  # YYYYMMDD, a trading day of the calendar after the last one
+    trading_day: TradingDay  # YYYYMMDD, a trading day of the calendar after the last one
 
 
 class SetSession(Command, frozen=True, kw_only=True, tag=True):
@@ -55,20 +56,20 @@ class SetSession(Command, frozen=True, kw_only=True, tag=True):
 
 
 class EndOfDay(Command, frozen=True, kw_only=True, tag=True):
-    trading_day: int  # must be the open trading day; the session must be CLOSED
+    trading_day: TradingDay  # must be the open trading day; the session must be CLOSED
 
 
 class HaltInstrument(Command, frozen=True, kw_only=True, tag=True):
-    instrument: str
-    reason: str = ""
+    instrument: InstrumentCode
+    reason: Text = ""
 
 
 class ResumeInstrument(Command, frozen=True, kw_only=True, tag=True):
-    instrument: str
+    instrument: InstrumentCode
 
 
 class HaltMarket(Command, frozen=True, kw_only=True, tag=True):
-    reason: str = ""
+    reason: Text = ""
 
 
 class ResumeMarket(Command, frozen=True, kw_only=True, tag=True):

@@ -1,0 +1,87 @@
+"""The read side of the fast listing: one instrument's book and the day's client order ids.
+
+``FastBook`` shows an instrument's orders as ``engine.book.ReferenceBook`` does, and
+``ClientOrderIds`` the (account, client order id) pairs used today as the reference listing's set
+does, both straight from ``FastListing``'s arrays; neither changes anything but the ids' flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.book import DepthLevel
+from engine.fast import ladder
+from engine.fast.layout import B_LIVE
+from engine.messages import Side
+from engine.orders import Order
+
+if TYPE_CHECKING:
+    from engine.fast.listing import FastListing
+
+
+class ClientOrderIds:
+    """The (account, client order id) pairs used today: interned keys with a used flag per key."""
+
+    def __init__(self, listing: FastListing) -> None:
+        self._listing = listing
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        listing = self._listing
+        used = np.flatnonzero(listing.coids[: len(listing.names.client_order_ids)])
+        return iter([listing.names.client_order_ids[k] for k in used.tolist()])
+
+    def __len__(self) -> int:
+        return int(self._listing.coids.sum())
+
+    def __contains__(self, pair: object) -> bool:
+        key = self._listing.coid_keys.get(pair)  # type: ignore[call-overload]
+        return key is not None and bool(self._listing.coids[key])
+
+    def clear(self) -> None:
+        """Forget every id (the end of day). The keys stay valid until the next batch runs, since
+        commands later in the batch being applied were encoded with them; ``run`` then compacts."""
+        listing = self._listing
+        listing.coids[:] = 0
+        listing.compact_due = True
+
+
+class FastBook:
+    """One instrument's book as ``engine.book.ReferenceBook`` shows it (read side)."""
+
+    def __init__(self, listing: FastListing, instr: int, code: str) -> None:
+        self._listing = listing
+        self._instr = instr
+        self.instrument = code
+
+    def __len__(self) -> int:
+        return int(self._listing.book_rows[self._instr, B_LIVE])
+
+    def get(self, order_id: int) -> Order | None:
+        order = self._listing.find_order(order_id)
+        return order if order is not None and order.instrument == self.instrument else None
+
+    def best(self, side: Side) -> int | None:
+        price = int(ladder.best_price(self._listing.book_rows, self._instr, int(side)))
+        return None if price < 0 else price
+
+    def best_bid(self) -> int | None:
+        return self.best(Side.BUY)
+
+    def best_ask(self) -> int | None:
+        return self.best(Side.SELL)
+
+    def depth(self, side: Side, levels: int) -> list[DepthLevel]:
+        rows = ladder.depth(self._listing.levels, self._listing.book_rows, self._instr, int(side), levels)
+        return [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
+
+    def orders(self) -> Iterator[Order]:
+        """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
+        listing = self._listing
+        slots = ladder.canonical(listing.orders, listing.levels, listing.book_rows, self._instr)
+        return iter(listing.orders_at(slots.tolist()))
+
+    def validate_internal_state(self) -> None:
+        self._listing.validate_internal_state()
