@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test check install bench bench-e2e clean
+.PHONY: run test check install bench bench-e2e bench-flood clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonx needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -35,6 +35,10 @@ bench: $(STAMP)
 # The running node end to end: throughput and latency over tcp loopback beside a raw pyzmq baseline.
 bench-e2e: $(STAMP)
 	$(BIN)/python -m bench.e2e
+
+# A well-behaved member's order -> Ack latency while another floods the node (issue 12), and the node's RSS.
+bench-flood: $(STAMP)
+	$(BIN)/python -m bench.flood
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
