@@ -160,3 +160,27 @@ def test_a_huge_client_order_id_is_refused_before_the_journal(
         text='INVALID_FIELD: field=$.command.client_order_id error="Expected `str` of length <= 64"',
     )
     assert journal.stat().st_size == size
+
+
+def test_a_member_catching_up_on_more_than_a_page_gets_every_report(node: NodeProcess) -> None:
+    # A resend sends one page (resend_page, 500) then ResendEnd(more=True); the SDK asks for the next.
+    with client(node, "M001") as member:
+        first = member.session.last_report_seq + 1
+        for batch in range(2):  # 300 orders a frame: a frame holds 64 KiB
+            orders = [limit("A001", Side.BUY, f"page-{batch}-{n}", quantity=1, price=7_300) for n in range(300)]
+            result = member.submit_batch(orders)
+            assert result.refused is None and len(result.reports) == 300
+        last = result.reports[-1].seq
+
+    keys = node.keys_dir
+    with MemberClient.from_keys(node.order_entry, "M001", keys, timeout_ms=5_000, resend_from=first) as late:
+        seen: list[int] = []
+        deadline = 200
+        while (not seen or seen[-1] < last) and deadline:
+            seen += [report.seq for report in late.poll(100)]
+            deadline -= 1
+
+    # Every report, once, in order (the SDK may also fill the gap below ``first`` it sees at logon).
+    assert seen == sorted(set(seen))
+    assert set(range(first, last + 1)) <= set(seen)
+    assert last - first + 1 > 500  # more than one page was needed

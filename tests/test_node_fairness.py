@@ -71,3 +71,21 @@ def test_a_flooding_connection_ends_the_turn_and_the_others_are_read_in_it(node:
     assert router.waiting(b"victim") == 0  # read in the first turn
     assert b"victim" in node.gateway.sessions
     assert router.waiting(b"flood") == 10_001 - budget  # the flood waits in its own queue
+
+
+def test_every_socket_of_the_node_has_its_queues_bounded(tmp_path: Path) -> None:
+    node = Node(load_config(make_config(tmp_path / "c")), tmp_path / "var")
+    node.bind()
+    try:
+        gateway = node.options.gateway
+        order_entry = node.order_entry
+        # In bytes, through libzmq's unit (frames): 8 MiB of frames of at most 128 KiB each.
+        assert order_entry.getsockopt(zmq.MAXMSGSIZE) == 2 * gateway.max_frame_bytes
+        assert order_entry.getsockopt(zmq.RCVHWM) == gateway.inbound_queue_bytes // (2 * gateway.max_frame_bytes) == 64
+        assert order_entry.getsockopt(zmq.SNDHWM) == gateway.outbound_queue_frames
+        for socket in (node.drop_copy, node.md_pub, node.snapshot, node.zap_socket):
+            assert 0 < socket.getsockopt(zmq.SNDHWM) <= 1_000_000
+            assert 0 < socket.getsockopt(zmq.RCVHWM) <= 100_000
+        assert node.order_entry_monitor.getsockopt(zmq.RCVHWM) > 0
+    finally:
+        node.close()
