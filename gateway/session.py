@@ -164,7 +164,11 @@ class Gateway:
         session = self.sessions.get(routing_id)
         if session is not None:
             session.last_received = now  # every frame counts for liveness, paid for or not
+        bucket = self.buckets.get(member)
+        if bucket is not None and not self._may_read(bucket, connection, now):
+            return
         if len(parts) != 1:
+            self._unpaid(bucket, now)
             self._unreadable(connection, malformed(b"", "frames", f"{len(parts)} parts; one frame per message"))
             return
         frame = parts[0]
@@ -173,6 +177,7 @@ class Gateway:
             self._refuse(routing_id, request_id_of(frame), Reject.ROUTING_ID_IN_USE)
             return
         if len(frame) > self.options.max_frame_bytes:
+            self._unpaid(bucket, now)
             if self._refuse(
                 routing_id,
                 request_id_of(frame),
@@ -182,27 +187,35 @@ class Gateway:
             ):
                 _log.warning("gateway.frame_dropped", member=member, reason="too large", size=len(frame))
             return
-        if session is not None and not self._may_read(session, connection, now):
-            return
         message = read_frame(frame)
         if isinstance(message, Unreadable):
+            self._unpaid(bucket, now)
             self._unreadable(connection, message)
             return
         if isinstance(message, Logon):
             if self._pay(member, routing_id, message.request_id, 1, now):
                 self._logon(routing_id, connection, message, now)
         elif session is None:
+            self._unpaid(bucket, now)
             self._refuse(routing_id, getattr(message, "request_id", 0), Reject.NOT_LOGGED_ON)
         else:
             self._dispatch(session, message, now)
 
-    def _may_read(self, session: Session, connection: Connection, now: int) -> bool:
-        """Whether a logged-on connection's frame is worth decoding: not when the member cannot pay for a
-        request and the connection may not be told so. A flood beyond both costs a lookup per frame."""
-        if connection.refusals.holds(1, now) or self.buckets[session.access.member].holds(1, now):
+    @staticmethod
+    def _may_read(bucket: TokenBucket, connection: Connection, now: int) -> bool:
+        """Whether a frame is worth reading: not when its member cannot pay for a request and its
+        connection may not be told so. A flood beyond both costs a lookup per frame, nothing more."""
+        if connection.refusals.holds(1, now) or bucket.holds(1, now):
             return True
         connection.withheld += 1
         return False
+
+    @staticmethod
+    def _unpaid(bucket: TokenBucket | None, now: int) -> None:
+        """A frame that is no request (unreadable, too large, before a logon) costs a token like one,
+        taken when the bucket holds it: its refusal is what it gets, never THROTTLED as well."""
+        if bucket is not None:
+            bucket.take(1, now)
 
     def _pay(self, member: str, routing_id: bytes, request_id: int, cost: int, now: int) -> bool:
         """Take ``cost`` tokens from the member's bucket, or refuse the request THROTTLED."""

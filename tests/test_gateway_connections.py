@@ -263,3 +263,20 @@ def test_logon_resend_sends_one_page_then_the_client_asks_for_more() -> None:
 
     assert [type(m) for m in answer] == [LogonAccepted, ExecutionReport, ExecutionReport, ExecutionReport, ResendEnd]
     assert answer[-1] == ResendEnd(request_id=0, first_seq=1, last_seq=3, more=True)
+
+
+def test_frames_that_are_no_request_cost_a_token_so_a_flood_of_them_is_dropped_unread() -> None:
+    h = _harness(throttle_per_s=10, throttle_burst=10, refusals_per_s=1, refusals_burst=20)
+    send(h, b"m1", "M1", 1, 11, Logon(request_id=1, member="M1"))  # one token
+    h.take_all()
+
+    for _ in range(9):  # the nine tokens left, spent by garbage
+        h.gateway.receive(b"m1", [b"\xc1"], "M1", T0, 1, 11)
+    send(h, b"m1", "M1", 1, 11, ListOrders(request_id=2))
+    for _ in range(10_000):  # nothing to pay with: read only while refusals are left to answer with
+        h.gateway.receive(b"m1", [b"\xc1" * 20_000], "M1", T0, 1, 11)
+
+    answers = h.take(b"m1")
+    throttled = Refused(request_id=2, code=Reject.THROTTLED, text=reject_text(Reject.THROTTLED, per_s=10, cost=1))
+    assert len(answers) == 20 and answers[9] == throttled  # nine malformed, the throttled query, ten more
+    assert h.gateway.connections.by_routing_id[b"m1"].withheld == 10_000 - 10  # dropped unread
