@@ -33,6 +33,7 @@ from engine.exchange import Exchange
 from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, RequestRejected
 from engine.recovery import InvalidCommand, check_commands
 from gateway.access import GatewayOptions
+from gateway.connections import Connection
 from gateway.keys import load_server_secret
 from gateway.protocol import BatchRejection, Rehearsal, encoder
 from gateway.session import Gateway, Submission
@@ -50,6 +51,8 @@ ENDPOINTS_FILE = "node-endpoints.json"  # in the data directory while the node r
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.SNDMORE)
 _MORE_NOBLOCK = _MORE | _NOBLOCK
+_POLLIN = int(zmq.POLLIN)
+_CONNECTION = CONNECTION_PROPERTY.decode()
 _MONITOR_HWM = 100_000  # close events waiting to be read (about 60 bytes each)
 _DROP_COPY_HWM = 100_000  # events queued per drop-copy subscriber
 _SUBSCRIPTION_HWM = 1_000  # (un)subscriptions queued from an XPUB's subscribers
@@ -257,7 +260,7 @@ class Node:
             except zmq.Again:
                 return
             routing_id = parts[0].bytes
-            member, connection, fd = _peer(parts[-1])
+            member, connection, fd = _peer(parts[-1], gateway.connections.by_routing_id.get(routing_id))
             gateway.receive(routing_id, [p.bytes for p in parts[1:]], member, now, connection, fd)
             count = frames[routing_id] = frames.get(routing_id, 0) + 1
             if count >= per_connection:
@@ -266,7 +269,7 @@ class Node:
     def _closed_connections(self, now: int) -> None:
         """Every closed order-entry connection the monitor reported: its session is lost now."""
         monitor = self.order_entry_monitor
-        while monitor.poll(0, zmq.POLLIN):
+        while cast(int, monitor.get(zmq.EVENTS)) & _POLLIN:  # no Poller built per call, as poll() would
             event = parse_monitor_message(monitor.recv_multipart())
             if event["event"] == zmq.EVENT_DISCONNECTED:
                 self.gateway.connection_closed(int(event["value"]), now)
@@ -463,15 +466,19 @@ def _own_commands_valid(commands: Sequence[Command]) -> bool:
     return True
 
 
-def _peer(frame: zmq.Frame) -> tuple[str, int, int]:
-    """Who sent a frame: the CURVE key's member, the ZAP handler's connection number, the socket."""
+def _peer(frame: zmq.Frame, known: Connection | None) -> tuple[str, int, int]:
+    """Who sent a frame: the CURVE key's member, the ZAP handler's connection number, the socket.
+
+    A connection's key and socket do not change: when the frame's number is the one the gateway
+    knows on its routing id, they are taken from there (a property lookup each costs a call into
+    libzmq per frame)."""
     try:
-        member = str(frame.get("User-Id"))
-        connection = int(frame.get(CONNECTION_PROPERTY.decode()))
-        fd = int(frame.get(zmq.SRCFD))
+        connection = int(frame.get(_CONNECTION))
+        if known is not None and known.id == connection:
+            return known.member, connection, known.fd
+        return str(frame.get("User-Id")), connection, int(frame.get(zmq.SRCFD))
     except (zmq.ZMQError, ValueError):  # a property libzmq does not have for this frame
         return "", 0, -1
-    return member, connection, fd
 
 
 def transport_limit(gateway: GatewayOptions) -> int:

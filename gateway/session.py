@@ -65,6 +65,7 @@ from gateway.throttle import TokenBucket
 
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
+_TOKEN = 1_000_000_000  # a token, in the buckets' nano-tokens
 MAX_BATCH_REPORTS = 4_096  # execution reports per Reports frame (PROTOCOL.md §4.17)
 
 
@@ -205,8 +206,8 @@ class Gateway:
     def _may_read(bucket: TokenBucket, connection: Connection, now: int) -> bool:
         """Whether a frame is worth reading: not when its member cannot pay for a request and its
         connection may not be told so. A flood beyond both costs a lookup per frame, nothing more."""
-        if connection.refusals.holds(1, now) or bucket.holds(1, now):
-            return True
+        if bucket.credit >= _TOKEN or bucket.holds(1, now) or connection.refusals.holds(1, now):
+            return True  # (the first test is the usual case, and needs no refill)
         connection.withheld += 1
         return False
 

@@ -79,9 +79,10 @@ def test_every_socket_of_the_node_has_its_queues_bounded(tmp_path: Path) -> None
     try:
         gateway = node.options.gateway
         order_entry = node.order_entry
-        # In bytes, through libzmq's unit (frames): 8 MiB of frames of at most 128 KiB each.
+        # In bytes, through libzmq's unit (frames): 128 MiB of frames of at most 128 KiB each.
         assert order_entry.getsockopt(zmq.MAXMSGSIZE) == 2 * gateway.max_frame_bytes
-        assert order_entry.getsockopt(zmq.RCVHWM) == gateway.inbound_queue_bytes // (2 * gateway.max_frame_bytes) == 64
+        frames = gateway.inbound_queue_bytes // (2 * gateway.max_frame_bytes)
+        assert order_entry.getsockopt(zmq.RCVHWM) == frames == 1024
         assert order_entry.getsockopt(zmq.SNDHWM) == gateway.outbound_queue_frames
         for socket in (node.drop_copy, node.md_pub, node.snapshot, node.zap_socket):
             assert 0 < socket.getsockopt(zmq.SNDHWM) <= 1_000_000
