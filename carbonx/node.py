@@ -209,6 +209,11 @@ class Node:
             while not self._stop:
                 self.step(self._wait_ms())
             self._shutdown()
+        except BaseException:
+            # Stopped by a failure (the journal gone or failing): no snapshot over what may not be
+            # ours any more; the sockets, the journal's lock and the endpoints file are released.
+            self.close()
+            raise
         finally:
             gc.set_threshold(*threshold)
 

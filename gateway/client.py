@@ -135,7 +135,13 @@ class MemberClient:
             self.close()
             raise GatewayError(f"{endpoint}: cannot connect: {exc.strerror} (expected tcp://HOST:PORT)") from None
         self._last_sent = time.monotonic_ns()
-        self.session: LogonAccepted = self._logon(resend_from)
+        try:
+            self.session: LogonAccepted = self._logon(resend_from)
+        except BaseException:
+            # Refused or unanswered: nothing of this client may outlive it (a context left to the
+            # collector blocks in term() on a socket that still holds a frame for the gone node).
+            self.close()
+            raise
 
     @classmethod
     def from_keys(

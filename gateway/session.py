@@ -37,6 +37,7 @@ from gateway.access import GatewayOptions, MemberAccess
 from gateway.authorise import authorise_all, may_see
 from gateway.connections import Connection, Connections
 from gateway.intake import DETAIL_LENGTH, Unreadable, malformed, read_frame, request_id_of
+from gateway.outbox import Outbox
 from gateway.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -52,7 +53,6 @@ from gateway.protocol import (
     QueryAccounts,
     Refused,
     Rehearsal,
-    Reports,
     ResendEnd,
     ResendRequest,
     Submit,
@@ -66,7 +66,6 @@ from gateway.throttle import TokenBucket
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
 _TOKEN = 1_000_000_000  # a token, in the buckets' nano-tokens
-MAX_BATCH_REPORTS = 4_096  # execution reports per Reports frame (PROTOCOL.md §4.17)
 
 
 @dataclass
@@ -78,15 +77,6 @@ class Session:
     last_sent: int
     batch_reports: bool = False  # live reports and acks go out in one ``Reports`` frame per turn
     connection: int = 0  # the connection that logged on (gateway.connections); 0: unknown
-
-
-@dataclass
-class _Batch:
-    """A ``Reports`` frame being filled for one session during a turn of the node."""
-
-    connection: int
-    reports: list[ExecutionReport] = field(default_factory=list)
-    acks: list[Ack] = field(default_factory=list)
 
 
 @dataclass
@@ -124,12 +114,11 @@ class Gateway:
             )
             for a in access
         }
-        self.outbox: list[tuple[bytes, int, bytes]] = []  # routing id, connection, frame
+        self.outbox = Outbox()
         self.connections = Connections(options.refusals_per_s, options.refusals_burst)
         self.work: list[Submission] = []
         self._drop_copies: list[DropCopies] = []  # built into messages only when someone takes them
         self._listeners: dict[str, list[Session]] = {}  # member -> its sessions (who gets its reports)
-        self._batches: dict[bytes, _Batch] = {}  # routing id -> its Reports frame of this turn
         self.stopping = False
         self._now = now
         self._accounts = {a.id for a in exchange.config.accounts}
@@ -269,9 +258,7 @@ class Gateway:
         session = self.sessions.get(connection.routing_id)
         if session is not None and session.connection == connection.id:
             self._lose(session, now, "connection closed")
-        batch = self._batches.get(connection.routing_id)
-        if batch is not None and batch.connection == connection.id:
-            del self._batches[connection.routing_id]
+        self.outbox.discard(connection.routing_id, connection.id)
 
     # ------------------------------------------------------------------ session
     def _logon(self, routing_id: bytes, connection: Connection, logon: Logon, now: int) -> None:
@@ -453,7 +440,7 @@ class Gateway:
             )
         session = self.sessions.get(submission.routing_id)
         if session is not None and session.batch_reports:
-            self._batch(session).acks.append(ack)
+            self.outbox.ack(session.routing_id, session.connection, ack)
         else:
             self._send(submission.routing_id, ack)
 
@@ -475,42 +462,25 @@ class Gateway:
     def _deliver(self, deliveries: Sequence[Delivery]) -> None:
         """Each report to every session of its member: a frame of its own, or into the session's batch."""
         outbox, now, encode = self.outbox, self._now, encoder.encode
-        targets: dict[str, tuple[list[tuple[Session, list[ExecutionReport]]], list[Session]]] = {}
+        targets: dict[str, tuple[list[Session], list[Session]]] = {}
         for member, seq, request_id, view in deliveries:
             report = ExecutionReport(seq=seq, request_id=request_id, event=view)
             found = targets.get(member)
             if found is None:
                 sessions = self._listeners[member]
                 found = targets[member] = (
-                    [(s, self._batch(s).reports) for s in sessions if s.batch_reports],
+                    [s for s in sessions if s.batch_reports],
                     [s for s in sessions if not s.batch_reports],
                 )
             batched, plain = found
-            for index, (session, reports) in enumerate(batched):
-                reports.append(report)
-                if len(reports) >= MAX_BATCH_REPORTS:  # a bounded frame; the turn's next ones follow
-                    self._close_batch(session.routing_id)
-                    batched[index] = (session, self._batch(session).reports)
+            for session in batched:
+                outbox.report(session.routing_id, session.connection, report)
+                session.last_sent = now
             if plain:
                 frame = encode(report)
                 for session in plain:
-                    outbox.append((session.routing_id, session.connection, frame))
+                    outbox.send_frame(session.routing_id, session.connection, frame)
                     session.last_sent = now
-
-    def _batch(self, session: Session) -> _Batch:
-        batch = self._batches.get(session.routing_id)
-        if batch is None:
-            batch = self._batches[session.routing_id] = _Batch(session.connection)
-        return batch
-
-    def _close_batch(self, routing_id: bytes) -> None:
-        """Queue a session's ``Reports`` frame: before anything else that goes to it, and at the end of a turn."""
-        batch = self._batches.pop(routing_id)
-        frame = encoder.encode(Reports(reports=batch.reports, acks=batch.acks))
-        self.outbox.append((routing_id, batch.connection, frame))
-        session = self.sessions.get(routing_id)
-        if session is not None:
-            session.last_sent = self._now
 
     # ------------------------------------------------------------------ reading
     def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int, now: int) -> None:
@@ -559,11 +529,9 @@ class Gateway:
     # ------------------------------------------------------------------ sending
     def _send(self, routing_id: bytes, message: msgspec.Struct, now: int | None = None) -> None:
         """Queue a frame for the connection now on ``routing_id`` (gone by the flush: it is not sent)."""
-        if routing_id in self._batches:
-            self._close_batch(routing_id)
         session = self.sessions.get(routing_id)
         connection = session.connection if session is not None else self.connections.current_id(routing_id)
-        self.outbox.append((routing_id, connection, encoder.encode(message)))
+        self.outbox.send(routing_id, connection, message)
         if session is not None:
             session.last_sent = self._now if now is None else now
 
@@ -580,11 +548,7 @@ class Gateway:
 
         Checked at the last moment: a frame queued for a connection that closed during the turn must
         not go to whoever has taken over its routing id since."""
-        for routing_id in list(self._batches):
-            self._close_batch(routing_id)
-        outbox, self.outbox = self.outbox, []
-        live = self.connections.live
-        return [(rid, frame) for rid, connection, frame in outbox if live(rid, connection)]
+        return self.outbox.take(self.connections.live)
 
     def _refuse(self, routing_id: bytes, request_id: int, code: Reject, **context: object) -> bool:
         """Refuse a frame, within its connection's refusal budget; whether the refusal was queued."""

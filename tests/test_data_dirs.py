@@ -29,6 +29,7 @@ from carbonx.cli import build_parser, main
 from carbonx.config import load_config
 from carbonx.data_dir import DataDirUnavailable, apply_commands
 from carbonx.errors import ConfigError
+from carbonx.node import ENDPOINTS_FILE
 from carbonx.node_state import REPORTS_KIND, open_node_state
 from carbonx.simulation import SIMULATION_DATA_DIR, funding_commands, run_simulation
 from engine.journal import (
@@ -450,6 +451,7 @@ def test_a_node_whose_journal_is_deleted_or_replaced_halts_without_acknowledging
     critical = [line for line in stderr.splitlines() if '"level": "critical"' in line or '"level":"critical"' in line]
     assert len(critical) == 1 and "journal.append_failed" in critical[0], stderr
     assert list_snapshots(node.data_dir) == snapshots_before  # nothing written beside a journal that is not its own
+    assert not (node.data_dir / ENDPOINTS_FILE).exists()  # no tool is sent to a node that is gone
 
 
 @pytest.mark.e2e

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import zmq
 
+import gateway.client
 from engine.messages import (
     AllOrdersCancelled,
     CancelReason,
@@ -227,10 +228,28 @@ def test_an_unknown_key_is_refused(node: NodeProcess) -> None:
         MemberClient(node.order_entry, "M001", keys, timeout_ms=3_000)
 
 
+def test_a_client_whose_logon_fails_leaves_nothing_open(node: NodeProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A context left to the garbage collector blocks in term() when a socket still holds a frame for
+    # a node that is gone: it hung a later test once.
+    made: list[zmq.Context[zmq.Socket[bytes]]] = []
+
+    class Recorded(zmq.Context):  # type: ignore[type-arg]
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(gateway.client.zmq, "Context", Recorded)
+    with pytest.raises(GatewayError, match="refused"):
+        MemberClient.from_keys(node.order_entry, "M002", node.keys_dir, timeout_ms=3_000, resend_from=-1)
+
+    assert [context.closed for context in made] == [True]
+
+
 def test_a_malformed_frame_is_refused_and_the_node_carries_on(node: NodeProcess) -> None:
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     socket = context.socket(zmq.DEALER)
-    _Keys(load_server_public(node.keys_dir), *load_member_secret(node.keys_dir, "M003")).apply(socket)
+    # Not M003, whose throttle (1/s, burst 3) the three frames would spend: each costs a token (§4.11).
+    _Keys(load_server_public(node.keys_dir), *load_member_secret(node.keys_dir, "M001")).apply(socket)
     socket.connect(node.order_entry)
     try:
         for garbage in (b"\xc1\xff not msgpack", encoder.encode({"type": "Launch", "request_id": 1}), b"x" * 70_000):
@@ -239,7 +258,7 @@ def test_a_malformed_frame_is_refused_and_the_node_carries_on(node: NodeProcess)
             refused = server_decoder.decode(socket.recv())
             assert isinstance(refused, Refused)
             assert refused.code in (Reject.MALFORMED_MESSAGE, Reject.MESSAGE_TOO_LARGE)
-        socket.send(encoder.encode(Logon(request_id=9, member="M003")))
+        socket.send(encoder.encode(Logon(request_id=9, member="M001")))
         assert socket.poll(5_000)
         assert isinstance(server_decoder.decode(socket.recv()), LogonAccepted)
     finally:

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from engine.messages import DepositCash, OrderAccepted, Side, TradeExecuted
-from gateway import session as session_module
+from gateway import outbox as outbox_module
 from gateway.client_core import ClientCore
 from gateway.protocol import (
     Ack,
@@ -85,7 +85,7 @@ def test_one_frame_per_turn_carries_the_same_reports_and_acks_as_single_frames()
 
 
 def test_a_turn_with_more_reports_than_a_frame_holds_sends_several_frames(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(session_module, "MAX_BATCH_REPORTS", 2)
+    monkeypatch.setattr(outbox_module, "MAX_BATCH_REPORTS", 2)
     h = _batched_harness()
     batch = [order("A1", Side.BUY, 10, 7900 - k, f"cap-{k}") for k in range(3)]
 
