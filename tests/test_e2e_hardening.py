@@ -10,7 +10,7 @@ import msgspec
 import pytest
 import zmq
 
-from engine.messages import NewOrder, OrderType, Reject, Side, StartOfDay
+from engine.messages import Reject, Side, StartOfDay
 from gateway.client import MemberClient, _Keys
 from gateway.keys import load_member_secret, load_server_public
 from gateway.protocol import (
@@ -23,6 +23,7 @@ from gateway.protocol import (
     encoder,
     server_decoder,
 )
+from tests.gateway_helpers import order
 from tests.node_process import NodeProcess, make_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.not_per_book]
@@ -69,25 +70,13 @@ def client(node: NodeProcess, member: str) -> MemberClient:
     return MemberClient.from_keys(node.order_entry, member, node.keys_dir, timeout_ms=5_000)
 
 
-def limit(account: str, side: Side, client_order_id: str, quantity: int = 10, price: int = 7_700) -> NewOrder:
-    return NewOrder(
-        account=account,
-        instrument="SHEA2025",
-        client_order_id=client_order_id,
-        side=side,
-        order_type=OrderType.LIMIT,
-        quantity=quantity,
-        price=price,
-    )
-
-
 def test_a_connection_on_a_closed_sessions_routing_id_receives_none_of_its_traffic(
     node: NodeProcess, context: zmq.Context[zmq.Socket[bytes]]
 ) -> None:
     # M001 logs on with a routing id of its choosing, rests a sell and closes without logging out.
     owner = dealer(context, node, "M001", SHARED)
     assert isinstance(ask(owner, encoder.encode(Logon(request_id=1, member="M001"))), LogonAccepted)
-    owner.send(encoder.encode(Submit(request_id=2, command=limit("A001", Side.SELL, "shared-sell"))))
+    owner.send(encoder.encode(Submit(request_id=2, command=order("A001", Side.SELL, 10, 7_700, "shared-sell"))))
     acked = False
     while not acked and owner.poll(5_000):
         acked = type(server_decoder.decode(owner.recv())).__name__ == "Ack"
@@ -150,9 +139,9 @@ def test_a_huge_client_order_id_is_refused_before_the_journal(
     assert isinstance(ask(socket, encoder.encode(Logon(request_id=1, member="M002"))), LogonAccepted)
     journal = node.data_dir / "journal.cxj"
     size = journal.stat().st_size
-    order = msgspec.structs.replace(limit("A002", Side.BUY, "x"), client_order_id="c" * 60_000)
+    huge = msgspec.structs.replace(order("A002", Side.BUY, 10, 7_700, "x"), client_order_id="c" * 60_000)
 
-    answer = ask(socket, encoder.encode(Submit(request_id=2, command=order)))
+    answer = ask(socket, encoder.encode(Submit(request_id=2, command=huge)))
 
     assert answer == Refused(
         request_id=2,
@@ -167,7 +156,7 @@ def test_a_member_catching_up_on_more_than_a_page_gets_every_report(node: NodePr
     with client(node, "M001") as member:
         first = member.session.last_report_seq + 1
         for batch in range(2):  # 300 orders a frame: a frame holds 64 KiB
-            orders = [limit("A001", Side.BUY, f"page-{batch}-{n}", quantity=1, price=7_300) for n in range(300)]
+            orders = [order("A001", Side.BUY, 1, 7_300, f"page-{batch}-{n}") for n in range(300)]
             result = member.submit_batch(orders)
             assert result.refused is None and len(result.reports) == 300
         last = result.reports[-1].seq

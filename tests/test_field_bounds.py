@@ -16,9 +16,7 @@ from engine.messages import (
     COMMAND_TYPES,
     DepositCash,
     EndOfDay,
-    NewOrder,
     OrderRejected,
-    OrderType,
     Reject,
     RequestRejected,
     Side,
@@ -30,20 +28,9 @@ from engine.messages import (
 from engine.messages import limits as bounds
 from engine.recovery import InvalidCommand, Sequencer, recover
 from tests.conftest import market_config
+from tests.gateway_helpers import order
 
 _encoder = msgspec.msgpack.Encoder()
-
-
-def _order(client_order_id: str) -> NewOrder:
-    return NewOrder(
-        account="A1",
-        instrument="SHEA2025",
-        client_order_id=client_order_id,
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=10,
-        price=8_000,
-    )
 
 
 def _unbounded(annotation: object) -> list[str]:
@@ -80,7 +67,7 @@ def test_units_in_settlement_carry_the_same_bounds_as_the_commands() -> None:
     ("command", "field"),
     [
         (StartOfDay(trading_day=2**62), "$.trading_day"),
-        (_order("c" * 65), "$.client_order_id"),
+        (order("A1", Side.BUY, 10, 8_000, "c" * 65), "$.client_order_id"),
         (DepositCash(account="A1", amount=-1), "$.amount"),
         (DepositCash(account="A1", amount=10**16), "$.amount"),
         (
@@ -111,7 +98,7 @@ def test_a_journal_written_before_the_bounds_replays_as_it_was_applied(tmp_path:
     # client order id, a start of day that is no date. They were applied then, as rejects; so now.
     records = [
         JournalRecord(seq=1, ts=10, command=StartOfDay(trading_day=20261123)),
-        JournalRecord(seq=2, ts=11, command=_order("c" * 60_000)),
+        JournalRecord(seq=2, ts=11, command=order("A1", Side.BUY, 10, 8_000, "c" * 60_000)),
         JournalRecord(seq=3, ts=12, command=EndOfDay(trading_day=20261123)),
         JournalRecord(seq=4, ts=13, command=StartOfDay(trading_day=2**62)),
     ]

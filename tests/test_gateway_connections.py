@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 from structlog.testing import capture_logs
 
-from engine.messages import NewOrder, OrderType, Reject, Side, reject_text
+from engine.messages import NewOrder, Reject, Side, reject_text
 from gateway.access import GatewayOptions, MemberAccess
 from gateway.protocol import (
     ExecutionReport,
@@ -27,7 +27,7 @@ from gateway.protocol import (
     encoder,
     server_decoder,
 )
-from tests.gateway_helpers import MS, NS, T0, Harness, member_access
+from tests.gateway_helpers import MS, NS, T0, Harness, member_access, order
 
 SHARED = b"shared-rid"  # a routing id a client chose itself (ZMQ_ROUTING_ID)
 
@@ -48,27 +48,11 @@ def send(h: Harness, rid: bytes, member: str, connection: int, fd: int, message:
 
 
 def sell(client_order_id: str) -> NewOrder:
-    return NewOrder(
-        account="A1",
-        instrument="SHEA2025",
-        client_order_id=client_order_id,
-        side=Side.SELL,
-        order_type=OrderType.LIMIT,
-        quantity=10,
-        price=8000,
-    )
+    return order("A1", Side.SELL, 10, 8000, client_order_id)
 
 
 def buy(client_order_id: str) -> NewOrder:
-    return NewOrder(
-        account="A2",
-        instrument="SHEA2025",
-        client_order_id=client_order_id,
-        side=Side.BUY,
-        order_type=OrderType.LIMIT,
-        quantity=10,
-        price=8000,
-    )
+    return order("A2", Side.BUY, 10, 8000, client_order_id)
 
 
 def frames_to(h: Harness, rid: bytes) -> list[ServerMessage]:
