@@ -11,7 +11,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from carbonx.cli import eod_cmd, keys_cmd, member_cmds, quotes_cmd, registry_cmd, replay_cmd, serve_cmd, simulate_cmd
+from carbonx.cli import (
+    eod_cmd,
+    keys_cmd,
+    member_cmds,
+    quotes_cmd,
+    registry_cmd,
+    regulator_cmd,
+    replay_cmd,
+    serve_cmd,
+    simulate_cmd,
+)
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_parser(commands)
     quotes_cmd.add_parser(commands)
     member_cmds.add_parsers(commands)
+    regulator_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)
     replay_cmd.add_parser(commands)

@@ -1,4 +1,4 @@
-"""``carbonx order``, ``carbonx account`` and ``carbonx regulator``: a member's and the regulator's
+"""``carbonx order`` and ``carbonx account``: a member's
 tools against a running node, through the order gateway (CURVE keys from the keys directory).
 
 Exit status: 0 when the exchange accepted what was asked, 1 when the engine rejected it (the
@@ -15,13 +15,9 @@ from carbonx.cli.connect import add_connection_options, connect, default_account
 from carbonx.cli.display import cny
 from carbonx.errors import CarbonxError
 from engine.messages import (
-    HaltInstrument,
-    HaltMarket,
     OrderRejected,
     OrderType,
     RequestRejected,
-    ResumeInstrument,
-    ResumeMarket,
     Side,
 )
 from gateway.client_core import Result
@@ -53,7 +49,6 @@ Resending an order with the same --client-order-id returns the original result, 
 def add_parsers(commands: Any) -> None:
     _add_order(commands)
     _add_account(commands)
-    _add_regulator(commands)
 
 
 def _add_order(commands: Any) -> None:
@@ -110,30 +105,10 @@ def _add_account(commands: Any) -> None:
     parser.set_defaults(run=_account)
 
 
-def _add_regulator(commands: Any) -> None:
-    parser = commands.add_parser(
-        "regulator",
-        help="halt or resume trading (regulator role)",
-        description="The regulator's market controls on a running node: halt or resume one instrument, "
-        "or the whole market when no instrument is given. Needs a member with the regulator role.",
-        epilog="examples:\n  carbonx regulator halt SHEA2025 --reason 'price anomaly'\n"
-        "  carbonx regulator resume SHEA2025\n  carbonx regulator halt            (the whole market)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for name, summary in (("halt", "halt trading"), ("resume", "resume trading")):
-        sub = actions.add_parser(name, help=summary)
-        sub.add_argument("instrument", nargs="?", default="", help="instrument code (none: the whole market)")
-        if name == "halt":
-            sub.add_argument("--reason", default="", help="shown on market data")
-        add_connection_options(sub, member_default="REGULATOR")
-        sub.set_defaults(run=_regulator)
-
-
 # ---------------------------------------------------------------------------------------------- actions
 
 
-def _show(result: Result) -> int:
+def show(result: Result) -> int:
     if result.refused is not None:
         raise CarbonxError(f"refused by the gateway: {result.refused.text}")
     if result.duplicate:
@@ -159,7 +134,7 @@ def _order_new(args: argparse.Namespace) -> int:
         result = client.new_order(
             account, args.instrument, side, args.quantity, price, order_type, args.client_order_id
         )
-        return _show(result)
+        return show(result)
 
 
 def _order_cancel(args: argparse.Namespace) -> int:
@@ -169,14 +144,14 @@ def _order_cancel(args: argparse.Namespace) -> int:
     with client:
         account = default_account(client, args.account)
         result = client.cancel_all(account, args.instrument) if args.all else client.cancel(account, args.order_id)
-        return _show(result)
+        return show(result)
 
 
 def _order_amend(args: argparse.Namespace) -> int:
     price = fen(args.price)
     client, _ = connect(args)
     with client:
-        return _show(client.amend(default_account(client, args.account), args.order_id, price, args.quantity))
+        return show(client.amend(default_account(client, args.account), args.order_id, price, args.quantity))
 
 
 def _order_list(args: argparse.Namespace) -> int:
@@ -212,19 +187,3 @@ def _account(args: argparse.Namespace) -> int:
                 f"restricted {h.restricted:>10,} t   compliance-only {h.compliance:>10,} t"
             )
     return 0
-
-
-def _regulator(args: argparse.Namespace) -> int:
-    halt = args.action == "halt"
-    command: HaltInstrument | ResumeInstrument | HaltMarket | ResumeMarket
-    if args.instrument:
-        command = (
-            HaltInstrument(instrument=args.instrument, reason=args.reason)
-            if halt
-            else ResumeInstrument(instrument=args.instrument)
-        )
-    else:
-        command = HaltMarket(reason=args.reason) if halt else ResumeMarket()
-    client, _ = connect(args)
-    with client:
-        return _show(client.submit(command))
