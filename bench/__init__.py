@@ -1,4 +1,4 @@
-"""Benchmarks of the carbonx engine: the standard order flow of DESIGN.md and its runners.
+"""Benchmarks of the carbonx engine: the standard order flow (``bench.flow``) and its runners.
 
 ``bench.flow`` generates the seeded standard flow (with its own small book model, which gives the
 traded volume the engine must reproduce); ``python -m bench`` runs it through a fresh exchange and

@@ -1,4 +1,4 @@
-"""The standard benchmark flow (DESIGN.md, "The standard benchmark flow") and its own book model.
+"""The standard benchmark flow, defined here, and its own book model.
 
 One instrument at a reference price of 80.00 (band 72.00-88.00 with the default ±10%). Per command:
 while more than 1,000 orders rest, 40% of commands cancel a uniformly chosen live order; every
@@ -56,7 +56,7 @@ SELLERS = tuple(f"S{i:03d}" for i in range(50))
 
 MAX_RESTING = 1_000  # above this many resting orders, commands may be cancels
 CANCEL_SHARE = 0.4
-# The new-order mix: the DESIGN's 45% / 10% / 5% used as weights out of 60.
+# The new-order mix: the standard flow's 45% / 10% / 5% used as weights out of 60.
 PASSIVE_WEIGHT, AGGRESSIVE_WEIGHT, MARKET_WEIGHT = 45, 10, 5
 PASSIVE_MEAN_TICKS = 8
 MAX_CROSS_TICKS = 5
@@ -108,7 +108,7 @@ def standard_config() -> ExchangeConfig:
         ],
         # A handful of accounts carry the whole flow and buy tens of millions of tonnes in a day, far
         # above any real position limit. The limit stays on, so every buy still pays for the check,
-        # but out of reach, so the flow's every command is accepted as DESIGN.md states it.
+        # but out of reach, so the flow's every command is accepted as the module docstring states it.
         risk=RiskLimits(position_limit_t={"institution": 10**15}, large_holder_t={"institution": 10**15}),
     )
 

@@ -5,7 +5,7 @@ price. A trade prints at the resting order's price. The book only keeps and matc
 checks, freezes and settlement belong to the exchange (``engine.listing``), which turns each
 ``Fill`` and ``SelfTradeCancel`` the book returns into ledger moves and events.
 
-Self-trade prevention (RULES.md, listing trading): an incoming order never trades with a resting
+Self-trade prevention (docs/RULES_COVERAGE.md "Listing trading"): an incoming order never trades with a resting
 order of the same account. ``CANCEL_RESTING`` removes the resting order and matching goes on;
 ``CANCEL_INCOMING`` stops matching and the incoming rest is cancelled; ``CANCEL_BOTH`` does both.
 """

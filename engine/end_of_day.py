@@ -1,4 +1,4 @@
-"""The end of day (RULES.md "Pre-funding, settlement and the registry", "Risk control").
+"""The end of day (docs/RULES_COVERAGE.md "End of day, the registry and risk control").
 
 In order: day orders expire (their freezes are released), each instrument's bulletin is published
 and its close becomes the next reference price, the resale restriction is lifted, the statements

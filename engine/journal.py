@@ -1,4 +1,4 @@
-"""The durable command journal and the snapshot store (DESIGN.md, "Persistence and recovery").
+"""The durable command journal and the snapshot store (docs/ARCHITECTURE.md "Persistence and recovery").
 
 Journal file ``<directory>/journal.cxj``, all integers little-endian::
 

@@ -1,7 +1,8 @@
 """Listing trading (挂牌交易): order entry, matching, DvP settlement of fills, amend, cancel, expiry.
 
-RULES.md "Listing trading" and "Pre-funding" are the specification. Every path is deterministic:
-the only inputs are the command, the exchange time the sequencer stamped on it, and the state.
+The rules it implements, with their tests: docs/RULES_COVERAGE.md "Listing trading" and "Pre-funding and
+settlement". Every path is deterministic: the only inputs are the command, the exchange time the
+sequencer stamped on it, and the state.
 
 Fees: each side pays the listing rate on its traded value, half-up to the fen. The rate is applied
 to an order's cumulative traded value and each trade is charged the increment, so an order's fees
@@ -202,7 +203,7 @@ class Listing:
         return None
 
     def _order_from(self, cmd: NewOrder) -> Order:
-        # A market buy freezes against the band's upper limit (RULES.md, pre-funding).
+        # A market buy freezes against the band's upper limit (docs/RULES_COVERAGE.md "Pre-funding and settlement").
         freeze_price = self.band(cmd.instrument)[1] if cmd.order_type.is_market else cmd.price
         return Order(
             order_id=self.next_order_id,
@@ -420,7 +421,7 @@ class Listing:
 
     # ------------------------------------------------------------------ cancel, amend, expiry
     def cancel_order(self, cmd: CancelOrder, ts: int) -> list[Event]:
-        # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
+        # Cancels are accepted in every session and while halted (docs/RULES_COVERAGE.md "Listing trading").
         order = self.find_order(cmd.order_id)
         if order is None or order.account != cmd.account:
             return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]

@@ -1,4 +1,4 @@
-"""Registry operations (RULES.md "Pre-funding, settlement and the registry"; Decree 20 Art. 12-14, 21).
+"""Registry operations (Decree 20 Art. 12-14, 21).
 
 The regulator's commands on accounts: cash deposits and withdrawals, free allocation, surrender
 (清缴) for verified emissions with the offset cap, voluntary cancellation (自愿注销), carry-over to a

@@ -1,4 +1,6 @@
-"""Risk control (RULES.md "Risk control"): position limits and the large-holder report.
+"""Risk control: position limits and the large-holder report.
+
+docs/RULES_COVERAGE.md "End of day, the registry and risk control".
 
 A position is what an account holds of one instrument in every bucket (available, frozen,
 restricted, compliance-only) plus what its open buy orders may still bring in. A buy that could

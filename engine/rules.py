@@ -1,4 +1,4 @@
-"""Pure rule arithmetic of listing trading (RULES.md "Listing trading"). Integers only."""
+"""Pure rule arithmetic of listing trading (docs/RULES_COVERAGE.md "Listing trading"). Integers only."""
 
 from __future__ import annotations
 

@@ -23,10 +23,10 @@ DEFAULT_ROLE: dict[str, Role] = {
 
 
 class GatewayOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Order entry (DESIGN.md "Runtime and ports"): ROUTER with CURVE, sessions, throttles."""
+    """Order entry (docs/ARCHITECTURE.md "Ports and keys"): ROUTER with CURVE, sessions, throttles."""
 
     endpoint: str = "tcp://127.0.0.1:7001"
-    drop_copy_endpoint: str = "tcp://127.0.0.1:7004"  # PUB with CURVE, surveillance keys only
+    drop_copy_endpoint: str = "tcp://127.0.0.1:7004"  # XPUB with CURVE, surveillance keys only
     keys_dir: str = "demo-keys"  # relative to the config directory: server.key, server.key_secret
     heartbeat_min_ms: int = 100
     heartbeat_max_ms: int = 60_000

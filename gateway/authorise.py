@@ -1,4 +1,4 @@
-"""Who may send which command (RULES.md "Roles"), checked before anything is sequenced.
+"""Who may send which command (docs/PROTOCOL.md §4.14 "Roles"), checked before anything is sequenced.
 
 - ``member``: orders, cancels, amends and mass cancels, on its own accounts only. An account of
   another member is refused exactly like an account that does not exist (UNKNOWN_ACCOUNT), and

@@ -15,7 +15,7 @@ to the connection that logged on, not to a routing id another connection may tak
 
 Domains (a server socket names its domain with the ``zap_domain`` option): ``gateway`` for order
 entry, open to every member with a key; ``dropcopy`` for the drop copy, open to surveillance-role
-members only (DESIGN.md "Runtime and ports").
+members only (docs/ARCHITECTURE.md "Ports and keys").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The ledger: cash and allowance balances of every account, freezes, DvP transfers and fees.
 
-Full pre-funding (RULES.md "Pre-funding, settlement and the registry"): a buy freezes cash, a sell
+Full pre-funding (docs/RULES_COVERAGE.md "Pre-funding and settlement"): a buy freezes cash, a sell
 freezes allowances, before the order may rest or trade; a trade then moves both legs in one ledger
 transaction (delivery versus payment) and charges each side its fee to the exchange's fee account.
 No short selling, no credit, no overdraft: every debit comes from a freeze made beforehand, and a
@@ -15,7 +15,8 @@ Buckets per account:
   ``compliance`` (compliance-only units: they can be surrendered, never sold or transferred).
 
 Registry operations (allocation, surrender, cancellation, carry-over, merger, split) change the
-totals the conservation check holds the balances to (RULES.md "Conservation"): for each instrument
+totals the conservation check holds the balances to (docs/RULES_COVERAGE.md "End of day, the registry
+and risk control"): for each instrument
 Σ holdings = issued − surrendered − cancelled, and Σ cash = deposited − withdrawn. Every movement
 that changes an account's total is also recorded in ``day`` for the end-of-day statements.
 

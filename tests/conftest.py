@@ -242,7 +242,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(autouse=True)
 def book_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The order book of this run of the test (DESIGN.md "Two order books, one behaviour").
+    """The order book of this run of the test (docs/ARCHITECTURE.md "Two order books, one behaviour").
 
     It becomes the engine's default for the test, so an ``Exchange`` built without naming a book,
     a node started in process, and a node started as a subprocess from ``make_config`` all run on it.

@@ -1,4 +1,4 @@
-"""The day's figures, the close, and the trading-day lifecycle (RULES.md "Listing trading").
+"""The day's figures, the close, and the trading-day lifecycle (docs/RULES_COVERAGE.md "Listing trading").
 
 Open is the first listing trade; the close is the VWAP of the day's listing trades half-up to the
 tick, or the previous close when nothing traded, and it is the next day's reference price.

@@ -69,7 +69,8 @@ def test_settlement_does_not_import_the_engine() -> None:
 
 
 def test_gateway_and_market_data_never_import_the_layers_above() -> None:
-    # DESIGN.md "Packages": gateway and market_data may import engine, pyzmq and msgspec, never carbonx.
+    # docs/ARCHITECTURE.md "Packages and what each may import": gateway and market_data may import engine,
+    # msgspec, pyzmq and structlog, never carbonx, surveillance or bench.
     for package in ("gateway", "market_data"):
         for path in (ROOT / package).rglob("*.py"):
             roots = imported_roots(ast.parse(path.read_text(encoding="utf-8")))

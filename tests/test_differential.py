@@ -1,6 +1,6 @@
 """The two books, one behaviour: the fast path's events and state equal the reference's exactly.
 
-DESIGN.md "Two order books, one behaviour". The reference exchange applies each command on its
+docs/ARCHITECTURE.md "Two order books, one behaviour". The reference exchange applies each command on its
 own (``apply``); the fast one takes the same commands in batches of varying size
 (``apply_batch``: one kernel call per run of order commands, the others in Python between
 them), so the batch path is held to the one-command path too. Events are compared as their

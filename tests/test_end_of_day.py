@@ -1,4 +1,6 @@
-"""The end of day (RULES.md "Pre-funding, settlement and the registry": end of day, conservation).
+"""The end of day: statements, settlement, conservation.
+
+docs/RULES_COVERAGE.md "End of day, the registry and risk control".
 
 A full trading day worked out by hand: deposits, allocations, three trades with their fees
 (listing fee 0.15% a side, half-up to the fen), a cancel, an expired order and withdrawals; then

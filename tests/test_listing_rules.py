@@ -1,4 +1,4 @@
-"""RULES.md "Listing trading", one test per rule, through the Exchange with the exact events it emits.
+"""docs/RULES_COVERAGE.md "Listing trading", one test per rule, through the Exchange with the exact events it emits.
 
 Numbers are chosen so fees are exact (prices in whole yuan steps of 1.00, quantities in steps of 20 t):
 then each side's fee is 0.15% of the traded value with no rounding, and the cash a buy releases on a
@@ -43,7 +43,7 @@ from engine.rules import band_limits
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market
 
 BUY, SELL = Side.BUY, Side.SELL
-LISTING_FEE_PPM = 1500  # 0.15% per side (RULES.md, fees; the assumed default of config/fees.toml)
+LISTING_FEE_PPM = 1500  # 0.15% per side (docs/RULES_COVERAGE.md "Pre-funding and settlement"; config/fees.toml)
 SHEA_BAND = (7200, 8800)  # SHEA2025: reference 80.00 ± 10%
 
 

@@ -1,4 +1,6 @@
-"""Position limits (持有量限制) and the large-holder report (大户报告) (RULES.md "Risk control").
+"""Position limits (持有量限制) and the large-holder report (大户报告).
+
+docs/RULES_COVERAGE.md "End of day, the registry and risk control".
 
 Small limits keep the numbers readable: position limits of 1,000 t for a covered entity (plus its
 own free allocation of the instrument), 2,000 t for an institution and 1,500 t for an individual;

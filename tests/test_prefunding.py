@@ -1,4 +1,4 @@
-"""Full pre-funding, DvP settlement and fees (RULES.md "Pre-funding, settlement and the registry").
+"""Full pre-funding, DvP settlement and fees (docs/RULES_COVERAGE.md "Pre-funding and settlement").
 
 One test per rule, named after it. Amounts are exact fen worked out by hand at the listing fee
 rate of 1500 ppm (0.15% per side, half-up to the fen); SHEA2025's band on DAY1 is 7200..8800.

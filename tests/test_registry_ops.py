@@ -1,4 +1,4 @@
-"""Registry operations (RULES.md "Pre-funding, settlement and the registry"; Decree 20 Art. 12-14, 21).
+"""Registry operations (Decree 20 Art. 12-14, 21).
 
 Every operation: its success with exact balances, and each of its rejects with the exact text and
 an unchanged state hash (a refused command changes nothing). The market is ``registry_config()``:

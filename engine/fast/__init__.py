@@ -1,4 +1,4 @@
-"""The fast path (DESIGN.md "Two order books, one behaviour"): numba kernels over preallocated arrays.
+"""The fast path (docs/ARCHITECTURE.md "Two order books, one behaviour"): numba kernels over arrays.
 
 ``layout`` names the array columns, ``ladder`` keeps the dense price ladders, ``kernels`` and
 ``commands`` hold the rules, ``listing`` is the Python boundary the exchange talks to, and

@@ -220,7 +220,7 @@ def cancel_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
     free: Arr, events: Arr, params: Arr, count: Arr,
 ) -> None:  # fmt: skip
-    # Cancels are accepted in every session and while halted (RULES.md, sessions and halts).
+    # Cancels are accepted in every session and while halted (docs/RULES_COVERAGE.md "Listing trading").
     slot = find(orders, ids, params, cmds[X_ORDER_ID, i], cmds[X_ACCT, i])
     if slot < 0:
         emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[X_ORDER_ID, i], 0, 0)
