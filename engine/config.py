@@ -1,7 +1,8 @@
 """The validated configuration the engine runs on.
 
 These Structs are what ``carbonx.config`` builds from the TOML files in ``config/``. The engine
-only reads them; every number of RULES.md lives here, never as a literal in the rules code.
+only reads them; every number of the market rules (docs/RULES_COVERAGE.md) lives here, never as a
+literal in the rules code.
 Integers only: prices in fen per tonne, quantities in tonnes, rates in parts per million.
 """
 
@@ -95,8 +96,9 @@ def _per_trading_kind(tonnes: int) -> dict[str, int]:
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Position limits (持有量限制) and the large-holder report (大户报告), per instrument.
 
-    Defaults from the Beijing rule, assumed for Shanghai (RULES.md, "Risk control"). An account of a
-    kind in ``allocation_kinds`` has its own free allocation of the instrument added to both.
+    Defaults from the Beijing rule, assumed for Shanghai (docs/RULES_COVERAGE.md "End of day, the registry
+    and risk control"). An account of a kind in ``allocation_kinds`` has its own free allocation of the
+    instrument added to both.
     """
 
     position_limit_t: dict[str, int] = msgspec.field(default_factory=lambda: _per_trading_kind(1_000_000))

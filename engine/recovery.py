@@ -62,10 +62,10 @@ class Sequencer:
     ) -> list[list[Event]]:
         """Stamp, journal (group commit) and apply a batch (``Exchange.apply_batch``); each command's events.
 
-        ``origins``: per command, the member that sent it and its request id (DESIGN.md: the
-        gateway's execution reports are a projection of the journal). ``checked``: every command
-        was decoded with its bounds checked (the gateway's); otherwise they are checked here, and
-        ``InvalidCommand`` is raised before anything is journaled.
+        ``origins``: per command, the member that sent it and its request id (docs/ARCHITECTURE.md
+        "Persistence and recovery": the gateway's execution reports are a projection of the journal).
+        ``checked``: every command was decoded with its bounds checked (the gateway's); otherwise they
+        are checked here, and ``InvalidCommand`` is raised before anything is journaled.
         """
         if not commands:
             return []
