@@ -59,6 +59,8 @@ from gateway.protocol import (
     QueryAccounts,
     Refused,
     Rehearsal,
+    ResendEnd,
+    ResendRequest,
     Submit,
     SubmitBatch,
     WireMessage,
@@ -257,6 +259,35 @@ class MemberClient:
         rid = self.core.request_id()
         self._send(QueryAccounts(request_id=rid, account=account))
         return self._expect(rid, AccountList).accounts
+
+    def resend(self, from_seq: int, to_seq: int = 0) -> list[ExecutionReport]:
+        """This member's execution reports ``from_seq`` .. ``to_seq`` (0: up to the newest), sent again
+        page after page. Each report resent costs a throttle token (PROTOCOL.md §4.8), so a long range
+        comes at the throttle's pace. A range that starts before the oldest report kept is refused
+        (``GatewayError``; ``LogonAccepted.first_kept_report`` says where the kept ones start)."""
+        reports: list[ExecutionReport] = []
+        from_seq = max(from_seq, 1)
+        deadline = time.monotonic_ns() + self.timeout_ms * _NS_PER_MS
+        while to_seq <= 0 or from_seq <= to_seq:
+            rid = self.core.request_id()
+            self._send(ResendRequest(request_id=rid, from_seq=from_seq, to_seq=to_seq))
+            end = self._wait_answer(rid)
+            if isinstance(end, Refused) and end.code is Reject.THROTTLED:
+                # The bucket is empty: let it refill (heartbeats go on meanwhile), then ask again.
+                if time.monotonic_ns() >= deadline:
+                    raise GatewayError(f"{self.endpoint}: resend throttled for {self.timeout_ms} ms: {end.text}")
+                self._pump(min(100, self.heartbeat_ms))
+                continue
+            if isinstance(end, Refused):
+                raise GatewayError(f"{self.endpoint}: refused: {end.text}")
+            if not isinstance(end, ResendEnd):
+                raise GatewayError(f"{self.endpoint}: unexpected answer {type(end).__name__}")
+            reports += self.core.received(end.first_seq, end.last_seq)
+            if not end.more:
+                break
+            from_seq = end.last_seq + 1
+            deadline = time.monotonic_ns() + self.timeout_ms * _NS_PER_MS
+        return reports
 
     def poll(self, timeout_ms: int = 0) -> list[ExecutionReport]:
         """Reports that arrived unasked (fills of resting orders, statements), in number order."""

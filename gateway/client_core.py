@@ -218,6 +218,12 @@ class ClientCore:
     def answer(self, request_id: int) -> WireMessage | None:
         return self.answers.pop(request_id, None)
 
+    def received(self, first: int, last: int) -> list[ExecutionReport]:
+        """The reports ``first`` .. ``last`` received (live or resent) and still held, in number order;
+        one this SDK could not read is passed over."""
+        found = self._received
+        return [found[seq] for seq in range(first, last + 1) if seq in found]
+
     def take_unsolicited(self) -> list[ExecutionReport]:
         reports, self.unsolicited = self.unsolicited, []
         return reports

@@ -115,6 +115,10 @@ class LogonAccepted(WireMessage, frozen=True, kw_only=True, tag=True):
     last_report_seq: int  # the number of this member's newest execution report (0: none yet)
     protocol: int = PROTOCOL_VERSION
     batch_reports: bool = False  # the logon's ``batch_reports``, granted (a gateway that predates it says nothing)
+    # Which kept reports belong to which trading day (0: a gateway that predates these fields):
+    trading_day: int = 0  # YYYYMMDD: the trading day open now, or the last one ended (0: none yet)
+    day_first_report: int = 0  # the number of this member's first report of ``trading_day``
+    first_kept_report: int = 0  # the oldest report a resend still sends (the previous trading day's first)
 
 
 class LoggedOut(WireMessage, frozen=True, kw_only=True, tag=True):

@@ -340,6 +340,11 @@ class ReportBook:
     def last(self, member: str) -> int:
         return self.streams[member].last
 
+    def kept_days(self, member: str) -> tuple[int, int]:
+        """The number of the member's oldest kept report (the previous trading day's first), and of
+        its first report of the current trading day: the reports before it are the previous day's."""
+        return self.streams[member].first, self.day_starts.get(member, 1)
+
     def resend_span(self, member: str, from_seq: int, to_seq: int = 0) -> tuple[int, int] | int:
         """The numbers a resend of ``from_seq`` .. ``to_seq`` (0: the last) covers, as (first, last),
         empty when ``last < first``; or, when ``from_seq`` is older than the oldest kept, that number."""

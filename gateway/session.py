@@ -283,6 +283,7 @@ class Gateway:
         session = Session(routing_id, access, heartbeat_ms * _NS_PER_MS, now, now, logon.batch_reports, connection.id)
         self.sessions[routing_id] = session
         self._sessions_changed()
+        first_kept, day_first = self.reports.kept_days(member)
         self._send(
             routing_id,
             LogonAccepted(
@@ -293,6 +294,9 @@ class Gateway:
                 heartbeat_ms=heartbeat_ms,
                 last_report_seq=self.reports.last(member),
                 batch_reports=logon.batch_reports,
+                trading_day=self.exchange.market.trading_day,
+                day_first_report=day_first,
+                first_kept_report=first_kept,
             ),
         )
         _log.info("gateway.logon", member=member, role=access.role, heartbeat_ms=heartbeat_ms)

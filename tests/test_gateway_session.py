@@ -16,6 +16,7 @@ import pytest
 
 from carbonx.config import load_config
 from engine.messages import (
+    AccountStatement,
     AllOrdersCancelled,
     CancelAllOrders,
     CancelOrder,
@@ -700,6 +701,9 @@ def test_a_member_logon_is_accepted_with_its_own_accounts() -> None:
             heartbeat_ms=1000,
             last_report_seq=0,
             protocol=1,
+            trading_day=0,  # none started yet
+            day_first_report=1,
+            first_kept_report=1,
         )
     ]
 
@@ -711,7 +715,14 @@ def test_regulator_and_surveillance_logons_list_every_account(member: str, role:
     [accepted] = h.logon(RR, member, request_id=8, heartbeat_ms=5_000)
 
     assert accepted == LogonAccepted(
-        request_id=8, member=member, role=role, accounts=ALL_ACCOUNTS, heartbeat_ms=5_000, last_report_seq=0
+        request_id=8,
+        member=member,
+        role=role,
+        accounts=ALL_ACCOUNTS,
+        heartbeat_ms=5_000,
+        last_report_seq=0,
+        day_first_report=1,
+        first_kept_report=1,
     )
 
 
@@ -766,6 +777,33 @@ def test_logon_tells_the_last_report_number() -> None:
     assert accepted.last_report_seq == 3
 
 
+def test_logon_tells_where_the_current_and_the_previous_trading_day_start() -> None:
+    h = trading_harness()
+    _three_reports(h)  # reports 1-3 on DAY1
+    h.next_day(DAY1, DAY2)  # DAY1's end of day: the orders expire, M1's statement
+    day1_last = h.reports.last("M1")
+    h.submit(R1, "M1", buy_a1("d2"), request_id=4)  # DAY2's first report
+    h.step()
+    h.take_all()
+
+    [on_day2] = h.logon(R1B, "M1", request_id=50)
+    h.next_day(DAY2, DAY3)  # DAY1's reports are dropped
+    day2_last = h.reports.last("M1")
+    [on_day3] = h.logon(b"r-m1-third", "M1", request_id=51)
+
+    assert isinstance(on_day2, LogonAccepted) and isinstance(on_day3, LogonAccepted)
+    assert (on_day2.trading_day, on_day2.day_first_report, on_day2.first_kept_report) == (DAY2, day1_last + 1, 1)
+    assert (on_day3.trading_day, on_day3.day_first_report, on_day3.first_kept_report) == (
+        DAY3,
+        day2_last + 1,
+        day1_last + 1,
+    )
+    day2 = h.reports.resend("M1", on_day3.first_kept_report, on_day3.day_first_report - 1)
+    assert isinstance(day2, list)
+    assert isinstance(day2[0].event, OrderAccepted) and day2[0].event.client_order_id == "d2"
+    assert [r.event.trading_day for r in day2 if isinstance(r.event, AccountStatement)] == [DAY2]
+
+
 def test_logon_with_resend_from_sends_the_reports_again_after_the_acceptance() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -774,7 +812,17 @@ def test_logon_with_resend_from_sends_the_reports_again_after_the_acceptance() -
     answer = h.logon(R1B, "M1", request_id=41, resend_from=2)
 
     assert answer == [
-        LogonAccepted(request_id=41, member="M1", role="member", accounts=["A1"], heartbeat_ms=1000, last_report_seq=3),
+        LogonAccepted(
+            request_id=41,
+            member="M1",
+            role="member",
+            accounts=["A1"],
+            heartbeat_ms=1000,
+            last_report_seq=3,
+            trading_day=DAY1,
+            day_first_report=1,
+            first_kept_report=1,
+        ),
         report(2, 2, events[1], resent=True),
         report(3, 3, events[2], resent=True),
         ResendEnd(request_id=0, first_seq=2, last_seq=3, to_seq=0),
@@ -1326,6 +1374,8 @@ def test_the_shipped_members_log_on_with_their_roles(member: str, role: str, acc
         accounts=accounts if accounts is not None else every_account,
         heartbeat_ms=1000,
         last_report_seq=0,
+        day_first_report=1,
+        first_kept_report=1,
     )
 
 
