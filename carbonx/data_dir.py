@@ -14,10 +14,17 @@ Whatever writes a data directory holds the journal's lock for the whole of its w
 journal, the database, snapshots): a tool refuses a directory a running node holds with one line
 (``DataDirUnavailable``) and changes nothing in it. Readers (``open_exchange``, ``held_by_a_node``,
 ``find_registry_file``) take no lock and write nothing.
+
+Every command that takes a data directory checks it first and says what is wrong in one line,
+never as a raw errno: a writer (``writable_data_dir``: serve, simulate) gets a directory it can
+write, created if missing; a reader (``readable_data_dir``: replay, eod report) gets one that holds
+a journal, and creates nothing, not even the directory.
 """
 
 from __future__ import annotations
 
+import errno
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +40,8 @@ from engine.recovery import Recovered, Sequencer, check_commands, recorded_confi
 
 
 class DataDirUnavailable(CarbonxError):
-    """The data directory is missing or locked by a running node; one line."""
+    """The data directory is missing, a file, not writable, holds no journal, or is locked by a running
+    node; one line."""
 
 
 class CommandsRejected(CarbonxError):
@@ -53,7 +61,67 @@ class CommandsRejected(CarbonxError):
 
 def _require_data_dir(directory: Path) -> None:
     if not directory.is_dir():
-        raise DataDirUnavailable(f"{directory}: no such data directory")
+        raise DataDirUnavailable(f"{directory}: {_not_a_directory(directory)}")
+
+
+def _not_a_directory(directory: Path) -> str:
+    """Why ``directory`` is no directory: it is a file, lies under one, or does not exist."""
+    if directory.exists():
+        return "is a file, not a data directory"
+    blocking = _file_above(directory)
+    return "no such data directory" + (f" ({blocking} is a file)" if blocking else "")
+
+
+def _file_above(directory: Path) -> Path | None:
+    """The file in the way of ``directory``'s path (its nearest existing parent, if that is no directory)."""
+    nearest = next((parent for parent in directory.parents if parent.exists()), None)
+    return nearest if nearest is not None and not nearest.is_dir() else None
+
+
+def writable_data_dir(directory: Path) -> None:
+    """Make ``directory`` ready for a writer: created (with its parents) when missing, and writable.
+
+    Raises ``DataDirUnavailable`` with one line when it is a file or under one, cannot be created,
+    or cannot be written. Writability is tried by writing (an unnamed temporary file, gone at once):
+    ``os.access`` says yes to root on a read-only mount such as sysfs.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise DataDirUnavailable(f"{directory}: {_not_a_directory(directory)}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = _file_above(directory) if exc.errno == errno.ENOTDIR else None
+        reason = f"{blocking} is a file" if blocking else _words(exc)
+        raise DataDirUnavailable(f"{directory}: cannot create the data directory: {reason}") from None
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise DataDirUnavailable(f"{directory}: cannot write in the data directory: {_words(exc)}") from None
+
+
+def readable_data_dir(directory: Path) -> None:
+    """Check that ``directory`` holds a journal for a reader; creates nothing (not even the directory).
+
+    Raises ``DataDirUnavailable`` with one line when it is missing, a file, or holds no journal.
+    """
+    if not directory.is_dir():
+        raise DataDirUnavailable(f"{directory}: {_not_a_directory(directory)}")
+    if not (directory / JOURNAL_FILE).is_file():
+        raise DataDirUnavailable(
+            f"{directory}: holds no journal ({JOURNAL_FILE}): not a carbonx data directory "
+            "(carbonx serve and carbonx simulate write one)"
+        )
+
+
+def unreadable(directory: Path, exc: OSError) -> DataDirUnavailable:
+    """A reader's OS error as one line naming the directory (or the file in it) and the reason."""
+    where = exc.filename if exc.filename else directory
+    return DataDirUnavailable(f"{where}: cannot read the data directory: {_words(exc)}")
+
+
+def _words(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
 
 
 def open_exchange(directory: Path) -> Recovered:
@@ -94,6 +162,7 @@ def apply_commands(
     _require_data_dir(directory)
     check_commands(commands)  # a bound broken: refused before anything is opened or rehearsed
     config = recorded_config(directory)  # before the journal is opened: it would create the file
+    writable_data_dir(directory)
     end_of_day: list[Event] = []
 
     def keep_end_of_day(record: JournalRecord, events: list[Event]) -> None:
@@ -120,7 +189,7 @@ def apply_commands(
 
 def held_by_a_node(directory: Path) -> bool:
     """Whether a running node holds the directory's journal (its lock); creates and writes nothing."""
-    return journal_locked(directory)
+    return directory.is_dir() and journal_locked(directory)
 
 
 def find_registry_file(directory: Path, operation: str, sha256: str) -> JournalRecord | None:

@@ -82,6 +82,19 @@ def due_commands(market: MarketState, now: dt.datetime, calendar: Calendar, opti
     return commands
 
 
+def day_to_open(calendar: Calendar, today: dt.date, last: dt.date | None) -> dt.date:
+    """The trading day a regulator's start-of-day opens when no date is given.
+
+    Today when it is a trading day, else the next one; and always after ``last``, the last trading
+    day the market held (the engine refuses a day up to it), so a day ended today is followed by
+    the next trading day. Demo mode opens its day by the same rule (carbonx.node_state).
+    """
+    day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
+    if last is not None and day <= last:
+        day = calendar.next_trading_day(last)
+    return day
+
+
 def next_wakeup(
     market: MarketState, now: dt.datetime, calendar: Calendar, options: SchedulerOptions
 ) -> dt.datetime | None:

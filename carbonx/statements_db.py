@@ -260,6 +260,11 @@ class StatementStore:
         """Every trading day with a recorded end of day (YYYYMMDD), oldest first."""
         return [day for (day,) in self._db.execute("SELECT trading_day FROM trading_days ORDER BY trading_day")]
 
+    def latest_trading_day(self) -> int | None:
+        """The newest trading day with a recorded end of day (YYYYMMDD); None when none is."""
+        day: int | None = self._db.execute("SELECT MAX(trading_day) FROM trading_days").fetchone()[0]
+        return day
+
     def day_ended(self, day: int) -> TradingDayEnded | None:
         row = self._db.execute(
             "SELECT ts_event, expired_orders, fees_collected FROM trading_days WHERE trading_day = ?", (day,)

@@ -97,8 +97,8 @@ def held(simulated: Path) -> Iterator[Path]:
 # Every `carbonx` command, by what it does to a data directory. A new command must be placed here,
 # and a writer gets a case in WRITERS below.
 WRITES_DATA_DIR = {"serve", "simulate", "registry"}
-READS_DATA_DIR = {"replay", "eod"}
-NO_DATA_DIR = {"quotes", "order", "account", "regulator", "keys"}
+READS_DATA_DIR = {"replay", "eod", "bulletin"}
+NO_DATA_DIR = {"quotes", "order", "account", "fills", "regulator", "keys"}
 
 
 @pytest.mark.not_per_book

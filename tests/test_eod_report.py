@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from carbonx.cli import eod_cmd, main
 from carbonx.statements_db import DB_FILE, StatementStore
+from engine.journal import JOURNAL_FILE
 from tests.test_statements_db import day_one, day_two
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -413,13 +414,15 @@ def test_help_explains_the_report_with_examples(capsys: pytest.CaptureFixture[st
 
 
 def test_a_missing_database_is_one_line_and_creates_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / JOURNAL_FILE).write_bytes(b"")  # a data directory no day has ended in (without one: test_cli_data_dirs)
+
     status, out, err = cli(capsys, "--date", DATE, "--data-dir", str(tmp_path))
 
     assert one_line_error(status, out, err) == (
         f"carbonx eod: error: {tmp_path / DB_FILE}: no end-of-day database here; "
         "no end of day has been recorded in this data directory"
     )
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / JOURNAL_FILE]
 
 
 def test_a_date_without_an_end_of_day_lists_the_dates_that_have_one(

@@ -14,8 +14,10 @@ import msgspec
 
 from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
+from carbonx.data_dir import readable_data_dir
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
+from engine.journal import JOURNAL_FILE
 from engine.messages import (
     AccountStatement,
     ConservationChecked,
@@ -33,27 +35,33 @@ The end of day of each trading day is recorded in the SQLite database carbonx.db
 directory (docs/DATABASE.md): the daily bulletin, the conservation check, the members' cash
 settlement, the large holders and every account's statement.
 """
-REPORT_HELP = "show the end of day of one trading day (all accounts, or one)"
+REPORT_HELP = "show the end of day of one trading day (the latest, or --date; all accounts, or one)"
 REPORT_DESCRIPTION = """\
-Show the end of day of one trading day from the data directory's carbonx.db: the daily bulletin
-per instrument, the conservation check (every instrument and cash adds up, or each mismatch),
-the cash each member pays or receives for the day's trades, the holders above the large-holder
-threshold, and each account's statement: cash (opening, every movement, closing, frozen,
-released, withdrawable), each instrument (opening, movements, closing, the compliance-only part,
-the resale restriction released) and its trades with their fees.
+Show the end of day of one trading day (without --date: the latest recorded, named on the first
+line) from the data directory's carbonx.db: the daily bulletin per instrument, the conservation
+check (every instrument and cash adds up, or each mismatch), the cash each member pays or
+receives for the day's trades, the holders above the large-holder threshold, and each account's
+statement: cash (opening, every movement, closing, frozen, released, withdrawable), each
+instrument (opening, movements, closing, the compliance-only part, the resale restriction
+released) and its trades with their fees.
 
 Formats: table (for people: CNY with two decimals, tonnes), csv (one flat table with a `record`
 column to filter on; integers, the unit in each column name: _fen, _t, _fen_per_t) and json (one
 document, integers in fen and tonnes). docs/DATABASE.md describes every column and key.
+
+The report only reads: a data directory that is missing, a file, or holds neither a journal nor
+the database ends with one line saying so, and nothing is created in it.
 """
 REPORT_EPILOG = """\
 examples:
+  carbonx eod report                                      the latest trading day recorded
   carbonx eod report --date 2026-11-23                    the whole end of day, for people
   carbonx eod report --date 20261123 --account A1         one account's statement
   carbonx eod report --date 2026-11-23 --format csv > eod-2026-11-23.csv
   carbonx eod report --date 2026-11-23 --format json --data-dir var
 
-An unknown date or account ends with an error listing the dates or accounts that exist.
+An unknown date or account ends with an error listing the dates or accounts that exist. A day
+is recorded when it ends: by the node's scheduler, or `carbonx regulator end-of-day`.
 """
 FORMATS = ("table", "csv", "json")
 SIDES = {1: "buy", 2: "sell"}
@@ -88,6 +96,7 @@ class ReportError(CarbonxError):
 
 class EodReport(msgspec.Struct, frozen=True, kw_only=True):
     database: str
+    latest: bool  # asked without a date: the latest recorded day
     ended: TradingDayEnded
     conservation: ConservationChecked
     bulletins: list[DailyBulletin]
@@ -113,7 +122,11 @@ def add_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument(
-        "--date", required=True, type=trading_day_arg, metavar="DATE", help="the trading day: YYYY-MM-DD or YYYYMMDD"
+        "--date",
+        type=trading_day_arg,
+        default=None,
+        metavar="DATE",
+        help="the trading day: YYYY-MM-DD or YYYYMMDD (default: the latest recorded)",
     )
     report.add_argument("--account", metavar="ACCOUNT", help="show only this account's statement")
     report.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
@@ -132,7 +145,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir if args.data_dir is not None else Path(load_config(args.config).node.data_dir)
-    report = load_report(data_dir / DB_FILE, args.date, args.account)
+    report = load_report(_database(data_dir), args.date, args.account)
     if args.format == "csv":
         write_csv(report, sys.stdout)
     elif args.format == "json":
@@ -157,10 +170,25 @@ def iso(day: int) -> str:
     return found.isoformat() if found else str(day)
 
 
-def load_report(db: Path, day: int, account: str | None) -> EodReport:
+def _database(data_dir: Path) -> Path:
+    """The data directory's database; one line when the directory is no data directory (creates nothing)."""
+    db = data_dir / DB_FILE
+    if data_dir.is_dir() and (db.is_file() or (data_dir / JOURNAL_FILE).is_file()):
+        return db  # the database alone will do: it may be a copy kept without its journal
+    readable_data_dir(data_dir)  # raises: missing, a file, or neither journal nor database
+    return db
+
+
+def load_report(db: Path, day: int | None, account: str | None) -> EodReport:
+    """The end of day of ``day`` (None: the latest recorded) from the database ``db``."""
     if not db.is_file():
         raise ReportError(f"{db}: no end-of-day database here; no end of day has been recorded in this data directory")
     with StatementStore.open(db) as store:
+        latest = day is None
+        if day is None:
+            day = store.latest_trading_day()
+            if day is None:
+                raise ReportError(f"{db}: no end of day recorded yet (a day is recorded when it ends)")
         ended, conservation = store.day_ended(day), store.conservation(day)
         if ended is None or conservation is None:
             days = store.trading_days()
@@ -172,6 +200,7 @@ def load_report(db: Path, day: int, account: str | None) -> EodReport:
             raise ReportError(f"{db}: no statement of account {account!r} on {iso(day)}; accounts: {accounts}")
         return EodReport(
             database=str(db),
+            latest=latest,
             ended=ended,
             conservation=conservation,
             bulletins=store.bulletins(day),
@@ -216,7 +245,8 @@ BULLETIN_HEADER = (
 def table_report(report: EodReport) -> list[str]:
     ended, conservation = report.ended, report.conservation
     lines = [
-        f"carbonx eod report: trading day {iso(ended.trading_day)}",
+        f"carbonx eod report: trading day {iso(ended.trading_day)}"
+        + (" (the latest recorded)" if report.latest else ""),
         f"database           {report.database}",
         f"day orders expired {ended.expired_orders:,}",
         f"fees collected     {cny(ended.fees_collected)} CNY",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from carbonx.cli.display import cny, price, table
+from carbonx.data_dir import readable_data_dir, unreadable
 from engine.recovery import Recovered, recorded_config, recover
 from engine.rules import day_from_int
 
@@ -17,12 +18,24 @@ record after it (a torn last record is dropped with a warning), and print the st
 summary of the market. The config used is the one recorded in the data directory with its
 journal. Two replays of the same directory, or a replay and the run that wrote it, print the
 same hash; --no-snapshot replays the whole journal from an empty state to check that too.
+
+A replay only reads: it writes nothing in the directory. A path that is missing, a file, or a
+directory without a journal (journal.cxj) ends with one line saying so.
+"""
+EPILOG = """\
+examples:
+  carbonx replay var                    the node's data directory (node.toml data_dir)
+  carbonx replay var-simulate --no-snapshot
 """
 
 
 def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "replay", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        "replay",
+        help=HELP,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "directory", type=Path, metavar="DIR", help="a carbonx data directory (journal.cxj, snapshots/)"
@@ -37,10 +50,12 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     directory: Path = args.directory
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: no such data directory")
-    config = recorded_config(directory)
-    recovered = recover(directory, config, use_snapshots=not args.no_snapshot)
+    readable_data_dir(directory)
+    try:
+        config = recorded_config(directory)
+        recovered = recover(directory, config, use_snapshots=not args.no_snapshot)
+    except OSError as exc:
+        raise unreadable(directory, exc) from None
     for line in report(directory, recovered):
         print(line)
     return 0

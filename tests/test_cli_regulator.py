@@ -1,0 +1,322 @@
+"""`carbonx regulator session|end-of-day|start-of-day` (issue 13): the regulator closes a demo day,
+ends it, reads it back with `carbonx eod report`, and opens the next one; each refusal is one line
+with exit status 1. And the scheduler of a node in calendar mode never undoes what the regulator
+did by hand.
+
+The end-to-end test drives a real demo node (a subprocess) through ``carbonx.cli.main``, as a
+regulator at a terminal would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from carbonx.cli import main
+from carbonx.cli.regulator_cmd import session_steps
+from carbonx.config import SchedulerOptions, load_config
+from carbonx.scheduler import day_to_open, due_commands
+from engine.config import Calendar
+from engine.exchange import Exchange
+from engine.messages import (
+    Command,
+    EndOfDay,
+    OrderRejected,
+    RequestRejected,
+    Session,
+    SetSession,
+    StartOfDay,
+)
+from engine.rules import day_from_int
+from market_data.subscriber import Subscriber
+from tests.conftest import DAY1, DAY2, market_config
+from tests.node_process import NodeProcess, make_config
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+MORNING, BREAK, AFTERNOON, CLOSED = Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON, Session.CLOSED
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[NodeProcess]:
+    process = NodeProcess(make_config(tmp_path), tmp_path / "var").start()
+    yield process
+    try:
+        assert process.stop() == 0, process.stderr()
+    finally:
+        process.close()
+
+
+def cli(capsys: pytest.CaptureFixture[str], node: NodeProcess, *argv: str) -> tuple[int, list[str], str]:
+    """A client command against the node, its endpoints given as a user of this config must."""
+    endpoints = ["--config", str(node.config), "--gateway", node.order_entry]
+    if argv[0] == "regulator" and argv[1] not in ("halt", "resume"):
+        endpoints += ["--market-data", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
+    status = main([*argv, *endpoints])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+def refused(result: tuple[int, list[str], str]) -> str:
+    """The one line of a command the engine refused (exit status 1, nothing on stderr)."""
+    status, lines, err = result
+    assert (status, err, len(lines)) == (1, "", 1), (status, lines, err)
+    assert lines[0].endswith("; nothing applied"), lines
+    return lines[0]
+
+
+def done(result: tuple[int, list[str], str]) -> list[str]:
+    status, lines, err = result
+    assert (status, err) == (0, ""), (status, lines, err)
+    return lines
+
+
+def banner_day(node: NodeProcess) -> dt.date:
+    found = [re.match(r"\s+demo\s+trading day (\d{4}-\d\d-\d\d) open", line) for line in node.banner]
+    day = next((f[1] for f in found if f), None)
+    assert day is not None, node.banner
+    return dt.date.fromisoformat(day)
+
+
+def day_open(node: NodeProcess) -> bool:
+    with Subscriber(
+        node.endpoints["market data"], node.endpoints["snapshot"], instruments=[], channels=("status",)
+    ) as s:
+        assert s.wait_synced(5_000)
+        status = s.market_status()
+    assert status is not None
+    return status.day_open
+
+
+@pytest.mark.e2e
+def test_the_regulator_closes_ends_reports_and_reopens_a_demo_day(
+    node: NodeProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = banner_day(node)
+    next_day = load_config(node.config).exchange.calendar.next_trading_day(day)
+    done(cli(capsys, node, "order", "new", "--member", "M002", "sell", "SHEA2025", "100", "80.00"))
+    done(cli(capsys, node, "order", "new", "--member", "M001", "buy", "SHEA2025", "100", "80.00"))
+    done(cli(capsys, node, "order", "new", "--member", "M001", "buy", "SHEA2025", "10", "79.00"))  # rests, expires
+
+    # While the morning session is open.
+    assert refused(cli(capsys, node, "regulator", "end-of-day")) == (
+        "rejected 2019: SESSION_OPEN: session=MORNING (close trading first: carbonx regulator session close)"
+        "; nothing applied"
+    )
+    assert refused(cli(capsys, node, "regulator", "start-of-day")).startswith(
+        f"rejected 2016: TRADING_DAY_OPEN: trading_day={day:%Y%m%d} (end the open day first"
+    )
+    assert refused(cli(capsys, node, "regulator", "session", "morning")).startswith(
+        "rejected 2015: INVALID_SESSION_TRANSITION: current=MORNING requested=MORNING (sessions go morning, break,"
+    )
+    assert refused(cli(capsys, node, "regulator", "end-of-day", "--date", str(next_day))).startswith(
+        f"rejected 2018: NOT_A_TRADING_DAY: trading_day={next_day:%Y%m%d} open={day:%Y%m%d}"
+    )
+
+    closed = done(cli(capsys, node, "regulator", "session", "close"))
+    assert [re.sub(r"^#\d+ ", "", line) for line in closed] == [
+        f"session LUNCH_BREAK (trading day {day})",
+        f"session AFTERNOON (trading day {day})",
+        f"session CLOSED (trading day {day}): trading over for the day; next: carbonx regulator end-of-day",
+    ]
+    assert refused(cli(capsys, node, "regulator", "session", "afternoon")).startswith(
+        "rejected 2015: INVALID_SESSION_TRANSITION: current=CLOSED requested=AFTERNOON"
+    )
+
+    ended = done(cli(capsys, node, "regulator", "end-of-day"))
+    assert any(line.endswith("bulletin SHEA2025: close 80.00, volume 100 t, 1 trades") for line in ended), ended
+    assert any(line.endswith("conservation OK: every instrument and cash adds up") for line in ended), ended
+    assert any(f"trading day {day} ended: 1 day orders expired, fees collected 24.00 CNY" in x for x in ended), ended
+    assert ended[-1].endswith(f"see: carbonx eod report --date {day}")
+
+    status = main(["eod", "report", "--data-dir", str(node.data_dir), "--account", "A001"])
+    report, err = capsys.readouterr()
+    assert (status, err) == (0, "")
+    lines = report.splitlines()
+    assert lines[0] == f"carbonx eod report: trading day {day} (the latest recorded)"
+    assert "conservation       OK: every instrument and cash adds up" in lines
+    prices = r" +80\.00" * 7  # reference, open, high, low, last, close, vwap
+    assert re.search(rf"^SHEA2025{prices} +100 +8,000\.00 +1$", report, re.M)
+    assert re.search(r"^  1 +SHEA2025 +buy +100 +80\.00 +8,000\.00 +12\.00$", report, re.M)
+
+    # No day open: the demo node (no scheduler) has not reopened it on its own.
+    assert not day_open(node)
+    assert refused(cli(capsys, node, "regulator", "end-of-day")) == (
+        f"rejected 2017: NO_TRADING_DAY: trading_day={day:%Y%m%d} "
+        "(no trading day is open: carbonx regulator start-of-day opens one); nothing applied"
+    )
+    assert refused(cli(capsys, node, "regulator", "session", "morning")).startswith(
+        "rejected 2017: NO_TRADING_DAY: session=MORNING"
+    )
+
+    started = done(cli(capsys, node, "regulator", "start-of-day"))
+    assert [re.sub(r"^#\d+ ", "", line) for line in started] == [
+        f"trading day {next_day} started; no session open yet (carbonx regulator session morning opens trading)"
+    ]
+    assert refused(cli(capsys, node, "regulator", "session", "close")).startswith(
+        "rejected 2015: INVALID_SESSION_TRANSITION: current=CLOSED requested=CLOSED"
+    )
+    morning = done(cli(capsys, node, "regulator", "session", "morning"))
+    assert [re.sub(r"^#\d+ ", "", line) for line in morning] == [f"session MORNING (trading day {next_day})"]
+    accepted = done(cli(capsys, node, "order", "new", "--member", "M002", "sell", "SHEA2025", "5", "80.00"))
+    assert "accepted order" in accepted[0]
+
+
+@pytest.mark.not_per_book
+def test_without_the_node_the_market_status_is_one_line_naming_the_way_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = make_config(tmp_path)
+    nowhere = ["--market-data", "tcp://127.0.0.1:9", "--snapshot-endpoint", "tcp://127.0.0.1:9"]
+
+    status = main(["regulator", "end-of-day", "--config", str(config), "--timeout-ms", "200", *nowhere])
+
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err == (
+        "carbonx regulator: error: no market status from tcp://127.0.0.1:9 within 200 ms (is carbonx serve "
+        "running? give --market-data and --snapshot-endpoint, or --date)\n"
+    )
+
+
+@pytest.mark.not_per_book
+@pytest.mark.parametrize("action", ["session", "end-of-day", "start-of-day"])
+def test_help_of_each_day_command_is_enough_to_start(capsys: pytest.CaptureFixture[str], action: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["regulator", action, "--help"])
+
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "examples" in out and f"carbonx regulator {action}" in out
+    assert "--market-data" in out and "--member" in out
+    if action != "session":
+        assert "--date" in out
+
+
+# -------------------------------------------------------------------------------------- the CLI's rules
+
+
+@pytest.mark.not_per_book
+@pytest.mark.parametrize(
+    ("current", "target", "steps"),
+    [
+        (CLOSED, MORNING, [MORNING]),
+        (CLOSED, AFTERNOON, [MORNING, BREAK, AFTERNOON]),
+        (MORNING, CLOSED, [BREAK, AFTERNOON, CLOSED]),
+        (BREAK, AFTERNOON, [AFTERNOON]),
+        (AFTERNOON, CLOSED, [CLOSED]),
+        # behind or current: the session asked alone, for the engine to refuse
+        (AFTERNOON, MORNING, [MORNING]),
+        (MORNING, MORNING, [MORNING]),
+        (CLOSED, CLOSED, [CLOSED]),
+    ],
+)
+def test_a_session_is_reached_through_the_ones_in_between_and_never_backwards(
+    current: Session, target: Session, steps: list[Session]
+) -> None:
+    assert session_steps(current, target) == steps
+
+
+@pytest.mark.not_per_book
+@pytest.mark.parametrize("current", [CLOSED, MORNING, BREAK, AFTERNOON])
+@pytest.mark.parametrize("target", [MORNING, BREAK, AFTERNOON, CLOSED])
+def test_the_steps_are_what_the_engine_accepts_or_refuses_at_the_first(current: Session, target: Session) -> None:
+    exchange = Exchange(market_config())
+    exchange.apply(StartOfDay(trading_day=DAY1))
+    for session in session_steps(CLOSED, current) if current is not CLOSED else []:
+        exchange.apply(SetSession(session=session))
+
+    outcomes = [exchange.apply(SetSession(session=s)) for s in session_steps(current, target)]
+
+    rejected = [any(isinstance(e, RequestRejected | OrderRejected) for e in events) for events in outcomes]
+    day = [MORNING, BREAK, AFTERNOON, CLOSED]
+    position = -1 if current is CLOSED else day.index(current)  # CLOSED here: the day open, its morning not
+    moves_on = day.index(target) > position and not (current is CLOSED and target is CLOSED)
+    assert rejected == ([False] * len(outcomes) if moves_on else [True])
+    assert exchange.market.session is (target if moves_on else current)
+
+
+@pytest.mark.not_per_book
+@pytest.mark.parametrize(
+    ("today", "last", "expected"),
+    [
+        (dt.date(2026, 11, 23), dt.date(2026, 11, 20), dt.date(2026, 11, 23)),  # Monday after Friday: today
+        (dt.date(2026, 11, 23), None, dt.date(2026, 11, 23)),  # a new exchange
+        (dt.date(2026, 11, 23), dt.date(2026, 11, 23), dt.date(2026, 11, 24)),  # today ended: tomorrow
+        (dt.date(2026, 11, 21), dt.date(2026, 11, 20), dt.date(2026, 11, 23)),  # Saturday: Monday
+        (dt.date(2026, 11, 24), dt.date(2026, 11, 24), dt.date(2026, 11, 26)),  # the 25th a holiday
+        (dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 26)),  # a later day held: after it
+    ],
+)
+def test_start_of_day_opens_today_or_the_next_trading_day_after_the_last(
+    today: dt.date, last: dt.date | None, expected: dt.date
+) -> None:
+    calendar = Calendar(holidays=[dt.date(2026, 11, 25)])
+
+    assert day_to_open(calendar, today, last) == expected
+
+
+# ------------------------------------------------------------------ the scheduler and the regulator's hand
+
+
+def at(day: int, clock: str) -> dt.datetime:
+    found = day_from_int(day)
+    assert found is not None
+    return dt.datetime.combine(found, dt.time.fromisoformat(clock), tzinfo=SHANGHAI)
+
+
+def scheduled(exchange: Exchange, day: int, *clocks: str) -> list[tuple[str, list[Command]]]:
+    """What a calendar-mode node would send at each time, applied as it would be."""
+    sent = []
+    for clock in clocks:
+        commands = due_commands(exchange.market, at(day, clock), Calendar(), SchedulerOptions())
+        for command in commands:
+            assert not any(isinstance(e, RequestRejected) for e in exchange.apply(command)), command
+        sent.append((clock, commands))
+    return sent
+
+
+@pytest.mark.not_per_book
+def test_a_day_the_regulator_closed_early_stays_closed_and_is_ended_at_the_scheduled_time() -> None:
+    exchange = Exchange(market_config())
+    scheduled(exchange, DAY1, "09:00", "09:30")
+    for session in session_steps(MORNING, CLOSED):  # `carbonx regulator session close` at 10:00
+        exchange.apply(SetSession(session=session))
+
+    assert scheduled(exchange, DAY1, "11:30", "13:00", "15:00", "15:30") == [
+        ("11:30", []),
+        ("13:00", []),
+        ("15:00", []),
+        ("15:30", [EndOfDay(trading_day=DAY1)]),
+    ]
+
+
+@pytest.mark.not_per_book
+def test_a_day_the_regulator_ended_early_is_not_reopened_and_the_next_opens_on_time() -> None:
+    exchange = Exchange(market_config())
+    scheduled(exchange, DAY1, "09:00", "09:30")
+    for command in [*(SetSession(session=s) for s in session_steps(MORNING, CLOSED)), EndOfDay(trading_day=DAY1)]:
+        exchange.apply(command)
+
+    later = scheduled(exchange, DAY1, "10:00", "13:00", "15:30", "23:59")
+    tomorrow = scheduled(exchange, DAY2, "09:00", "09:30")
+
+    assert later == [("10:00", []), ("13:00", []), ("15:30", []), ("23:59", [])]
+    assert tomorrow == [("09:00", [StartOfDay(trading_day=DAY2)]), ("09:30", [SetSession(session=MORNING)])]
+
+
+@pytest.mark.not_per_book
+def test_a_day_the_regulator_opened_ahead_waits_for_its_date() -> None:
+    exchange = Exchange(market_config())
+    scheduled(exchange, DAY1, "09:00")
+    for command in [EndOfDay(trading_day=DAY1), StartOfDay(trading_day=DAY2)]:  # at 09:10, by hand
+        exchange.apply(command)
+
+    assert scheduled(exchange, DAY1, "09:30", "15:30") == [("09:30", []), ("15:30", [])]
+    assert scheduled(exchange, DAY2, "09:00", "09:30") == [("09:00", []), ("09:30", [SetSession(session=MORNING)])]
