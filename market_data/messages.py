@@ -67,6 +67,10 @@ class Quote(ChannelMessage, frozen=True, kw_only=True, tag=True):
     bid_quantity: int
     ask: int
     ask_quantity: int
+    # The day's price band (涨停价 / 跌停价): engine.rules.band_limits of reference_price, as the
+    # engine checks every order against it. 0: not told (a node older than these fields).
+    limit_up: int = 0
+    limit_down: int = 0
 
 
 class Level(msgspec.Struct, frozen=True, array_like=True):

@@ -286,6 +286,7 @@ class Publisher:
         figures = self.view.figures(code)
         bid = self.view.depth(code, Side.BUY, 1)
         ask = self.view.depth(code, Side.SELL, 1)
+        limit_down, limit_up = self.view.band(code)
         return Quote(
             epoch=self.epoch,
             seq=0,
@@ -304,6 +305,8 @@ class Publisher:
             bid_quantity=bid[0].quantity if bid else 0,
             ask=ask[0].price if ask else 0,
             ask_quantity=ask[0].quantity if ask else 0,
+            limit_up=limit_up,
+            limit_down=limit_down,
         )
 
     def _depth(self, code: str) -> Depth:

@@ -15,11 +15,11 @@ A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked 
 DEALER socket at the next ``poll`` (or, within one long poll, after another timeout's wait);
 ``poll`` never waits longer than its own timeout.
 
-Heartbeats tell their interval (``heartbeat_ms``). A feed from which nothing has arrived for
-``SILENT_AFTER_HEARTBEATS`` intervals is silent — the node stopped, or the network is cut:
-``feed_silent`` says so and one line is logged, and one more when it speaks again. Nothing else
-is needed: ZeroMQ reconnects by itself, and what was lost meanwhile shows as a seq gap or a new
-epoch, recovered as above.
+Heartbeats tell their interval (``heartbeat_ms``; the last came at ``last_heartbeat_at``). A feed
+from which nothing has arrived for ``SILENT_AFTER_HEARTBEATS`` intervals is silent — the node
+stopped, or the network is cut: ``feed_silent`` says so and one line is logged, and one more when
+it speaks again. Nothing else is needed: ZeroMQ reconnects by itself, and what was lost meanwhile
+shows as a seq gap or a new epoch, recovered as above.
 """
 
 from __future__ import annotations
@@ -154,15 +154,17 @@ class Subscriber:
         self.heartbeats = 0
         self.malformed = 0
         self.closed = False
-        self._heartbeat_ms = 0  # the feed's heartbeat interval, as its heartbeats tell it (0: not told yet)
+        self.heartbeat_ms = 0  # the feed's heartbeat interval, as its heartbeats tell it (0: not told yet)
+        self.last_heartbeat_at: float | None = None  # time.monotonic() of the last heartbeat (None: none yet)
         self._last_heard = time.monotonic()  # when the feed last sent anything
         self.feed_silent = False  # nothing for SILENT_AFTER_HEARTBEATS intervals (as of the last poll)
         self.silences = 0  # times the feed fell silent
 
     # ------------------------------------------------------------------ the caller's side
     def poll(self, timeout_ms: int) -> list[ChannelPayload]:
-        """Wait up to ``timeout_ms`` for messages; return them in order (snapshot values included)."""
+        """Wait up to ``timeout_ms`` for messages; return them in order (snapshot values included), or [] on syncing."""
         out: list[ChannelPayload] = []
+        synced = self.synced
         self._retry_at = 0.0  # a new poll may ask again at once
         deadline = time.monotonic() + max(timeout_ms, 0) / 1000
         while True:
@@ -183,7 +185,7 @@ class Subscriber:
                 self._read_live(out)
             self._check_request_timeout()
             self._check_silence()
-            if out or time.monotonic() >= deadline:
+            if out or (self.synced and not synced) or time.monotonic() >= deadline:
                 return out
 
     def wait_synced(self, timeout_ms: int) -> bool:
@@ -273,9 +275,9 @@ class Subscriber:
     # ------------------------------------------------------------------ a silent feed
     def _silent_at(self) -> float | None:
         """When the feed counts as silent if nothing arrives before (time.monotonic()); None: unknown interval."""
-        if self._heartbeat_ms <= 0:
+        if self.heartbeat_ms <= 0:
             return None
-        return self._last_heard + SILENT_AFTER_HEARTBEATS * self._heartbeat_ms / 1000
+        return self._last_heard + SILENT_AFTER_HEARTBEATS * self.heartbeat_ms / 1000
 
     def _check_silence(self) -> None:
         silent_at = self._silent_at()
@@ -287,7 +289,7 @@ class Subscriber:
                 "market data feed silent",
                 endpoint=self.endpoint,
                 silent_ms=round((time.monotonic() - self._last_heard) * 1000),
-                heartbeat_ms=self._heartbeat_ms,
+                heartbeat_ms=self.heartbeat_ms,
             )
         elif not silent and self.feed_silent:
             self.feed_silent = False
@@ -352,8 +354,9 @@ class Subscriber:
 
     def _on_heartbeat(self, beat: MarketDataHeartbeat) -> None:
         self.heartbeats += 1
-        if beat.heartbeat_ms > 0 and (self.epoch is None or beat.epoch >= self.epoch):
-            self._heartbeat_ms = beat.heartbeat_ms
+        if self.epoch is None or beat.epoch >= self.epoch:  # an older epoch's is a leftover, not a sign of life
+            self.last_heartbeat_at = time.monotonic()
+            self.heartbeat_ms = beat.heartbeat_ms or self.heartbeat_ms
         if not self.synced or self.epoch is None:
             return
         if beat.epoch != self.epoch:

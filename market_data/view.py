@@ -1,8 +1,9 @@
 """The publisher's only window on the exchange's state.
 
-The publisher reads the day's figures, the best levels of each book and the market state through
-this small adapter and nothing else, so a faster book (DESIGN.md "Two order books, one
-behaviour") plugs in by answering ``depth`` from its arrays without the publisher changing.
+The publisher reads the day's figures, the price band (the engine's own, never computed again
+here), the best levels of each book and the market state through this small adapter and nothing
+else, so a faster book (DESIGN.md "Two order books, one behaviour") plugs in by answering
+``depth`` from its arrays without the publisher changing.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class MarketFigures(Protocol):
 
 
 class ExchangeView:
-    """Read-only access to what market data publishes: figures, depth and the market state."""
+    """Read-only access to what market data publishes: figures, band, depth and the market state."""
 
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
@@ -37,6 +38,10 @@ class ExchangeView:
 
     def figures(self, instrument: str) -> InstrumentDay:
         return self._exchange.listing.days[instrument]
+
+    def band(self, instrument: str) -> tuple[int, int]:
+        """The day's price band (lower, upper): the engine's own limits, the ones it checks orders against."""
+        return self._exchange.listing.band(instrument)
 
     def depth(self, instrument: str, side: Side, levels: int) -> list[DepthLevel]:
         """The ``levels`` best price levels of one side, best first."""

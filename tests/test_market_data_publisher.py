@@ -104,6 +104,8 @@ def quote(seq: int, ts: int, **figures: int) -> Quote:
         "bid_quantity": 0,
         "ask": 0,
         "ask_quantity": 0,
+        "limit_up": 8800,  # the band of the reference price 80.00: ±10%, engine.rules.band_limits
+        "limit_down": 7200,
     }
     fields.update(figures)
     return Quote(epoch=EPOCH, seq=seq, ts=ts, instrument="SHEA2025", **fields)
@@ -301,7 +303,10 @@ def test_end_of_day_publishes_bulletins_and_a_closed_day(market: Market) -> None
     market.send(StartOfDay(trading_day=DAY2))
     out = wire.publish()
     assert out[0][0] == "status.MARKET"
-    assert ("quote.SHEA2025", quote(6, market.ts, reference_price=8010)) in out
+    # The close is the new reference price, and the band moves with it: 80.10 ± 10% is 72.09 - 88.11,
+    # the very band the engine checks orders against.
+    assert ("quote.SHEA2025", quote(6, market.ts, reference_price=8010, limit_up=8811, limit_down=7209)) in out
+    assert market.exchange.listing.band("SHEA2025") == (7209, 8811)
 
 
 def test_unchanged_state_publishes_nothing(market: Market) -> None:

@@ -294,6 +294,15 @@ def test_malformed_live_messages_are_counted_and_skipped(node: Node, logs: list[
         assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["malformed market data"] * 2
 
 
+def test_poll_returns_once_synced_even_when_the_channels_have_nothing_to_say(node: Node) -> None:
+    # No end of day yet: no bulletin topic exists. The first poll must not wait out its timeout.
+    with subscriber(node, channels=["bulletin"]) as sub:
+        started = time.monotonic()
+        assert sub.poll(60_000) == []
+        assert sub.synced and time.monotonic() - started < 30
+        assert sub.instruments() == [] and sub.bulletin("SHEA2025") is None
+
+
 def test_unknown_channel_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown market-data channel 'quotes'"):
         Subscriber("tcp://127.0.0.1:1", "tcp://127.0.0.1:2", channels=["quotes"])

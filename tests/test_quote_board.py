@@ -1,24 +1,35 @@
-"""The quote board: exact lines for a known state, integer percent, and `carbonx quotes`."""
+"""The quote board: exact lines for a known state, integer percent, and `carbonx quotes`.
+
+The table of every instrument, STALE and colour have their tests in tests/test_cli_quotes.py."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from structlog.testing import capture_logs
 
 from carbonx.cli import quotes_cmd
 from carbonx.errors import CarbonxError
-from engine.messages import HaltMarket, Session
+from engine.messages import HaltMarket, Session, Side
+from engine.rules import band_limits
 from market_data.board import percent_change, render, yuan
-from market_data.messages import Depth, InstrumentStatus, Level, MarketStatus, Quote
+from market_data.messages import Depth, InstrumentStatus, Level, MarketStatus, Quote, Trade
 from tests.conftest import Market
 from tests.test_market_data_subscriber import Node, trade
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def exchange_time(hour: int, minute: int, second: int) -> int:
+    """ns UTC of a time of DAY1 (2026-11-23) in Shanghai, as the sequencer stamps it."""
+    return int(dt.datetime(2026, 11, 23, hour, minute, second, tzinfo=SHANGHAI).timestamp()) * 1_000_000_000
 
 
 class State:
@@ -28,6 +39,7 @@ class State:
         self.quotes: dict[str, Quote] = {}
         self.depths: dict[str, Depth] = {}
         self.statuses: dict[str, InstrumentStatus] = {}
+        self.trade_lists: dict[str, list[Trade]] = {}
         self.market = market
 
     def quote(self, instrument: str) -> Quote | None:
@@ -42,14 +54,31 @@ class State:
     def market_status(self) -> MarketStatus | None:
         return self.market
 
+    def trades(self, instrument: str) -> list[Trade]:
+        return self.trade_lists.get(instrument, [])
 
-def make_quote(instrument: str, reference: int, last: int = 0, **figures: int) -> Quote:
+
+def make_quote(instrument: str, reference: int, last: int = 0, ts: int = 0, **figures: int) -> Quote:
     fields = dict.fromkeys(("open", "high", "low", "volume", "turnover", "trades", "bid", "bid_quantity"), 0)
-    fields.update(ask=0, ask_quantity=0)
+    limit_down, limit_up = band_limits(reference, 1000, 1)  # ±10%, a 0.01 tick: the engine's rule
+    fields.update(ask=0, ask_quantity=0, limit_up=limit_up, limit_down=limit_down)
     fields.update(figures)
     change = last - reference if fields["trades"] else 0
     return Quote(
-        epoch=1, seq=1, ts=1, instrument=instrument, reference_price=reference, last=last, change=change, **fields
+        epoch=1, seq=1, ts=ts, instrument=instrument, reference_price=reference, last=last, change=change, **fields
+    )
+
+
+def make_trade(seq: int, ts: int, price: int, quantity: int, aggressor: Side = Side.BUY) -> Trade:
+    return Trade(
+        epoch=1,
+        seq=seq,
+        ts=ts,
+        instrument="SHEA2025",
+        trade_id=seq,
+        price=price,
+        quantity=quantity,
+        aggressor=aggressor,
     )
 
 
@@ -62,25 +91,42 @@ def morning(halted: bool = False, reason: str = "") -> MarketStatus:
 def known_state() -> State:
     state = State(morning())
     state.quotes["SHEA2025"] = make_quote(
-        "SHEA2025", 8000, 8012, open=8000, high=8020, low=7990, volume=1200, turnover=9_614_400, trades=3
+        "SHEA2025",
+        8000,
+        8012,
+        ts=exchange_time(10, 31, 2),
+        open=8000,
+        high=8020,
+        low=7990,
+        volume=1200,
+        turnover=9_614_400,
+        trades=3,
     )
+    state.trade_lists["SHEA2025"] = [
+        make_trade(1, exchange_time(9, 30, 5), 8000, 500),
+        make_trade(2, exchange_time(9, 41, 0), 8020, 400),
+        make_trade(3, exchange_time(10, 31, 2), 7990, 300, Side.SELL),
+    ]
     state.depths["SHEA2025"] = Depth(
         epoch=1,
         seq=1,
-        ts=1,
+        ts=exchange_time(10, 31, 7),  # an order that did not trade: the depth is newer than the quote
         instrument="SHEA2025",
         bids=[Level(8010, 200, 1), Level(8000, 1050, 12)],
         asks=[Level(8020, 300, 2), Level(8030, 100, 1), Level(8050, 99_999, 3)],
     )
     state.quotes["CCER"] = make_quote("CCER", 8500)
-    state.statuses["CCER"] = InstrumentStatus(epoch=1, seq=1, ts=1, instrument="CCER", halted=True, reason="technical")
+    state.statuses["CCER"] = InstrumentStatus(
+        epoch=1, seq=1, ts=exchange_time(9, 0, 0), instrument="CCER", halted=True, reason="technical"
+    )
     return state
 
 
 def test_board_lines_for_a_known_state() -> None:
     assert render(known_state(), ["SHEA2025", "CCER", "T5"], 80) == [
-        "SHEA2025  80.12  +0.12 (+0.15%)",
+        "SHEA2025  80.12  +0.12 (+0.15%)  updated 10:31:07",
         "  reference 80.00  open 80.00  high 80.20  low 79.90",
+        "  limit up 88.00  limit down 72.00",
         "  volume 1,200 t  turnover 96,144.00  trades 3",
         "             price   quantity t  orders",
         "  ask 5          —",
@@ -93,10 +139,15 @@ def test_board_lines_for_a_known_state() -> None:
         "  bid 3          —",
         "  bid 4          —",
         "  bid 5          —",
+        "  time       price   quantity t  aggressor",
+        "  10:31:02   79.90          300  sell",
+        "  09:41:00   80.20          400  buy",
+        "  09:30:05   80.00          500  buy",
         "  status  day 2026-11-23 MORNING · trading",
         "",
-        "CCER  —  no trade today",
+        "CCER  —  no trade today  updated 09:00:00",  # the halt is the newest change
         "  reference 85.00  open —  high —  low —",
+        "  limit up 93.50  limit down 76.50",
         "  volume 0 t  turnover 0.00  trades 0",
         "             price   quantity t  orders",
         *(f"  ask {n}          —" for n in (5, 4, 3, 2, 1)),
@@ -111,7 +162,9 @@ def test_board_shows_a_fall_a_market_halt_and_a_closed_day() -> None:
     state = State(morning(halted=True, reason="drill"))
     state.quotes["SHEA2025"] = make_quote("SHEA2025", 8000, 7900, trades=1, volume=10, turnover=79_000)
     lines = render(state, ["SHEA2025"], 80)
-    assert lines[0] == "SHEA2025  79.00  -1.00 (-1.25%)"
+    assert lines[0] == "SHEA2025  79.00  -1.00 (-1.25%)  updated —"
+    # A trade of today that the node no longer holds (it restarted after it): said, not invented.
+    assert "  last trades: not held (the node restarted after them)" in lines
     assert lines[-1] == "  status  day 2026-11-23 MORNING · MARKET HALTED (drill)"
     state.market = MarketStatus(
         epoch=1, seq=2, ts=2, trading_day=20261123, session=Session.CLOSED, halted=False, reason="", day_open=False
@@ -125,6 +178,29 @@ def test_board_lines_never_exceed_the_width() -> None:
     lines = render(known_state(), ["SHEA2025"], 20)
     assert max(len(line) for line in lines) == 20
     assert lines[0] == "SHEA2025  80.12  +0."
+
+
+def test_one_instrument_fits_an_80_by_24_terminal_with_the_days_last_five_trades() -> None:
+    state = known_state()
+    state.trade_lists["SHEA2025"] = [make_trade(n, exchange_time(10, n, 0), 8000 + n, 10 * n) for n in range(1, 9)]
+    state.quotes["SHEA2025"] = make_quote("SHEA2025", 8000, 8008, trades=8, volume=360, turnover=2_880_000)
+    lines = render(state, ["SHEA2025"], 80)
+    assert len(lines) <= 24 and max(map(len, lines)) <= 80
+    header = lines.index("  time       price   quantity t  aggressor")
+    assert lines[header + 1 : header + 6] == [  # newest first
+        "  10:08:00   80.08           80  buy",
+        "  10:07:00   80.07           70  buy",
+        "  10:06:00   80.06           60  buy",
+        "  10:05:00   80.05           50  buy",
+        "  10:04:00   80.04           40  buy",
+    ]
+    assert lines[header + 6].startswith("  status")
+
+
+def test_the_board_says_stale() -> None:
+    lines = render(known_state(), ["SHEA2025", "T5"], 80, stale=True)
+    assert lines[0] == "SHEA2025  80.12  +0.12 (+0.15%)  updated 10:31:07  STALE"
+    assert lines[-1] == "T5  no data yet  STALE"
 
 
 @pytest.mark.parametrize(
@@ -183,17 +259,30 @@ def test_quotes_once_prints_the_board(node: Node, capsys: pytest.CaptureFixture[
     assert args.run(args) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[0] == "SHEA2025  80.12  +0.12 (+0.15%)"
+    # The test market's clock counts ns from the epoch: 08:00:00 in Shanghai.
+    assert lines[0] == "SHEA2025  80.12  +0.12 (+0.15%)  updated 08:00:00"
+    assert "  limit up 88.00  limit down 72.00" in lines
     assert "  bid 1      79.90           70       1" in lines
-    assert lines[-1] == "  status  day 2026-11-23 MORNING · MARKET HALTED (drill)"
+    assert lines[-3:] == [
+        "  time       price   quantity t  aggressor",
+        "  08:00:00   80.12           10  buy",
+        "  status  day 2026-11-23 MORNING · MARKET HALTED (drill)",
+    ]
     assert err == ""
 
 
-def test_quotes_once_shows_every_instrument_by_default(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quotes_once_shows_every_instrument_in_a_table_by_default(
+    node: Node, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = quotes_args("--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once")
     assert args.run(args) == 0
-    headers = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith(" ")]
-    assert headers == ["SHEA2025  —  no trade today", "CCER  —  no trade today", "T5  —  no trade today"]
+    assert capsys.readouterr().out.splitlines() == [
+        "day 2026-11-23 MORNING · trading · updated —",
+        "code      last  change  bid  ask  volume t  turnover  status",
+        "SHEA2025     —       —    —    —         0      0.00  trading",
+        "CCER         —       —    —    —         0      0.00  trading",
+        "T5           —       —    —    —         0      0.00  trading",
+    ]
 
 
 def test_quotes_unknown_instrument_lists_the_known_ones(node: Node) -> None:

@@ -1,42 +1,84 @@
-"""``carbonx quotes [INSTRUMENT ...]``: the live quote board of a running node."""
+"""``carbonx quotes [INSTRUMENT ...]``: the live quotes of a running node, as a table or a board."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
+import os
 import shutil
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple, TextIO
+from zoneinfo import ZoneInfo
 
 from carbonx.config import load_config
 from carbonx.errors import CarbonxError
-from market_data.board import render
+from market_data.board import EXCHANGE_TZ, render
+from market_data.overview import feed_stale, overview, stale_at
 from market_data.subscriber import Subscriber
+from market_data.terminal import Paint
 
-HELP = "show the live quote board (last, change, five levels per side) of a running node"
+HELP = "show the live quotes of a running node: all instruments in a table, or one in detail"
 DESCRIPTION = """\
-Subscribe to the node's public market data and show, per instrument, the last price and change
-against the reference price, volume, turnover, open/high/low, the five best ask and bid levels
-with quantity and order count, and the session and halt status. The state comes from the
-snapshot service first, then from the live feed; gaps are recovered on their own.
+Subscribe to the node's public market data and show it; the state comes from the snapshot service
+first, then from the live feed, and gaps are recovered on their own.
 
-On a terminal the board redraws in place until Ctrl-C. --once prints it once and exits, for
-scripts. The endpoints default to [market_data] of the config's node.toml.
+Without an instrument: one line per instrument, sized for an 80x24 terminal: code, last price,
+change against the reference price in percent, best bid and ask, volume (t), turnover (CNY) and
+status (trading, lunch, closed, HALTED). When the instruments do not fit the terminal's height, a
+page of them is shown and the last line says how many are not (--page N shows another).
+
+With instruments: a board each: last price and change, reference price, open/high/low, the band's
+limit-up and limit-down prices, volume, turnover, the five best ask and bid levels with quantity
+and order count, today's last 5 trades (time, price, quantity, the aggressor's side), the session
+and halt status. Prices are CNY per tonne; times are exchange time in the calendar's time zone.
+
+"updated" is the exchange time of the newest change shown. STALE means no market-data heartbeat
+came within three heartbeat intervals: the node has stopped or the network is cut, so the figures
+may be old. It clears when heartbeats come back.
+
+Colour follows the Chinese market: red above the reference price (rising), green below
+(falling). It is on for a terminal; off when NO_COLOR is set, TERM is dumb or the output is not a
+terminal; --color always/never decides instead.
+
+On a terminal the display redraws in place until Ctrl-C. --once prints it once and exits, for
+scripts (every instrument then, not a page). The endpoints default to [market_data] of the config's
+node.toml.
+"""
+EPILOG = """\
+examples:
+  carbonx quotes                              every instrument, one line each, live
+  carbonx quotes SHEA2025                     the board of one instrument, live
+  carbonx quotes SHEA2025 CCER --once         two boards, printed once
+  carbonx quotes --once --color never > quotes.txt
+  carbonx quotes --page 2                     the second page of a long list
+  carbonx quotes --endpoint tcp://10.0.0.5:7002 --snapshot-endpoint tcp://10.0.0.5:7003
 """
 CLEAR_HOME = "\x1b[H\x1b[2J"
 REDRAW_S = 0.1  # at most ten redraws a second, however busy the feed
+TABLE_CHANNELS = ("quote", "status")
+BOARD_CHANNELS = ("quote", "depth", "trade", "status")
+COLOR_CHOICES = ("auto", "always", "never")
+
+# The clock STALE is judged by (time.monotonic(), as the subscriber's); a test may move it on.
+clock = time.monotonic
 
 
-def add_parser(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "quotes", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("instruments", nargs="*", metavar="INSTRUMENT", help="instrument codes (default: all)")
-    parser.add_argument("--config", default="config", metavar="DIR", help="config directory (default: config)")
+class Feed(NamedTuple):
+    """Where a node's market data is and how to read it, from the options and the config."""
+
+    endpoint: str
+    snapshot_endpoint: str
+    heartbeat_ms: int  # the interval the config expects until the feed tells its own (0: unknown)
+    tz: dt.tzinfo  # the exchange's time zone, for times
+
+
+def add_feed_options(parser: argparse.ArgumentParser) -> None:
+    """--config, --endpoint, --snapshot-endpoint and --timeout-ms, shared with ``carbonx bulletin``."""
+    parser.add_argument("--config", metavar="DIR", help="config directory (default: config)")
     parser.add_argument("--endpoint", metavar="E", help="market-data PUB endpoint (default: from node.toml)")
     parser.add_argument("--snapshot-endpoint", metavar="E", help="snapshot service endpoint (default: from node.toml)")
-    parser.add_argument("--once", action="store_true", help="print the board once and exit")
     parser.add_argument(
         "--timeout-ms",
         type=int,
@@ -44,71 +86,184 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="how long to wait for the snapshot service (default: 3000)",
     )
+
+
+def add_parser(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "quotes",
+        help=HELP,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "instruments", nargs="*", metavar="INSTRUMENT", help="instruments to show in detail (default: a table of all)"
+    )
+    add_feed_options(parser)
+    parser.add_argument("--once", action="store_true", help="print once and exit")
+    parser.add_argument(
+        "--page", type=int, metavar="N", help="the table's page N when the instruments do not fit the terminal"
+    )
+    parser.add_argument(
+        "--color", choices=COLOR_CHOICES, default="auto", help="colour prices: auto (a terminal), always, never"
+    )
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def feed_of(args: argparse.Namespace) -> Feed:
+    """The endpoints from the options, else the config's node.toml; the config is read when named or needed."""
     if args.timeout_ms <= 0:
         raise CarbonxError(f"--timeout-ms must be > 0, got {args.timeout_ms}")
     endpoint, snapshot_endpoint = args.endpoint, args.snapshot_endpoint
-    if endpoint is None or snapshot_endpoint is None:
-        options = load_config(args.config).node.market_data
-        endpoint = endpoint or options.endpoint
-        snapshot_endpoint = snapshot_endpoint or options.snapshot_endpoint
+    if args.config is None and endpoint is not None and snapshot_endpoint is not None:
+        return Feed(endpoint, snapshot_endpoint, 0, EXCHANGE_TZ)
+    loaded = load_config(args.config or "config")
+    options = loaded.node.market_data
+    return Feed(
+        endpoint or options.endpoint,
+        snapshot_endpoint or options.snapshot_endpoint,
+        options.heartbeat_ms,
+        ZoneInfo(loaded.exchange.calendar.timezone),
+    )
+
+
+def no_answer(command: str, feed: Feed, timeout_ms: int) -> int:
+    print(
+        f"carbonx {command}: no answer from {feed.snapshot_endpoint} within {timeout_ms} ms"
+        " (is carbonx serve running?)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def colour_wanted(choice: str, stream: TextIO) -> bool:
+    """Colour for ``stream``: always, never, or (auto) on a terminal unless NO_COLOR is set or TERM is dumb.
+
+    NO_COLOR (https://no-color.org) counts when set to anything but the empty string.
+    """
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.page is not None and args.page < 1:
+        raise CarbonxError(f"--page must be >= 1, got {args.page}")
+    feed = feed_of(args)
+    requested = list(dict.fromkeys(args.instruments))
+    listening_since = clock()
     with Subscriber(
-        endpoint,
-        snapshot_endpoint,
-        channels=("quote", "depth", "status"),
+        feed.endpoint,
+        feed.snapshot_endpoint,
+        instruments=requested or None,
+        channels=BOARD_CHANNELS if requested else TABLE_CHANNELS,
         snapshot_timeout_ms=args.timeout_ms,
     ) as subscriber:
         if not subscriber.wait_synced(args.timeout_ms):
-            print(
-                f"carbonx quotes: no answer from {snapshot_endpoint} within {args.timeout_ms} ms"
-                " (is carbonx serve running?)",
-                file=sys.stderr,
-            )
-            return 1
-        instruments = _instruments(args.instruments, subscriber.instruments())
+            return no_answer("quotes", feed, args.timeout_ms)
+        if requested:
+            _check_known(requested, subscriber, feed, args.timeout_ms)
+        screen = Screen(subscriber, requested, feed, listening_since, args.page, colour_wanted(args.color, sys.stdout))
         if args.once:
-            for line in render(subscriber, instruments, _width()):
+            for line in screen.lines(clock(), terminal=False):
                 print(line)
             return 0
-        return _follow(subscriber, instruments)
+        return _follow(subscriber, screen)
 
 
-def _instruments(requested: list[str], known: list[str]) -> list[str]:
-    unknown = [code for code in requested if code not in known]
-    if unknown:
-        raise CarbonxError(f"unknown instrument {unknown[0]}; known: {', '.join(known) or 'none'}")
-    return requested or known
+def _check_known(requested: list[str], subscriber: Subscriber, feed: Feed, timeout_ms: int) -> None:
+    """An instrument the node does not publish is a one-line error naming those it does."""
+    missing = [code for code in requested if code not in subscriber.instruments()]
+    if not missing:
+        return
+    statuses = Subscriber(feed.endpoint, feed.snapshot_endpoint, channels=("status",), snapshot_timeout_ms=timeout_ms)
+    with statuses:
+        statuses.wait_synced(timeout_ms)
+        known = statuses.instruments()
+    raise CarbonxError(f"unknown instrument {missing[0]}; known: {', '.join(known) or 'none'}")
 
 
-def _follow(subscriber: Subscriber, instruments: list[str]) -> int:
-    """Redraw on every change until Ctrl-C: in place on a terminal, appended otherwise."""
+class Screen:
+    """What is drawn: the table of every instrument, or the boards of those asked for."""
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        requested: list[str],
+        feed: Feed,
+        listening_since: float,
+        page: int | None,
+        colour: bool,
+    ) -> None:
+        self.subscriber = subscriber
+        self.requested = requested
+        self.feed = feed
+        self.listening_since = listening_since
+        self.page = page
+        self.paint = Paint(colour)
+
+    def stale_at(self) -> float | None:
+        sub = self.subscriber
+        return stale_at(sub.last_heartbeat_at, sub.heartbeat_ms or self.feed.heartbeat_ms, self.listening_since)
+
+    def stale(self, now: float) -> bool:
+        sub = self.subscriber
+        heartbeat_ms = sub.heartbeat_ms or self.feed.heartbeat_ms
+        return feed_stale(sub.last_heartbeat_at, heartbeat_ms, self.listening_since, now)
+
+    def lines(self, now: float, *, terminal: bool) -> list[str]:
+        """On a terminal the table is cut to its height (a page); elsewhere every instrument is shown."""
+        size = shutil.get_terminal_size((100, 24))
+        stale = self.stale(now)
+        if self.requested:
+            return render(self.subscriber, self.requested, size.columns, stale=stale, paint=self.paint, tz=self.feed.tz)
+        height = size.lines if terminal or self.page is not None else None
+        return overview(
+            self.subscriber,
+            self.subscriber.instruments(),
+            width=size.columns,
+            height=height,
+            page=self.page or 1,
+            stale=stale,
+            paint=self.paint,
+            tz=self.feed.tz,
+        )
+
+
+def _follow(subscriber: Subscriber, screen: Screen) -> int:
+    """Redraw on every change, and when the feed turns stale or fresh, until Ctrl-C: in place on a
+    terminal, appended otherwise."""
     terminal = sys.stdout.isatty()
     try:
-        _draw(subscriber, instruments, terminal)
-        drawn_at, changed = time.monotonic(), False
+        stale = screen.stale(clock())
+        _draw(screen, terminal)
+        drawn_at, changed = clock(), False
         while True:
-            wait_s = max(0.0, drawn_at + REDRAW_S - time.monotonic()) if changed else 1.0
+            now = clock()
+            wait_s = max(0.0, drawn_at + REDRAW_S - now) if changed else 1.0
+            turns_stale = screen.stale_at()
+            if not stale and turns_stale is not None:
+                wait_s = min(wait_s, max(0.0, turns_stale - now))
             changed = bool(subscriber.poll(math.ceil(wait_s * 1000))) or changed
-            if changed and time.monotonic() >= drawn_at + REDRAW_S:
-                _draw(subscriber, instruments, terminal)
-                drawn_at, changed = time.monotonic(), False
+            now = clock()
+            flipped = screen.stale(now) != stale
+            if flipped or (changed and now >= drawn_at + REDRAW_S):
+                stale = screen.stale(now)
+                _draw(screen, terminal)
+                drawn_at, changed = clock(), False
     except KeyboardInterrupt:
         if terminal:
             print()
         return 0
 
 
-def _draw(subscriber: Subscriber, instruments: list[str], terminal: bool) -> None:
-    lines = render(subscriber, instruments, _width())
+def _draw(screen: Screen, terminal: bool) -> None:
+    lines = screen.lines(clock(), terminal=terminal)
     if terminal:
-        sys.stdout.write(CLEAR_HOME + "\n".join(lines) + "\n")
+        # No newline after the last line: a full-height screen would scroll its first line away.
+        sys.stdout.write(CLEAR_HOME + "\n".join(lines))
     else:
         sys.stdout.write("\n".join(lines) + "\n\n")
     sys.stdout.flush()
-
-
-def _width() -> int:
-    return shutil.get_terminal_size((100, 24)).columns

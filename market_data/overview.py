@@ -1,0 +1,136 @@
+"""The quote overview: one line per instrument, sized for a terminal, and whether the feed is stale.
+
+A title (the trading day and session, the update time, STALE), the column names, then per
+instrument: code, last, change in percent, best bid and ask, volume, turnover and status. When
+the instruments do not fit the height, they are shown a page at a time and the last line says how
+many are not shown and how to see them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from market_data.board import (
+    EMPTY,
+    EXCHANGE_TZ,
+    StatusSource,
+    clock_time,
+    market_state,
+    percent_change,
+    status_word,
+    yuan,
+)
+from market_data.messages import SILENT_AFTER_HEARTBEATS
+from market_data.terminal import ALERT, PLAIN, Paint, clip, tone
+
+HEADER = ("code", "last", "change", "bid", "ask", "volume t", "turnover", "status")
+_LEFT = {0, len(HEADER) - 1}  # code and status read left to right; figures line up on the right
+
+
+def stale_at(last_heartbeat_at: float | None, heartbeat_ms: int, listening_since: float) -> float | None:
+    """When the feed turns stale (in the caller's ``time.monotonic()``): SILENT_AFTER_HEARTBEATS
+    intervals after the last heartbeat, or after listening began when none came yet.
+
+    ``heartbeat_ms`` is the interval the feed told (``Subscriber.heartbeat_ms``), else the one the
+    config expects; None when neither is known: a feed of unknown rhythm is never called stale.
+    """
+    if heartbeat_ms <= 0:
+        return None
+    since = listening_since if last_heartbeat_at is None else last_heartbeat_at
+    return since + SILENT_AFTER_HEARTBEATS * heartbeat_ms / 1000
+
+
+def feed_stale(last_heartbeat_at: float | None, heartbeat_ms: int, listening_since: float, now: float) -> bool:
+    """No heartbeat within SILENT_AFTER_HEARTBEATS intervals as of ``now``: the node is gone or cut off."""
+    due = stale_at(last_heartbeat_at, heartbeat_ms, listening_since)
+    return due is not None and now >= due
+
+
+def overview(
+    source: StatusSource,
+    instruments: Sequence[str],
+    *,
+    width: int = 80,
+    height: int | None = None,
+    page: int = 1,
+    stale: bool = False,
+    paint: Paint = PLAIN,
+    tz: dt.tzinfo = EXCHANGE_TZ,
+) -> list[str]:
+    """The table of ``instruments``: at most ``height`` lines (None: every instrument) of ``width``.
+
+    ``page`` (from 1) chooses which instruments when they do not all fit; a page beyond the last
+    shows the last.
+    """
+    rows = [_row(source, code) for code in instruments]
+    footer: str | None = None
+    if height is not None and 2 + len(rows) > height:
+        per_page = max(1, height - 3)  # title, column names and the footer take three lines
+        pages = -(-len(rows) // per_page)
+        page = min(max(page, 1), pages)
+        first = (page - 1) * per_page
+        shown = rows[first : first + per_page]
+        footer = (
+            f"page {page}/{pages}: {first + 1}-{first + len(shown)} of {len(rows)};"
+            f" {len(rows) - len(shown)} not shown (--page N, or carbonx quotes CODE)"
+        )
+        rows = shown
+    lines = [_title(source, instruments, stale, paint, tz), *_table(rows, width, paint)]
+    if footer is not None:
+        lines.append(footer)
+    return [clip(line, width) for line in lines]
+
+
+def _title(source: StatusSource, instruments: Sequence[str], stale: bool, paint: Paint, tz: dt.tzinfo) -> str:
+    market = source.market_status()
+    times = [market.ts] if market is not None else []
+    for code in instruments:
+        times += [m.ts for m in (source.quote(code), source.status(code)) if m is not None]
+    title = f"{market_state(None, market, paint)} · updated {clock_time(max(times, default=0), tz)}"
+    return title + (" · " + paint("STALE", ALERT) if stale else "")
+
+
+# A row: each cell's text and its style ("" for none).
+_Row = list[tuple[str, str]]
+
+
+def _row(source: StatusSource, code: str) -> _Row:
+    quote = source.quote(code)
+    word = status_word(source.status(code), source.market_status())
+    if quote is None:
+        return [(code, ""), *[(EMPTY, "")] * 6, ("no data", "")]
+    reference = quote.reference_price
+
+    def price(fen: int) -> tuple[str, str]:
+        return (yuan(fen), tone(fen - reference)) if fen else (EMPTY, "")
+
+    traded = quote.trades > 0
+    change = (percent_change(quote.change, reference), tone(quote.change)) if traded else (EMPTY, "")
+    return [
+        (code, ""),
+        price(quote.last) if traded else (EMPTY, ""),
+        change,
+        price(quote.bid),
+        price(quote.ask),
+        (f"{quote.volume:,}", ""),
+        (yuan(quote.turnover), ""),
+        (word, ALERT if word == "HALTED" else ""),
+    ]
+
+
+def _table(rows: list[_Row], width: int, paint: Paint) -> list[str]:
+    """The column names and rows, aligned; two spaces between columns, one when two do not fit."""
+    widths = [len(name) for name in HEADER]
+    for row in rows:
+        widths = [max(w, len(text)) for w, (text, _) in zip(widths, row, strict=True)]
+    gap = "  " if sum(widths) + 2 * (len(widths) - 1) <= width else " "
+
+    def line(cells: _Row) -> str:
+        texts = [
+            (text.ljust(w) if i in _LEFT else text.rjust(w), style)
+            for i, ((text, style), w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return gap.join(paint(text, style) for text, style in texts)
+
+    return [line([(name, "") for name in HEADER]), *(line(r) for r in rows)]
