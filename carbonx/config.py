@@ -20,6 +20,7 @@ from typing import Literal, TypeVar
 import msgspec
 import msgspec.toml
 
+from carbonx.config_problems import syntax_problem, validation_problem
 from carbonx.errors import ConfigError
 from engine.config import (
     TRADING_ACCOUNT_KINDS,
@@ -222,40 +223,9 @@ def _load(path: Path, shape: type[T]) -> T | None:
     try:
         return msgspec.toml.decode(text, type=shape)
     except msgspec.ValidationError as exc:  # before DecodeError: it is a subclass
-        key, problem = _validation_problem(str(exc))
-        raise ConfigError(_line(path, key, problem)) from None
+        raise ConfigError(_line(path, *validation_problem(shape, str(exc)))) from None
     except msgspec.DecodeError as exc:
-        raise ConfigError(_line(path, *_syntax_problem(str(exc)))) from None
-
-
-_AT_PATH = re.compile(r"^(?P<problem>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`$")
-_SYNTAX = re.compile(r"^(?P<problem>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def _validation_problem(message: str) -> tuple[str, str]:
-    """msgspec's "Expected `int`, got `str` - at `$.instrument[0].tick_fen`" as (key path, problem)."""
-    found = _AT_PATH.match(message)
-    problem, path = (found["problem"], found["path"].lstrip(".")) if found else (message, "")
-    for pattern, what in ((_MISSING, "missing required key"), (_UNKNOWN, "unknown key")):
-        field = pattern.match(problem)
-        if field:
-            return (f"{path}.{field['field']}" if path else field["field"]), what
-    return path or "(top level)", _lower_first(problem.replace("`", ""))
-
-
-def _syntax_problem(message: str) -> tuple[str, str]:
-    """tomllib's "Invalid value (at line 3, column 7)" as (position, problem)."""
-    found = _SYNTAX.match(message)
-    if found is None:
-        return "", f"TOML syntax error: {_lower_first(message)}"
-    where = f"line {found['line']}, column {found['column']}" if found["line"] else "end of document"
-    return where, f"TOML syntax error: {_lower_first(found['problem'])}"
+        raise ConfigError(_line(path, *syntax_problem(str(exc)))) from None
 
 
 # --------------------------------------------------------------------------------------------- checking

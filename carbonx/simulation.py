@@ -1,10 +1,10 @@
 """A seeded simulated trading day: members trade through the engine in process, journaled.
 
-Until the gateway lands this is what ``make run`` shows: free allocation and deposits at the start,
-the morning and afternoon sessions with a random but reproducible order flow from every trading
-account of the config, the close and the end of day — statements, member settlement, large holders
-and the conservation check, written to the data directory's SQLite database — then a snapshot. The
-journal it leaves reproduces the same state hash under ``carbonx replay``.
+Free allocation and deposits at the start, the morning and afternoon sessions with a random but
+reproducible order flow from every trading account of the config (``carbonx.member_flow``: funded
+orders at prices inside the band), the close and the end of day — statements, member settlement,
+large holders and the conservation check, written to the data directory's SQLite database — then a
+snapshot. The journal it leaves reproduces the same state hash under ``carbonx replay``.
 
 The randomness and the clock live here, outside the engine: the flow is drawn from a seeded
 ``random.Random`` and the exchange times come from the trading day's session times, so the same
@@ -21,11 +21,13 @@ import datetime as dt
 import random
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import msgspec
 
+from carbonx.member_flow import MAX_ORDER_BY_KIND, ORDER_TYPES, AccountQuery, MemberFlow
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
 from engine.exchange import Exchange
@@ -49,7 +51,6 @@ from engine.messages import (
     OrderAccepted,
     OrderCancelled,
     OrderRejected,
-    OrderType,
     RequestRejected,
     Session,
     SetSession,
@@ -68,15 +69,6 @@ HOLDINGS_BY_KIND = {
     "institution": {"allowance": 200_000, "ccer": 200_000, "shcer": 200_000},
     "individual": {"allowance": 20_000, "ccer": 20_000, "shcer": 20_000},
 }
-# Largest order (t, before the lot) per account kind: individuals trade smaller tickets.
-MAX_ORDER_BY_KIND = {"covered_entity": 2_000, "institution": 2_000, "individual": 500}
-ORDER_TYPES = (
-    (OrderType.LIMIT, 70),
-    (OrderType.LIMIT_IOC, 8),
-    (OrderType.LIMIT_FOK, 4),
-    (OrderType.MARKET_FIVE_CANCEL, 10),
-    (OrderType.MARKET_FIVE_LIMIT, 8),
-)
 
 
 class SimulationResult(msgspec.Struct, kw_only=True):
@@ -160,7 +152,12 @@ class _Clock:
 
 
 class OrderFlow:
-    """The simulated members' order flow: a drifting fair value per instrument and live order ids."""
+    """An unchecked order flow: a drifting fair value per instrument and live order ids.
+
+    It sends whatever it draws, funded or not, so many of its orders are rejected: the replay tests
+    use it for a journal full of rejects. ``carbonx simulate`` sends ``carbonx.member_flow.MemberFlow``,
+    the flow members' own systems would send.
+    """
 
     def __init__(self, config: ExchangeConfig, rng: random.Random) -> None:
         self.rng = rng
@@ -245,13 +242,16 @@ def run_simulation(
     trading_day: dt.date,
     overwrite: bool = False,
     fsync: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
+    """Simulate the day; ``progress(done, orders)`` is told of the order-entry commands now and then."""
     if not config.calendar.is_trading_day(trading_day):
         raise SimulationError(f"{trading_day} is not a trading day of the calendar (weekend or holiday)")
     clock = _Clock(trading_day, ZoneInfo(config.calendar.timezone))
     rng = random.Random(seed)
-    flow = OrderFlow(config, rng)
     exchange = Exchange(config)
+    flow = MemberFlow(config, rng, AccountQuery(exchange.ledger), orders)
+    every = max(orders // 100, 1)
     events: list[Event] = []
     sessions = config.calendar.sessions
     with prepare_data_dir(data_dir, overwrite, fsync) as journal:
@@ -275,6 +275,8 @@ def run_simulation(
                 out = sequencer.submit(command)
                 flow.observe(command, out)
                 events.extend(out)
+                if progress is not None and flow.sent % every == 0:
+                    progress(flow.sent, orders)
         clock.at(sessions.afternoon_close)
         events.extend(sequencer.submit(SetSession(session=Session.CLOSED)))
         end_of_day = sequencer.submit(EndOfDay(trading_day=day_to_int(trading_day)))

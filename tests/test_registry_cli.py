@@ -233,7 +233,7 @@ def test_rows_the_exchange_would_reject_are_all_named_and_nothing_is_journaled(t
     error = registry_error("withdraw", str(path), "--data-dir", str(directory))
 
     assert error.problems == [
-        f"{path}:3: NOT_WITHDRAWABLE: amount=25000000 withdrawable=24990050",
+        f"{path}:3: NOT_WITHDRAWABLE: amount=250,000.00 CNY withdrawable=249,900.50 CNY",
         f"{path}:4: UNKNOWN_ACCOUNT: account=A999",
     ]
     assert str(error).splitlines()[0] == f"{path}: 2 rows rejected by the exchange; nothing applied"

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from carbonx.cli import (
+    bulletin_cmd,
     eod_cmd,
+    fills_cmd,
     keys_cmd,
     member_cmds,
     quotes_cmd,
@@ -25,6 +27,7 @@ from carbonx.cli import (
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
 from carbonx.simulation import SimulationError
+from carbonx.version import carbonx_version
 from engine.journal import JournalCorrupt
 from engine.recovery import DataDirError, InvalidCommand
 from gateway.errors import GatewayError
@@ -91,10 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="warning",
         help="level of the JSON log lines written to stderr (default: warning)",
     )
+    parser.add_argument("--version", action="version", version=f"carbonx {carbonx_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve_cmd.add_parser(commands)
     quotes_cmd.add_parser(commands)
+    bulletin_cmd.add_parser(commands)
     member_cmds.add_parsers(commands)
+    fills_cmd.add_parser(commands)
     regulator_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)

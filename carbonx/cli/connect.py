@@ -7,7 +7,7 @@ import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from carbonx.cli.display import cny
+from carbonx.cli.display import cny, reject_in_cny
 from carbonx.config import LoadedConfig, load_config
 from carbonx.errors import CarbonxError
 from engine.messages import (
@@ -109,7 +109,7 @@ def describe(event: Event) -> str:
                 f"{event.instrument} @ {cny(event.price)}, fee {cny(event.fee)} CNY, {role}, leaves {event.leaves:,} t"
             )
         case OrderRejected() | RequestRejected():
-            return f"rejected {event.code.value}: {event.text}"
+            return f"rejected {event.code.value}: {reject_in_cny(event.text)}"
         case OrderCancelled():
             return (
                 f"cancelled order {event.order_id} ({event.reason.name}): {event.cancelled_quantity:,} t; "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from carbonx.config import load_config
 from gateway.keys import PUBLIC_SUFFIX, SECRET_SUFFIX, SERVER, KeyReport, generate_keys
 
+# The demo key pairs published with the source: their secret files are no secret.
+DEMO_KEYS = Path(__file__).resolve().parent.parent.parent / "config" / "demo-keys"
 HELP = "CURVE keys of the order gateway: generate the node's and the members' key pairs"
 DESCRIPTION = """\
 The order gateway and the drop copy accept only ZeroMQ CURVE connections whose public key is
@@ -95,19 +98,34 @@ def run(args: argparse.Namespace) -> int:
     config_dir: Path = args.config
     keys_dir: Path = args.keys_dir if args.keys_dir is not None else load_config(config_dir).keys_dir
     report = generate_keys(config_dir, keys_dir, args.member, force=args.force)
-    for line in summary(report):
+    for line in summary(report, demo_pairs_kept(report)):
         print(line)
     return 0
 
 
-def summary(report: KeyReport) -> list[str]:
+def demo_pairs_kept(report: KeyReport, shipped: Path = DEMO_KEYS) -> list[str]:
+    """The kept secret files that are the demo pairs published with carbonx (byte for byte)."""
+    keys_dir = Path(report.keys_dir)
+    demo = []
+    for name in report.kept:
+        try:
+            if (keys_dir / name).read_bytes() == (shipped / name).read_bytes():
+                demo.append(name)
+        except OSError:
+            continue  # not among the demo files: a pair of its own
+    return demo
+
+
+def summary(report: KeyReport, demo: Sequence[str] = ()) -> list[str]:
     """What was written and kept, and what to hand to whom."""
     keys_dir = Path(report.keys_dir)
     lines = [f"carbonx keys generate: {keys_dir}"]
     for what, names in (("written", report.written), ("kept", report.kept)):
         if names:
             lines.append(f"{what:<13}{', '.join(names)}")
-    if report.kept:
+    if demo:
+        lines += _demo_advice(keys_dir, report.members_file)
+    elif report.kept:
         lines.append(f"{'':<13}(existing pairs are kept; --force replaces them)")
     if report.members_updated:
         lines.append(
@@ -126,3 +144,20 @@ def summary(report: KeyReport) -> list[str]:
     if report.members_updated or report.written:
         lines.append("A running node loads keys when it starts: restart it to use these.")
     return lines
+
+
+def _demo_advice(keys_dir: Path, members_file: str) -> list[str]:
+    """Why the demo pairs were kept, and the two ways to pairs of one's own."""
+    config_dir = Path(members_file).parent
+    force = "carbonx keys generate --force" + ("" if config_dir == Path("config") else f" --config {config_dir}")
+    indent = " " * 13
+    return [
+        f"{'demo pairs':<13}the kept pairs are the demo pairs published with carbonx (config/{DEMO_KEYS.name}): "
+        "their secret",
+        f"{indent}files are public, so they serve the demo only. For pairs of your own, either replace them:",
+        f"{indent}  {force}",
+        f"{indent}  (new pairs in {keys_dir}, their public keys into {members_file}), or make a config",
+        f"{indent}directory of your own (keys_dir in its node.toml names its keys directory):",
+        f"{indent}  cp -r config DIR && rm -r DIR/{DEMO_KEYS.name}",
+        f"{indent}  carbonx keys generate --config DIR",
+    ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carbonx.cli.display import cny
+from carbonx.cli.display import cny, reject_in_cny
 from carbonx.config import load_config
 from carbonx.data_dir import (
     CommandsRejected,
@@ -268,7 +268,7 @@ def _through_node(args: argparse.Namespace, registry_file: RegistryFile, data_di
         outcomes: list[list[Event]] = [list(events) for events in outcome.events]
     else:
         if outcome.refused is not None:
-            raise CarbonxError(f"{endpoint}: refused by the gateway: {outcome.refused.text}")
+            raise CarbonxError(f"{endpoint}: refused by the gateway: {reject_in_cny(outcome.refused.text)}")
         # Each registry command has one event when applied; the file's record is among them.
         outcomes = [[event] for event in outcome.events]
     records = [e for events in outcomes for e in events if isinstance(e, RegistryFileRecorded)]
@@ -300,7 +300,10 @@ def _refusal(
         if text.startswith(Reject.REGISTRY_FILE_ALREADY_APPLIED.name):
             return RegistryFileAlreadyApplied(already_applied_line(registry_file, text, data_dir, timezone))
     entries = registry_file.entries
-    problems = [f"{entries[index - 1].where if index else registry_file.path}: {text}" for index, text in rejections]
+    problems = [
+        f"{entries[index - 1].where if index else registry_file.path}: {reject_in_cny(text)}"
+        for index, text in rejections
+    ]
     summary = f"{registry_file.path}: {len(problems)} rows rejected by the exchange; nothing applied"
     return RegistryFileError(problems, summary)
 

@@ -10,6 +10,8 @@ from types import FrameType
 from typing import Any
 
 from carbonx.config import load_config
+from carbonx.data_dir import writable_data_dir
+from carbonx.kernel_progress import compile_progress
 from carbonx.node import Node
 from engine.exchange import DEFAULT_BOOK
 from engine.fast.warm import kernels_cached, load_kernels
@@ -27,7 +29,13 @@ SIGTERM stop intake, answer what was received, write a snapshot and exit with st
 
 --demo, for trying the exchange at once: a new data directory gets the demo funding (cash and
 allowances for every demo account), and a trading day is opened immediately with its morning
-session, whatever the clock says; the session then stays open until the node stops.
+session, whatever the clock says. No scheduler runs in demo mode: the day stays open until the
+regulator closes it (carbonx regulator session close, then end-of-day), and a day the regulator
+ended stays ended until carbonx regulator start-of-day opens the next (or a restart of the demo
+node does).
+
+The data directory is created when missing; one that is a file or cannot be written is refused
+with one line before anything starts.
 """
 EPILOG = """\
 examples:
@@ -56,10 +64,10 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     data_dir: Path = args.data_dir or Path(loaded.node.data_dir)
+    writable_data_dir(data_dir)
     if (loaded.node.engine.book or DEFAULT_BOOK) == "fast":
-        if not kernels_cached():
-            print("compiling the fast book's kernels (after an install or upgrade only; about 30 s)...", flush=True)
-        load_kernels(loaded.exchange)  # before replay and before "ready": no order waits for a compile
+        with compile_progress(sys.stdout, cached=kernels_cached()):
+            load_kernels(loaded.exchange)  # before replay and before "ready": no order waits for a compile
     node = Node(loaded, data_dir, demo=args.demo)
     try:
         endpoints = node.bind()
@@ -77,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         f"  drop copy     {endpoints.drop_copy}   CURVE; surveillance keys only",
         f"  member keys   {keys}/<MEMBER>.key_secret"
         + (
-            "   (DEMO keys published with the code: run `carbonx keys generate` before real use)"
+            "   (DEMO keys, published with the code: before real use, `carbonx keys generate --force`,"
+            " or --config DIR of your own)"
             if "demo" in str(keys)
             else ""
         ),

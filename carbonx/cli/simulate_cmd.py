@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
 from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
+from carbonx.data_dir import writable_data_dir
+from carbonx.member_flow import EXPECTED_REJECTS, RACES_HEADLINE
 from carbonx.simulation import SIMULATION_DATA_DIR, SimulationResult, run_simulation
 
 HELP = "run a seeded simulated trading day and print its daily bulletin"
@@ -16,10 +19,15 @@ DESCRIPTION = """\
 Run one trading day with simulated members through the engine in process: deposits and free
 allocation at the start, the morning and afternoon sessions with a seeded order flow from every
 trading account in the config (limit, IOC, FOK and both best-five-levels market orders, cancels
-and amends), the close and the end of day. Prints the daily bulletin per instrument, the fees
-collected and the conservation check. Leaves the journal, an end-of-day snapshot and the SQLite
-database of statements (carbonx.db) in the data directory: `carbonx eod report --date D
---data-dir DIR` shows the statements, and `carbonx replay DIR` reproduces the same state hash.
+and amends), the close and the end of day. The members send what their own systems would: orders
+their accounts can pay for (cash, or allowances not bought today), sized so that what they hold
+lasts the day, at prices inside the band. The few rejects are races a real market has too: a cancel
+or amend sent before the report of the fill that ended its order arrived; they are listed by code.
+Prints the daily bulletin per instrument, the fees collected, the rejects and the conservation
+check (on a terminal, the progress of a long day on stderr). Leaves the journal, an end-of-day
+snapshot and the SQLite database of statements (carbonx.db) in the data directory: `carbonx eod
+report --date D --data-dir DIR` shows the statements, and `carbonx replay DIR` reproduces the
+same state hash.
 
 The data directory is the simulation's own (var-simulate unless --data-dir says otherwise), never
 the node's var by default. A directory a running node holds is refused, --overwrite or not, and
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         today = dt.date.today()
         day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
     data_dir: Path = args.data_dir or Path(SIMULATION_DATA_DIR)
+    writable_data_dir(data_dir)  # a file, or not writable: one line, not an errno
     result = run_simulation(
         loaded.exchange,
         data_dir,
@@ -74,13 +83,26 @@ def run(args: argparse.Namespace) -> int:
         trading_day=day,
         overwrite=args.overwrite,
         fsync=loaded.node.fsync,
+        progress=_progress if sys.stderr.isatty() else None,
     )
-    for line in report(result, args.seed):
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)  # the progress line goes
+    for line in report(result, args.seed, args.orders):
         print(line)
     return 0
 
 
-def report(result: SimulationResult, seed: int) -> list[str]:
+def _progress(done: int, total: int) -> None:
+    """One line on the terminal, rewritten in place: a long day (--orders 100000) takes a while."""
+    print(
+        f"\rcarbonx simulate: {done:,}/{total:,} order-entry commands ({100 * done // total}%)",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def report(result: SimulationResult, seed: int, orders: int) -> list[str]:
     lines = [
         f"carbonx simulate: trading day {result.trading_day}, seed {seed}, {result.accounts} trading accounts",
         "",
@@ -101,7 +123,6 @@ def report(result: SimulationResult, seed: int) -> list[str]:
     ]
     header = ["instrument", "open", "high", "low", "close", "volume t", "turnover", "trades"]
     lines += table(header, rows)
-    rejected = sum(result.rejects.values())
     if result.conservation:
         conservation = "FAILED, market halted: " + "; ".join(
             f"{m.asset} expected {m.expected:,} held {m.actual:,} (difference {m.difference:+,})"
@@ -116,8 +137,7 @@ def report(result: SimulationResult, seed: int) -> list[str]:
         f"fees collected     {cny(result.fees_collected)} CNY",
         f"orders accepted    {result.orders_accepted:,}; trades {result.trades:,}; "
         f"expired at the close {result.expired:,}",
-        f"rejected           {rejected:,}"
-        + (" (" + ", ".join(f"{k} {v}" for k, v in result.rejects.items()) + ")" if rejected else ""),
+        *rejects(result.rejects, orders),
         f"journal            {result.data_dir} ({result.commands:,} commands; snapshot at seq {result.commands:,})",
         f"statements         {result.statements:,} accounts; large holders {result.large_holders:,}; "
         f"database {result.database}",
@@ -125,6 +145,19 @@ def report(result: SimulationResult, seed: int) -> list[str]:
         f"report             carbonx eod report --date {result.trading_day} --data-dir {result.data_dir}",
         f"reproduce          carbonx replay {result.data_dir}",
     ]
+    return lines
+
+
+def rejects(by_code: dict[str, int], orders: int) -> list[str]:
+    """How many commands the exchange refused, by code, and why the flow meets each."""
+    rejected = sum(by_code.values())
+    races = all(code in EXPECTED_REJECTS for code in by_code)
+    headline = f", {RACES_HEADLINE}:" if rejected and races else (":" if rejected else "")
+    lines = [f"rejected           {rejected:,} of {orders:,} order-entry commands{headline}"]
+    width = max((len(code) + len(f"{count:,}") for code, count in by_code.items()), default=0) + 2
+    for code, count in sorted(by_code.items(), key=lambda item: (-item[1], item[0])):
+        why = EXPECTED_REJECTS.get(code, "not expected of this flow: a defect (docs/REJECT_CODES.md)")
+        lines.append(f"{'':19}{code}{count:>{width - len(code)},}  {why}")
     return lines
 
 
