@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             feed.endpoint, feed.snapshot_endpoint, channels=("bulletin",), snapshot_timeout_ms=args.timeout_ms
         ) as subscriber:
             if not subscriber.wait_synced(args.timeout_ms):
-                return no_answer("bulletin", feed, args.timeout_ms)
+                raise no_answer(feed, args.timeout_ms)
             held = [b for b in map(subscriber.bulletin, subscriber.instruments()) if b is not None]
         bulletin = from_node(held, f"the node at {feed.snapshot_endpoint}", args.date)
     if args.format == "csv":

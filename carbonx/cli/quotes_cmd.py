@@ -127,13 +127,11 @@ def feed_of(args: argparse.Namespace) -> Feed:
     )
 
 
-def no_answer(command: str, feed: Feed, timeout_ms: int) -> int:
-    print(
-        f"carbonx {command}: no answer from {feed.snapshot_endpoint} within {timeout_ms} ms"
-        " (is carbonx serve running?)",
-        file=sys.stderr,
+def no_answer(feed: Feed, timeout_ms: int) -> CarbonxError:
+    """The one line for a node that does not answer: unreachable is a mistake the user can fix (exit 2)."""
+    return CarbonxError(
+        f"no answer from {feed.snapshot_endpoint} within {timeout_ms} ms (is carbonx serve running there?)"
     )
-    return 1
 
 
 def colour_wanted(choice: str, stream: TextIO) -> bool:
@@ -162,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         snapshot_timeout_ms=args.timeout_ms,
     ) as subscriber:
         if not subscriber.wait_synced(args.timeout_ms):
-            return no_answer("quotes", feed, args.timeout_ms)
+            raise no_answer(feed, args.timeout_ms)
         if requested:
             _check_known(requested, subscriber, feed, args.timeout_ms)
         screen = Screen(subscriber, requested, feed, listening_since, args.page, colour_wanted(args.color, sys.stdout))
