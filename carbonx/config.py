@@ -47,7 +47,8 @@ BP = 10_000  # the price band is in basis points of the reference price
 
 
 class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # DESIGN.md "Two order books, one behaviour"; unset: the engine's default (engine.exchange.DEFAULT_BOOK, fast)
+    # docs/ARCHITECTURE.md "Two order books, one behaviour"; unset: the engine's default
+    # (engine.exchange.DEFAULT_BOOK, fast)
     book: Literal["fast", "reference"] | None = None
 
 
@@ -97,7 +98,7 @@ class SchedulerOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    data_dir: str = "var"  # journal, snapshots, trade log and statements
+    data_dir: str = "var"  # journal, snapshots and the end-of-day database (carbonx.db)
     fsync: bool = True  # replies leave only after the journal batch is on disk
     snapshots_keep: int = 3  # snapshots (with their companions) the node keeps; older ones are removed
     engine: EngineOptions = msgspec.field(default_factory=EngineOptions)

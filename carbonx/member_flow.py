@@ -3,8 +3,9 @@
 A member does not send an order its account cannot pay for: before each order it looks at what
 its account query answers (available cash, sellable allowances) and sizes the order to fit, and
 it spreads what it holds over the day rather than selling out in the first hour (bought
-allowances are sellable only the next trading day, RULES.md). Prices follow a fair value per
-instrument that drifts a tick at a time inside the day's band. Cancels and amends name orders
+allowances are sellable only the next trading day: docs/RULES_COVERAGE.md "Pre-funding and
+settlement"). Prices follow a fair value per instrument that drifts a tick at a time inside the
+day's band. Cancels and amends name orders
 the member knows to be open, from its execution reports, which reach it a few commands after the
 exchange sent them: a cancel or amend sent while the fill that ended its order was on its way is
 refused, as on any real market. Those races are the only rejects this flow means to cause

@@ -1,4 +1,4 @@
-"""The exchange node: one thread polling every socket, the sequencer, the scheduler (DESIGN.md).
+"""The exchange node: one thread polling every socket, the sequencer, the scheduler (docs/ARCHITECTURE.md).
 
 Each turn of the loop drains what is waiting on the order-entry socket (up to ``max_poll_batch``
 frames), lets the gateway answer what needs no sequencing, and journals everything else as ONE

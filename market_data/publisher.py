@@ -1,11 +1,11 @@
 """The market-data publisher: engine events and the exchange's state in, sequenced messages out.
 
-Pure: no sockets and no clock. The node calls ``on_events`` after each applied command, then
-``drain(now)`` and sends what it returns on its PUB socket; it sends ``heartbeat(now)`` every
+Pure: no sockets and no clock. The node calls ``on_batch`` after each applied batch, then
+``drain(now)`` and sends what it returns on its XPUB socket; it sends ``heartbeat(now)`` every
 ``heartbeat_ms``. The snapshot service (``market_data.snapshot_service``) answers requests from
 what the publisher keeps: ``topics()``, ``epoch`` and ``snapshot_item(topic)``.
 
-What goes out (RULES.md "Information publication"):
+What goes out (real-time quotes: reform plan §6, Decree 20 Art. 31; the wire: docs/PROTOCOL.md §6):
 - trades, status changes and bulletins at the next ``drain``, in event order;
 - quote and depth of an instrument whenever an event touched it and the value changed (seq and ts
   are not part of the value). With ``conflate_ns`` > 0 each quote and depth topic goes out at most

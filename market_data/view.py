@@ -2,7 +2,7 @@
 
 The publisher reads the day's figures, the price band (the engine's own, never computed again
 here), the best levels of each book and the market state through this small adapter and nothing
-else, so a faster book (DESIGN.md "Two order books, one behaviour") plugs in by answering
+else, so a faster book (docs/ARCHITECTURE.md "Two order books, one behaviour") plugs in by answering
 ``depth`` from its arrays without the publisher changing.
 """
 
