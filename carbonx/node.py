@@ -107,6 +107,8 @@ class Node:
             recent_trades=md.recent_trades,
             heartbeat_ms=md.heartbeat_ms,
         )
+        # The snapshot service holds the latest bulletin per instrument; a restart must not lose it.
+        self.publisher.on_events(self.state.latest_bulletin())
         self._next_md_heartbeat = now
         self.endpoints: Endpoints | None = None
         gc.collect()  # what recovery left behind, once; what survives is frozen by the first batch

@@ -43,6 +43,7 @@ from engine.journal import (
 )
 from engine.messages import (
     Command,
+    DailyBulletin,
     EndOfDay,
     Event,
     OrderRejected,
@@ -118,6 +119,16 @@ class NodeState:
             last_seq=recovered.last_seq,
         )
         return recovered.exchange
+
+    def latest_bulletin(self) -> list[DailyBulletin]:
+        """The bulletin of the last recorded end of day (none before the first), for market data to
+        hold again after a restart, as the node held it before."""
+        db = self.data_dir / DB_FILE
+        if not db.is_file():
+            return []
+        with StatementStore.open(db) as store:
+            day = store.latest_trading_day()
+            return [] if day is None else store.bulletins(day)
 
     def end_of_day(self, events: Sequence[Event]) -> None:
         """After an EndOfDay is durable: the statements database, then a snapshot covering it."""

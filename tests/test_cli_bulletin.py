@@ -212,10 +212,14 @@ def test_a_real_nodes_bulletin_reads_the_same_online_and_from_its_data_directory
         feed = ["--endpoint", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
         from_node = run(capsys, "bulletin", "--format", "csv", "--config", str(node.config), *feed)
         from_disk = run(capsys, "bulletin", "--format", "csv", "--data-dir", str(node.data_dir))
+        assert node.stop() == 0
+        node.start()  # a restarted node holds the bulletin it held before
+        feed = ["--endpoint", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
+        after_restart = run(capsys, "bulletin", "--format", "csv", "--config", str(node.config), *feed)
     finally:
         node.close()
-    assert from_node[0] == from_disk[0] == 0
-    assert from_node[1] == from_disk[1]
+    assert from_node[0] == from_disk[0] == after_restart[0] == 0
+    assert from_node[1] == from_disk[1] == after_restart[1]
     shea = next(row for row in from_node[1].splitlines() if ",SHEA2025," in row).split(",")
     # reference, open, high, low, last, close, vwap, change, change_bp, volume, turnover, trades
     assert shea[1:] == ["SHEA2025", "8000", *["8050"] * 6, "50", "63", "120", "966000", "1"]

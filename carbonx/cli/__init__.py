@@ -45,24 +45,34 @@ state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
 snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
-account, quotes, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
+fills, account, quotes, bulletin, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
 """
 
 EPILOG = """\
-examples:
-  carbonx serve --demo                   the exchange, demo members funded, a session open (make run)
-  carbonx quotes SHEA2025                the live quote board (another terminal)
+examples, by who uses them (make run starts a demo node; demo members M001 M002 M003 M101 M102):
+ member firms
+  carbonx order new --member M002 sell SHEA2025 100 80.00      waits 1 s for its fills (--wait N)
   carbonx order new --member M001 buy SHEA2025 100 80.00
-  carbonx order list --member M001       open orders;  carbonx account --member M001: balances
+  carbonx fills --member M002            the day's executions: price, quantity, fee, maker or taker
+  carbonx order list --member M001 --all
+                                         today's orders in every state (without --all: open ones)
+  carbonx account --member M001          cash and holdings
+ market-data subscribers
+  carbonx quotes                         every instrument on one screen, live
+  carbonx quotes SHEA2025                one instrument: band, five levels, last trades
+  carbonx bulletin                       the latest daily bulletin (--data-dir var: any recorded day)
+ the regulator (member REGULATOR)
   carbonx regulator halt SHEA2025 --reason "price anomaly"
-  carbonx keys generate                  new CURVE key pairs; public keys into members.toml
-  carbonx simulate                       a seeded trading day in process; prints the daily bulletin
-  carbonx simulate --seed 7 --orders 5000 --date 2026-11-24
-  carbonx replay var                     rebuild the state from the journal; prints its hash
-  carbonx eod report --date 2026-11-23   the end of day: bulletin, settlement, statements
-  carbonx eod report --date 2026-11-23 --account A001 --format csv
+  carbonx regulator session close        then: carbonx regulator end-of-day, start-of-day
   carbonx registry allocate examples/registry/allocate.csv
                                          apply a free allocation through the journal
+  carbonx eod report                     the latest day: bulletin, settlement, statements
+  carbonx eod report --date 2026-11-23 --account A001 --format csv
+ running the exchange
+  carbonx serve --demo                   the exchange, demo members funded, a session open (make run)
+  carbonx keys generate --force          real CURVE key pairs in place of the demo ones
+  carbonx simulate                       a seeded trading day in process; prints the daily bulletin
+  carbonx replay var                     rebuild the state from the journal; prints its hash
 
 Prices are shown in CNY per tonne, quantities in tonnes; inside the system they are integers
 (fen per tonne, tonnes, fen). Reject codes: docs/REJECT_CODES.md. Config keys: docs/CONFIG.md.

@@ -44,7 +44,8 @@ EPILOG = """\
 examples:
   carbonx bulletin                                  the latest bulletin of the running node
   carbonx bulletin --format csv > bulletin.csv
-  carbonx bulletin --data-dir var --date 2026-11-23 any recorded day, no node needed
+  carbonx bulletin --data-dir var --date 2026-11-23
+                                                    any recorded day, no node needed
   carbonx bulletin --data-dir var --format json     the latest recorded day, as JSON
 """
 FORMATS = ("table", "csv", "json")
@@ -154,7 +155,7 @@ def from_node(held: Sequence[DayFigures], source: str, day: int | None) -> DayBu
     if not held:
         raise BulletinUnavailable(
             f"{source} holds no bulletin yet: it is published at the end of the trading day, and a node keeps"
-            " those published since it started; for an earlier day use --data-dir DIR"
+            " the latest one; for an earlier day use --data-dir DIR"
         )
     latest = max(b.trading_day for b in held)
     if day is not None and day != latest:

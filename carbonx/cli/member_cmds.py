@@ -50,7 +50,8 @@ examples (make run starts a demo node; demo members M001 M002 M003 M101 M102, re
   carbonx order new --member M002 sell SHEA2025 100 79.90 --type ioc
   carbonx order new --member M101 --account A102 buy SHEA2025 50 --type market
   carbonx order list --member M001       open orders
-  carbonx order list --member M001 --all today's orders: open, filled, cancelled, expired, rejected
+  carbonx order list --member M001 --all
+                                         today's orders: open, filled, cancelled, expired, rejected
   carbonx order amend --member M001 7 80.10 200
   carbonx order cancel --member M001 7
   carbonx order cancel --member M001 --all

@@ -101,9 +101,11 @@ def run(args: argparse.Namespace) -> int:
         )
         lines += [
             "try, in another terminal:",
-            "  .venv/bin/carbonx quotes SHEA2025",
+            "  .venv/bin/carbonx quotes",
             "  .venv/bin/carbonx order new --member M002 sell SHEA2025 100 80.00",
             "  .venv/bin/carbonx order new --member M001 buy SHEA2025 100 80.00",
+            "  .venv/bin/carbonx fills --member M002",
+            "  .venv/bin/carbonx regulator session close; .venv/bin/carbonx regulator end-of-day",
         ]
     lines.append("ready; Ctrl-C stops (intake stops, replies flushed, snapshot written)")
 
