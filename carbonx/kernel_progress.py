@@ -25,8 +25,9 @@ import engine.fast
 
 # Measured on the project's 2-core machine, numba's cache emptied (a temporary NUMBA_CACHE_DIR), from
 # start to "ready": 29-33 s with a core to itself (also two cold starts side by side), 51-53 s for
-# each of three cold starts side by side. The 70 s of the first report was a start sharing the cores.
-ESTIMATE = "about 30 s, a minute or more while other work keeps the cores busy"
+# each of three cold starts side by side. The 70 s of the report did not repeat on a quiet
+# machine; cores shared with other work give such figures, so the estimate spans them.
+ESTIMATE = "30 to 70 s on 2 cores, the more the busier they are"
 KERNEL_MODULES = ("settlement.arrays",)
 
 
