@@ -27,6 +27,7 @@ import structlog
 
 from carbonx.config import LoadedConfig
 from carbonx.data_dir import DataDirUnavailable
+from carbonx.scheduler import day_to_open
 from carbonx.simulation import funding_commands
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import Calendar
@@ -208,10 +209,8 @@ def demo_opening(market: MarketState, calendar: Calendar, today: dt.date) -> lis
         commands.append(EndOfDay(trading_day=market.trading_day))
         day_open = False
     if not day_open:
-        day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
         last = day_from_int(market.trading_day) if market.trading_day else None
-        if last is not None and day <= last:
-            day = calendar.next_trading_day(last)
+        day = day_to_open(calendar, today, last)  # the rule of the regulator's start-of-day
         commands.append(StartOfDay(trading_day=day_to_int(day)))
         session = Session.CLOSED
     if session is Session.CLOSED:

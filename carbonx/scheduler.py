@@ -87,7 +87,7 @@ def day_to_open(calendar: Calendar, today: dt.date, last: dt.date | None) -> dt.
 
     Today when it is a trading day, else the next one; and always after ``last``, the last trading
     day the market held (the engine refuses a day up to it), so a day ended today is followed by
-    the next trading day. Demo mode opens its day by the same rule (carbonx.node_state).
+    the next trading day. Demo mode opens its day by this rule too (carbonx.node_state.demo_opening).
     """
     day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
     if last is not None and day <= last:
