@@ -20,17 +20,18 @@ from engine.exchange import MarketState
 from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
 from engine.rules import day_from_int, day_to_int
 
-# A trading day walks through these phases in order and never back. Session.CLOSED appears twice:
-# before the morning opens and after the afternoon has closed (``MarketState.sessions_over``), so the
-# session alone does not say where the day is.
-_PHASES: tuple[Session, ...] = (
+# A trading day walks through these phases in order and never back (engine.rules.NEXT_SESSION).
+# Session.CLOSED appears twice: before the morning opens and after the afternoon has closed
+# (``MarketState.sessions_over``, on market data ``MarketStatus.sessions_over``), so the session
+# alone does not say where the day is.
+PHASES: tuple[Session, ...] = (
     Session.CLOSED,  # 0: the day is open, the morning is not
     Session.MORNING,  # 1
     Session.LUNCH_BREAK,  # 2
     Session.AFTERNOON,  # 3
     Session.CLOSED,  # 4: the afternoon has closed; only EndOfDay remains
 )
-_OVER = len(_PHASES) - 1
+OVER = len(PHASES) - 1
 
 # How far ahead next_wakeup looks for a trading day: the horizon of Calendar.next_trading_day.
 _SEARCH_DAYS = 3660
@@ -58,10 +59,10 @@ def due_commands(market: MarketState, now: dt.datetime, calendar: Calendar, opti
     today, clock = day_to_int(local.date()), local.time()
 
     commands: list[Command] = []
-    day_open, trading_day, phase = market.day_open, market.trading_day, _phase_of(market)
+    day_open, trading_day, phase = market.day_open, market.trading_day, phase_of(market.session, market.sessions_over)
     if day_open and trading_day < today:
         # The day's close passed while the node was down: finish that day before anything of today.
-        commands += _advance(phase, _OVER)
+        commands += advance(phase, OVER)
         commands.append(EndOfDay(trading_day=trading_day))
         day_open = False
     if day_open and trading_day > today:
@@ -76,7 +77,7 @@ def due_commands(market: MarketState, now: dt.datetime, calendar: Calendar, opti
         day_open, trading_day, phase = True, today, 0
     if day_open:  # and trading_day == today
         ending = clock >= options.end_of_day
-        commands += _advance(phase, _OVER if ending else _clock_phase(clock, calendar))
+        commands += advance(phase, OVER if ending else _clock_phase(clock, calendar))
         if ending:
             commands.append(EndOfDay(trading_day=today))
     return commands
@@ -124,16 +125,23 @@ def next_wakeup(
     return None
 
 
+def phase_of(session: Session, sessions_over: bool) -> int:
+    """The phase of ``PHASES`` a trading day is in: its session, and whether the afternoon has closed."""
+    if session is Session.CLOSED:
+        return OVER if sessions_over else 0
+    return PHASES.index(session)
+
+
+def advance(phase: int, target: int) -> list[SetSession]:
+    """One SetSession per phase from ``phase`` up to ``target``, each the engine's next session; none
+    when the day is there or ahead (the regulator's ``session`` command takes its steps from here too)."""
+    return [SetSession(session=PHASES[step]) for step in range(phase + 1, target + 1)]
+
+
 def _local(now: dt.datetime, calendar: Calendar) -> dt.datetime:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"the scheduler needs a timezone-aware time, got naive {now.isoformat()}")
     return now.astimezone(zoneinfo.ZoneInfo(calendar.timezone))
-
-
-def _phase_of(market: MarketState) -> int:
-    if market.session is Session.CLOSED:
-        return _OVER if market.sessions_over else 0
-    return _PHASES.index(market.session)
 
 
 def _clock_phase(clock: dt.time, calendar: Calendar) -> int:
@@ -141,11 +149,6 @@ def _clock_phase(clock: dt.time, calendar: Calendar) -> int:
     sessions = calendar.sessions
     starts = (sessions.morning_open, sessions.morning_close, sessions.afternoon_open, sessions.afternoon_close)
     return sum(1 for start in starts if clock >= start)
-
-
-def _advance(phase: int, target: int) -> list[Command]:
-    """One SetSession per phase from ``phase`` up to ``target``; none when the market is there or ahead."""
-    return [SetSession(session=_PHASES[step]) for step in range(phase + 1, target + 1)]
 
 
 def _boundaries(day: dt.date, today: dt.date, calendar: Calendar, options: SchedulerOptions) -> list[dt.time]:

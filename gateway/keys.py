@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
 MEMBERS_FILE = "members.toml"
 GENERATE = "carbonx keys generate"
+# The demo key pairs published with the source (config/demo-keys): their secret files are no secret.
+DEMO_KEYS = Path(__file__).resolve().parent.parent / "config" / "demo-keys"
 
 _Z85_KEY = re.compile(rb"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 # A member id becomes a file name: nothing that could leave the directory or hide the file.
@@ -90,6 +92,25 @@ def load_member_secret(keys_dir: Path, member: str) -> tuple[bytes, bytes]:
     _check_member_id(member, Path(keys_dir))
     pair = _load_pair(Path(keys_dir) / (member + SECRET_SUFFIX), f"{GENERATE} --member {member}")
     return pair.public, pair.secret
+
+
+def demo_secret_files(keys_dir: Path, names: Iterable[str] | None = None, shipped: Path = DEMO_KEYS) -> list[str]:
+    """The secret files of ``keys_dir`` that are, byte for byte, the demo pairs published with carbonx:
+    anyone has their secrets. ``names``: the files to look at (default: every demo secret file).
+
+    The bytes decide, not the directory's name: a copy of the demo keys elsewhere is found, and
+    pairs of one's own in a directory called demo-keys are not.
+    """
+    if names is None:
+        names = sorted(path.name for path in shipped.glob("*" + SECRET_SUFFIX))
+    demo = []
+    for name in names:
+        try:
+            if (Path(keys_dir) / name).read_bytes() == (shipped / name).read_bytes():
+                demo.append(name)
+        except OSError:
+            continue  # not among the demo files, or not in keys_dir: a pair of its own
+    return demo
 
 
 def _read_certificate(path: Path, missing: str, damaged: str) -> tuple[bytes, bytes | None]:

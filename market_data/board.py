@@ -88,7 +88,7 @@ def render(
 ) -> list[str]:
     """The board for ``instruments``: per instrument its figures, band, ten levels, last trades and status.
 
-    ``stale``: the feed's heartbeats stopped (``market_data.overview.feed_stale``); every header
+    ``stale``: the feed is silent (``market_data.subscriber.Subscriber.silent_at``); every header
     says STALE. Lines never exceed ``width`` shown characters; instruments are separated by a blank
     line. One instrument takes 22 lines at most: it fits an 80×24 terminal.
     """

@@ -113,6 +113,9 @@ class MarketStatus(ChannelMessage, frozen=True, kw_only=True, tag=True):
     halted: bool
     reason: str
     day_open: bool = False  # between StartOfDay and EndOfDay
+    # The afternoon has closed (engine MarketState.sessions_over): session CLOSED is then the end of
+    # the day's trading, no longer the wait before its morning; only EndOfDay remains.
+    sessions_over: bool = False
 
 
 class Bulletin(ChannelMessage, frozen=True, kw_only=True, tag=True):

@@ -1,4 +1,4 @@
-"""The quote overview: one line per instrument, sized for a terminal, and whether the feed is stale.
+"""The quote overview: one line per instrument, sized for a terminal.
 
 A title (the trading day and session, the update time, STALE), the column names, then per
 instrument: code, last, change in percent, best bid and ask, volume, turnover and status. When
@@ -21,30 +21,10 @@ from market_data.board import (
     status_word,
     yuan,
 )
-from market_data.messages import SILENT_AFTER_HEARTBEATS
 from market_data.terminal import ALERT, PLAIN, Paint, clip, tone
 
 HEADER = ("code", "last", "change", "bid", "ask", "volume t", "turnover", "status")
 _LEFT = {0, len(HEADER) - 1}  # code and status read left to right; figures line up on the right
-
-
-def stale_at(last_heartbeat_at: float | None, heartbeat_ms: int, listening_since: float) -> float | None:
-    """When the feed turns stale (in the caller's ``time.monotonic()``): SILENT_AFTER_HEARTBEATS
-    intervals after the last heartbeat, or after listening began when none came yet.
-
-    ``heartbeat_ms`` is the interval the feed told (``Subscriber.heartbeat_ms``), else the one the
-    config expects; None when neither is known: a feed of unknown rhythm is never called stale.
-    """
-    if heartbeat_ms <= 0:
-        return None
-    since = listening_since if last_heartbeat_at is None else last_heartbeat_at
-    return since + SILENT_AFTER_HEARTBEATS * heartbeat_ms / 1000
-
-
-def feed_stale(last_heartbeat_at: float | None, heartbeat_ms: int, listening_since: float, now: float) -> bool:
-    """No heartbeat within SILENT_AFTER_HEARTBEATS intervals as of ``now``: the node is gone or cut off."""
-    due = stale_at(last_heartbeat_at, heartbeat_ms, listening_since)
-    return due is not None and now >= due
 
 
 def overview(
@@ -61,7 +41,7 @@ def overview(
     """The table of ``instruments``: at most ``height`` lines (None: every instrument) of ``width``.
 
     ``page`` (from 1) chooses which instruments when they do not all fit; a page beyond the last
-    shows the last.
+    shows the last. ``stale``: the feed is silent (``Subscriber.silent_at``); the title says STALE.
     """
     rows = [_row(source, code) for code in instruments]
     footer: str | None = None

@@ -172,10 +172,14 @@ class Publisher:
         status = self._market_status
         if isinstance(event, TradingDayStarted):
             status = msgspec.structs.replace(
-                status, trading_day=event.trading_day, session=Session.CLOSED, day_open=True
+                status, trading_day=event.trading_day, session=Session.CLOSED, day_open=True, sessions_over=False
             )
         elif isinstance(event, SessionChanged):
-            status = msgspec.structs.replace(status, trading_day=event.trading_day, session=event.session)
+            # The engine moves to CLOSED only from the afternoon: then the day's sessions are over.
+            over = status.sessions_over or event.session is Session.CLOSED
+            status = msgspec.structs.replace(
+                status, trading_day=event.trading_day, session=event.session, sessions_over=over
+            )
         elif isinstance(event, MarketStatusChanged):
             status = msgspec.structs.replace(status, halted=event.halted, reason=event.reason)
         elif isinstance(event, TradingDayEnded):
@@ -345,4 +349,5 @@ class Publisher:
             halted=market.halted,
             reason=market.halt_reason,
             day_open=market.day_open,
+            sessions_over=market.sessions_over,
         )

@@ -13,24 +13,25 @@ meanwhile that are newer than the snapshot. Afterwards every topic's seq must go
 
 A snapshot service that does not answer within ``snapshot_timeout_ms`` is asked again on a fresh
 DEALER socket at the next ``poll`` (or, within one long poll, after another timeout's wait);
-``poll`` never waits longer than its own timeout.
+``poll`` never waits longer than its own timeout. The socket and its timing are
+``market_data.snapshot_client``'s; what to ask for and what to do with the answer are here.
 
 Heartbeats tell their interval (``heartbeat_ms``; the last came at ``last_heartbeat_at``). A feed
 from which nothing has arrived for ``SILENT_AFTER_HEARTBEATS`` intervals is silent — the node
 stopped, or the network is cut: ``feed_silent`` says so and one line is logged, and one more when
-it speaks again. Nothing else is needed: ZeroMQ reconnects by itself, and what was lost meanwhile
-shows as a seq gap or a new epoch, recovered as above.
+it speaks again; ``silent_at`` says when it will be (a display's STALE uses it). Nothing else is
+needed: ZeroMQ reconnects by itself, and what was lost meanwhile shows as a seq gap or a new epoch,
+recovered as above.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import msgspec
 import structlog
@@ -50,16 +51,15 @@ from market_data.messages import (
     Quote,
     Snapshot,
     SnapshotError,
-    SnapshotRequest,
+    SnapshotReply,
     StateMessage,
     TopicSnapshot,
     Trade,
     decode_channel_message,
-    decode_snapshot_reply,
-    encode,
     split_topic,
     topic,
 )
+from market_data.snapshot_client import Request, SnapshotClient
 
 log = structlog.get_logger("carbonx.market_data")
 
@@ -80,13 +80,6 @@ def _check_endpoint(context: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> N
         probe.connect(endpoint)
     finally:
         probe.close(linger=0)
-
-
-class _Request(NamedTuple):
-    request_id: int
-    topics: frozenset[str]  # empty for a full sync
-    full: bool
-    deadline: float  # time.monotonic()
 
 
 class Subscriber:
@@ -133,10 +126,7 @@ class Subscriber:
             self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         self._poller = zmq.Poller()
         self._poller.register(self._sub, zmq.POLLIN)
-        self._dealer: zmq.Socket[bytes] | None = None
-        self._request_ids = itertools.count(1)
-        self._in_flight: _Request | None = None
-        self._retry_at = 0.0  # time.monotonic() before which no snapshot request is sent
+        self._snapshots = SnapshotClient(self._context, self._poller, snapshot_endpoint, snapshot_timeout_ms)
         self._needs: set[str] = set()  # topics with a gap, not yet asked for
         self._buffer: deque[tuple[str, ChannelPayload]] = deque()
         self._joined = False  # the first snapshot has been applied (later full syncs are recoveries)
@@ -150,7 +140,6 @@ class Subscriber:
         self.recoveries = 0
         self.epoch_changes = 0
         self.unrecoverable_trades = 0
-        self.snapshot_timeouts = 0
         self.heartbeats = 0
         self.malformed = 0
         self.closed = False
@@ -165,25 +154,29 @@ class Subscriber:
         """Wait up to ``timeout_ms`` for messages; return them in order (snapshot values included), or [] on syncing."""
         out: list[ChannelPayload] = []
         synced = self.synced
-        self._retry_at = 0.0  # a new poll may ask again at once
+        self._snapshots.retry_at = 0.0  # a new poll may ask again at once
         deadline = time.monotonic() + max(timeout_ms, 0) / 1000
         while True:
             self._maybe_request()
             now = time.monotonic()
             wait = deadline - now
-            if self._in_flight is not None:
-                wait = min(wait, self._in_flight.deadline - now)
+            request = self._snapshots.in_flight
+            if request is not None:
+                wait = min(wait, request.deadline - now)
             elif self._wants_snapshot():
-                wait = min(wait, self._retry_at - now)
-            silent_at = self._silent_at()
+                wait = min(wait, self._snapshots.retry_at - now)
+            silent_at = self.silent_at()
             if silent_at is not None and not self.feed_silent:
                 wait = min(wait, silent_at - now)  # wake to notice the silence, not only at the deadline
             ready = dict(self._poller.poll(max(0, math.ceil(wait * 1000))))
-            if self._dealer is not None and self._dealer in ready:
-                self._read_replies(out)
+            answer = self._snapshots.answer(ready, self._malformed)
+            if answer is not None:
+                self._on_answer(*answer, out)
             if self._sub in ready:
                 self._read_live(out)
-            self._check_request_timeout()
+            expired = self._snapshots.expired()
+            if expired is not None and not expired.full:
+                self._needs.update(expired.topics)
             self._check_silence()
             if out or (self.synced and not synced) or time.monotonic() >= deadline:
                 return out
@@ -228,10 +221,15 @@ class Subscriber:
         if self.closed:
             return
         self.closed = True
-        self._close_dealer()
+        self._snapshots.close()
         self._sub.close(linger=0)
         if self._own_context:
             self._context.term()
+
+    @property
+    def snapshot_timeouts(self) -> int:
+        """Snapshot requests the service did not answer in time."""
+        return self._snapshots.timeouts
 
     def __enter__(self) -> Subscriber:
         return self
@@ -265,7 +263,7 @@ class Subscriber:
         return channel == "status" and instrument == MARKET
 
     def _recovering(self, name: str) -> bool:
-        request = self._in_flight
+        request = self._snapshots.in_flight
         return name in self._needs or (request is not None and name in request.topics)
 
     def _state(self, name: str, kind: type[S]) -> S | None:
@@ -273,14 +271,18 @@ class Subscriber:
         return message if isinstance(message, kind) else None
 
     # ------------------------------------------------------------------ a silent feed
-    def _silent_at(self) -> float | None:
-        """When the feed counts as silent if nothing arrives before (time.monotonic()); None: unknown interval."""
-        if self.heartbeat_ms <= 0:
+    def silent_at(self, default_interval_ms: int = 0) -> float | None:
+        """When the feed counts as silent if nothing arrives before (``time.monotonic()``): nothing
+        since it last sent anything (or since this subscriber connected) for SILENT_AFTER_HEARTBEATS
+        heartbeat intervals. The interval is the one the feed tells, else ``default_interval_ms``
+        (e.g. the config's); None when neither is known: a feed of unknown rhythm is never silent."""
+        interval_ms = self.heartbeat_ms or default_interval_ms
+        if interval_ms <= 0:
             return None
-        return self._last_heard + SILENT_AFTER_HEARTBEATS * self.heartbeat_ms / 1000
+        return self._last_heard + SILENT_AFTER_HEARTBEATS * interval_ms / 1000
 
     def _check_silence(self) -> None:
-        silent_at = self._silent_at()
+        silent_at = self.silent_at()
         silent = silent_at is not None and time.monotonic() >= silent_at
         if silent and not self.feed_silent:
             self.feed_silent = True
@@ -377,8 +379,9 @@ class Subscriber:
         log.info("market data epoch changed", old=self.epoch, new=epoch)
         self.synced = False
         self._needs.clear()
-        if self._in_flight is not None and not self._in_flight.full:
-            self._in_flight = None  # its answer, if it comes, is ignored: the full sync covers it
+        request = self._snapshots.in_flight
+        if request is not None and not request.full:
+            self._snapshots.abandon()  # the full sync covers it
 
     def _hold(self, name: str, message: ChannelPayload) -> None:
         if len(self._buffer) >= MAX_BUFFERED:
@@ -404,7 +407,7 @@ class Subscriber:
         return not self.synced or bool(self._needs)
 
     def _maybe_request(self) -> None:
-        if self._in_flight is not None or time.monotonic() < self._retry_at:
+        if not self._snapshots.may_send():
             return
         if not self.synced:
             topics, full = self._full_topics(), True
@@ -412,18 +415,7 @@ class Subscriber:
             topics, full = sorted(self._needs), False
         else:
             return
-        request_id = next(self._request_ids)
-        dealer = self._open_dealer()
-        try:
-            dealer.send(encode(SnapshotRequest(request_id=request_id, topics=topics)), zmq.NOBLOCK)
-        except zmq.Again:
-            log.warning("snapshot request not sent", endpoint=self.snapshot_endpoint)
-            self._close_dealer()
-            self._back_off()
-            return
-        deadline = time.monotonic() + self.snapshot_timeout_ms / 1000
-        self._in_flight = _Request(request_id, frozenset(topics), full, deadline)
-        if not full:
+        if self._snapshots.send(topics, full=full) and not full:
             self._needs.clear()
 
     def _full_topics(self) -> list[str]:
@@ -432,69 +424,16 @@ class Subscriber:
             return []
         return [t for t in self._subscriptions() if t != HEARTBEAT_TOPIC]
 
-    def _open_dealer(self) -> zmq.Socket[bytes]:
-        if self._dealer is None:
-            dealer = self._context.socket(zmq.DEALER)
-            dealer.setsockopt(zmq.LINGER, 0)
-            dealer.connect(self.snapshot_endpoint)
-            self._poller.register(dealer, zmq.POLLIN)
-            self._dealer = dealer
-        return self._dealer
-
-    def _close_dealer(self) -> None:
-        if self._dealer is not None:
-            self._poller.unregister(self._dealer)
-            self._dealer.close(linger=0)
-            self._dealer = None
-
-    def _check_request_timeout(self) -> None:
-        request = self._in_flight
-        if request is None or time.monotonic() < request.deadline:
+    def _on_answer(self, request: Request, reply: SnapshotReply, out: list[ChannelPayload]) -> None:
+        if isinstance(reply, SnapshotError):
+            log.warning("snapshot request refused", endpoint=self.snapshot_endpoint, text=reply.text)
+            if not request.full:
+                self._needs.update(request.topics)
+            self._snapshots.back_off()
             return
-        self.snapshot_timeouts += 1
-        # Info, not warning: the caller sees ``synced`` and ``snapshot_timeouts`` and decides (the
-        # quotes command prints its own one line); a refused request below is a real fault.
-        log.info(
-            "snapshot service did not answer",
-            endpoint=self.snapshot_endpoint,
-            timeout_ms=self.snapshot_timeout_ms,
-            request_id=request.request_id,
-        )
-        self._in_flight = None
-        if not request.full:
-            self._needs.update(request.topics)
-        # A fresh socket next time: the old one may still hold the unanswered request in its queue.
-        self._close_dealer()
-        self._back_off()
+        self._apply_snapshot(request, reply, out)
 
-    def _back_off(self) -> None:
-        """Ask again on the next poll, or within this one after another timeout's worth of waiting."""
-        self._retry_at = time.monotonic() + self.snapshot_timeout_ms / 1000
-
-    def _read_replies(self, out: list[ChannelPayload]) -> None:
-        while self._dealer is not None:
-            try:
-                frames = self._dealer.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                reply = decode_snapshot_reply(frames[-1])
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._malformed("snapshot reply", str(exc))
-                continue
-            request = self._in_flight
-            if request is None or reply.request_id != request.request_id:
-                continue  # the answer to a request given up on
-            self._in_flight = None
-            if isinstance(reply, SnapshotError):
-                log.warning("snapshot request refused", endpoint=self.snapshot_endpoint, text=reply.text)
-                if not request.full:
-                    self._needs.update(request.topics)
-                self._back_off()
-                continue
-            self._apply_snapshot(request, reply, out)
-
-    def _apply_snapshot(self, request: _Request, snapshot: Snapshot, out: list[ChannelPayload]) -> None:
+    def _apply_snapshot(self, request: Request, snapshot: Snapshot, out: list[ChannelPayload]) -> None:
         if request.full:
             recovery = self._joined
             if snapshot.epoch != self.epoch:
@@ -509,7 +448,7 @@ class Subscriber:
                     self._epoch_changed(snapshot.epoch)
                 else:
                     self._needs.update(request.topics)
-                    self._back_off()  # a service behind us
+                    self._snapshots.back_off()  # a service behind us
                 return
             recovery = True
             for item in snapshot.items:

@@ -24,6 +24,7 @@ class MarketFigures(Protocol):
     session: Session
     halted: bool
     halt_reason: str
+    sessions_over: bool
 
 
 class ExchangeView:

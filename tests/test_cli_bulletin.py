@@ -78,12 +78,12 @@ def test_the_bulletin_of_a_node_as_a_table(node: Node, capsys: pytest.CaptureFix
     assert out.splitlines() == [
         f"Daily bulletin, trading day 2026-11-23, from the node at {node.snapshot_endpoint}",
         "prices CNY/t, volume t, turnover CNY",
-        "code        ref   open   high    low  close  change   chg %  volume t  turnover",
-        "CCER      85.00  84.00  84.00  84.00  84.00   -1.00  -1.18%         5    420.00",
-        "SHEA2025  80.00  80.12  80.30  80.12  80.26   +0.26  +0.33%        40  3,210.20",
-        "T5        77.75      —      —      —  77.75    0.00   0.00%         0      0.00",
-        "ref: the reference price (the previous close); change: close − ref",
-        "the number of trades, the last trade's price and the VWAP to the fen: --format csv or json",
+        "instrument  reference   open   high    low  close  change  volume t  turnover",
+        "CCER            85.00  84.00  84.00  84.00  84.00  -1.18%         5    420.00",
+        "SHEA2025        80.00  80.12  80.30  80.12  80.26  +0.33%        40  3,210.20",
+        "T5              77.75      -      -      -  77.75   0.00%         0      0.00",
+        "reference: the previous close; change: the close against it, in percent",
+        "the change in CNY, the last trade's price, VWAP and trades: --format csv or json",
     ]
 
 
@@ -159,9 +159,26 @@ def test_the_bulletin_of_a_data_directory(simulated: Path, capsys: pytest.Captur
     lines = out.splitlines()
     assert lines[0] == f"Daily bulletin, trading day 2026-11-23, from {simulated / 'carbonx.db'}"
     assert [line.split()[0] for line in lines[3:7]] == ["CCER", "SHCER", "SHEA2024", "SHEA2025"]
-    assert max(map(len, lines[2:7])) <= 80
+    assert max(map(len, lines[1:])) <= 80  # (the first names the database's path)
     status, dated, _ = run(capsys, "bulletin", "--data-dir", str(simulated), "--date", "20261123")
     assert (status, dated) == (0, out)
+
+
+def test_the_bulletin_reads_as_in_the_end_of_day_report(simulated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    bulletin = run(capsys, "bulletin", "--data-dir", str(simulated))
+    report = run(capsys, "eod", "report", "--data-dir", str(simulated))
+
+    assert bulletin[0] == report[0] == 0
+    compact = [line.split() for line in bulletin[1].splitlines()[2:7]]  # the header and four instruments
+    full = [
+        line.split()
+        for line in report[1].split("Daily bulletin (prices CNY/t, volume t, turnover CNY)\n")[1].splitlines()[:5]
+    ]
+    # The report is the whole record: it adds the last price, the VWAP and the number of trades.
+    assert [row[:5] + row[6:7] + row[8:11] for row in full[1:]] == compact[1:]
+    assert " ".join(compact[0]) == "instrument reference open high low close change volume t turnover"
+    assert full[0][5:8] == ["last", "close", "vwap"] and full[0][-1] == "trades"
 
 
 def test_a_day_the_data_directory_does_not_have_is_one_line(
@@ -170,7 +187,7 @@ def test_a_day_the_data_directory_does_not_have_is_one_line(
     capsys.readouterr()
     one_line_error(
         run(capsys, "bulletin", "--data-dir", str(simulated), "--date", "2026-11-24"),
-        "no bulletin for 2026-11-24; recorded: 2026-11-23",
+        "no end of day recorded for 2026-11-24; available: 2026-11-23",
     )
     one_line_error(run(capsys, "bulletin", "--data-dir", str(tmp_path)), "holds no journal")
     with pytest.raises(SystemExit) as exit_info:  # argparse's usage line, then the error

@@ -70,10 +70,11 @@ def test_both_sides_see_their_fill_and_never_the_other_side(
     assert sold[0] == 0 and "accepted order" in sold[1] and "fill" not in sold[1]
     assert bought[0] == 0
     assert "bought 100 t SHEA2025 @ 80.00, fee 12.00 CNY, taker, leaves 0 t" in bought[1]
+    day = iso(trading_day(node))
     status, out, err = table
     assert status == 0 and err == ""
     title, header, row, summary = out.splitlines()
-    assert title.startswith(f"fills of M002 on trading day {iso(trading_day(node))}") and "Asia/Shanghai" in title
+    assert title.startswith(f"fills of M002 on trading day {day}") and "Asia/Shanghai" in title
     assert header == "time      trade  order  account  side  instrument  price  quantity t    fee  role"
     assert row.split()[3:] == ["A002", "sell", "SHEA2025", "80.00", "100", "12.00", "maker"]
     assert summary == "1 fill: bought 0 t, sold 100 t, fees 12.00 CNY"
@@ -87,9 +88,12 @@ def test_both_sides_see_their_fill_and_never_the_other_side(
         "leaves_t": "0",
     }
     assert record["time"].endswith("+08:00") and int(record["ts_event_ns"]) > 0
+    assert record["trading_day"] == day  # YYYY-MM-DD, as in eod report and bulletin
     document = json.loads(as_json[1])
     assert document["member"] == "M002" and document["timezone"] == "Asia/Shanghai"
+    assert document["trading_day"] == day
     [fill] = document["fills"]
+    assert fill["trading_day"] == day
     assert (fill["price_fen_per_t"], fill["quantity_t"], fill["fee_fen"]) == (8000, 100, 1200)
     assert fill["trade_id"] == int(record["trade_id"]) and fill["ts_event_ns"] == int(record["ts_event_ns"])
     for out in (table[1], as_csv[1], as_json[1]):

@@ -1,18 +1,22 @@
 """The day's orders from a member's execution reports (``carbonx order list --all``), exchange times as
-people read them, and the SDK's resent reports: the parts of issue 13 that need no node."""
+people read them, the reports of one trading day resent, and the SDK's resent reports: the parts of
+issue 13 that need no node."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from carbonx.cli.kept_reports import clock, exchange_time
+from carbonx.cli.display import clock, exchange_time
+from carbonx.cli.kept_reports import day_reports
 from carbonx.cli.order_history import day_orders
 from engine.messages import (
     CancelReason,
     Event,
+    MemberSettlement,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
@@ -22,8 +26,9 @@ from engine.messages import (
     Reject,
     Side,
 )
+from gateway.client import MemberClient
 from gateway.client_core import ClientCore
-from gateway.protocol import ExecutionReport, Fill, OpenOrder, ResendEnd, encoder
+from gateway.protocol import ExecutionReport, Fill, LogonAccepted, OpenOrder, ResendEnd, encoder
 
 pytestmark = pytest.mark.not_per_book
 
@@ -181,3 +186,46 @@ def test_the_sdk_hands_back_the_reports_a_resend_brought() -> None:
     assert [r.seq for r in core.received(1, 5)] == [2, 3, 4]
     assert core.take_unsolicited() == []  # resent copies are not news
     assert core.answer(7) == ResendEnd(request_id=7, first_seq=2, last_seq=4)
+
+
+class KeepingNode:
+    """A member's client whose node keeps reports 1-4 of the previous trading day (its statement
+    last) and 5-7 of the current one, 2026-11-23; it notes each resend asked."""
+
+    endpoint = "tcp://node"
+
+    def __init__(self) -> None:
+        self.session = LogonAccepted(
+            request_id=1,
+            member="M1",
+            role="member",
+            accounts=["A1"],
+            heartbeat_ms=1_000,
+            last_report_seq=7,
+            trading_day=DAY,
+            day_first_report=5,
+            first_kept_report=1,
+        )
+        settled = MemberSettlement(
+            trading_day=20261120, member="M1", bought=0, sold=800_000, fees_paid=1_200, fees_received=0, net=798_800
+        )
+        self.kept = reports(accepted(1), fill(1, 100, 0), accepted(3), settled, accepted(5), accepted(6), accepted(7))
+        self.resent: list[tuple[int, int]] = []
+
+    def resend(self, from_seq: int, to_seq: int = 0) -> list[ExecutionReport]:
+        self.resent.append((from_seq, to_seq))
+        return [r for r in self.kept if from_seq <= r.seq <= to_seq]
+
+
+def test_only_the_day_asked_is_resent() -> None:
+    """Each report resent costs a throttle token (PROTOCOL.md §4.8): the previous day's fills must
+    not wait for the whole current day to be resent first."""
+    node = KeepingNode()
+    client = cast(MemberClient, node)
+
+    previous, previous_reports = day_reports(client, 20261120)
+    resent_for_previous, node.resent = node.resent, []
+    current, current_reports = day_reports(client, None)
+
+    assert (previous, [r.seq for r in previous_reports], resent_for_previous) == (20261120, [1, 2, 3, 4], [(1, 4)])
+    assert (current, [r.seq for r in current_reports], node.resent) == (DAY, [5, 6, 7], [(5, 7)])

@@ -14,6 +14,7 @@ import pytest
 from numba.core import event
 
 from carbonx.cli import main
+from carbonx.cli.serve_cmd import member_keys_line
 from carbonx.config import load_config
 from carbonx.errors import ConfigError
 from carbonx.kernel_progress import ESTIMATE, compile_progress, kernels
@@ -169,6 +170,21 @@ def test_keys_generate_says_nothing_of_demo_pairs_for_pairs_of_ones_own(
     assert status == 0
     assert "demo pairs" not in out
     assert "(existing pairs are kept; --force replaces them)" in out
+
+
+def test_serve_warns_of_the_demo_keys_wherever_they_are_and_only_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copied = tmp_path / "keys"
+    shutil.copytree(CONFIG / "demo-keys", copied)
+    own = tmp_path / "config"
+    shutil.copytree(CONFIG, own, ignore=shutil.ignore_patterns("demo-keys"))
+    run(capsys, "keys", "generate", "--config", str(own))  # pairs of its own, in own/demo-keys
+
+    warning = "(DEMO keys, published with the code: before real use, `carbonx keys generate --force`"
+    assert warning in member_keys_line(CONFIG / "demo-keys")
+    assert warning in member_keys_line(copied)
+    assert member_keys_line(own / "demo-keys") == f"  member keys   {own / 'demo-keys'}/<MEMBER>.key_secret"
 
 
 # ------------------------------------------------------------------------------ compiling the kernels

@@ -23,10 +23,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from carbonx.cli import main, quotes_cmd
+from carbonx.cli.feed import Feed
+from carbonx.cli.quotes_cmd import Screen
 from carbonx.config import load_config
 from engine.config import Instrument
+from market_data.board import EXCHANGE_TZ
 from market_data.messages import InstrumentStatus
-from market_data.overview import feed_stale, overview, stale_at
+from market_data.overview import overview
+from market_data.subscriber import Subscriber
 from market_data.terminal import Paint, clip, visible_width
 from tests.conftest import Market, assert_balanced, funded_market, market_config
 from tests.node_process import REPO, NodeProcess, make_config
@@ -135,15 +139,20 @@ def test_a_narrow_terminal_gets_single_spaces_then_cut_lines() -> None:
 # ---------------------------------------------------------------------------------------------- STALE
 
 
-def test_stale_is_three_heartbeat_intervals_without_one() -> None:
-    assert stale_at(10.0, 200, listening_since=5.0) == pytest.approx(10.6)
-    assert not feed_stale(10.0, 200, 5.0, now=10.599)
-    assert feed_stale(10.0, 200, 5.0, now=10.6)
-    # No heartbeat yet: counted from when listening began.
-    assert stale_at(None, 1000, listening_since=5.0) == 8.0
-    assert feed_stale(None, 1000, 5.0, now=8.0)
-    # A feed of unknown rhythm (no interval told or configured) is never called stale.
-    assert stale_at(None, 0, 5.0) is None and not feed_stale(None, 0, 5.0, now=1e9)
+def test_stale_is_three_heartbeat_intervals_without_a_word_from_the_feed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("market_data.subscriber.time.monotonic", lambda: 5.0)  # listening begins at 5.0
+    nowhere = "tcp://127.0.0.1:9"
+    with Subscriber(nowhere, nowhere, channels=("status",)) as sub:
+        configured = Screen(sub, [], Feed(nowhere, nowhere, 1000, EXCHANGE_TZ), None, colour=False)
+        unknown = Screen(sub, [], Feed(nowhere, nowhere, 0, EXCHANGE_TZ), None, colour=False)
+        # Nothing heard yet: counted from when listening began, by node.toml's interval.
+        assert configured.stale_at() == sub.silent_at(1000) == 8.0
+        assert not configured.stale(7.999) and configured.stale(8.0)
+        # A feed of unknown rhythm (no interval told or configured) is never called stale.
+        assert unknown.stale_at() is None and not unknown.stale(1e9)
+        sub.heartbeat_ms = 200  # as the feed's heartbeats tell it: it wins over the config's
+        assert configured.stale_at() == unknown.stale_at() == pytest.approx(5.6)
+        assert not configured.stale(5.599) and configured.stale(5.6)
 
 
 def test_the_subscriber_notes_when_each_heartbeat_came(node: Node) -> None:
@@ -162,7 +171,7 @@ def test_quotes_says_stale_once_the_clock_passes_three_intervals_without_a_heart
 ) -> None:
     node.act(lambda m: trade(m, 10, 8012))
     start = time.monotonic()
-    monkeypatch.setattr(quotes_cmd, "clock", lambda: start)  # listening began, and it is still that moment
+    monkeypatch.setattr(quotes_cmd, "clock", lambda: start)  # before the subscriber even connects: fresh
     argv = ["quotes", "--once", "--config", str(CONFIG), *endpoints(node)]
     status, fresh, _ = run(capsys, *argv)
     board_status, board_fresh, _ = run(capsys, *argv[:1], "SHEA2025", *argv[1:])
@@ -170,12 +179,10 @@ def test_quotes_says_stale_once_the_clock_passes_three_intervals_without_a_heart
     assert "STALE" not in fresh + board_fresh
 
     # An hour later by the clock: whichever interval applies (the feed's 20 ms, or node.toml's 1,000
-    # ms until a heartbeat tells it), no heartbeat came within three of them.
-    later = iter([start])
-    monkeypatch.setattr(quotes_cmd, "clock", lambda: next(later, start + 3600))
+    # ms until a heartbeat tells it), nothing came within three of them.
+    monkeypatch.setattr(quotes_cmd, "clock", lambda: start + 3600)
     status, stale, _ = run(capsys, *argv)
     assert status == 0 and stale.splitlines()[0].endswith(" · STALE")
-    later = iter([start])
     status, board, _ = run(capsys, *argv[:1], "SHEA2025", *argv[1:])
     assert status == 0 and board.splitlines()[0].startswith("SHEA2025  80.12  +0.12 (+0.15%)  updated ")
     assert board.splitlines()[0].endswith("  STALE")

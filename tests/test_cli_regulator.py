@@ -9,6 +9,7 @@ regulator at a terminal would.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -16,14 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from carbonx.cli import main
-from carbonx.cli.regulator_cmd import session_steps
+from carbonx.cli import main, regulator_cmd
+from carbonx.cli.regulator_cmd import describe_day, session_steps
 from carbonx.config import SchedulerOptions, load_config
 from carbonx.scheduler import day_to_open, due_commands
 from engine.config import Calendar
 from engine.exchange import Exchange
 from engine.messages import (
     Command,
+    ConservationChecked,
+    ConservationMismatch,
     EndOfDay,
     OrderRejected,
     RequestRejected,
@@ -32,6 +35,7 @@ from engine.messages import (
     StartOfDay,
 )
 from engine.rules import day_from_int
+from market_data.messages import MarketStatus
 from market_data.subscriber import Subscriber
 from tests.conftest import DAY1, DAY2, market_config
 from tests.node_process import NodeProcess, make_config
@@ -57,7 +61,7 @@ def cli(capsys: pytest.CaptureFixture[str], node: NodeProcess, *argv: str) -> tu
     """A client command against the node, its endpoints given as a user of this config must."""
     endpoints = ["--config", str(node.config), "--gateway", node.order_entry]
     if argv[0] == "regulator" and argv[1] not in ("halt", "resume"):
-        endpoints += ["--market-data", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
+        endpoints += ["--endpoint", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
     status = main([*argv, *endpoints])
     out, err = capsys.readouterr()
     return status, out.splitlines(), err
@@ -141,8 +145,8 @@ def test_the_regulator_closes_ends_reports_and_reopens_a_demo_day(
     lines = report.splitlines()
     assert lines[0] == f"carbonx eod report: trading day {day} (the latest recorded)"
     assert "conservation       OK: every instrument and cash adds up" in lines
-    prices = r" +80\.00" * 7  # reference, open, high, low, last, close, vwap
-    assert re.search(rf"^SHEA2025{prices} +100 +8,000\.00 +1$", report, re.M)
+    prices = r" +80\.00" * 7  # reference, open, high, low, last, close, vwap; the change in percent
+    assert re.search(rf"^SHEA2025{prices} +0\.00% +100 +8,000\.00 +1$", report, re.M)
     assert re.search(r"^  1 +SHEA2025 +buy +100 +80\.00 +8,000\.00 +12\.00$", report, re.M)
 
     # No day open: the demo node (no scheduler) has not reopened it on its own.
@@ -169,20 +173,39 @@ def test_the_regulator_closes_ends_reports_and_reopens_a_demo_day(
 
 
 @pytest.mark.not_per_book
+@pytest.mark.parametrize(
+    ("action", "way_out"),
+    [
+        (["end-of-day"], "give --endpoint and --snapshot-endpoint, or --date"),
+        (["start-of-day"], "give --endpoint and --snapshot-endpoint, or --date"),
+        (["session", "close"], "give --endpoint and --snapshot-endpoint"),  # session has no --date
+    ],
+)
 def test_without_the_node_the_market_status_is_one_line_naming_the_way_out(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, action: list[str], way_out: str
 ) -> None:
     config = make_config(tmp_path)
-    nowhere = ["--market-data", "tcp://127.0.0.1:9", "--snapshot-endpoint", "tcp://127.0.0.1:9"]
+    nowhere = ["--endpoint", "tcp://127.0.0.1:9", "--snapshot-endpoint", "tcp://127.0.0.1:9"]
 
-    status = main(["regulator", "end-of-day", "--config", str(config), "--timeout-ms", "200", *nowhere])
+    status = main(["regulator", *action, "--config", str(config), "--timeout-ms", "200", *nowhere])
 
     out, err = capsys.readouterr()
     assert (status, out) == (2, "")
     assert err == (
-        "carbonx regulator: error: no market status from tcp://127.0.0.1:9 within 200 ms (is carbonx serve "
-        "running? give --market-data and --snapshot-endpoint, or --date)\n"
+        "carbonx regulator: error: no answer from tcp://127.0.0.1:9 within 200 ms (is carbonx serve "
+        f"running there? {way_out})\n"
     )
+
+
+@pytest.mark.not_per_book
+def test_the_market_data_endpoint_is_endpoint_as_for_quotes_and_the_former_name_still_works() -> None:
+    parser = argparse.ArgumentParser()
+    regulator_cmd.add_parser(parser.add_subparsers(dest="command"))
+
+    now = parser.parse_args(["regulator", "end-of-day", "--endpoint", "tcp://h:1"])
+    former = parser.parse_args(["regulator", "session", "close", "--market-data", "tcp://h:2"])
+
+    assert (now.endpoint, former.endpoint) == ("tcp://h:1", "tcp://h:2")
 
 
 @pytest.mark.not_per_book
@@ -194,7 +217,8 @@ def test_help_of_each_day_command_is_enough_to_start(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert exit_info.value.code == 0
     assert "examples" in out and f"carbonx regulator {action}" in out
-    assert "--market-data" in out and "--member" in out
+    assert "--endpoint" in out and "--snapshot-endpoint" in out and "--member" in out
+    assert "--market-data" not in out  # the former name, taken but no longer shown
     if action != "session":
         assert "--date" in out
 
@@ -202,44 +226,86 @@ def test_help_of_each_day_command_is_enough_to_start(capsys: pytest.CaptureFixtu
 # -------------------------------------------------------------------------------------- the CLI's rules
 
 
+def market(session: Session, *, over: bool = False, day_open: bool = True) -> MarketStatus:
+    """What status.MARKET says of a day in ``session`` (``over``: its afternoon has closed)."""
+    return MarketStatus(
+        epoch=1,
+        seq=1,
+        ts=0,
+        trading_day=DAY1,
+        session=session,
+        halted=False,
+        reason="",
+        day_open=day_open,
+        sessions_over=over,
+    )
+
+
 @pytest.mark.not_per_book
 @pytest.mark.parametrize(
-    ("current", "target", "steps"),
+    ("current", "over", "target", "steps"),
     [
-        (CLOSED, MORNING, [MORNING]),
-        (CLOSED, AFTERNOON, [MORNING, BREAK, AFTERNOON]),
-        (MORNING, CLOSED, [BREAK, AFTERNOON, CLOSED]),
-        (BREAK, AFTERNOON, [AFTERNOON]),
-        (AFTERNOON, CLOSED, [CLOSED]),
+        (CLOSED, False, MORNING, [MORNING]),
+        (CLOSED, False, AFTERNOON, [MORNING, BREAK, AFTERNOON]),
+        (MORNING, False, CLOSED, [BREAK, AFTERNOON, CLOSED]),
+        (BREAK, False, AFTERNOON, [AFTERNOON]),
+        (AFTERNOON, False, CLOSED, [CLOSED]),
         # behind or current: the session asked alone, for the engine to refuse
-        (AFTERNOON, MORNING, [MORNING]),
-        (MORNING, MORNING, [MORNING]),
-        (CLOSED, CLOSED, [CLOSED]),
+        (AFTERNOON, False, MORNING, [MORNING]),
+        (MORNING, False, MORNING, [MORNING]),
+        (CLOSED, False, CLOSED, [CLOSED]),  # the morning not opened yet: closed already
+        (CLOSED, True, MORNING, [MORNING]),  # the afternoon has closed: every session is behind
+        (CLOSED, True, AFTERNOON, [AFTERNOON]),
+        (CLOSED, True, CLOSED, [CLOSED]),
     ],
 )
 def test_a_session_is_reached_through_the_ones_in_between_and_never_backwards(
-    current: Session, target: Session, steps: list[Session]
+    current: Session, over: bool, target: Session, steps: list[Session]
 ) -> None:
-    assert session_steps(current, target) == steps
+    assert session_steps(market(current, over=over), target) == [SetSession(session=s) for s in steps]
 
 
 @pytest.mark.not_per_book
-@pytest.mark.parametrize("current", [CLOSED, MORNING, BREAK, AFTERNOON])
-@pytest.mark.parametrize("target", [MORNING, BREAK, AFTERNOON, CLOSED])
-def test_the_steps_are_what_the_engine_accepts_or_refuses_at_the_first(current: Session, target: Session) -> None:
+@pytest.mark.parametrize("target", [MORNING, AFTERNOON, CLOSED])
+def test_with_no_day_open_the_session_asked_goes_alone_for_the_engine_to_refuse(target: Session) -> None:
+    for over in (False, True):
+        assert session_steps(market(CLOSED, over=over, day_open=False), target) == [SetSession(session=target)]
+
+
+DAY = [MORNING, BREAK, AFTERNOON, CLOSED]
+
+
+@pytest.mark.not_per_book
+@pytest.mark.parametrize("passed", range(len(DAY) + 1), ids=["open", *(s.name for s in DAY)])
+@pytest.mark.parametrize("target", DAY)
+def test_the_steps_are_what_the_engine_accepts_or_refuses_at_the_first(passed: int, target: Session) -> None:
     exchange = Exchange(market_config())
     exchange.apply(StartOfDay(trading_day=DAY1))
-    for session in session_steps(CLOSED, current) if current is not CLOSED else []:
+    for session in DAY[:passed]:  # the day's sessions so far; none: the day open, its morning not
         exchange.apply(SetSession(session=session))
+    now = exchange.market
+    status = market(now.session, over=now.sessions_over)
 
-    outcomes = [exchange.apply(SetSession(session=s)) for s in session_steps(current, target)]
+    outcomes = [exchange.apply(step) for step in session_steps(status, target)]
 
     rejected = [any(isinstance(e, RequestRejected | OrderRejected) for e in events) for events in outcomes]
-    day = [MORNING, BREAK, AFTERNOON, CLOSED]
-    position = -1 if current is CLOSED else day.index(current)  # CLOSED here: the day open, its morning not
-    moves_on = day.index(target) > position and not (current is CLOSED and target is CLOSED)
+    moves_on = DAY.index(target) >= passed and not (passed == 0 and target is CLOSED)
     assert rejected == ([False] * len(outcomes) if moves_on else [True])
-    assert exchange.market.session is (target if moves_on else current)
+    assert exchange.market.session is (target if moves_on else now.session)
+
+
+@pytest.mark.not_per_book
+def test_a_failed_conservation_check_counts_its_assets_in_words() -> None:
+    def checked(*assets: str) -> ConservationChecked:
+        mismatches = [ConservationMismatch(asset=a, expected=100, actual=99, difference=-1) for a in assets]
+        return ConservationChecked(ts_event=1, trading_day=DAY1, ok=False, mismatches=mismatches)
+
+    assert describe_day(checked("CASH")) == (
+        "conservation FAILED: 1 asset does not add up; the end of day halted the market"
+    )
+    assert describe_day(checked("CASH", "SHEA2025")) == (
+        "conservation FAILED: 2 assets do not add up; the end of day halted the market"
+    )
 
 
 @pytest.mark.not_per_book
@@ -286,8 +352,8 @@ def scheduled(exchange: Exchange, day: int, *clocks: str) -> list[tuple[str, lis
 def test_a_day_the_regulator_closed_early_stays_closed_and_is_ended_at_the_scheduled_time() -> None:
     exchange = Exchange(market_config())
     scheduled(exchange, DAY1, "09:00", "09:30")
-    for session in session_steps(MORNING, CLOSED):  # `carbonx regulator session close` at 10:00
-        exchange.apply(SetSession(session=session))
+    for step in session_steps(market(MORNING), CLOSED):  # `carbonx regulator session close` at 10:00
+        exchange.apply(step)
 
     assert scheduled(exchange, DAY1, "11:30", "13:00", "15:00", "15:30") == [
         ("11:30", []),
@@ -301,7 +367,7 @@ def test_a_day_the_regulator_closed_early_stays_closed_and_is_ended_at_the_sched
 def test_a_day_the_regulator_ended_early_is_not_reopened_and_the_next_opens_on_time() -> None:
     exchange = Exchange(market_config())
     scheduled(exchange, DAY1, "09:00", "09:30")
-    for command in [*(SetSession(session=s) for s in session_steps(MORNING, CLOSED)), EndOfDay(trading_day=DAY1)]:
+    for command in [*session_steps(market(MORNING), CLOSED), EndOfDay(trading_day=DAY1)]:
         exchange.apply(command)
 
     later = scheduled(exchange, DAY1, "10:00", "13:00", "15:30", "23:59")

@@ -15,6 +15,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from carbonx.cli import eod_cmd, main
+from carbonx.cli.display import trading_day_arg
+from carbonx.cli.recorded_days import dates
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import JOURNAL_FILE
 from tests.test_statements_db import day_one, day_two
@@ -76,11 +78,12 @@ def test_the_table_of_one_account_line_by_line(capsys: pytest.CaptureFixture[str
         "fees collected     26.56 CNY",
         "conservation       OK: every instrument and cash adds up",
         "",
-        "Daily bulletin (prices CNY/t, turnover CNY)",
-        "instrument  reference   open   high    low   last  close   vwap  volume t  turnover  trades",
-        "CCER            85.00  85.00  85.00  85.00  85.00  85.00  85.00        10    850.00       1",
-        "SHEA2025        80.00  80.00  80.00  80.00  80.00  80.00  80.00       100  8,000.00       2",
-        "T5              77.75      -      -      -      -  77.75      -         0      0.00       0",
+        "Daily bulletin (prices CNY/t, volume t, turnover CNY)",
+        "instrument  reference   open   high    low   last  close   vwap  change  volume t  turnover  trades",
+        "CCER            85.00  85.00  85.00  85.00  85.00  85.00  85.00   0.00%        10    850.00       1",
+        "SHEA2025        80.00  80.00  80.00  80.00  80.00  80.00  80.00   0.00%       100  8,000.00       2",
+        "T5              77.75      -      -      -      -  77.75      -   0.00%         0      0.00       0",
+        "reference: the previous close; change: the close against it, in percent",
         "",
         "Member cash settlement (CNY; net = sold - bought - fees paid + fees received)",
         "member    bought      sold  fees paid  fees received        net  settlement",
@@ -386,7 +389,7 @@ def test_the_date_may_be_given_as_yyyymmdd(capsys: pytest.CaptureFixture[str], d
 @pytest.mark.parametrize("text", ["2026-11-31", "23.11.2026", "2026-1-23", "202611230", "yesterday"])
 def test_a_date_that_is_not_a_date_is_a_usage_error(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="not a date YYYY-MM-DD or YYYYMMDD"):
-        eod_cmd.trading_day_arg(text)
+        trading_day_arg(text)
 
 
 def test_through_the_command_line_with_the_data_dir_of_the_config(
@@ -461,6 +464,6 @@ def test_a_long_list_in_an_error_is_cut_short() -> None:
     days = [20261100 + d for d in range(1, 21)]
 
     assert eod_cmd._listing(names) == "D00, D01, D02, D03, D04, D05, D06, D07, D08, D09, D10, D11 and 8 more"
-    assert eod_cmd._dates(days) == (
+    assert dates(days) == (
         "20 days from 2026-11-01 to 2026-11-20, the latest 2026-11-16, 2026-11-17, 2026-11-18, 2026-11-19, 2026-11-20"
     )

@@ -42,8 +42,7 @@ def test_the_first_hour_of_members_subscribers_and_the_regulator(
     config = ("--config", str(node.config))
     feed = ("--endpoint", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"])
     on_node = (*config, "--gateway", node.order_entry)
-    as_regulator = (*on_node, "--market-data", node.endpoints["market data"])
-    as_regulator += ("--snapshot-endpoint", node.endpoints["snapshot"])
+    as_regulator = (*on_node, *feed)  # the regulator reads the market data as quotes does
 
     # Member firms: M002 sells, M001 buys from it; each sees its own side of the trade.
     sold = carbonx("order", "new", "--member", "M002", "sell", "SHEA2025", "100", "80.00", "--wait", "0", *on_node)

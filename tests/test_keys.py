@@ -15,7 +15,14 @@ import zmq.auth
 from carbonx.cli import keys_cmd
 from carbonx.config import load_config
 from gateway.errors import GatewayError
-from gateway.keys import generate_keys, load_member_secret, load_server_public, load_server_secret
+from gateway.keys import (
+    DEMO_KEYS,
+    demo_secret_files,
+    generate_keys,
+    load_member_secret,
+    load_server_public,
+    load_server_secret,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = ["EXCHANGE", "REGULATOR", "M001", "M002", "M003", "M101", "M102"]
@@ -51,6 +58,19 @@ def one_line(error: pytest.ExceptionInfo[GatewayError], *fragments: str) -> None
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_demo_keys_are_told_by_their_bytes_not_by_the_directory_name(config_dir: Path, tmp_path: Path) -> None:
+    own = keys_of(config_dir)  # named demo-keys, as the shipped node.toml says
+    generate_keys(config_dir, own)
+    copied = tmp_path / "keys"
+    shutil.copytree(ROOT / "config" / "demo-keys", copied)
+    shipped = sorted(p.name for p in (ROOT / "config" / "demo-keys").glob("*.key_secret"))
+
+    assert DEMO_KEYS == ROOT / "config" / "demo-keys" and "server.key_secret" in shipped
+    assert own.name == "demo-keys" and demo_secret_files(own) == []
+    assert demo_secret_files(copied) == shipped
+    assert demo_secret_files(copied, ["M001.key_secret", "M999.key_secret"]) == ["M001.key_secret"]
 
 
 def test_generate_writes_every_pair_and_each_public_key(config_dir: Path) -> None:

@@ -266,7 +266,15 @@ def test_end_of_day_publishes_bulletins_and_a_closed_day(market: Market) -> None
     wire.publish()
     for session in (Session.LUNCH_BREAK, Session.AFTERNOON, Session.CLOSED):
         market.send(SetSession(session=session))
-    wire.publish()
+    closes = [m for name, m in wire.publish() if name == "status.MARKET"]
+    # Only the close after the afternoon says the day's sessions are over: CLOSED alone cannot.
+    assert [(m.session, m.sessions_over) for m in closes if isinstance(m, MarketStatus)] == [
+        (Session.LUNCH_BREAK, False),
+        (Session.AFTERNOON, False),
+        (Session.CLOSED, True),
+    ]
+    restarted = drained(Publisher(market.exchange, epoch=EPOCH), 0)[0][1]  # a node started now says so too
+    assert isinstance(restarted, MarketStatus) and restarted.sessions_over
     market.send(EndOfDay(trading_day=DAY1))
     out = wire.publish()
     ts = market.ts
@@ -303,6 +311,9 @@ def test_end_of_day_publishes_bulletins_and_a_closed_day(market: Market) -> None
     market.send(StartOfDay(trading_day=DAY2))
     out = wire.publish()
     assert out[0][0] == "status.MARKET"
+    opened = out[0][1]
+    assert isinstance(opened, MarketStatus)
+    assert (opened.day_open, opened.session, opened.sessions_over) == (True, Session.CLOSED, False)
     # The close is the new reference price, and the band moves with it: 80.10 ± 10% is 72.09 - 88.11,
     # the very band the engine checks orders against.
     assert ("quote.SHEA2025", quote(6, market.ts, reference_price=8010, limit_up=8811, limit_down=7209)) in out

@@ -8,6 +8,7 @@ start of day 09:00, morning 09:30-11:30, afternoon 13:00-15:00, end of day 15:30
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carbonx.config import SchedulerOptions
-from carbonx.scheduler import due_commands, next_wakeup
+from carbonx.scheduler import OVER, PHASES, advance, due_commands, next_wakeup, phase_of
 from engine.config import Calendar
 from engine.exchange import Exchange, MarketState
 from engine.messages import (
@@ -29,6 +30,7 @@ from engine.messages import (
     SetSession,
     StartOfDay,
 )
+from engine.rules import NEXT_SESSION
 from tests.conftest import DAY1, DAY2, market_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -217,6 +219,15 @@ SITUATIONS: list[tuple[str, MarketState, dt.datetime, list[Command]]] = [
 def test_situations(what: str, market: MarketState, now: dt.datetime, expected: list[Command]) -> None:
     assert due(market, now) == expected, what
     assert due(msgspec.structs.replace(market, halted=True), now) == expected, f"{what} (halted)"
+
+
+def test_the_phases_are_the_engines_order_of_sessions() -> None:
+    assert all(NEXT_SESSION[a] is b for a, b in itertools.pairwise(PHASES))
+    # CLOSED is the first phase and the last: whether the afternoon has closed tells them apart.
+    assert (phase_of(Session.CLOSED, False), phase_of(Session.CLOSED, True)) == (0, OVER)
+    assert [phase_of(s, False) for s in (Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON)] == [1, 2, 3]
+    assert advance(0, OVER) == [MORNING, LUNCH, AFTERNOON, CLOSE]
+    assert advance(2, 1) == advance(OVER, OVER) == []
 
 
 def test_now_in_another_zone_is_converted_to_the_calendars() -> None:

@@ -16,12 +16,14 @@ import select
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from carbonx.cli import main
-from carbonx.cli.simulate_cmd import rejects
+from carbonx.cli.simulate_cmd import default_day, rejects
+from carbonx.config import load_config
 from carbonx.member_flow import EXPECTED_REJECTS, RACES_HEADLINE, AccountQuery, MemberFlow
 from carbonx.simulation import OrderFlow
 from engine.messages import Command, Event, NewOrder, OrderAccepted, OrderRejected, RequestRejected, TradeExecuted
@@ -140,3 +142,11 @@ def test_simulate_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "3,000/3,000 order-entry commands (100%)" in text
     assert text.endswith("\r\x1b[K")  # the progress line is cleared before the report
     assert b"Daily bulletin" in out and b"order-entry commands (" not in out  # the report alone on stdout
+
+
+def test_without_a_date_it_simulates_today_in_the_exchanges_time_zone() -> None:
+    calendar = load_config(ROOT / "config").exchange.calendar
+    friday_evening_in_london = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # Saturday 01:00 in Shanghai
+
+    assert default_day(calendar, friday_evening_in_london) == date(2026, 11, 23)  # Monday: the next trading day
+    assert default_day(calendar, datetime(2026, 11, 20, 1, 0, tzinfo=UTC)) == date(2026, 11, 20)

@@ -7,16 +7,24 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import msgspec
 
-from carbonx.cli.eod_cmd import iso, trading_day_arg
-from carbonx.cli.quotes_cmd import add_feed_options, feed_of, no_answer
-from carbonx.data_dir import readable_data_dir
+from carbonx.cli.display import iso, trading_day_arg
+from carbonx.cli.feed import add_feed_options, feed_of, no_answer
+from carbonx.cli.recorded_days import (
+    BULLETIN_PRICES,
+    BULLETIN_UNITS,
+    DayFigures,
+    bulletin_table,
+    change,
+    end_of_day_database,
+    recorded_day,
+)
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
-from market_data.board import EMPTY, change_bp, percent_change, signed_yuan, yuan
+from market_data.board import change_bp
 from market_data.subscriber import Subscriber
 
 HELP = "show the daily bulletin: open, high, low, close, change, volume and turnover per instrument"
@@ -35,8 +43,9 @@ of a data directory (carbonx.db), which keeps every trading day; no node is need
 --date chooses the trading day: from a data directory any recorded day (default: the latest);
 from a node only the day of the bulletin it holds.
 
-Formats: table (for people: CNY with two decimals, tonnes; it leaves out the last trade's price,
-the VWAP and the number of trades to fit 80 columns), csv (one row per instrument with every figure;
+Formats: table (for people: CNY with two decimals, tonnes, the change in percent; it leaves out
+the change in CNY, the last trade's price, the VWAP and the number of trades to fit 80 columns; as
+in carbonx eod report), csv (one row per instrument with every figure;
 integers with the unit in each column name: _fen, _t, _fen_per_t; change_bp is the change in basis
 points) and json (one document, every figure, integers in fen, fen per tonne and tonnes).
 """
@@ -49,49 +58,16 @@ examples:
   carbonx bulletin --data-dir var --format json     the latest recorded day, as JSON
 """
 FORMATS = ("table", "csv", "json")
-PRICES = ("reference_price", "open", "high", "low", "last", "close", "vwap")
-TABLE_HEADER = ("code", "ref", "open", "high", "low", "close", "change", "chg %", "volume t", "turnover")
-TABLE_WIDTH = 80  # two spaces between columns when the table fits; else one
 CSV_COLUMNS = (
     "trading_day",
     "instrument",
-    *(f"{name}_fen_per_t" for name in PRICES),
+    *(f"{name}_fen_per_t" for name in BULLETIN_PRICES),
     "change_fen_per_t",
     "change_bp",
     "volume_t",
     "turnover_fen",
     "trades",
 )
-
-
-class DayFigures(Protocol):
-    """One instrument's bulletin: ``market_data.messages.Bulletin`` (from a node) and
-    ``engine.messages.DailyBulletin`` (from the database) both are."""
-
-    @property
-    def trading_day(self) -> int: ...
-    @property
-    def instrument(self) -> str: ...
-    @property
-    def reference_price(self) -> int: ...
-    @property
-    def open(self) -> int: ...
-    @property
-    def high(self) -> int: ...
-    @property
-    def low(self) -> int: ...
-    @property
-    def last(self) -> int: ...
-    @property
-    def close(self) -> int: ...
-    @property
-    def vwap(self) -> int: ...
-    @property
-    def volume(self) -> int: ...
-    @property
-    def turnover(self) -> int: ...
-    @property
-    def trades(self) -> int: ...
 
 
 class DayBulletin(NamedTuple):
@@ -168,79 +144,31 @@ def from_node(held: Sequence[DayFigures], source: str, day: int | None) -> DayBu
 
 def from_data_dir(data_dir: Path, day: int | None) -> DayBulletin:
     """The bulletin of ``day`` (None: the latest recorded) from the data directory's end-of-day database."""
-    db = data_dir / DB_FILE
-    if not (data_dir.is_dir() and db.is_file()):
-        readable_data_dir(data_dir)  # one line when missing, a file, or no data directory; creates nothing
-    if not db.is_file():
-        raise BulletinUnavailable(f"{db}: no end-of-day database here; no end of day has been recorded in {data_dir}")
+    db = end_of_day_database(data_dir)
     with StatementStore.open(db) as store:
-        days = store.trading_days()
-        if not days:
-            raise BulletinUnavailable(f"{db}: no end of day recorded yet")
-        chosen = days[-1] if day is None else day
-        if chosen not in days:
-            raise BulletinUnavailable(f"{db}: no bulletin for {iso(chosen)}; recorded: {_recorded(days)}")
+        chosen = recorded_day(store, db, day)
         return DayBulletin(trading_day=chosen, source=str(db), instruments=store.bulletins(chosen))
-
-
-def _recorded(days: Sequence[int], most: int = 8) -> str:
-    if len(days) <= most:
-        return ", ".join(iso(d) for d in days)
-    return f"{len(days)} days from {iso(days[0])} to {iso(days[-1])}, the latest " + ", ".join(
-        iso(d) for d in days[-5:]
-    )
-
-
-def _change(b: DayFigures) -> int:
-    """The close against the reference price (the previous close): the day's change."""
-    return b.close - b.reference_price
 
 
 # ---------------------------------------------------------------------------------------------- formats
 
 
 def table(bulletin: DayBulletin) -> list[str]:
-    lines = [
+    return [
         f"Daily bulletin, trading day {iso(bulletin.trading_day)}, from {bulletin.source}",
-        "prices CNY/t, volume t, turnover CNY",
+        BULLETIN_UNITS,
+        *bulletin_table(bulletin.instruments),
     ]
-    rows = [_table_row(b) for b in bulletin.instruments]
-    widths = [max(len(row[i]) for row in [TABLE_HEADER, *rows]) for i in range(len(TABLE_HEADER))]
-    gap = "  " if sum(widths) + 2 * (len(widths) - 1) <= TABLE_WIDTH else " "
-    for row in [TABLE_HEADER, *rows]:
-        cells = [row[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))]
-        lines.append(gap.join(cells).rstrip())
-    lines.append("ref: the reference price (the previous close); change: close − ref")
-    lines.append("the number of trades, the last trade's price and the VWAP to the fen: --format csv or json")
-    return lines
-
-
-def _table_row(b: DayFigures) -> tuple[str, ...]:
-    def price(fen: int) -> str:
-        return yuan(fen) if fen else EMPTY
-
-    return (
-        b.instrument,
-        yuan(b.reference_price),
-        price(b.open),
-        price(b.high),
-        price(b.low),
-        yuan(b.close),
-        signed_yuan(_change(b)),
-        percent_change(_change(b), b.reference_price),
-        f"{b.volume:,}",
-        yuan(b.turnover),
-    )
 
 
 def csv_rows(bulletin: DayBulletin) -> list[dict[str, object]]:
     day = iso(bulletin.trading_day)
     return [
         {"trading_day": day, "instrument": b.instrument}
-        | {f"{name}_fen_per_t": getattr(b, name) for name in PRICES}
+        | {f"{name}_fen_per_t": getattr(b, name) for name in BULLETIN_PRICES}
         | {
-            "change_fen_per_t": _change(b),
-            "change_bp": change_bp(_change(b), b.reference_price) if b.reference_price > 0 else "",
+            "change_fen_per_t": change(b),
+            "change_bp": change_bp(change(b), b.reference_price) if b.reference_price > 0 else "",
             "volume_t": b.volume,
             "turnover_fen": b.turnover,
             "trades": b.trades,
@@ -263,10 +191,10 @@ def json_document(bulletin: DayBulletin) -> bytes:
         "units": {"money": "fen", "price": "fen per tonne", "quantity": "tonnes", "change_bp": "basis points"},
         "instruments": [
             {"instrument": b.instrument}
-            | {name: getattr(b, name) for name in PRICES}
+            | {name: getattr(b, name) for name in BULLETIN_PRICES}
             | {
-                "change": _change(b),
-                "change_bp": change_bp(_change(b), b.reference_price) if b.reference_price > 0 else None,
+                "change": change(b),
+                "change_bp": change_bp(change(b), b.reference_price) if b.reference_price > 0 else None,
                 "volume": b.volume,
                 "turnover": b.turnover,
                 "trades": b.trades,

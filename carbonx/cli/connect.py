@@ -57,8 +57,10 @@ def member_of(args: argparse.Namespace) -> str:
     return member
 
 
-def connect(args: argparse.Namespace) -> tuple[MemberClient, LoadedConfig]:
-    loaded = load_config(args.config)
+def connect(args: argparse.Namespace, loaded: LoadedConfig | None = None) -> tuple[MemberClient, LoadedConfig]:
+    """The client of the member ``args`` name, and the config; ``loaded``: the config read already."""
+    if loaded is None:
+        loaded = load_config(args.config)
     member = member_of(args)
     if member not in {a.member for a in loaded.access}:
         known = ", ".join(a.member for a in loaded.access)

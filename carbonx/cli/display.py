@@ -1,9 +1,19 @@
-"""Formatting integers of the engine for people: fen as CNY with two decimals, thousands separated."""
+"""What every command shows people the same way: fen as CNY with two decimals, thousands separated;
+trading days as ISO dates; exchange times in the exchange's time zone; plain text tables; reject
+texts with their fen in CNY. Display formats only, never parsed back (except a reject's context)."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+
+from engine.rules import day_from_int, day_to_int
+
+EMPTY = "-"  # a figure that does not exist (no trade, no price, no time); plain ASCII in every table
+_NS_PER_S = 1_000_000_000
 
 
 def cny(fen: int) -> str:
@@ -14,25 +24,96 @@ def cny(fen: int) -> str:
 
 
 def price(fen: int) -> str:
-    return "-" if fen == 0 else cny(fen)
+    """A price per tonne; 0 is no price (a day without trades has no open): EMPTY."""
+    return EMPTY if fen == 0 else cny(fen)
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain text table: the first column left-aligned, the others right-aligned."""
+def tonnes(quantity: int) -> str:
+    return f"{quantity:,}"
+
+
+def signed(amount: int, show: Callable[[int], str] = cny) -> str:
+    """A movement or a change, with its sign: +1,234.50, -80.00, 0.00."""
+    return ("+" if amount > 0 else "") + show(amount)
+
+
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    left: Collection[str] | None = None,
+    width: int | None = None,
+) -> list[str]:
+    """A plain text table: the columns named in ``left`` (text: names, codes, times; default: the
+    first column) aligned left, the others (numbers) right. Two spaces between columns; one when
+    two would make a line longer than ``width``."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    aligned_left = [name in left if left is not None else i == 0 for i, name in enumerate(header)]
+    gap = "  " if width is None or sum(widths) + 2 * (len(widths) - 1) <= width else " "
 
     def line(cells: Sequence[str]) -> str:
-        parts = [str(cells[0]).ljust(widths[0])]
-        parts += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(parts).rstrip()
+        parts = [
+            str(c).ljust(w) if to_left else str(c).rjust(w)
+            for c, w, to_left in zip(cells, widths, aligned_left, strict=True)
+        ]
+        return gap.join(parts).rstrip()
 
     return [line(header), *(line(r) for r in rows)]
 
 
+# ------------------------------------------------------------------------------------- days and times
+
+
+def iso(day: int) -> str:
+    """The engine's YYYYMMDD trading day as people and files write it: 20261123 -> '2026-11-23'."""
+    found = day_from_int(day)
+    return found.isoformat() if found else str(day)
+
+
+def trading_day_arg(text: str) -> int:
+    """An argument YYYY-MM-DD or YYYYMMDD as the engine's YYYYMMDD integer."""
+    compact = text.replace("-", "") if len(text) == 10 and text[4] == text[7] == "-" else text
+    day = day_from_int(int(compact)) if len(compact) == 8 and compact.isdigit() else None
+    if day is None:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD or YYYYMMDD: {text!r}")
+    return day_to_int(day)
+
+
+def exchange_time(ts_ns: int, zone: dt.tzinfo) -> dt.datetime:
+    """Exchange time (ns since the epoch, UTC) in the exchange's time zone, to the microsecond."""
+    seconds, ns = divmod(ts_ns, _NS_PER_S)
+    return dt.datetime.fromtimestamp(seconds, zone).replace(microsecond=ns // 1_000)
+
+
+def clock(ts_ns: int, zone: dt.tzinfo, trading_day: int) -> str:
+    """HH:MM:SS in the exchange's time zone, with the date before it when that is not the trading
+    day's (a demo day opened ahead of the calendar); no time (0): EMPTY."""
+    if not ts_ns:
+        return EMPTY
+    local = exchange_time(ts_ns, zone)
+    return local.strftime("%H:%M:%S" if day_to_int(local.date()) == trading_day else "%Y-%m-%d %H:%M:%S")
+
+
 # ------------------------------------------------------------------------------------------ reject texts
 
-# The ``key=value`` context of a reject text (engine.messages.reject_text) holds integers as the wire
-# carries them. These are the keys whose value is fen, per code: a key means fen only with its code
+# A reject text (engine.messages.reject_text) is its code, then ``key=value`` context: integers as
+# the wire carries them, booleans true/false, and text bare, or as a JSON string when it is empty or
+# holds a space, ``=`` or a quote (so what a client sent can never forge more context).
+_CONTEXT = re.compile(r'(?P<key>\w+)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+)')
+_INTEGER = re.compile(r"-?\d+")
+
+
+def reject_context(text: str) -> dict[str, str]:
+    """The context of a reject text, each value as the engine had it (a JSON string read back):
+    ``REGISTRY_FILE_ALREADY_APPLIED: name="a b.csv" first_ts=17...`` -> ``{"name": "a b.csv", "first_ts": "17..."}``."""
+    _code, _, context = text.partition(": ")
+    return {pair["key"]: _unquoted(pair["value"]) for pair in _CONTEXT.finditer(context)}
+
+
+def _unquoted(value: str) -> str:
+    return str(json.loads(value)) if value.startswith('"') else value
+
+
+# These are the keys whose value is fen, per code: a key means fen only with its code
 # (INSUFFICIENT_FUNDS required= is cash, INSUFFICIENT_HOLDINGS required= is tonnes). Prices per
 # tonne are shown like every price of the command line (80.00), money with its unit (1,234.50 CNY);
 # tonnes, counts and names stay as sent. tests/test_reject_display.py finds every (code, key) the
@@ -49,8 +130,6 @@ MONEY_KEYS: dict[str, frozenset[str]] = {
     "INVALID_AMOUNT": frozenset({"amount", "cash"}),
 }
 _NONE: frozenset[str] = frozenset()
-_CONTEXT = re.compile(r'(?P<key>[a-z_]+)=(?P<value>"(?:[^"\\]|\\.)*"|[^\s"]+)')
-_INTEGER = re.compile(r"-?\d+")
 
 
 def reject_in_cny(text: str) -> str:

@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
-from carbonx.cli.display import cny, price, table
+from carbonx.cli.display import cny, iso, signed, table, tonnes, trading_day_arg
+from carbonx.cli.recorded_days import (
+    BULLETIN_PRICES,
+    BULLETIN_UNITS,
+    bulletin_table,
+    end_of_day_database,
+    recorded_day,
+)
 from carbonx.config import load_config
-from carbonx.data_dir import readable_data_dir
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
-from engine.journal import JOURNAL_FILE
 from engine.messages import (
     AccountStatement,
     ConservationChecked,
@@ -26,7 +31,6 @@ from engine.messages import (
     MemberSettlement,
     TradingDayEnded,
 )
-from engine.rules import day_from_int, day_to_int
 from settlement.statements import CashStatement, HoldingStatement, StatementTrade
 
 HELP = "end-of-day reports: bulletin, conservation, member settlement and account statements"
@@ -91,7 +95,7 @@ HOLDING_MOVEMENTS = (
 
 
 class ReportError(CarbonxError):
-    """No database, no end of day on that date, or no such account that day."""
+    """No statement of that account on that day (no end of day: recorded_days.DayNotRecorded)."""
 
 
 class EodReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,7 +149,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir if args.data_dir is not None else Path(load_config(args.config).node.data_dir)
-    report = load_report(_database(data_dir), args.date, args.account)
+    report = load_report(end_of_day_database(data_dir), args.date, args.account)
     if args.format == "csv":
         write_csv(report, sys.stdout)
     elif args.format == "json":
@@ -156,44 +160,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def trading_day_arg(text: str) -> int:
-    """YYYY-MM-DD or YYYYMMDD as the engine's YYYYMMDD integer."""
-    compact = text.replace("-", "") if len(text) == 10 and text[4] == text[7] == "-" else text
-    day = day_from_int(int(compact)) if len(compact) == 8 and compact.isdigit() else None
-    if day is None:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD or YYYYMMDD: {text!r}")
-    return day_to_int(day)
-
-
-def iso(day: int) -> str:
-    found = day_from_int(day)
-    return found.isoformat() if found else str(day)
-
-
-def _database(data_dir: Path) -> Path:
-    """The data directory's database; one line when the directory is no data directory (creates nothing)."""
-    db = data_dir / DB_FILE
-    if data_dir.is_dir() and (db.is_file() or (data_dir / JOURNAL_FILE).is_file()):
-        return db  # the database alone will do: it may be a copy kept without its journal
-    readable_data_dir(data_dir)  # raises: missing, a file, or neither journal nor database
-    return db
-
-
 def load_report(db: Path, day: int | None, account: str | None) -> EodReport:
     """The end of day of ``day`` (None: the latest recorded) from the database ``db``."""
-    if not db.is_file():
-        raise ReportError(f"{db}: no end-of-day database here; no end of day has been recorded in this data directory")
     with StatementStore.open(db) as store:
         latest = day is None
-        if day is None:
-            day = store.latest_trading_day()
-            if day is None:
-                raise ReportError(f"{db}: no end of day recorded yet (a day is recorded when it ends)")
+        day = recorded_day(store, db, day)
         ended, conservation = store.day_ended(day), store.conservation(day)
-        if ended is None or conservation is None:
-            days = store.trading_days()
-            available = f"available: {_dates(days)}" if days else "none recorded yet"
-            raise ReportError(f"{db}: no end of day recorded for {iso(day)}; {available}")
+        assert ended is not None and conservation is not None, day  # a recorded day has both
         statements = store.statements(day, account)
         if account is not None and not statements:
             accounts = _listing(store.accounts(day))
@@ -210,14 +183,6 @@ def load_report(db: Path, day: int | None, account: str | None) -> EodReport:
         )
 
 
-def _dates(days: Sequence[int], most: int = 12) -> str:
-    """The recorded dates for a one-line error; of a long history, its span and the latest days."""
-    if len(days) <= most:
-        return ", ".join(iso(d) for d in days)
-    latest = ", ".join(iso(d) for d in days[-5:])
-    return f"{len(days)} days from {iso(days[0])} to {iso(days[-1])}, the latest {latest}"
-
-
 def _listing(names: Sequence[str], most: int = 12) -> str:
     """A list short enough for a one-line error: the first few and how many more."""
     shown = ", ".join(names[:most])
@@ -225,21 +190,6 @@ def _listing(names: Sequence[str], most: int = 12) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- table
-
-
-BULLETIN_HEADER = (
-    "instrument",
-    "reference",
-    "open",
-    "high",
-    "low",
-    "last",
-    "close",
-    "vwap",
-    "volume t",
-    "turnover",
-    "trades",
-)
 
 
 def table_report(report: EodReport) -> list[str]:
@@ -252,9 +202,9 @@ def table_report(report: EodReport) -> list[str]:
         f"fees collected     {cny(ended.fees_collected)} CNY",
         f"conservation       {_conservation_summary(conservation)}",
         "",
-        "Daily bulletin (prices CNY/t, turnover CNY)",
+        f"Daily bulletin ({BULLETIN_UNITS})",
+        *bulletin_table(report.bulletins, full=True),
     ]
-    lines += table(BULLETIN_HEADER, [_bulletin_row(b) for b in report.bulletins])
     if not conservation.ok:
         lines += ["", "Conservation mismatches (cash in CNY, instruments in t)"]
         rows = [
@@ -276,13 +226,8 @@ def _conservation_summary(conservation: ConservationChecked) -> str:
     return f"FAILED: {failed} {assets} not add up; the end of day halted the market"
 
 
-def _bulletin_row(b: DailyBulletin) -> list[str]:
-    prices = (b.reference_price, b.open, b.high, b.low, b.last, b.close, b.vwap)
-    return [b.instrument, *(price(p) for p in prices), f"{b.volume:,}", cny(b.turnover), f"{b.trades:,}"]
-
-
 def _amount(asset: str, value: int) -> str:
-    return cny(value) if asset == "CASH" else f"{value:,}"
+    return cny(value) if asset == "CASH" else tonnes(value)
 
 
 def _settlement_lines(settlements: list[MemberSettlement]) -> list[str]:
@@ -299,7 +244,7 @@ def _settlement_lines(settlements: list[MemberSettlement]) -> list[str]:
     header = ["member", "bought", "sold", "fees paid", "fees received", "net", "settlement"]
     return [
         "Member cash settlement (CNY; net = sold - bought - fees paid + fees received)",
-        *_table(header, rows, left={0, 6}),
+        *table(header, rows, left={"member", "settlement"}),
     ]
 
 
@@ -309,7 +254,9 @@ def _large_holder_lines(holders: list[LargeHolderReported]) -> list[str]:
     rows = [[h.account, h.member, h.instrument, f"{h.holding:,}", f"{h.threshold:,}"] for h in holders]
     return [
         "Large holders (t)",
-        *_table(["account", "member", "instrument", "holding", "threshold"], rows, left={0, 1, 2}),
+        *table(
+            ["account", "member", "instrument", "holding", "threshold"], rows, left={"account", "member", "instrument"}
+        ),
     ]
 
 
@@ -325,7 +272,7 @@ def account_lines(statement: AccountStatement) -> list[str]:
 
 def _cash_lines(cash: CashStatement) -> list[str]:
     rows = [["opening", cny(cash.opening)]]
-    rows += [[_label(f), _signed(cny, sign * getattr(cash, f))] for f, sign in CASH_MOVEMENTS if getattr(cash, f)]
+    rows += [[_label(f), signed(sign * getattr(cash, f))] for f, sign in CASH_MOVEMENTS if getattr(cash, f)]
     rows += [
         ["closing", cny(cash.closing)],
         ["frozen at close", cny(cash.closing_frozen)],
@@ -346,7 +293,7 @@ def _holding_lines(holdings: list[HoldingStatement]) -> list[str]:
         [
             h.instrument,
             f"{h.opening:,}",
-            *(_signed(_tonnes, sign * getattr(h, f)) for f, sign in moved),
+            *(signed(sign * getattr(h, f), tonnes) for f, sign in moved),
             f"{h.closing:,}",
             f"{h.closing_compliance:,}",
             f"{h.released_restricted:,}",
@@ -364,26 +311,11 @@ def _trade_lines(trades: list[StatementTrade]) -> list[str]:
         for t in trades
     ]
     header = ["trade", "instrument", "side", "quantity t", "price CNY/t", "value CNY", "fee CNY"]
-    return _table(header, rows, left={0, 1, 2})
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: set[int]) -> list[str]:
-    """display.table with the text columns in ``left`` aligned left, as names read best."""
-    widths = {i: max(len(r[i]) for r in [header, *rows]) for i in left}
-    pad = [[c.ljust(widths[i]) if i in left else c for i, c in enumerate(r)] for r in [header, *rows]]
-    return table(pad[0], pad[1:])
+    return table(header, rows, left={"trade", "instrument", "side"})
 
 
 def _label(field: str) -> str:
     return field.replace("_", " ")
-
-
-def _tonnes(quantity: int) -> str:
-    return f"{quantity:,}"
-
-
-def _signed(show: Callable[[int], str], amount: int) -> str:
-    return ("+" if amount > 0 else "") + show(amount)
 
 
 def _indent(lines: list[str]) -> list[str]:
@@ -392,7 +324,6 @@ def _indent(lines: list[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ csv
 
-BULLETIN_PRICES = ("reference_price", "open", "high", "low", "last", "close", "vwap")
 SETTLEMENT_AMOUNTS = ("bought", "sold", "fees_paid", "fees_received", "net")
 # One flat table; the unit is part of each amount column's name. Filled per record kind as docs/DATABASE.md says.
 CSV_COLUMNS: tuple[str, ...] = tuple(
@@ -438,10 +369,9 @@ def csv_records(report: EodReport) -> Iterator[dict[str, object]]:
             f"{name}_{unit}": value for name, value in values.items()
         }
     for b in report.bulletins:
-        prices = ("reference_price", "open", "high", "low", "last", "close", "vwap")
         yield (
             {"record": "bulletin", "trading_day": day, "instrument": b.instrument}
-            | {f"{name}_fen_per_t": getattr(b, name) for name in prices}
+            | {f"{name}_fen_per_t": getattr(b, name) for name in BULLETIN_PRICES}
             | {"volume_t": b.volume, "turnover_fen": b.turnover, "trades": b.trades}
         )
     for s in report.settlements:

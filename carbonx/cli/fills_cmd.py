@@ -16,9 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from carbonx.cli.connect import add_connection_options, connect
-from carbonx.cli.display import cny
-from carbonx.cli.eod_cmd import iso, trading_day_arg
-from carbonx.cli.kept_reports import clock, day_reports, exchange_time
+from carbonx.cli.display import clock, cny, exchange_time, iso, table, trading_day_arg
+from carbonx.cli.kept_reports import day_reports
 from carbonx.errors import CarbonxError
 from engine.messages import Side
 from gateway.protocol import Fill
@@ -35,8 +34,9 @@ trades are in the account's end-of-day statement (carbonx eod report --date D --
 
 Formats: table (for people: times in the exchange's time zone, Asia/Shanghai; prices and fees in
 CNY), csv and json (exact integers, the unit in each name: price_fen_per_t, quantity_t, fee_fen,
-leaves_t; ts_event_ns is the exchange time in ns since the epoch, UTC, and time the same instant in
-ISO 8601 with the exchange's UTC offset).
+leaves_t; trading_day is the date YYYY-MM-DD, as in carbonx eod report and carbonx bulletin;
+ts_event_ns is the exchange time in ns since the epoch, UTC, and time the same instant in ISO 8601
+with the exchange's UTC offset).
 """
 EPILOG = """\
 examples (make run starts a demo node):
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         write_csv(fills, day, zone)
     elif args.format == "json":
         rows = [fill_record(f, day, zone) for f in fills]
-        document = {"member": member, "trading_day": day, "timezone": zone.key, "fills": rows}
+        document = {"member": member, "trading_day": iso(day) if day else None, "timezone": zone.key, "fills": rows}
         print(json.dumps(document, indent=2))
     else:
         for line in table_lines(member, fills, day, zone):
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 def fill_record(fill: Fill, day: int, zone: ZoneInfo) -> dict[str, int | str]:
     """One fill with exact integers: what csv and json carry."""
     return {
-        "trading_day": day,
+        "trading_day": iso(day),
         "time": exchange_time(fill.ts_event, zone).isoformat() if fill.ts_event else "",
         "ts_event_ns": fill.ts_event,
         "trade_id": fill.trade_id,
@@ -177,17 +177,6 @@ def table_lines(member: str, fills: Sequence[Fill], day: int, zone: ZoneInfo) ->
     count = f"{len(fills)} fill" + ("" if len(fills) == 1 else "s")
     return [
         f"{title} (times {zone.key}; prices CNY/t, fees CNY)",
-        *aligned(HEADER, rows, LEFT),
+        *table(HEADER, rows, left=LEFT),
         f"{count}: bought {bought:,} t, sold {sold:,} t, fees {cny(fees)} CNY",
     ]
-
-
-def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], left: frozenset[str]) -> list[str]:
-    """A plain text table: the columns named in ``left`` left-aligned, the others (numbers) right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [c.ljust(w) if name in left else c.rjust(w) for c, w, name in zip(cells, widths, header, strict=True)]
-        return "  ".join(parts).rstrip()
-
-    return [line(header), *(line(r) for r in rows)]

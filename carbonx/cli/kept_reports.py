@@ -1,24 +1,20 @@
 """A member's execution reports as the node keeps them — the current and the previous trading day —
-fetched again by resend and told apart by trading day; and exchange times as people read them.
+fetched again by resend and told apart by trading day.
 
 The logon says where the days start (``LogonAccepted.trading_day``, ``day_first_report``,
 ``first_kept_report``, docs/PROTOCOL.md §4.7): the reports from ``day_first_report`` on are the
 current day's, those before it the previous day's, whose date the day's end-of-day statements name.
 Older days are gone from the node; their trades are in the statements (``carbonx eod report``).
+Only the day asked is resent: each report resent costs a throttle token (PROTOCOL.md §4.8).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
-from carbonx.cli.eod_cmd import iso
+from carbonx.cli.display import iso
 from carbonx.errors import CarbonxError
 from engine.messages import AccountStatement, MemberSettlement
 from gateway.client import MemberClient
 from gateway.protocol import ExecutionReport
-
-_NS_PER_S = 1_000_000_000
 
 
 class NotKept(CarbonxError):
@@ -30,21 +26,19 @@ def current_day(client: MemberClient) -> tuple[int, list[ExecutionReport]]:
     session = client.session
     if not session.trading_day:
         return 0, []
-    if not session.day_first_report:
-        raise CarbonxError(f"{client.endpoint}: the gateway does not say where trading days start (upgrade the node)")
-    return session.trading_day, _span(client, session.day_first_report, session.last_report_seq)
+    return session.trading_day, _span(client, _day_first_report(client), session.last_report_seq)
 
 
 def day_reports(client: MemberClient, day: int | None) -> tuple[int, list[ExecutionReport]]:
     """The member's reports of trading day ``day`` (None: the current one) and that day; ``NotKept``
     for a day the node does not keep, naming the days it keeps and where the older ones are."""
-    current, reports = current_day(client)
+    session = client.session
+    current = session.trading_day
     if day is None or day == current:
-        return current, reports
+        return current_day(client)
     if day > current:
         raise NotKept(f"no trading day {iso(day)} yet: the current one is {iso(current) if current else 'none'}")
-    session = client.session
-    previous_reports = _span(client, session.first_kept_report, session.day_first_report - 1)
+    previous_reports = _span(client, session.first_kept_report, _day_first_report(client) - 1)
     previous = _statement_day(previous_reports)
     if day == previous:
         return day, previous_reports
@@ -55,6 +49,14 @@ def day_reports(client: MemberClient, day: int | None) -> tuple[int, list[Execut
         f"the node does not keep the reports of {iso(day)} (only those of {kept}); "
         f"that day's trades are in its statement: carbonx eod report --date {iso(day)} --account {account}"
     )
+
+
+def _day_first_report(client: MemberClient) -> int:
+    """Where the current trading day's reports start (a gateway that predates it says 0)."""
+    first = client.session.day_first_report
+    if not first:
+        raise CarbonxError(f"{client.endpoint}: the gateway does not say where trading days start (upgrade the node)")
+    return first
 
 
 def _span(client: MemberClient, first: int, last: int) -> list[ExecutionReport]:
@@ -69,18 +71,3 @@ def _statement_day(reports: list[ExecutionReport]) -> int:
         if isinstance(event, AccountStatement | MemberSettlement):
             return event.trading_day
     return 0
-
-
-def exchange_time(ts_ns: int, zone: ZoneInfo) -> dt.datetime:
-    """Exchange time (ns since the epoch, UTC) in the exchange's time zone, to the microsecond."""
-    seconds, ns = divmod(ts_ns, _NS_PER_S)
-    return dt.datetime.fromtimestamp(seconds, zone).replace(microsecond=ns // 1_000)
-
-
-def clock(ts_ns: int, zone: ZoneInfo, trading_day: int) -> str:
-    """HH:MM:SS in the exchange's time zone, with the date before it when that is not the trading day's."""
-    if not ts_ns:
-        return "-"
-    local = exchange_time(ts_ns, zone)
-    same_day = local.year * 10_000 + local.month * 100 + local.day == trading_day
-    return local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S")

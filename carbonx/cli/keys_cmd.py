@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from carbonx.config import load_config
-from gateway.keys import PUBLIC_SUFFIX, SECRET_SUFFIX, SERVER, KeyReport, generate_keys
+from gateway.keys import DEMO_KEYS, PUBLIC_SUFFIX, SECRET_SUFFIX, SERVER, KeyReport, demo_secret_files, generate_keys
 
-# The demo key pairs published with the source: their secret files are no secret.
-DEMO_KEYS = Path(__file__).resolve().parent.parent.parent / "config" / "demo-keys"
 HELP = "CURVE keys of the order gateway: generate the node's and the members' key pairs"
 DESCRIPTION = """\
 The order gateway and the drop copy accept only ZeroMQ CURVE connections whose public key is
@@ -98,22 +96,9 @@ def run(args: argparse.Namespace) -> int:
     config_dir: Path = args.config
     keys_dir: Path = args.keys_dir if args.keys_dir is not None else load_config(config_dir).keys_dir
     report = generate_keys(config_dir, keys_dir, args.member, force=args.force)
-    for line in summary(report, demo_pairs_kept(report)):
+    for line in summary(report, demo_secret_files(Path(report.keys_dir), report.kept)):
         print(line)
     return 0
-
-
-def demo_pairs_kept(report: KeyReport, shipped: Path = DEMO_KEYS) -> list[str]:
-    """The kept secret files that are the demo pairs published with carbonx (byte for byte)."""
-    keys_dir = Path(report.keys_dir)
-    demo = []
-    for name in report.kept:
-        try:
-            if (keys_dir / name).read_bytes() == (shipped / name).read_bytes():
-                demo.append(name)
-        except OSError:
-            continue  # not among the demo files: a pair of its own
-    return demo
 
 
 def summary(report: KeyReport, demo: Sequence[str] = ()) -> list[str]:

@@ -14,10 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from carbonx.cli.connect import add_connection_options, connect, default_account, describe, fen
-from carbonx.cli.display import cny, reject_in_cny
-from carbonx.cli.eod_cmd import iso
-from carbonx.cli.fills_cmd import aligned
-from carbonx.cli.kept_reports import clock, current_day
+from carbonx.cli.display import EMPTY, clock, cny, iso, reject_in_cny, table
+from carbonx.cli.kept_reports import current_day
 from carbonx.cli.order_history import DayOrder, day_orders
 from carbonx.errors import CarbonxError
 from engine.messages import (
@@ -284,14 +282,22 @@ def _order_list_all(args: argparse.Namespace) -> int:
         return 0
     zone = ZoneInfo(loaded.exchange.calendar.timezone)
     print(f"orders of trading day {iso(day)} (times {zone.key}; prices CNY/t)")
-    for line in aligned(DAY_HEADER, [_day_row(o, zone, day) for o in rows], DAY_LEFT):
+    for line in table(DAY_HEADER, [_day_row(o, zone, day) for o in rows], left=DAY_LEFT):
         print(line)
     return 0
 
 
 def _day_row(o: DayOrder, zone: ZoneInfo, day: int) -> tuple[str, ...]:
     if o.side is None or o.order_type is None:  # rejected: never an order
-        return ("-", clock(o.ts_event, zone, day), o.account, o.instrument, *("-",) * 6, o.status, o.client_order_id)
+        return (
+            EMPTY,
+            clock(o.ts_event, zone, day),
+            o.account,
+            o.instrument,
+            *(EMPTY,) * 6,
+            o.status,
+            o.client_order_id,
+        )
     order_type = next((name for name, t in ORDER_TYPES.items() if t is o.order_type), o.order_type.name)
     return (
         str(o.order_id),

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
 import shutil
 import sys
 import time
-from typing import Any, NamedTuple, TextIO
-from zoneinfo import ZoneInfo
+from typing import Any, TextIO
 
-from carbonx.config import load_config
+from carbonx.cli.feed import Feed, add_feed_options, feed_of, no_answer
 from carbonx.errors import CarbonxError
-from market_data.board import EXCHANGE_TZ, render
-from market_data.overview import feed_stale, overview, stale_at
+from market_data.board import render
+from market_data.overview import overview
 from market_data.subscriber import Subscriber
 from market_data.terminal import Paint
 
@@ -34,9 +32,9 @@ limit-up and limit-down prices, volume, turnover, the five best ask and bid leve
 and order count, today's last 5 trades (time, price, quantity, the aggressor's side), the session
 and halt status. Prices are CNY per tonne; times are exchange time in the calendar's time zone.
 
-"updated" is the exchange time of the newest change shown. STALE means no market-data heartbeat
-came within three heartbeat intervals: the node has stopped or the network is cut, so the figures
-may be old. It clears when heartbeats come back.
+"updated" is the exchange time of the newest change shown. STALE means nothing, not even a
+heartbeat, came from the market-data feed within three heartbeat intervals: the node has stopped or
+the network is cut, so the figures may be old. It clears when the feed speaks again.
 
 Colour follows the Chinese market: red above the reference price (rising), green below
 (falling). It is on for a terminal; off when NO_COLOR is set, TERM is dumb or the output is not a
@@ -65,29 +63,6 @@ COLOR_CHOICES = ("auto", "always", "never")
 clock = time.monotonic
 
 
-class Feed(NamedTuple):
-    """Where a node's market data is and how to read it, from the options and the config."""
-
-    endpoint: str
-    snapshot_endpoint: str
-    heartbeat_ms: int  # the interval the config expects until the feed tells its own (0: unknown)
-    tz: dt.tzinfo  # the exchange's time zone, for times
-
-
-def add_feed_options(parser: argparse.ArgumentParser) -> None:
-    """--config, --endpoint, --snapshot-endpoint and --timeout-ms, shared with ``carbonx bulletin``."""
-    parser.add_argument("--config", metavar="DIR", help="config directory (default: config)")
-    parser.add_argument("--endpoint", metavar="E", help="market-data PUB endpoint (default: from node.toml)")
-    parser.add_argument("--snapshot-endpoint", metavar="E", help="snapshot service endpoint (default: from node.toml)")
-    parser.add_argument(
-        "--timeout-ms",
-        type=int,
-        default=3000,
-        metavar="N",
-        help="how long to wait for the snapshot service (default: 3000)",
-    )
-
-
 def add_parser(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "quotes",
@@ -110,30 +85,6 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def feed_of(args: argparse.Namespace) -> Feed:
-    """The endpoints from the options, else the config's node.toml; the config is read when named or needed."""
-    if args.timeout_ms <= 0:
-        raise CarbonxError(f"--timeout-ms must be > 0, got {args.timeout_ms}")
-    endpoint, snapshot_endpoint = args.endpoint, args.snapshot_endpoint
-    if args.config is None and endpoint is not None and snapshot_endpoint is not None:
-        return Feed(endpoint, snapshot_endpoint, 0, EXCHANGE_TZ)
-    loaded = load_config(args.config or "config")
-    options = loaded.node.market_data
-    return Feed(
-        endpoint or options.endpoint,
-        snapshot_endpoint or options.snapshot_endpoint,
-        options.heartbeat_ms,
-        ZoneInfo(loaded.exchange.calendar.timezone),
-    )
-
-
-def no_answer(feed: Feed, timeout_ms: int) -> CarbonxError:
-    """The one line for a node that does not answer: unreachable is a mistake the user can fix (exit 2)."""
-    return CarbonxError(
-        f"no answer from {feed.snapshot_endpoint} within {timeout_ms} ms (is carbonx serve running there?)"
-    )
-
-
 def colour_wanted(choice: str, stream: TextIO) -> bool:
     """Colour for ``stream``: always, never, or (auto) on a terminal unless NO_COLOR is set or TERM is dumb.
 
@@ -151,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
         raise CarbonxError(f"--page must be >= 1, got {args.page}")
     feed = feed_of(args)
     requested = list(dict.fromkeys(args.instruments))
-    listening_since = clock()
     with Subscriber(
         feed.endpoint,
         feed.snapshot_endpoint,
@@ -163,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             raise no_answer(feed, args.timeout_ms)
         if requested:
             _check_known(requested, subscriber, feed, args.timeout_ms)
-        screen = Screen(subscriber, requested, feed, listening_since, args.page, colour_wanted(args.color, sys.stdout))
+        screen = Screen(subscriber, requested, feed, args.page, colour_wanted(args.color, sys.stdout))
         if args.once:
             for line in screen.lines(clock(), terminal=False):
                 print(line)
@@ -191,25 +141,21 @@ class Screen:
         subscriber: Subscriber,
         requested: list[str],
         feed: Feed,
-        listening_since: float,
         page: int | None,
         colour: bool,
     ) -> None:
         self.subscriber = subscriber
         self.requested = requested
         self.feed = feed
-        self.listening_since = listening_since
         self.page = page
         self.paint = Paint(colour)
 
     def stale_at(self) -> float | None:
-        sub = self.subscriber
-        return stale_at(sub.last_heartbeat_at, sub.heartbeat_ms or self.feed.heartbeat_ms, self.listening_since)
+        """When the feed turns silent, by the interval it told or else the one the config expects."""
+        return self.subscriber.silent_at(self.feed.heartbeat_ms)
 
     def stale(self, now: float) -> bool:
-        sub = self.subscriber
-        heartbeat_ms = sub.heartbeat_ms or self.feed.heartbeat_ms
-        return feed_stale(sub.last_heartbeat_at, heartbeat_ms, self.listening_since, now)
+        return (at := self.stale_at()) is not None and now >= at
 
     def lines(self, now: float, *, terminal: bool) -> list[str]:
         """On a terminal the table is cut to its height (a page); elsewhere every instrument is shown."""

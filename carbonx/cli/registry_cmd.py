@@ -13,16 +13,13 @@ through a node, dry run or not): one line naming the first application, its jour
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from carbonx.cli.display import cny, reject_in_cny
+from carbonx.cli.display import cny, exchange_time, reject_context, reject_in_cny
 from carbonx.config import load_config
 from carbonx.data_dir import (
     CommandsRejected,
@@ -308,22 +305,19 @@ def _refusal(
     return RegistryFileError(problems, summary)
 
 
-_CONTEXT = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
-
-
 def already_applied_line(registry_file: RegistryFile, text: str, data_dir: Path, timezone: str) -> str:
     """One line: the file, and its first application's name, journal seq and time.
 
     The seq is read from the journal of the data directory when it is here to read; the name and
     the time are also in the exchange's reject text, which is what a node elsewhere sends back.
     """
-    context = {key: json.loads(value) if value.startswith('"') else value for key, value in _CONTEXT.findall(text)}
+    context = reject_context(text)
     first = find_registry_file(data_dir, registry_file.operation, registry_file.sha256)
     if first is not None and isinstance(first.command, RecordRegistryFile):
         name, ts, where = first.command.name, first.ts, f"journal seq {first.seq:,}"
     else:
         name, ts, where = context.get("name", "?"), int(context.get("first_ts", 0)), f"a journal not in {data_dir}"
-    when = dt.datetime.fromtimestamp(ts // 1_000_000_000, ZoneInfo(timezone)).isoformat(sep=" ")
+    when = exchange_time(ts, ZoneInfo(timezone)).isoformat(sep=" ", timespec="seconds")
     return (
         f"{registry_file.path}: already applied: the same {registry_file.operation} file "
         f"(sha256 {registry_file.sha256[:16]}...) was applied as {name} at {where}, {when}; "

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from carbonx.cli.connect import add_connection_options, connect, describe
-from carbonx.cli.display import cny, reject_in_cny
-from carbonx.cli.eod_cmd import iso, trading_day_arg
+from carbonx.cli.display import cny, iso, reject_in_cny, trading_day_arg
+from carbonx.cli.feed import add_endpoint_options, feed_of, no_answer
 from carbonx.cli.member_cmds import show
 from carbonx.config import LoadedConfig, load_config
-from carbonx.errors import CarbonxError
-from carbonx.scheduler import day_to_open
+from carbonx.scheduler import OVER, advance, day_to_open, phase_of
 from engine.messages import (
     Command,
     ConservationChecked,
@@ -53,14 +53,14 @@ from gateway.protocol import Rehearsal
 from market_data.messages import MarketStatus
 from market_data.subscriber import Subscriber
 
-# The sessions of a trading day in the engine's order (engine.rules.NEXT_SESSION), by their CLI names.
+# The sessions `session` moves a day to, by their CLI names ("close": trading over for the day). Their
+# order, and the steps between them, are the scheduler's (carbonx.scheduler.PHASES).
 SESSIONS = {
     "morning": Session.MORNING,
     "break": Session.LUNCH_BREAK,
     "afternoon": Session.AFTERNOON,
     "close": Session.CLOSED,
 }
-_DAY_ORDER = tuple(SESSIONS.values())
 
 # What to do next, after the engine's reject line (one line still).
 HINTS = {
@@ -109,8 +109,10 @@ SESSION_DESCRIPTION = """\
 Move the open trading day forward to SESSION. The sessions run morning, break, afternoon, close,
 once a day; a session further on is reached through the ones in between (each journaled, as the
 node's scheduler does): `session close` in the morning passes the break and the afternoon at once
-and ends trading for the day. A session behind the current one, or the current one, is refused.
-The current session is read from the node's market data.
+and ends trading for the day. A session behind the current one, or the current one, is refused,
+and so is close before the morning has opened (the market is closed already: end-of-day ends the
+day as it is). Where the day is, its session and whether its afternoon has closed, is read from the
+node's market data.
 """
 END_DESCRIPTION = """\
 End the open trading day: day orders expire, the daily bulletin (the close becomes the next
@@ -170,8 +172,8 @@ def _day_parser(actions: Any, name: str, summary: str, description: str) -> argp
     )
     add_connection_options(sub, member_default="REGULATOR")
     group = sub.add_argument_group("market data (where the open trading day and the session are read)")
-    group.add_argument("--market-data", metavar="ENDPOINT", help="market-data endpoint (default: node.toml)")
-    group.add_argument("--snapshot-endpoint", metavar="ENDPOINT", help="snapshot service (default: node.toml)")
+    add_endpoint_options(group, metavar="ENDPOINT")
+    group.add_argument("--market-data", dest="endpoint", help=argparse.SUPPRESS)  # the former name, still taken
     return sub
 
 
@@ -195,41 +197,46 @@ def _halt_or_resume(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace) -> int:
-    status = market_status(args, load_config(args.config))
-    steps = session_steps(status.session, SESSIONS[args.session])
-    return _submit(args, [SetSession(session=s) for s in steps])
+    loaded = load_config(args.config)
+    steps = session_steps(market_status(args, loaded), SESSIONS[args.session])
+    return _submit(args, steps, loaded)
 
 
 def _end_of_day(args: argparse.Namespace) -> int:
     day: int | None = args.date
+    loaded = None
     if day is None:
         loaded = load_config(args.config)
         # No day open: the last one, for the engine to refuse with NO_TRADING_DAY (never 0: out of bounds).
-        day = market_status(args, loaded).trading_day or day_to_int(_today(loaded))
-    return _submit(args, [EndOfDay(trading_day=day)])
+        day = market_status(args, loaded, or_date=True).trading_day or day_to_int(_today(loaded))
+    return _submit(args, [EndOfDay(trading_day=day)], loaded)
 
 
 def _start_of_day(args: argparse.Namespace) -> int:
     day: int | None = args.date
+    loaded = None
     if day is None:
         loaded = load_config(args.config)
-        last = day_from_int(market_status(args, loaded).trading_day)
+        last = day_from_int(market_status(args, loaded, or_date=True).trading_day)
         day = day_to_int(day_to_open(loaded.exchange.calendar, _today(loaded), last))
-    return _submit(args, [StartOfDay(trading_day=day)])
+    return _submit(args, [StartOfDay(trading_day=day)], loaded)
 
 
-def session_steps(current: Session, target: Session) -> list[Session]:
-    """The sessions from ``current`` up to ``target`` in the day's order, each one step of the engine.
+def session_steps(market: MarketStatus, target: Session) -> list[SetSession]:
+    """The steps from where the market data says the day is up to ``target``: the scheduler's, one
+    SetSession per session in between (``session close`` in the morning passes the break and the
+    afternoon).
 
-    Just ``[target]`` when it is behind or is the current one, for the engine to refuse. A CLOSED
-    market is taken to be before the morning (market data does not say whether the afternoon has
-    closed; if it has, the engine refuses the morning, and with it the whole request).
+    Just ``target`` when there is no step to take, for the engine to refuse it on its own: no day
+    open, a session behind or the current one, or ``close`` before the morning has opened (the
+    market is closed already; end-of-day ends the day as it is).
     """
-    position = 0 if current is Session.CLOSED else _DAY_ORDER.index(current) + 1
-    goal = _DAY_ORDER.index(target) + 1
-    if goal <= position or (current is Session.CLOSED and target is Session.CLOSED):
-        return [target]
-    return list(_DAY_ORDER[position:goal])
+    current = phase_of(market.session, market.sessions_over)
+    goal = phase_of(target, sessions_over=True)  # "close": the close after the afternoon
+    steps = advance(current, goal)
+    if not market.day_open or not steps or (current == 0 and goal == OVER):
+        return [SetSession(session=target)]
+    return steps
 
 
 def _today(loaded: LoadedConfig) -> dt.date:
@@ -237,34 +244,26 @@ def _today(loaded: LoadedConfig) -> dt.date:
     return dt.datetime.now(ZoneInfo(loaded.exchange.calendar.timezone)).date()
 
 
-def market_status(args: argparse.Namespace, loaded: LoadedConfig) -> MarketStatus:
-    """The market's trading day and session as the node publishes them (``status.MARKET``)."""
-    options = loaded.node.market_data
-    endpoint = args.market_data or options.endpoint
-    snapshot = args.snapshot_endpoint or options.snapshot_endpoint
+def market_status(args: argparse.Namespace, loaded: LoadedConfig, *, or_date: bool = False) -> MarketStatus:
+    """The market's trading day and session as the node publishes them (``status.MARKET``).
+
+    ``or_date``: the command takes --date instead, and the error line says so.
+    """
+    feed = feed_of(args, loaded)
     with Subscriber(
-        endpoint, snapshot, instruments=[], channels=("status",), snapshot_timeout_ms=args.timeout_ms
+        feed.endpoint, feed.snapshot_endpoint, instruments=[], channels=("status",), snapshot_timeout_ms=args.timeout_ms
     ) as subscriber:
         status = subscriber.market_status() if subscriber.wait_synced(args.timeout_ms) else None
     if status is None:
-        raise CarbonxError(
-            f"no market status from {snapshot} within {args.timeout_ms} ms (is carbonx serve running? "
-            "give --market-data and --snapshot-endpoint, or --date)"
-        )
+        way_out = "give --endpoint and --snapshot-endpoint" + (", or --date" if or_date else "")
+        raise no_answer(feed, args.timeout_ms, way_out)
     return status
 
 
-def _submit(args: argparse.Namespace, commands: list[Command]) -> int:
-    client, _ = connect(args)
+def _submit(args: argparse.Namespace, commands: Sequence[Command], loaded: LoadedConfig | None = None) -> int:
+    client, _ = connect(args, loaded)
     with client:
-        outcome = client.submit_atomic(commands)
-        if isinstance(outcome, Rehearsal) and len(commands) > 1:
-            # Steps towards a session refused: the engine's word on the session asked (a dry run,
-            # nothing journaled) says more than its word on the first step.
-            alone = client.submit_atomic(commands[-1:], dry_run=True)
-            if isinstance(alone, Rehearsal) and alone.rejections:
-                outcome = alone
-        return show_day(outcome)
+        return show_day(client.submit_atomic(commands))
 
 
 def show_day(outcome: Result | Rehearsal) -> int:
@@ -316,7 +315,9 @@ def describe_day(event: Event) -> str | None:
         case ConservationChecked():
             if event.ok:
                 return "conservation OK: every instrument and cash adds up"
-            return f"conservation FAILED: {len(event.mismatches)} assets do not add up; the market is halted"
+            failed = len(event.mismatches)
+            assets = "asset does" if failed == 1 else "assets do"
+            return f"conservation FAILED: {failed} {assets} not add up; the end of day halted the market"
         case TradingDayEnded():
             return (
                 f"trading day {iso(event.trading_day)} ended: {event.expired_orders:,} day orders expired, "

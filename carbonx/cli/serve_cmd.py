@@ -16,6 +16,7 @@ from carbonx.node import Node
 from engine.exchange import DEFAULT_BOOK
 from engine.fast.warm import kernels_cached, load_kernels
 from engine.rules import day_from_int
+from gateway.keys import demo_secret_files
 
 HELP = "run the exchange: order gateway, market data, drop copy, scheduler"
 DESCRIPTION = """\
@@ -61,6 +62,17 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def member_keys_line(keys_dir: Path) -> str:
+    """Where the members' keys are, and a warning when the node's keys are the published demo pairs."""
+    line = f"  member keys   {keys_dir}/<MEMBER>.key_secret"
+    if demo_secret_files(keys_dir):
+        line += (
+            "   (DEMO keys, published with the code: before real use, `carbonx keys generate --force`,"
+            " or --config DIR of your own)"
+        )
+    return line
+
+
 def run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     data_dir: Path = args.data_dir or Path(loaded.node.data_dir)
@@ -83,13 +95,7 @@ def run(args: argparse.Namespace) -> int:
         f"  order entry   {endpoints.order_entry}   CURVE; server public key {keys / 'server.key'}",
         f"  market data   {endpoints.market_data}   snapshot service {endpoints.snapshot}",
         f"  drop copy     {endpoints.drop_copy}   CURVE; surveillance keys only",
-        f"  member keys   {keys}/<MEMBER>.key_secret"
-        + (
-            "   (DEMO keys, published with the code: before real use, `carbonx keys generate --force`,"
-            " or --config DIR of your own)"
-            if "demo" in str(keys)
-            else ""
-        ),
+        member_keys_line(keys),
     ]
     if args.demo:
         day = day_from_int(market.trading_day)

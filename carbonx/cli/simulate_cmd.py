@@ -7,12 +7,15 @@ import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
 from carbonx.data_dir import writable_data_dir
 from carbonx.member_flow import EXPECTED_REJECTS, RACES_HEADLINE
+from carbonx.scheduler import day_to_open
 from carbonx.simulation import SIMULATION_DATA_DIR, SimulationResult, run_simulation
+from engine.config import Calendar
 
 HELP = "run a seeded simulated trading day and print its daily bulletin"
 DESCRIPTION = """\
@@ -69,10 +72,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     calendar = loaded.exchange.calendar
-    day = args.date
-    if day is None:
-        today = dt.date.today()
-        day = today if calendar.is_trading_day(today) else calendar.next_trading_day(today)
+    day = args.date or default_day(calendar, dt.datetime.now(dt.UTC))
     data_dir: Path = args.data_dir or Path(SIMULATION_DATA_DIR)
     writable_data_dir(data_dir)  # a file, or not writable: one line, not an errno
     result = run_simulation(
@@ -90,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     for line in report(result, args.seed, args.orders):
         print(line)
     return 0
+
+
+def default_day(calendar: Calendar, now: dt.datetime) -> dt.date:
+    """Today on the exchange's calendar, in its time zone wherever the machine is, when it is a trading
+    day; else the next one: the day a regulator's start-of-day would open."""
+    return day_to_open(calendar, now.astimezone(ZoneInfo(calendar.timezone)).date(), None)
 
 
 def _progress(done: int, total: int) -> None:
