@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig, Instrument
@@ -50,8 +51,24 @@ ORDER_TYPES = (
     (OrderType.MARKET_FIVE_CANCEL, 10),
     (OrderType.MARKET_FIVE_LIMIT, 8),
 )
+_TYPES = [t for t, _ in ORDER_TYPES]
+_TYPE_WEIGHTS = [w for _, w in ORDER_TYPES]
 # Largest order (t, before the lot) per account kind: individuals trade smaller tickets.
 MAX_ORDER_BY_KIND = {"covered_entity": 2_000, "institution": 2_000, "individual": 500}
+
+
+def draw_order(
+    rng: random.Random, instruments: Sequence[Instrument], fair: dict[str, int], bands: dict[str, tuple[int, int]]
+) -> tuple[Instrument, int, Side, OrderType]:
+    """The next order's instrument, its fair value (a tick's drift, kept inside the band; ``fair``
+    is updated), side and type: what both simulated flows draw first, in this order."""
+    instrument = rng.choice(instruments)
+    code, tick = instrument.code, instrument.tick_fen
+    lower, upper = bands[code]
+    value = fair[code] = min(max(fair[code] + rng.choice((-tick, 0, 0, tick)), lower), upper)
+    side = rng.choice((Side.BUY, Side.SELL))
+    (order_type,) = rng.choices(_TYPES, weights=_TYPE_WEIGHTS)
+    return instrument, value, side, order_type
 # One order may use this many times the account's even share of what it has left for the rest of
 # the day (cash for its buys, an instrument's sellable units for its sells): not every order fills.
 PACE = 2
@@ -125,12 +142,9 @@ class MemberFlow:
 
     def _new_order(self, bands: dict[str, tuple[int, int]]) -> Command:
         rng = self.rng
-        instrument = rng.choice(self.instruments)
+        instrument, fair, side, order_type = draw_order(rng, self.instruments, self.fair, bands)
         code, tick = instrument.code, instrument.tick_fen
-        lower, upper = bands[code]
-        fair = self.fair[code] = min(max(self.fair[code] + rng.choice((-tick, 0, 0, tick)), lower), upper)
-        side = rng.choice((Side.BUY, Side.SELL))
-        (order_type,) = rng.choices([t for t, _ in ORDER_TYPES], weights=[w for _, w in ORDER_TYPES])
+        upper = bands[code][1]  # a market buy freezes against the band's upper limit
         size = rng.random()  # the ticket: 10 t up to the account kind's largest, in steps of 10 t
         # The first account (from a random start) that can afford the order on either side sends it.
         start = rng.randrange(len(self.accounts))

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from carbonx.member_flow import MAX_ORDER_BY_KIND, ORDER_TYPES, AccountQuery, MemberFlow
+from carbonx.member_flow import MAX_ORDER_BY_KIND, AccountQuery, MemberFlow, draw_order
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
 from engine.exchange import Exchange
@@ -183,12 +183,9 @@ class OrderFlow:
 
     def _new_order(self, bands: dict[str, tuple[int, int]]) -> NewOrder:
         rng = self.rng
-        instrument = rng.choice(self.instruments)
+        instrument, fair, side, order_type = draw_order(rng, self.instruments, self.fair, bands)
         code, tick = instrument.code, instrument.tick_fen
         lower, upper = bands[code]
-        fair = self.fair[code] = min(max(self.fair[code] + rng.choice((-tick, 0, 0, tick)), lower), upper)
-        side = rng.choice((Side.BUY, Side.SELL))
-        (order_type,) = rng.choices([t for t, _ in ORDER_TYPES], weights=[w for _, w in ORDER_TYPES])
         price = 0
         if not order_type.is_market:
             sign = -1 if side is Side.BUY else 1
