@@ -25,7 +25,7 @@ from bench import e2e, start
 from bench.e2e_wire import BenchError
 from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
 from engine.exchange import BOOK_KINDS
-from engine.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
+from engine.listing.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
 
 
 def cpu_model() -> str:

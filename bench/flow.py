@@ -8,7 +8,7 @@ IOC at the band edge, carbonx's market order with a guaranteed reach), as weight
 Quantities are 10-990 t in steps of 10 and prices are clamped to the band.
 
 To know the mid, the best prices and which orders rest, the generator keeps its own book:
-``FlowBook``, a few plain integer structures written independently of ``engine.book``. The volume
+``FlowBook``, a few plain integer structures written independently of ``engine.listing.book``. The volume
 it traded is the flow's expected value, which the engine's TradeExecuted events must add up to.
 
 The generator predicts the engine's order ids (1, 2, 3... for accepted orders) so it can cancel
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from engine.config import Account, ExchangeConfig, Instrument, Member, RiskLimits
 from engine.exchange import Exchange
+from engine.listing.rules import band_limits
 from engine.messages import (
     AllocateAllowances,
     CancelOrder,
@@ -43,7 +44,6 @@ from engine.messages import (
     StartOfDay,
     TradeExecuted,
 )
-from engine.rules import band_limits
 from settlement.ledger import fee_for
 
 INSTRUMENT = "SHEA2025"
@@ -142,7 +142,7 @@ class _Level:
 
 
 class FlowBook:
-    """The flow's own price-time book, independent of ``engine.book``: it judges the engine's volume.
+    """The flow's own price-time book, independent of ``engine.listing.book``: it judges the engine's volume.
 
     It keeps only what the generator needs: the live order ids (in a list, so a uniform choice and a
     removal are O(1)), the best prices (heaps of price keys, stale keys dropped when they surface)

@@ -1,11 +1,11 @@
 """What ``carbonx serve`` shows while the fast book's kernels compile on a first start.
 
 The kernels are compiled once after an install or a change of their sources, then loaded from
-numba's cache (``engine.fast.jit``). The compile takes a while on a small machine, so the node
+numba's cache (``engine.listing.fast.jit``). The compile takes a while on a small machine, so the node
 counts the kernels as numba finishes each (its ``numba:compile`` events) and shows how many of
 how many are done and the time so far. The kernels counted are the project's compiled functions
-(``engine.fast``, ``settlement.arrays``) less those numba inlines into their callers, which it never
-compiles on their own: ``engine.fast.warm.load_kernels`` compiles every other one.
+(``engine.listing.fast``, ``settlement.arrays``) less those numba inlines into their callers, which it never
+compiles on their own: ``engine.listing.fast.warm.load_kernels`` compiles every other one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TextIO
 from numba.core import event
 from numba.core.registry import CPUDispatcher
 
-import engine.fast
+import engine.listing.fast
 
 # Measured on the project's 2-core machine, numba's cache emptied (a temporary NUMBA_CACHE_DIR), from
 # start to "ready": 29-33 s with a core to itself (also two cold starts side by side), 51-53 s for
@@ -33,7 +33,7 @@ KERNEL_MODULES = ("settlement.arrays",)
 
 def kernels() -> frozenset[CPUDispatcher]:
     """The functions numba compiles on their own for the fast book."""
-    names = [f"engine.fast.{module.name}" for module in pkgutil.iter_modules(engine.fast.__path__)]
+    names = [f"engine.listing.fast.{module.name}" for module in pkgutil.iter_modules(engine.listing.fast.__path__)]
     found: set[CPUDispatcher] = set()
     for name in [*names, *KERNEL_MODULES]:
         module = importlib.import_module(name)

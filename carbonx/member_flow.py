@@ -69,6 +69,8 @@ def draw_order(
     side = rng.choice((Side.BUY, Side.SELL))
     (order_type,) = rng.choices(_TYPES, weights=_TYPE_WEIGHTS)
     return instrument, value, side, order_type
+
+
 # One order may use this many times the account's even share of what it has left for the rest of
 # the day (cash for its buys, an instrument's sellable units for its sells): not every order fills.
 PACE = 2

@@ -42,6 +42,7 @@ from engine.journal import (
     remove_stale_temporaries,
     write_snapshot,
 )
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     Command,
     DailyBulletin,
@@ -55,7 +56,6 @@ from engine.messages import (
     StartOfDay,
 )
 from engine.recovery import Sequencer, record_config, recover
-from engine.rules import day_from_int, day_to_int
 from gateway.reports import ReportBook
 
 REPORTS_KIND = "reports"

@@ -17,8 +17,8 @@ import zoneinfo
 from carbonx.config import SchedulerOptions
 from engine.config import Calendar
 from engine.exchange import MarketState
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
-from engine.rules import day_from_int, day_to_int
 
 # A trading day walks through these phases in order and never back (engine.rules.NEXT_SESSION).
 # Session.CLOSED appears twice: before the morning opens and after the afternoon has closed

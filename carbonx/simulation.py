@@ -32,6 +32,7 @@ from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import TRADING_ACCOUNT_KINDS, ExchangeConfig
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, SNAPSHOT_DIR, Journal, JournalLocked, journal_locked
+from engine.market_day.calendar import day_to_int
 from engine.messages import (
     AccountStatement,
     AllocateAllowances,
@@ -60,7 +61,6 @@ from engine.messages import (
     TradingDayEnded,
 )
 from engine.recovery import CONFIG_FILE, Sequencer, record_config
-from engine.rules import day_to_int
 
 # Opening funds per account kind (fen) and allowances per instrument kind (t): demo figures.
 CASH_BY_KIND = {"covered_entity": 3_000_000_000, "institution": 5_000_000_000, "individual": 1_000_000_000}

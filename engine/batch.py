@@ -1,13 +1,13 @@
 """Batches for ``Exchange.apply_batch``: commands in, events out, as columns until asked for objects.
 
 ``CommandBatch`` is what the node's sequencer hands the exchange per poll and what the benchmark
-times: on the fast book an int64 column per field (``engine.fast.layout.X_*``, one row per
+times: on the fast book an int64 column per field (``engine.listing.fast.layout.X_*``, one row per
 command, Fortran order so each column is contiguous), built once at the boundary by
 ``Exchange.command_batch``; the command objects ride along for the reject texts and for the
 commands the kernels leave to Python (sessions, halts, registry operations, end of day).
 
 ``EventBatch`` holds what the batch caused: on the fast book the fixed-layout event records
-(``engine.fast.layout.E_*``) and, per command, where its records start. ``events(i)`` turns one
+(``engine.listing.fast.layout.E_*``) and, per command, where its records start. ``events(i)`` turns one
 command's records into ``engine.messages`` events when someone needs them; nothing is decoded
 otherwise. On the reference book both hold plain objects, so callers never care which book ran.
 
@@ -16,7 +16,7 @@ overwrites: copying them out cost as much as a third of the kernel's time. They 
 ``keep()`` copied) before the next ``apply_batch``; reading them later raises ``StaleEventBatch``
 instead of returning another batch's events.
 
-A record the boundary cannot turn into an event (a defect in ``engine.fast.events``, or a record
+A record the boundary cannot turn into an event (a defect in ``engine.listing.fast.events``, or a record
 it does not know) does not raise out of the reader: see ``decode_or_report``.
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine.fast.events import Names, decode
+from engine.listing.fast.events import Names, decode
 from engine.messages import Command, Event
 
 # The event standing in for records of ``cmd`` (stamped ``ts``) that could not be decoded, given the

@@ -17,10 +17,12 @@ import msgspec
 
 from engine.batch import CommandBatch, EventBatch
 from engine.config import ExchangeConfig
-from engine.daily import InstrumentDay
-from engine.end_of_day import run_end_of_day
-from engine.fast.listing import FastListing
-from engine.listing import Listing
+from engine.end_of_day.mechanism import run_end_of_day
+from engine.listing.daily import InstrumentDay
+from engine.listing.fast.listing import FastListing
+from engine.listing.orders import Order, OrderRecord
+from engine.listing.reference import Listing
+from engine.market_day.calendar import NEXT_SESSION, day_from_int
 from engine.messages import (
     AmendOrder,
     CancelAllOrders,
@@ -47,10 +49,8 @@ from engine.messages import (
     TradingDayStarted,
     reject_text,
 )
-from engine.orders import Order, OrderRecord
-from engine.registry import ComplianceRecord, Registry, RegistryFileRecord
+from engine.registry.mechanism import ComplianceRecord, Registry, RegistryFileRecord
 from engine.risk import PositionLimits
-from engine.rules import NEXT_SESSION, day_from_int
 from settlement.arrays import ArrayLedger
 from settlement.ledger import Ledger, LedgerState
 
@@ -164,7 +164,7 @@ class Exchange:
     def command_batch(self, commands: Sequence[Command], ts: Sequence[int]) -> CommandBatch:
         """The batch ``apply_batch`` takes: columns on the fast book, the objects on the reference book.
 
-        A batch the fast book cannot encode (a defect in ``engine.fast.encode``) is applied one by
+        A batch the fast book cannot encode (a defect in ``engine.listing.fast.encode``) is applied one by
         one instead: each command is then encoded alone inside ``apply``, so the one that cannot be
         gets the INTERNAL_ERROR outcome and the others theirs, as if they had come one at a time.
         """

@@ -259,9 +259,7 @@ class Journal:
             return
         self._write([_encoder.encode(record) for record in records], previous)
 
-    def append_commands(
-        self, ts: int, commands: Sequence[AnyCommand], origins: Sequence[tuple[str, int]]
-    ) -> None:
+    def append_commands(self, ts: int, commands: Sequence[AnyCommand], origins: Sequence[tuple[str, int]]) -> None:
         """Append ``commands`` as the records after the last one, all at exchange time ``ts``, each with
         its (origin, request id): one write and one fsync, durable when this returns.
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.book import DepthLevel
-from engine.daily import InstrumentDay
 from engine.exchange import Exchange
+from engine.listing.book import DepthLevel
+from engine.listing.daily import InstrumentDay
 from engine.messages import Session, Side
 
 

@@ -2,7 +2,7 @@
 
 ``ArrayLedger`` is a ``Ledger`` whose hot balances — per account available, frozen and today's
 proceeds of cash, per (account, instrument) the four allowance buckets — live in numpy arrays
-(``LedgerArrays``) that the fast book's kernels (``engine.fast``) update directly, with no copy in
+(``LedgerArrays``) that the fast book's kernels (``engine.listing.fast``) update directly, with no copy in
 between. Everything else the ledger does (registry operations, statements, conservation, state)
 is the ``Ledger`` code unchanged, reading and writing the same arrays through small row views
 (``CashRow``, ``HoldingRow``) that behave like ``CashBalance`` and ``Holding``.

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 import engine.exchange
 from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
 from engine.exchange import BOOK_KINDS, Exchange
-from engine.fast.warm import load_kernels
+from engine.listing.fast.warm import load_kernels
 from engine.messages import (
     AllocateAllowances,
     AllowancesAllocated,

@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 
 from engine.config import ExchangeConfig, RiskLimits
 from engine.exchange import Exchange
+from engine.listing.rules import band_limits
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     AllocateAllowances,
     AmendOrder,
@@ -52,7 +54,6 @@ from engine.messages import (
     TradeExecuted,
     WithdrawCash,
 )
-from engine.rules import band_limits, day_from_int, day_to_int
 from tests.conftest import DAY1, market_config
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""engine.book.ReferenceBook on its own: priority, limits, depth of a sweep, self-trade prevention,
+"""engine.listing.book.ReferenceBook on its own: priority, limits, depth of a sweep, self-trade prevention,
 reduce/remove, ``fillable``, depth, and the invariant checker; then a seeded model-based state machine
 that compares every match with a plain-list model and keeps ``validate_internal_state`` passing."""
 
@@ -12,9 +12,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from engine.book import BookInvariantError, DepthLevel, Fill, MatchStep, ReferenceBook, SelfTradeCancel
+from engine.listing.book import BookInvariantError, DepthLevel, Fill, MatchStep, ReferenceBook, SelfTradeCancel
+from engine.listing.orders import Order
 from engine.messages import OrderType, Side, StpMode
-from engine.orders import Order
 
 BUY, SELL = Side.BUY, Side.SELL
 

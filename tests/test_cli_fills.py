@@ -22,8 +22,8 @@ import pytest
 
 from carbonx.cli import main
 from carbonx.config import load_config
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
-from engine.rules import day_from_int, day_to_int
 from gateway.client import MemberClient
 from tests.node_process import REPO, NodeProcess, make_config
 

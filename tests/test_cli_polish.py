@@ -19,7 +19,7 @@ from carbonx.config import load_config
 from carbonx.errors import ConfigError
 from carbonx.kernel_progress import ESTIMATE, compile_progress, kernels
 from carbonx.version import carbonx_version
-from engine.fast import commands, ladder
+from engine.listing.fast import commands, ladder
 
 pytestmark = pytest.mark.not_per_book
 
@@ -89,7 +89,12 @@ def config_copy(tmp_path: Path, file: str, old: str, new: str) -> Path:
             "engine.book: 'fats' is not one of fast, reference",
         ),
         ("node.toml", r"^mode = .*$", 'mode = "clock"', "scheduler.mode: 'clock' is not one of calendar, manual"),
-        ("node.toml", r"^\[engine\]$", "[engine]\nbook = 1", "engine.book: expected one of fast, reference; got int"),
+        (
+            "node.toml",
+            r"^\[engine\]$",
+            "[engine]\nbook = 1",
+            "engine.book: expected one of fast, reference; got int",
+        ),
         (
             "instruments.toml",
             r'^kind = "allowance"',

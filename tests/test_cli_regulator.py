@@ -23,6 +23,7 @@ from carbonx.config import SchedulerOptions, load_config
 from carbonx.scheduler import day_to_open, due_commands
 from engine.config import Calendar
 from engine.exchange import Exchange
+from engine.market_day.calendar import day_from_int
 from engine.messages import (
     Command,
     ConservationChecked,
@@ -34,7 +35,6 @@ from engine.messages import (
     SetSession,
     StartOfDay,
 )
-from engine.rules import day_from_int
 from market_data.messages import MarketStatus
 from market_data.subscriber import Subscriber
 from tests.conftest import DAY1, DAY2, market_config

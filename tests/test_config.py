@@ -223,7 +223,12 @@ def test_bad_type(tmp_path: Path) -> None:
             "instrument[0].kind",
             "'bond' is not one of allowance, ccer, shcer",
         ),
-        ("node.toml", sub(r"^# book = .*$", 'book = "turbo"'), "engine.book", "'turbo' is not one of fast, reference"),
+        (
+            "node.toml",
+            sub(r"^# book = .*$", 'book = "turbo"'),
+            "engine.book",
+            "'turbo' is not one of fast, reference",
+        ),
         ("calendar.toml", sub(r"^  2026-01-01,", '  "2026-01-01",'), "holidays[0]", "expected date, got str"),
         (
             "calendar.toml",

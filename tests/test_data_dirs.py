@@ -302,9 +302,7 @@ def test_pruning_keeps_the_newest_complete_snapshots_with_their_companions(tmp_p
 
     removed = prune_snapshots(tmp_path, keep=3, written=50, companions=(REPORTS_KIND,))
 
-    assert _names(tmp_path) == [
-        f"{kind}-{seq:012d}.cxs" for kind in (REPORTS_KIND, "snapshot") for seq in (30, 40, 50)
-    ]
+    assert _names(tmp_path) == [f"{kind}-{seq:012d}.cxs" for kind in (REPORTS_KIND, "snapshot") for seq in (30, 40, 50)]
     assert len(removed) == 6
     assert list_snapshots(tmp_path) == [30, 40, 50]
 

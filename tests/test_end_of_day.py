@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from engine.config import RiskLimits
 from engine.exchange import Exchange
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     AccountStatement,
     AllocateAllowances,
@@ -55,7 +56,6 @@ from engine.messages import (
     Units,
     WithdrawCash,
 )
-from engine.rules import day_from_int, day_to_int
 from settlement.statements import CashStatement, ConservationMismatch, HoldingStatement, StatementTrade
 from tests.conftest import (
     CASH,

@@ -21,17 +21,18 @@ import numpy as np
 import pytest
 from structlog.testing import capture_logs
 
-import engine.fast.commands
-import engine.fast.listing
+import engine.listing.fast.commands
+import engine.listing.fast.listing
 from carbonx.config import load_config
 from carbonx.node import Node
 from engine.batch import decode_or_report
 from engine.exchange import Exchange
-from engine.fast.events import DECODERS
-from engine.fast.layout import CMD_NEW, CMD_PYTHON, E_KIND, EV_ACCEPTED, EV_TRADE, X_KIND, X_QTY
-from engine.fast.listing import FastListing
 from engine.journal import Journal, JournalRecord
-from engine.listing import Listing
+from engine.listing.fast.events import DECODERS
+from engine.listing.fast.layout import CMD_NEW, CMD_PYTHON, E_KIND, EV_ACCEPTED, EV_TRADE, X_KIND, X_QTY
+from engine.listing.fast.listing import FastListing
+from engine.listing.reference import Listing
+from engine.market_day.calendar import day_from_int
 from engine.messages import (
     AllocateAllowances,
     CancelOrder,
@@ -55,8 +56,7 @@ from engine.messages import (
     TradingDayEnded,
 )
 from engine.recovery import Sequencer, record_config, recover
-from engine.registry import Registry
-from engine.rules import day_from_int
+from engine.registry.mechanism import Registry
 from gateway.protocol import Ack, ExecutionReport
 from tests.conftest import CASH, DAY1, HOLDING, TRADERS, InjectedDefect, Market, assert_balanced, market_config
 from tests.gateway_helpers import R1, trading_harness
@@ -92,7 +92,9 @@ def defects(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Registry, "apply", failing_registry)
     monkeypatch.setattr(Listing, "new_order", failing_new_order)
-    monkeypatch.setattr(engine.fast.commands, "run_batch", _kernel_failing_on(engine.fast.commands.run_batch))
+    monkeypatch.setattr(
+        engine.listing.fast.commands, "run_batch", _kernel_failing_on(engine.listing.fast.commands.run_batch)
+    )
 
 
 def _kernel_failing_on(run_batch: Any) -> Any:
@@ -370,14 +372,14 @@ def test_a_failure_pushing_what_a_python_command_changed_falls_on_the_next_fast_
 
 @pytest.mark.not_per_book
 def test_a_batch_that_cannot_be_encoded_is_applied_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    encode = engine.fast.listing.encode
+    encode = engine.listing.fast.listing.encode
 
     def failing_encode(listing: FastListing, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
         if any(isinstance(c, NewOrder) and c.quantity == FAILING_QUANTITY for c in cmds):
             raise InjectedDefect("encode failed")
         return encode(listing, cmds, ts)
 
-    monkeypatch.setattr(engine.fast.listing, "encode", failing_encode)
+    monkeypatch.setattr(engine.listing.fast.listing, "encode", failing_encode)
     commands = opening() + flow_with_failures()
     alone, batched = Exchange(market_config(), "fast"), Exchange(market_config(), "fast")
 

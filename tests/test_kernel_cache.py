@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.config import ExchangeConfig
-from engine.fast import jit
-from engine.fast.warm import kernels_cached, load_kernels
+from engine.listing.fast import jit
+from engine.listing.fast.warm import kernels_cached, load_kernels
 
 pytestmark = pytest.mark.not_per_book
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from engine.book import DepthLevel
+from engine.listing.book import DepthLevel
+from engine.listing.rules import band_limits
 from engine.messages import (
     CancelReason,
     DailyBulletin,
@@ -39,7 +40,6 @@ from engine.messages import (
     TradingDayEnded,
     TradingDayStarted,
 )
-from engine.rules import band_limits
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market
 
 BUY, SELL = Side.BUY, Side.SELL

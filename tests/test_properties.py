@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.exchange import Exchange
+from engine.market_day.calendar import NEXT_SESSION, day_from_int, day_to_int
 from engine.messages import (
     AmendOrder,
     CancelOrder,
@@ -44,7 +45,6 @@ from engine.messages import (
     StpMode,
     TradeExecuted,
 )
-from engine.rules import NEXT_SESSION, day_from_int, day_to_int
 from tests.conftest import CASH, HOLDING, TRADERS, Market, funded_market, market_config
 
 INSTRUMENTS = ("SHEA2025", "CCER", "T5")
@@ -425,6 +425,7 @@ def no_check(market: Market, events: list[Event]) -> None:
 
 
 # ---------------------------------------------------------------------------------- properties
+
 
 @given(data=st.data())
 def test_book_never_crossed_and_internally_valid(book_kind: str, data: st.DataObject) -> None:

@@ -322,4 +322,3 @@ def test_through_a_running_node_the_same_file_is_applied_once_unless_again(tmp_p
     assert after.cash("A003").total == before + 2 * 1_000  # 10.00 CNY twice: once, then once on purpose
     deposits = [r for r in read_journal(node.data_dir) if isinstance(r.command, DepositCash)]
     assert [r.command for r in deposits][-2:] == [DepositCash(account="A003", amount=1_000)] * 2
-

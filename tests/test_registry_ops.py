@@ -46,7 +46,7 @@ from engine.messages import (
     Units,
     WithdrawCash,
 )
-from engine.registry import ComplianceRecord
+from engine.registry.mechanism import ComplianceRecord
 from settlement.ledger import Holding
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market, assert_balanced, funded_market, registry_config
 

@@ -23,7 +23,7 @@ from tests.test_reject_codes import ENGINE_CODES, SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where reject contexts are written: the engine's mechanisms and fast boundary, and the gateway.
-SOURCES = sorted([*ROOT.glob("engine/*.py"), *ROOT.glob("engine/fast/*.py"), *ROOT.glob("gateway/*.py")])
+SOURCES = sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("gateway/*.py")])
 
 # Every (code, key) whose value is not fen: tonnes, counts, ids, names, times, sessions.
 NOT_FEN: dict[str, set[str]] = {

@@ -20,6 +20,7 @@ from carbonx.config import SchedulerOptions
 from carbonx.scheduler import OVER, PHASES, advance, due_commands, next_wakeup, phase_of
 from engine.config import Calendar
 from engine.exchange import Exchange, MarketState
+from engine.market_day.calendar import NEXT_SESSION
 from engine.messages import (
     Command,
     EndOfDay,
@@ -30,7 +31,6 @@ from engine.messages import (
     SetSession,
     StartOfDay,
 )
-from engine.rules import NEXT_SESSION
 from tests.conftest import DAY1, DAY2, market_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Sequence
 
-from engine.rules import day_from_int, day_to_int
+from engine.market_day.calendar import day_from_int, day_to_int
 
 EMPTY = "-"  # a figure that does not exist (no trade, no price, no time); plain ASCII in every table
 _NS_PER_S = 1_000_000_000

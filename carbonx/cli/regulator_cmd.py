@@ -26,6 +26,7 @@ from carbonx.cli.feed import add_endpoint_options, feed_of, no_answer
 from carbonx.cli.member_cmds import show
 from carbonx.config import LoadedConfig, load_config
 from carbonx.scheduler import OVER, advance, day_to_open, phase_of
+from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     Command,
     ConservationChecked,
@@ -47,7 +48,6 @@ from engine.messages import (
     TradingDayEnded,
     TradingDayStarted,
 )
-from engine.rules import day_from_int, day_to_int
 from gateway.client_core import Result
 from gateway.protocol import Rehearsal
 from market_data.messages import MarketStatus

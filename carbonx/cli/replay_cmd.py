@@ -8,8 +8,8 @@ from typing import Any
 
 from carbonx.cli.display import cny, price, table
 from carbonx.data_dir import readable_data_dir, unreadable
+from engine.market_day.calendar import day_from_int
 from engine.recovery import Recovered, recorded_config, recover
-from engine.rules import day_from_int
 
 HELP = "rebuild the state from a data directory's snapshot and journal; print its hash"
 DESCRIPTION = """\

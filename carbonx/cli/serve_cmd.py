@@ -14,8 +14,8 @@ from carbonx.data_dir import writable_data_dir
 from carbonx.kernel_progress import compile_progress
 from carbonx.node import Node
 from engine.exchange import DEFAULT_BOOK
-from engine.fast.warm import kernels_cached, load_kernels
-from engine.rules import day_from_int
+from engine.listing.fast.warm import kernels_cached, load_kernels
+from engine.market_day.calendar import day_from_int
 from gateway.keys import demo_secret_files
 
 HELP = "run the exchange: order gateway, market data, drop copy, scheduler"

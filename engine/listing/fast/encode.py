@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.fast.layout import (
+from engine.listing.fast.layout import (
     ALL_INSTRUMENTS,
     CMD_AMEND,
     CMD_CANCEL,

@@ -3,18 +3,18 @@
 ``FastListing`` answers everything ``engine.listing.Listing`` answers (the exchange, the end of
 day, the gateway and market data use the two alike), but keeps its orders, ladders and counters
 in arrays and applies new orders, cancels, amends and mass cancels with one kernel call per batch
-(``engine.fast.commands.run_batch``). Per call it:
+(``engine.listing.fast.commands.run_batch``). Per call it:
 
 1. turns the commands into a columnar int64 batch (``encode``): names to indices, each client
    order id interned to an integer key per (account, id);
 2. pushes what Python-side commands may have changed since the last call (session, halts, the
    band, the day's figures, and — after a registry operation — account status and position limits);
 3. runs the kernel, growing an array and calling again whenever the kernel stopped for room;
-4. pulls the day's figures back and hands over the event records, which ``engine.fast.events``
+4. pulls the day's figures back and hands over the event records, which ``engine.listing.fast.events``
    turns into messages only for whoever asks.
 
 An exception on the way falls on one command, as it would one command at a time (``run``). The
-read side (``FastBook``, ``ClientOrderIds``) is in ``engine.fast.views``.
+read side (``FastBook``, ``ClientOrderIds``) is in ``engine.listing.fast.views``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from typing import TypeVar
 import numpy as np
 
 from engine.batch import ReportFailure, decode_or_report
-from engine.book import BookInvariantError
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
-from engine.daily import InstrumentDay
-from engine.fast import commands, ladder
-from engine.fast.encode import encode
-from engine.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
-from engine.fast.layout import (
+from engine.listing.book import BookInvariantError
+from engine.listing.daily import InstrumentDay
+from engine.listing.fast import commands, ladder
+from engine.listing.fast.encode import encode
+from engine.listing.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
+from engine.listing.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
     B_BEST_BID,
@@ -89,8 +89,10 @@ from engine.fast.layout import (
     X_COID,
     X_KIND,
 )
-from engine.fast.views import ClientOrderIds, FastBook
-from engine.listing import MarketStatus
+from engine.listing.fast.views import ClientOrderIds, FastBook
+from engine.listing.orders import Order, OrderRecord
+from engine.listing.reference import MarketStatus
+from engine.listing.rules import band_limits
 from engine.messages import (
     Command,
     Event,
@@ -99,9 +101,7 @@ from engine.messages import (
     Side,
     StpMode,
 )
-from engine.orders import Order, OrderRecord
 from engine.risk import PositionLimits
-from engine.rules import band_limits
 from settlement.arrays import ArrayLedger
 
 # Order slots, order ids and client order ids each array starts with (events: twice as many). They
@@ -287,7 +287,7 @@ class FastListing:
         self.compact_due = False
 
     def encode(self, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
-        """The columnar batch of ``cmds`` stamped with ``ts`` (``engine.fast.encode``).
+        """The columnar batch of ``cmds`` stamped with ``ts`` (``engine.listing.fast.encode``).
 
         Apply a batch (``run``) before encoding the next: an end of day inside a batch lets the
         next ``run`` renumber the interned client order ids, and it renumbers only its own batch.
@@ -557,6 +557,6 @@ class FastListing:
         """Check every ladder against the order rows and the id index (debug and test aid)."""
         code = ladder.check(self.orders, self.levels, self.book_rows, self.ids, int(self.params[P_ID_BASE]))
         if code:
-            raise BookInvariantError(f"fast book invariant {code} broken (engine.fast.ladder.check)")
+            raise BookInvariantError(f"fast book invariant {code} broken (engine.listing.fast.ladder.check)")
         if int(self.book_rows[:, B_LIVE].sum()) != int(self.params[P_LIVE]):
             raise BookInvariantError("resting order count disagrees with the books")

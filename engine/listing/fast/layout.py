@@ -1,6 +1,6 @@
 """The fixed layouts of the fast path's arrays: one integer column per field, int64 throughout.
 
-The kernels (``engine.fast.kernels``) and the Python boundary (``engine.fast.listing``) index the
+The kernels (``engine.listing.fast.kernels``) and the Python boundary (``engine.listing.fast.listing``) index the
 arrays with these names; numba reads module-level integers as compile-time constants, so a named
 column costs nothing over a literal. Every value is an integer: prices in fen per tonne,
 quantities in tonnes, money in fen. ``-1`` stands for "none" wherever a slot, offset or limit may
@@ -113,7 +113,7 @@ B_UPPER = 8
 B_HALTED = 9
 B_LOT = 10
 B_LIVE = 11  # resting orders
-B_OPEN = 12  # the day's figures (engine.daily.InstrumentDay)
+B_OPEN = 12  # the day's figures (engine.listing.daily.InstrumentDay)
 B_HIGH = 13
 B_LOW = 14
 B_LAST = 15

@@ -1,6 +1,6 @@
 """Event records back into ``engine.messages`` events, at the boundary and only when asked.
 
-A record (``engine.fast.layout``) holds integers only: accounts and instruments by index, a
+A record (``engine.listing.fast.layout``) holds integers only: accounts and instruments by index, a
 reject as its code and up to three numbers of context. The names and the reject text come from
 here: the command that caused the record (when there is one) gives what the client sent, and
 the tables of the listing give the rest, so each event equals the reference listing's byte for
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.fast.layout import (
+from engine.listing.fast.layout import (
     ALL_INSTRUMENTS,
     EV_ACCEPTED,
     EV_ALL_CANCELLED,

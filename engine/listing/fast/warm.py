@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
-from engine.fast.jit import cache_dir
-from engine.fast.listing import FastListing
+from engine.listing.fast.jit import cache_dir
+from engine.listing.fast.listing import FastListing
 from engine.messages import CancelOrder, Side
 
 

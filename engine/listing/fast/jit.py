@@ -64,8 +64,8 @@ _HERE = Path(__file__).resolve().parent
 # A file too many costs a recompile after each edit of it, a file too few a stale kernel.
 KERNEL_SOURCES = (
     *(_HERE / f"{name}.py" for name in ("jit", "layout", "ladder", "kernels", "commands")),
-    *sorted((_HERE.parent / "messages").glob("*.py")),
-    _HERE.parent.parent / "settlement" / "arrays.py",
+    *sorted((_HERE.parent.parent / "messages").glob("*.py")),
+    _HERE.parent.parent.parent / "settlement" / "arrays.py",
 )
 _STAMP = "carbonx-kernel-sources.sha256"
 

@@ -8,7 +8,7 @@ each side is kept in ``books``; when the best level empties, the next one is fou
 towards worse prices, which near the mid of a live book is a few rows.
 
 These functions only keep the ladder; the rules, freezes and settlement are in
-``engine.fast.kernels``. They mirror ``engine.book.ReferenceBook``, which is the specification.
+``engine.listing.fast.kernels``. They mirror ``engine.listing.book.ReferenceBook``, which is the specification.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.fast.jit import inlined_kernel, kernel
-from engine.fast.layout import (
+from engine.listing.fast.jit import inlined_kernel, kernel
+from engine.listing.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
     B_BEST_BID,

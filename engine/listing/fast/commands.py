@@ -6,9 +6,9 @@ the same order, so the first failing check decides the reject code, as in the re
 
 from __future__ import annotations
 
-from engine.fast import ladder
-from engine.fast.jit import inlined_kernel, kernel
-from engine.fast.kernels import (
+from engine.listing.fast import ladder
+from engine.listing.fast.jit import inlined_kernel, kernel
+from engine.listing.fast.kernels import (
     AMEND_NO_CHANGE,
     DUPLICATE_CLIENT_ORDER_ID,
     INSUFFICIENT_FUNDS,
@@ -32,7 +32,7 @@ from engine.fast.kernels import (
     free_slot,
     release_cash,
 )
-from engine.fast.layout import (
+from engine.listing.fast.layout import (
     ALL_INSTRUMENTS,
     B_ASK_BASE,
     B_BEST_ASK,

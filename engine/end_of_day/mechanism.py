@@ -14,7 +14,7 @@ from collections.abc import Collection
 from typing import Protocol
 
 from engine.config import ExchangeConfig, Instrument
-from engine.daily import InstrumentDay
+from engine.listing.daily import InstrumentDay
 from engine.messages import (
     AccountStatement,
     ConservationChecked,

@@ -3,7 +3,7 @@
 ``run_batch`` applies new orders, cancels, amends and mass cancels exactly as
 ``engine.listing.Listing`` does — the same checks in the same order, the same freezes, matching,
 DvP moves, fees and events — and writes each event as one fixed-layout record
-(``engine.fast.layout``). The reference listing is the specification; the differential tests
+(``engine.listing.fast.layout``). The reference listing is the specification; the differential tests
 hold the two to identical events and state hashes.
 
 Before each command the kernel makes sure the arrays have room for the worst case of that
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.fast import ladder
-from engine.fast.jit import inlined_kernel, kernel
-from engine.fast.layout import (
+from engine.listing.fast import ladder
+from engine.listing.fast.jit import inlined_kernel, kernel
+from engine.listing.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
     B_BEST_BID,

@@ -1,6 +1,6 @@
 """The read side of the fast listing: one instrument's book and the day's client order ids.
 
-``FastBook`` shows an instrument's orders as ``engine.book.ReferenceBook`` does, and
+``FastBook`` shows an instrument's orders as ``engine.listing.book.ReferenceBook`` does, and
 ``ClientOrderIds`` the (account, client order id) pairs used today as the reference listing's set
 does, both straight from ``FastListing``'s arrays; neither changes anything but the ids' flags.
 """
@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.book import DepthLevel
-from engine.fast import ladder
-from engine.fast.layout import B_LIVE
+from engine.listing.book import DepthLevel
+from engine.listing.fast import ladder
+from engine.listing.fast.layout import B_LIVE
+from engine.listing.orders import Order
 from engine.messages import Side
-from engine.orders import Order
 
 if TYPE_CHECKING:
-    from engine.fast.listing import FastListing
+    from engine.listing.fast.listing import FastListing
 
 
 class ClientOrderIds:
@@ -49,7 +49,7 @@ class ClientOrderIds:
 
 
 class FastBook:
-    """One instrument's book as ``engine.book.ReferenceBook`` shows it (read side)."""
+    """One instrument's book as ``engine.listing.book.ReferenceBook`` shows it (read side)."""
 
     def __init__(self, listing: FastListing, instr: int, code: str) -> None:
         self._listing = listing

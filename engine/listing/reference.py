@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
+from engine.listing.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
-from engine.daily import InstrumentDay
+from engine.listing.daily import InstrumentDay
+from engine.listing.orders import Order
+from engine.listing.rules import band_limits
 from engine.messages import (
     AllOrdersCancelled,
     AmendOrder,
@@ -39,9 +41,7 @@ from engine.messages import (
     TradeExecuted,
     reject_text,
 )
-from engine.orders import Order
 from engine.risk import PositionLimits
-from engine.rules import band_limits
 from settlement.ledger import Ledger, fee_for
 
 RejectReason = tuple[Reject, dict[str, object]]

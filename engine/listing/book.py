@@ -18,8 +18,8 @@ from typing import NamedTuple
 import msgspec
 from sortedcontainers import SortedDict
 
+from engine.listing.orders import Order
 from engine.messages import Side, StpMode
-from engine.orders import Order
 
 # Enum members bound once: on CPython 3.11 reading ``Side.BUY`` through the enum class goes through
 # ``EnumType.__getattr__`` (~70 ns), and the book reads them on every order.
