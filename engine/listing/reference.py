@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.listing.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
 from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.listing.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
 from engine.listing.daily import InstrumentDay
 from engine.listing.orders import Order
 from engine.listing.rules import band_limits
