@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from bench import e2e, start
 from bench.e2e_wire import BenchError
 from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
-from engine.exchange import BOOK_KINDS
+from engine.listing import BOOK_KINDS
 from engine.listing.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
 
 

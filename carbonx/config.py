@@ -48,7 +48,7 @@ BP = 10_000  # the price band is in basis points of the reference price
 
 class EngineOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # docs/ARCHITECTURE.md "Two order books, one behaviour"; unset: the engine's default
-    # (engine.exchange.DEFAULT_BOOK, fast)
+    # (engine.listing.DEFAULT_BOOK, fast)
     book: Literal["fast", "reference"] | None = None
 
 

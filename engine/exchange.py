@@ -15,9 +15,11 @@ from typing import Any
 
 import msgspec
 
+import engine.listing
 from engine.batch import CommandBatch, EventBatch
 from engine.config import ExchangeConfig
 from engine.end_of_day.mechanism import run_end_of_day
+from engine.listing import BOOK_KINDS
 from engine.listing.daily import InstrumentDay
 from engine.listing.fast.listing import FastListing
 from engine.listing.orders import Order, OrderRecord
@@ -54,10 +56,6 @@ from engine.risk import PositionLimits
 from settlement.arrays import ArrayLedger
 from settlement.ledger import Ledger, LedgerState
 
-# The order book implementations (config ``engine.book``): the fast one unless told otherwise.
-BOOK_KINDS = ("fast", "reference")
-DEFAULT_BOOK = "fast"
-
 
 class MarketState(msgspec.Struct, kw_only=True, array_like=True):
     trading_day: int = 0  # the open trading day, or the last one when none is open (0: never)
@@ -90,6 +88,27 @@ _state_decoder = msgspec.msgpack.Decoder(ExchangeState)
 
 
 @dataclass(frozen=True)
+class BatchRejection:
+    """A command of a rehearsed batch that would be rejected: its index in the batch, code and text."""
+
+    index: int
+    code: Reject
+    text: str
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """What a batch would cause, applied to a copy (``Exchange.rehearse``); nothing was applied."""
+
+    events: list[list[Event]]  # per command, in order
+    rejections: list[BatchRejection]  # every reject the batch would get, in order
+
+    @property
+    def accepted(self) -> bool:
+        return not self.rejections
+
+
+@dataclass(frozen=True)
 class InternalFailure:
     """An exception that escaped while applying ``command``: a defect, since mechanisms check before
     they change anything. The exchange keeps it for the node to log (``Exchange.take_failures``);
@@ -106,7 +125,7 @@ class InternalFailure:
 
 class Exchange:
     def __init__(self, config: ExchangeConfig, book: str | None = None) -> None:
-        book = DEFAULT_BOOK if book is None else book
+        book = engine.listing.DEFAULT_BOOK if book is None else book
         if book not in BOOK_KINDS:
             raise ValueError(f"unknown order book {book!r}: expected one of {', '.join(BOOK_KINDS)}")
         self.config = config
@@ -155,6 +174,23 @@ class Exchange:
             return self._handlers[type(command)](command, ts)
         except Exception as exc:
             return self._failed(command, ts, exc)
+
+    def rehearse(self, commands: Sequence[Command], ts: int) -> Rehearsal:
+        """Would this whole batch be accepted? Applied in order to a copy, at the sequenced time ``ts``.
+
+        Nothing here changes: the copy is built from the snapshot and dropped. The regulator's
+        atomic batches (a registry file, the day's steps) are rehearsed so, then journaled whole or
+        not at all.
+        """
+        trial = Exchange.from_snapshot(self.config, self.snapshot(), self.book_kind)
+        events = [trial.apply(command, ts) for command in commands]
+        rejections = [
+            BatchRejection(index=index, code=event.code, text=event.text)
+            for index, outcome in enumerate(events)
+            for event in outcome
+            if isinstance(event, OrderRejected | RequestRejected)
+        ]
+        return Rehearsal(events=events, rejections=rejections)
 
     def take_failures(self) -> list[InternalFailure]:
         """The internal failures since the last call, oldest first (the node logs each one)."""

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-import engine.exchange
+import engine.listing
 from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
-from engine.exchange import BOOK_KINDS, Exchange
+from engine.exchange import Exchange
+from engine.listing import BOOK_KINDS
 from engine.listing.fast.warm import load_kernels
 from engine.messages import (
     AllocateAllowances,
@@ -247,8 +248,8 @@ def book_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     It becomes the engine's default for the test, so an ``Exchange`` built without naming a book,
     a node started in process, and a node started as a subprocess from ``make_config`` all run on it.
     """
-    book = str(getattr(request, "param", engine.exchange.DEFAULT_BOOK))
-    monkeypatch.setattr(engine.exchange, "DEFAULT_BOOK", book)
+    book = str(getattr(request, "param", engine.listing.DEFAULT_BOOK))
+    monkeypatch.setattr(engine.listing, "DEFAULT_BOOK", book)
     return book
 
 

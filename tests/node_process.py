@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-import engine.exchange
+import engine.listing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def make_config(directory: Path) -> Path:
     config = directory / "config"
     shutil.copytree(REPO / "config", config)
     # The book the test runs on (tests/conftest.py's book_kind makes it the engine's default).
-    (config / "node.toml").write_text(NODE_TOML + f'\n[engine]\nbook = "{engine.exchange.DEFAULT_BOOK}"\n')
+    (config / "node.toml").write_text(NODE_TOML + f'\n[engine]\nbook = "{engine.listing.DEFAULT_BOOK}"\n')
     members = config / "members.toml"
     text = members.read_text()
     for member, options in MEMBER_OPTIONS.items():

@@ -13,7 +13,7 @@ from carbonx.config import load_config
 from carbonx.data_dir import writable_data_dir
 from carbonx.kernel_progress import compile_progress
 from carbonx.node import Node
-from engine.exchange import DEFAULT_BOOK
+from engine.listing import DEFAULT_BOOK
 from engine.listing.fast.warm import kernels_cached, load_kernels
 from engine.market_day.calendar import day_from_int
 from gateway.keys import demo_secret_files
