@@ -25,7 +25,7 @@ from bench import e2e, start
 from bench.e2e_wire import BenchError
 from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
 from engine.listing import BOOK_KINDS
-from engine.listing.fast.layout import E_F, E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE
+from engine.listing.fast.event_columns import E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE, TRADE_QUANTITY
 
 
 def cpu_model() -> str:
@@ -97,7 +97,7 @@ def run_fast(flow: StandardFlow, batch_size: int, warm_memory: bool = True) -> t
         assert records is not None
         kinds = records[:, E_KIND]
         fills = kinds == EV_TRADE
-        volume += int(records[fills, E_F + 3].sum())
+        volume += int(records[fills, TRADE_QUANTITY].sum())
         trades += int(fills.sum())
         rejected += int(((kinds == EV_ORDER_REJECTED) | (kinds == EV_REQUEST_REJECTED)).sum())
     elapsed = time.perf_counter() - started

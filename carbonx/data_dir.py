@@ -2,9 +2,10 @@
 
 The regulator's tools (``carbonx registry ...``) change the exchange the only way anything does:
 through the journal. ``apply_commands`` takes the journal's lock, rebuilds the exchange from the
-newest snapshot and the journal, rehearses the batch on a throwaway copy, and only when no command
-would be rejected journals the whole batch as one group commit and applies it. A batch is therefore
-applied whole or not at all, and a replay applies exactly what was applied.
+newest snapshot and the journal, rehearses the batch on a throwaway copy (``Exchange.rehearse``) at
+the time it then stamps on it, and only when no command would be rejected journals the whole batch
+as one group commit and applies it. A batch is therefore applied whole or not at all, and a replay
+applies exactly what was applied.
 
 The end-of-day database is a projection of the journal: the events of every ``EndOfDay`` this
 opening replays (one journaled but not yet recorded when a process stopped) or applies are recorded
@@ -12,8 +13,8 @@ into it, idempotently per trading day.
 
 Whatever writes a data directory holds the journal's lock for the whole of its writing (the
 journal, the database, snapshots): a tool refuses a directory a running node holds with one line
-(``DataDirUnavailable``) and changes nothing in it. Readers (``open_exchange``, ``held_by_a_node``,
-``find_registry_file``) take no lock and write nothing.
+(``DataDirUnavailable``) and changes nothing in it. Readers (``open_exchange``, ``rehearse_commands``,
+``held_by_a_node``, ``find_registry_file``) take no lock and write nothing.
 
 Every command that takes a data directory checks it first and says what is wrong in one line,
 never as a raw errno: a writer (``writable_data_dir``: serve, simulate) gets a directory it can
@@ -35,7 +36,7 @@ from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, JournalLocked, JournalRecord, journal_locked, read_journal
-from engine.messages import Command, EndOfDay, Event, OrderRejected, RecordRegistryFile, RequestRejected
+from engine.messages import Command, EndOfDay, Event, RecordRegistryFile
 from engine.recovery import Recovered, Sequencer, check_commands, recorded_config, recover
 
 
@@ -130,19 +131,23 @@ def open_exchange(directory: Path) -> Recovered:
     return recover(directory, recorded_config(directory))
 
 
-def rehearse(exchange: Exchange, commands: Sequence[Command], ts: int = 0) -> list[list[Event]]:
-    """Apply the batch to a throwaway copy of ``exchange``; the events, or ``CommandsRejected``."""
-    trial = Exchange.from_snapshot(exchange.config, exchange.snapshot(), exchange.book_kind)
-    outcomes = [trial.apply(command, ts) for command in commands]
-    rejections = [
-        (index, event.text)
-        for index, events in enumerate(outcomes)
-        for event in events
-        if isinstance(event, RequestRejected | OrderRejected)
-    ]
-    if rejections:
-        raise CommandsRejected(rejections, len(commands))
-    return outcomes
+def _rehearse(exchange: Exchange, commands: Sequence[Command], ts: int) -> list[list[Event]]:
+    """The events of each command, applied at ``ts`` to a copy (``Exchange.rehearse``); or ``CommandsRejected``."""
+    rehearsal = exchange.rehearse(commands, ts)
+    if not rehearsal.accepted:
+        raise CommandsRejected([(r.index, r.text) for r in rehearsal.rejections], len(commands))
+    return rehearsal.events
+
+
+def rehearse_commands(
+    directory: Path, commands: Sequence[Command], *, clock: Callable[[], int] = time.time_ns
+) -> list[list[Event]]:
+    """What ``apply_commands`` would do now, without doing it: the events of each command.
+
+    Rehearsed on the exchange the directory holds, at the time the batch would be stamped with;
+    raises ``CommandsRejected`` as ``apply_commands`` would. Takes no lock and writes nothing.
+    """
+    return _rehearse(open_exchange(directory).exchange, commands, clock())
 
 
 def _open_journal(directory: Path, fsync: bool) -> Journal:
@@ -172,9 +177,10 @@ def apply_commands(
     with _open_journal(directory, fsync) as journal:
         # Recovered under the lock, so nothing can be journaled between the rehearsal and the batch.
         exchange = recover(directory, config, on_events=keep_end_of_day).exchange
+        # Rehearsed and journaled at the same time: what was judged acceptable is what is applied.
         ts = clock()
-        rehearse(exchange, commands, ts)
-        outcomes = Sequencer(exchange, journal, lambda: ts).submit_batch(commands)
+        _rehearse(exchange, commands, ts)
+        outcomes = Sequencer(exchange, journal, clock).submit_batch(commands, ts=ts)
         for command, events in zip(commands, outcomes, strict=True):
             if isinstance(command, EndOfDay):
                 end_of_day.extend(events)

@@ -11,8 +11,8 @@ exchange sent them: a cancel or amend sent while the fill that ended its order w
 refused, as on any real market. Those races are the only rejects this flow means to cause
 (``EXPECTED_REJECTS`` says why each happens); ``carbonx simulate`` prints them by code.
 
-The randomness is a seeded ``random.Random`` and the account query reads the exchange's ledger
-between commands, so the same seed, config and date give the same commands, hence the same
+The randomness is a seeded ``random.Random`` and the account query reads the exchange's view
+(``engine.view``) between commands, so the same seed, config and date give the same commands, hence the same
 journal and state hash. ``carbonx.simulation.OrderFlow`` is the older, unchecked flow (orders
 whatever the balances) that replay tests use to journal rejects too.
 """
@@ -39,7 +39,8 @@ from engine.messages import (
     Side,
     TradeExecuted,
 )
-from settlement.ledger import Ledger, fee_for
+from engine.view import ExchangeView
+from settlement.ledger import fee_for
 
 # Shares of the order-entry commands: cancels and amends of known open orders; the rest are new orders.
 CANCEL_SHARE = 0.12
@@ -90,20 +91,18 @@ EXPECTED_REJECTS = {
 
 
 class AccountQuery:
-    """What a member's account query answers, read from the exchange's ledger between commands."""
+    """What a member's account query answers, read from the exchange's view between commands."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    def __init__(self, view: ExchangeView) -> None:
+        self.view = view
 
     def cash(self, account: str) -> int:
         """Available cash (fen): what a buy may freeze."""
-        return self.ledger.cash(account).available
+        return self.view.cash(account).available
 
     def sellable(self, account: str, instrument: str) -> int:
         """Available allowances (t): not frozen, not bought today, not compliance-only."""
-        if not self.ledger.total_held((account, instrument)):
-            return 0  # (reading a holding the reference ledger lacks would create it)
-        return self.ledger.holding(account, instrument).available
+        return self.view.holding(account, instrument).available
 
 
 @dataclass

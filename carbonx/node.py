@@ -30,7 +30,7 @@ from carbonx.node_state import NodeState, open_node_state
 from carbonx.scheduler import due_commands, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
-from engine.messages import AnyEvent, Command, EndOfDay, Event, OrderRejected, RequestRejected
+from engine.messages import AnyEvent, Command, EndOfDay, Event
 from engine.recovery import InvalidCommand, check_commands
 from gateway.access import GatewayOptions
 from gateway.connections import Connection
@@ -328,7 +328,8 @@ class Node:
                 batch.append(submission)
         self._apply(batch)
 
-    def _apply(self, batch: Sequence[Submission]) -> None:
+    def _apply(self, batch: Sequence[Submission], ts: int | None = None) -> None:
+        """Journal and apply ``batch`` as one, stamped ``ts`` (None: the sequencer reads its clock)."""
         commands = [c for s in batch for c in s.commands]
         if not batch:
             return
@@ -336,7 +337,8 @@ class Node:
         try:
             # Checked: the gateway decoded each client's commands with their bounds, and the node's own
             # were checked in ``_sequence``.
-            outcomes = self.state.sequencer.submit_batch(commands, origins, checked=True) if commands else []
+            sequencer = self.state.sequencer
+            outcomes = sequencer.submit_batch(commands, origins, checked=True, ts=ts) if commands else []
         except OSError as exc:
             # The tail of the journal on disk is unknown: acknowledging anything now could lie.
             _log.critical("journal.append_failed", error=str(exc), commands=len(commands))
@@ -386,24 +388,22 @@ class Node:
                 self.state.end_of_day(events)
 
     def _apply_atomic(self, submission: Submission) -> None:
-        """A regulator's all-or-nothing batch (a registry file): rehearsed on a copy first."""
-        exchange = self.exchange
-        trial = Exchange.from_snapshot(exchange.config, exchange.snapshot(), exchange.book_kind)
-        ts = self.clock()
-        rehearsed = [trial.apply(command, ts) for command in submission.commands]
-        rejections = [
-            BatchRejection(index=index, code=event.code, text=event.text)
-            for index, events in enumerate(rehearsed)
-            for event in events
-            if isinstance(event, OrderRejected | RequestRejected)
-        ]
-        if rejections or submission.dry_run:
-            events = cast(list[list[AnyEvent]], rehearsed)
+        """A regulator's all-or-nothing batch (a registry file, a day's step): rehearsed on a copy first.
+
+        The rehearsal runs at the exchange time the sequencer then stamps on the batch, so the batch
+        journaled is the batch that was judged, to the nanosecond. A dry run, or a batch the exchange
+        would reject any command of, is answered with the rehearsal and never journaled.
+        """
+        ts = self.state.sequencer.clock()
+        rehearsal = self.exchange.rehearse(submission.commands, ts)
+        if not rehearsal.accepted or submission.dry_run:
+            rejections = [BatchRejection(index=r.index, code=r.code, text=r.text) for r in rehearsal.rejections]
+            events = cast(list[list[AnyEvent]], rehearsal.events)
             self.gateway.rehearsed(
                 submission, Rehearsal(request_id=submission.request_id, events=events, rejections=rejections)
             )
             return
-        self._apply([submission])
+        self._apply([submission], ts)
 
     # ------------------------------------------------------------------ sending
     def _flush(self, now: int) -> None:

@@ -31,7 +31,7 @@ from carbonx.scheduler import day_to_open
 from carbonx.simulation import funding_commands
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.config import Calendar
-from engine.exchange import Exchange, MarketState
+from engine.exchange import Exchange
 from engine.journal import (
     Journal,
     JournalLocked,
@@ -42,6 +42,7 @@ from engine.journal import (
     remove_stale_temporaries,
     write_snapshot,
 )
+from engine.market_day import MarketState
 from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     Command,

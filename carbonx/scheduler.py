@@ -16,7 +16,7 @@ import zoneinfo
 
 from carbonx.config import SchedulerOptions
 from engine.config import Calendar
-from engine.exchange import MarketState
+from engine.market_day import MarketState
 from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
 

@@ -61,6 +61,7 @@ from engine.messages import (
     TradingDayEnded,
 )
 from engine.recovery import CONFIG_FILE, Sequencer, record_config
+from engine.view import ExchangeView
 
 # Opening funds per account kind (fen) and allowances per instrument kind (t): demo figures.
 CASH_BY_KIND = {"covered_entity": 3_000_000_000, "institution": 5_000_000_000, "individual": 1_000_000_000}
@@ -247,7 +248,8 @@ def run_simulation(
     clock = _Clock(trading_day, ZoneInfo(config.calendar.timezone))
     rng = random.Random(seed)
     exchange = Exchange(config)
-    flow = MemberFlow(config, rng, AccountQuery(exchange.ledger), orders)
+    view = ExchangeView(exchange)
+    flow = MemberFlow(config, rng, AccountQuery(view), orders)
     every = max(orders // 100, 1)
     events: list[Event] = []
     sessions = config.calendar.sessions
@@ -266,7 +268,7 @@ def run_simulation(
             if session is Session.AFTERNOON:
                 events.extend(sequencer.submit(SetSession(session=Session.LUNCH_BREAK)))
             events.extend(sequencer.submit(SetSession(session=session)))
-            bands = {code: exchange.listing.band(code) for code in exchange.listing.instruments}
+            bands = {code: view.band(code) for code in view.instruments()}
             for _ in range(share):
                 command = flow.next_command(bands)
                 out = sequencer.submit(command)

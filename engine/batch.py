@@ -27,16 +27,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine.listing.fast.events import Names, decode
 from engine.messages import Command, Event
 
 # The event standing in for records of ``cmd`` (stamped ``ts``) that could not be decoded, given the
 # exception: ``Exchange`` gives the command's INTERNAL_ERROR reject and keeps the failure for the node.
 ReportFailure = Callable[[Command, int, Exception], Event]
+# Turns one command's records (rows from ``ndarray.tolist()``), stamped ``ts``, into its events; the
+# command is None for records no command caused (an end-of-day expiry).
+RecordDecoder = Callable[[list[list[int]], int, Command | None], list[Event]]
 
 
 def decode_or_report(
-    rows: list[list[int]], ts: int, cmd: Command | None, names: Names, report: ReportFailure | None
+    rows: list[list[int]], ts: int, cmd: Command | None, decode: RecordDecoder, report: ReportFailure | None
 ) -> list[Event]:
     """``decode``, except that records it cannot turn into events end in ``report``'s event.
 
@@ -50,7 +52,7 @@ def decode_or_report(
     Without ``report`` (or without the command) the failure is raised, as ``decode`` does.
     """
     try:
-        return decode(rows, ts, cmd, names)
+        return decode(rows, ts, cmd)
     except Exception as exc:
         if report is None or cmd is None:
             raise
@@ -59,7 +61,7 @@ def decode_or_report(
     for row in rows:
         # Every record that decodes is kept; any later failure is the first one's consequence or twin.
         with contextlib.suppress(Exception):
-            decoded += decode([row], ts, cmd, names)
+            decoded += decode([row], ts, cmd)
     return [*decoded, report(cmd, ts, failure)]
 
 
@@ -83,7 +85,7 @@ class EventBatch:
         batch: CommandBatch,
         records: np.ndarray | None = None,
         first: np.ndarray | None = None,
-        names: Names | None = None,
+        decode: RecordDecoder | None = None,
         python_events: dict[int, list[Event]] | None = None,
         current: Callable[[], bool] | None = None,
         report_failure: ReportFailure | None = None,
@@ -91,7 +93,7 @@ class EventBatch:
         self.batch = batch
         self._records = records  # int64 (records, EVENT_FIELDS); None on the reference book
         self.first = first  # first record of each command, and the total at [len(batch)]
-        self._names = names
+        self._decode = decode
         self._python = python_events or {}
         self._current = current  # False once the buffer under ``records`` holds a later batch
         self._report_failure = report_failure  # records that do not decode (``decode_or_report``)
@@ -118,23 +120,24 @@ class EventBatch:
         if python is not None:
             return python
         records = self.records
-        if records is None or self.first is None or self._names is None:
+        if records is None or self.first is None or self._decode is None:
             return []
         start, end = int(self.first[index]), int(self.first[index + 1])
         commands = self.batch.commands
         cmd = commands[index] if index < len(commands) else None
         try:
-            return decode(records[start:end].tolist(), int(self.batch.ts[index]), cmd, self._names)
+            return self._decode(records[start:end].tolist(), int(self.batch.ts[index]), cmd)
         except Exception:
             return self._decode_failed(index, records[start:end].tolist())
 
     def all_events(self) -> list[list[Event]]:
         """Every command's events as messages, in command order."""
         records = self.records
-        if records is None or self.first is None or self._names is None:
+        decode = self._decode
+        if records is None or self.first is None or decode is None:
             return [self._python.get(i, []) for i in range(len(self))]
         rows, bounds = records.tolist(), self.first.tolist()
-        commands, ts, names = self.batch.commands, self.batch.ts, self._names
+        commands, ts = self.batch.commands, self.batch.ts
         out: list[list[Event]] = []
         for i in range(len(self)):
             python = self._python.get(i)
@@ -143,16 +146,16 @@ class EventBatch:
             else:
                 cmd = commands[i] if i < len(commands) else None
                 try:
-                    out.append(decode(rows[bounds[i] : bounds[i + 1]], int(ts[i]), cmd, names))
+                    out.append(decode(rows[bounds[i] : bounds[i + 1]], int(ts[i]), cmd))
                 except Exception:
                     out.append(self._decode_failed(i, rows[bounds[i] : bounds[i + 1]]))
         return out
 
     def _decode_failed(self, index: int, rows: list[list[int]]) -> list[Event]:
         """The events of a command whose records do not all decode, kept: a second read reports nothing again."""
-        assert self._names is not None
+        assert self._decode is not None
         commands = self.batch.commands
         cmd = commands[index] if index < len(commands) else None
-        events = decode_or_report(rows, int(self.batch.ts[index]), cmd, self._names, self._report_failure)
+        events = decode_or_report(rows, int(self.batch.ts[index]), cmd, self._decode, self._report_failure)
         self._python[index] = events
         return events

@@ -1,4 +1,9 @@
-"""The Exchange state machine: ``apply(command) -> events`` is the only way state changes.
+"""The Exchange: ``apply(command) -> events`` is the only way state changes; it only dispatches.
+
+Each command goes to the one mechanism that declared its type (``engine.mechanism``). The
+mechanisms are made here, in ``MECHANISMS`` order, between the market day (which opens the day)
+and the end of day (which closes it); that order is also the order of their parts of the state
+and of their start- and end-of-day steps. A new trading method is one package and one line there.
 
 Deterministic by construction: no clock reads, randomness, I/O or logging here. The exchange time
 ``ts`` comes from the sequencer with the command, so a replay of the journal gives the same events
@@ -11,79 +16,52 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
-import engine.listing
 from engine.batch import CommandBatch, EventBatch
 from engine.config import ExchangeConfig
-from engine.end_of_day.mechanism import run_end_of_day
-from engine.listing import BOOK_KINDS
-from engine.listing.daily import InstrumentDay
-from engine.listing.fast.listing import FastListing
-from engine.listing.orders import Order, OrderRecord
-from engine.listing.reference import Listing
-from engine.market_day.calendar import NEXT_SESSION, day_from_int
+from engine.end_of_day import DayEnd
+from engine.legacy_state import upcast
+from engine.listing import ListingTrading, make_listing
+from engine.market_day import MarketDay, MarketState
+from engine.mechanism import Context, Handler, Mechanism
 from engine.messages import (
-    AmendOrder,
-    CancelAllOrders,
-    CancelOrder,
     Command,
     ConservationChecked,
-    EndOfDay,
     Event,
-    HaltInstrument,
-    HaltMarket,
-    InstrumentStatusChanged,
-    MarketStatusChanged,
     NewOrder,
     OrderRejected,
     Reject,
     RequestRejected,
-    ResumeInstrument,
-    ResumeMarket,
-    Session,
-    SessionChanged,
-    SetSession,
-    Side,
-    StartOfDay,
-    TradingDayStarted,
     reject_text,
 )
-from engine.registry.mechanism import ComplianceRecord, Registry, RegistryFileRecord
-from engine.risk import PositionLimits
-from settlement.arrays import ArrayLedger
+from engine.registry import Registry
 from settlement.ledger import Ledger, LedgerState
 
+# The mechanisms between the market day and the end of day, each made from the context. Their
+# order is the order of their parts of the state and of their start- and end-of-day steps.
+MECHANISMS: tuple[Callable[[Context], Mechanism], ...] = (
+    make_listing,
+    Registry,
+)
 
-class MarketState(msgspec.Struct, kw_only=True, array_like=True):
-    trading_day: int = 0  # the open trading day, or the last one when none is open (0: never)
-    day_open: bool = False
-    session: Session = Session.CLOSED
-    halted: bool = False  # the whole market (临时停市)
-    halt_reason: str = ""
-    sessions_over: bool = False  # the afternoon has closed: no session reopens before EndOfDay
+STATE_VERSION = 2
 
 
 class ExchangeState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """Everything the exchange knows, in canonical order: snapshots and the state hash use it."""
+    """Everything the exchange knows, in canonical order: snapshots and the state hash use it.
 
-    market: MarketState
-    instruments: list[InstrumentDay]
-    orders: list[OrderRecord]  # per instrument (config order): bids best first, then asks; FIFO
+    ``parts``: each mechanism's part of the state by its name, msgpack-encoded, in the order the
+    mechanisms are made. A part a snapshot lacks (a mechanism added since) starts empty.
+    """
+
+    version: int
     ledger: LedgerState
-    client_order_ids: list[tuple[str, str]]
-    next_order_id: int
-    next_trade_id: int
-    fees_today: int
-    compliance: list[ComplianceRecord]
-    # The registry files applied (sorted by operation and SHA-256). Trailing with a default: a
-    # snapshot written before it decodes with none.
-    registry_files: list[RegistryFileRecord] = msgspec.field(default_factory=list)
+    parts: list[tuple[str, msgspec.Raw]]
 
 
-_state_encoder = msgspec.msgpack.Encoder()
+_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(ExchangeState)
 
 
@@ -118,51 +96,46 @@ class InternalFailure:
     command: Command
     ts: int
     exception: Exception
-    # The conservation check run at once; None when only decoding the command's records failed
+    # The conservation check run at once; None when only reporting the command's events failed
     # (``engine.batch.decode_or_report``: nothing was halted or checked).
     conservation_ok: bool | None
 
 
 class Exchange:
     def __init__(self, config: ExchangeConfig, book: str | None = None) -> None:
-        book = engine.listing.DEFAULT_BOOK if book is None else book
-        if book not in BOOK_KINDS:
-            raise ValueError(f"unknown order book {book!r}: expected one of {', '.join(BOOK_KINDS)}")
         self.config = config
-        ledger_class = ArrayLedger if book == "fast" else Ledger
-        self.ledger = ledger_class(
+        self.ledger = Ledger(
             accounts=[a.id for a in config.accounts],
             instruments=[i.code for i in config.instruments],
             fee_account=config.fees.fee_account,
         )
-        self.market = MarketState()
-        self.book_kind = book
-        self.risk = PositionLimits(config, self.ledger)
-        self.listing: Listing | FastListing
-        if isinstance(self.ledger, ArrayLedger):
-            self.listing = FastListing(config, self.ledger, self.market, self.risk)
-        else:
-            self.listing = Listing(config, self.ledger, self.market, self.risk, book)
-        self.registry = Registry(config, self.ledger, self.market)
         self.failures: list[InternalFailure] = []  # not state: drained by ``take_failures``
-        listing = self.listing
-        orders_on_arrays = self._orders_on_arrays
-        self._handlers: dict[type[Command], Callable[[Any, int], list[Event]]] = {
-            NewOrder: orders_on_arrays if book == "fast" else listing.new_order,
-            CancelOrder: orders_on_arrays if book == "fast" else listing.cancel_order,
-            AmendOrder: orders_on_arrays if book == "fast" else listing.amend_order,
-            CancelAllOrders: orders_on_arrays if book == "fast" else listing.cancel_all_orders,
-            StartOfDay: self._start_of_day,
-            SetSession: self._set_session,
-            EndOfDay: self._end_of_day,
-            HaltInstrument: self._halt_instrument,
-            ResumeInstrument: self._resume_instrument,
-            HaltMarket: self._halt_market,
-            ResumeMarket: self._resume_market,
-        }
-        registry_handler = self._registry_on_arrays if book == "fast" else self.registry.apply
-        for command_type in self.registry.handlers:
-            self._handlers[command_type] = registry_handler
+        self.market_day = MarketDay(config, self._start_of_day)
+        self.market: MarketState = self.market_day.market
+        context = Context(config, self.ledger, self.market, book, self._report_failure)
+        trading = [make(context) for make in MECHANISMS]
+        self.day_end = DayEnd(config, self.ledger, self.market_day, self._end_of_day)
+        self.mechanisms: tuple[Mechanism, ...] = (self.market_day, *trading, self.day_end)
+        self._by_name = {m.name: m for m in self.mechanisms}
+        if len(self._by_name) != len(self.mechanisms):
+            raise ValueError("two mechanisms share a name")
+        listing = self._by_name["listing"]
+        registry = self._by_name["registry"]
+        assert isinstance(listing, ListingTrading) and isinstance(registry, Registry)
+        self.listing = listing  # the batches' fast path, and what the read view shows
+        self.registry = registry
+        self.book_kind = listing.book_kind
+        self._handlers: dict[type[Command], Handler] = {}
+        # Per command type, the other mechanisms that cache what the command may change.
+        self._resyncs: dict[type[Command], list[Callable[[], None]]] = {}
+        for mechanism in self.mechanisms:
+            for command_type, handler in mechanism.handlers().items():
+                if command_type in self._handlers:
+                    raise ValueError(f"{command_type.__name__} is handled by two mechanisms")
+                self._handlers[command_type] = handler
+                self._resyncs[command_type] = [
+                    m.resync for m in self.mechanisms if m is not mechanism and type(m).resync is not Mechanism.resync
+                ]
 
     def apply(self, command: Command, ts: int = 0) -> list[Event]:
         """Apply one sequenced command at exchange time ``ts``; return the events it caused.
@@ -171,9 +144,55 @@ class Exchange:
         (``_failed``), so a journaled command cannot take the node down, on the day or on replay.
         """
         try:
-            return self._handlers[type(command)](command, ts)
+            kind = type(command)
+            events = self._handlers[kind](command, ts)
+            for resync in self._resyncs[kind]:
+                resync()
+            return events
         except Exception as exc:
             return self._failed(command, ts, exc)
+
+    def take_failures(self) -> list[InternalFailure]:
+        """The internal failures since the last call, oldest first (the node logs each one)."""
+        failures, self.failures = self.failures, []
+        return failures
+
+    # ------------------------------------------------------------------ batches
+    def command_batch(self, commands: Sequence[Command], ts: Sequence[int]) -> CommandBatch:
+        """The batch ``apply_batch`` takes: with the listing's encoded form when its book has one.
+
+        A batch the listing cannot encode (a defect there) is applied one by one instead: each
+        command is then encoded alone inside ``apply``, so the one that cannot be gets the
+        INTERNAL_ERROR outcome and the others theirs, as if they had come one at a time.
+        """
+        try:
+            return CommandBatch(commands, ts, self.listing.encode(commands, ts))
+        except Exception:
+            return CommandBatch(commands, ts)
+
+    def apply_batch(self, batch: CommandBatch) -> EventBatch:
+        """Apply a batch of sequenced commands in order; the same events as ``apply`` one by one.
+
+        With an encoded batch (the fast book) every run of order commands is one kernel call, and
+        the events stay fixed-layout records until someone asks for them (``EventBatch.events``);
+        the other commands come back here between kernel calls. An exception on the way ends as it
+        would one by one: the failing command gets the outcome ``apply`` gives, and records that do
+        not decode give way to a reject when read (``engine.batch.decode_or_report``). The node's
+        poll batches and recovery's batches of 4,096 therefore give the same events.
+        """
+        if batch.columns is None:
+            return EventBatch(batch, python_events={i: self.apply(c, t) for i, (c, t) in enumerate(
+                zip(batch.commands, batch.ts, strict=True))})  # fmt: skip
+        python: dict[int, list[Event]] = {}
+
+        def apply_in_python(index: int) -> None:
+            python[index] = self.apply(batch.commands[index], int(batch.ts[index]))
+
+        def failed(index: int, exc: Exception) -> None:
+            # What ``apply`` does with the exception ``run`` raises when given one command at a time.
+            python[index] = self._failed(batch.commands[index], int(batch.ts[index]), exc)
+
+        return self.listing.run_batch(batch, python, apply_in_python, failed)
 
     def rehearse(self, commands: Sequence[Command], ts: int) -> Rehearsal:
         """Would this whole batch be accepted? Applied in order to a copy, at the sequenced time ``ts``.
@@ -192,145 +211,16 @@ class Exchange:
         ]
         return Rehearsal(events=events, rejections=rejections)
 
-    def take_failures(self) -> list[InternalFailure]:
-        """The internal failures since the last call, oldest first (the node logs each one)."""
-        failures, self.failures = self.failures, []
-        return failures
+    # ------------------------------------------------------------------ the day's steps
+    def _start_of_day(self, trading_day: int, ts: int) -> None:
+        for mechanism in self.mechanisms:
+            mechanism.start_of_day(trading_day, ts)
 
-    def command_batch(self, commands: Sequence[Command], ts: Sequence[int]) -> CommandBatch:
-        """The batch ``apply_batch`` takes: columns on the fast book, the objects on the reference book.
-
-        A batch the fast book cannot encode (a defect in ``engine.listing.fast.encode``) is applied one by
-        one instead: each command is then encoded alone inside ``apply``, so the one that cannot be
-        gets the INTERNAL_ERROR outcome and the others theirs, as if they had come one at a time.
-        """
-        if isinstance(self.listing, FastListing):
-            try:
-                return CommandBatch(commands, ts, self.listing.encode(commands, ts))
-            except Exception:
-                return CommandBatch(commands, ts)
-        return CommandBatch(commands, ts)
-
-    def apply_batch(self, batch: CommandBatch) -> EventBatch:
-        """Apply a batch of sequenced commands in order; the same events as ``apply`` one by one.
-
-        On the fast book every run of order commands is one kernel call over the columns, and the
-        events stay fixed-layout records until someone asks for them (``EventBatch.events``).
-        An exception on the way ends as it would one by one: the kernel's failing command gets the
-        outcome ``apply`` gives (``FastListing.run``), and records that do not decode give way to
-        a reject when read (``engine.batch.decode_or_report``). The node's poll batches and
-        recovery's batches of 4,096 therefore give the same events.
-        """
-        listing = self.listing
-        if not isinstance(listing, FastListing) or batch.columns is None:
-            return EventBatch(batch, python_events={i: self.apply(c, t) for i, (c, t) in enumerate(
-                zip(batch.commands, batch.ts, strict=True))})  # fmt: skip
-        python: dict[int, list[Event]] = {}
-
-        def apply_in_python(index: int) -> None:
-            python[index] = self.apply(batch.commands[index], int(batch.ts[index]))
-
-        def failed(index: int, exc: Exception) -> None:
-            # What ``apply`` does with the exception ``run`` raises when given one command at a time.
-            python[index] = self._failed(batch.commands[index], int(batch.ts[index]), exc)
-
-        records, first = listing.run(batch.columns, apply_in_python, failed)
-        generation = listing.generation
-        return EventBatch(
-            batch, records, first, listing.names, python, lambda: listing.generation == generation, self._report_failure
-        )
-
-    def _orders_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
-        assert isinstance(self.listing, FastListing)
-        return self.listing.apply_many([cmd], [ts], self._report_failure)[0]
-
-    def _registry_on_arrays(self, cmd: Command, ts: int) -> list[Event]:
-        # A registry operation may close an account or change an allocation (and so a position
-        # limit): the fast listing recomputes both before its next kernel call.
-        events = self.registry.apply(cmd, ts)
-        assert isinstance(self.listing, FastListing)
-        self.listing.stale = True
+    def _end_of_day(self, trading_day: int, ts: int) -> list[Event]:
+        events: list[Event] = []
+        for mechanism in self.mechanisms:
+            events += mechanism.end_of_day(trading_day, ts)
         return events
-
-    # ------------------------------------------------------------------ the trading day
-    def _start_of_day(self, cmd: StartOfDay, ts: int) -> list[Event]:
-        market = self.market
-        if market.day_open:
-            return [_rejected(cmd, Reject.TRADING_DAY_OPEN, ts, trading_day=market.trading_day)]
-        day = day_from_int(cmd.trading_day)
-        if day is None or not self.config.calendar.is_trading_day(day):
-            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day)]
-        if cmd.trading_day <= market.trading_day:
-            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, last=market.trading_day)]
-        market.trading_day = cmd.trading_day
-        market.day_open = True
-        market.session = Session.CLOSED
-        market.sessions_over = False
-        for figures in self.listing.days.values():
-            figures.start_day()
-        self.listing.fees_today = 0
-        return [TradingDayStarted(ts_event=ts, trading_day=cmd.trading_day)]
-
-    def _set_session(self, cmd: SetSession, ts: int) -> list[Event]:
-        market = self.market
-        if not market.day_open:
-            return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, session=cmd.session.name)]
-        if NEXT_SESSION[market.session] is not cmd.session or (
-            market.sessions_over and cmd.session is not Session.CLOSED
-        ):
-            return [
-                _rejected(
-                    cmd,
-                    Reject.INVALID_SESSION_TRANSITION,
-                    ts,
-                    current=market.session.name,
-                    requested=cmd.session.name,
-                )
-            ]
-        if market.session is Session.AFTERNOON:
-            market.sessions_over = True
-        market.session = cmd.session
-        return [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
-
-    def _end_of_day(self, cmd: EndOfDay, ts: int) -> list[Event]:
-        """Close the day: expiry, bulletin, statements, settlement, large holders, conservation."""
-        market = self.market
-        if not market.day_open:
-            return [_rejected(cmd, Reject.NO_TRADING_DAY, ts, trading_day=cmd.trading_day)]
-        if cmd.trading_day != market.trading_day:
-            return [_rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)]
-        if market.session is not Session.CLOSED:
-            return [_rejected(cmd, Reject.SESSION_OPEN, ts, session=market.session.name)]
-        return run_end_of_day(self.config, market, self.listing, self.ledger, self.risk, ts)
-
-    # ------------------------------------------------------------------ halts
-    def _halt_instrument(self, cmd: HaltInstrument, ts: int) -> list[Event]:
-        return self._set_instrument_halt(cmd, cmd.instrument, True, cmd.reason, ts)
-
-    def _resume_instrument(self, cmd: ResumeInstrument, ts: int) -> list[Event]:
-        return self._set_instrument_halt(cmd, cmd.instrument, False, "", ts)
-
-    def _set_instrument_halt(self, cmd: Command, instrument: str, halted: bool, reason: str, ts: int) -> list[Event]:
-        figures = self.listing.days.get(instrument)
-        if figures is None:
-            return [_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=instrument)]
-        if figures.halted == halted:
-            code = Reject.ALREADY_HALTED if halted else Reject.NOT_HALTED
-            return [_rejected(cmd, code, ts, instrument=instrument)]
-        figures.halted, figures.halt_reason = halted, reason
-        return [InstrumentStatusChanged(ts_event=ts, instrument=instrument, halted=halted, reason=reason)]
-
-    def _halt_market(self, cmd: HaltMarket, ts: int) -> list[Event]:
-        return self._set_market_halt(cmd, True, cmd.reason, ts)
-
-    def _resume_market(self, cmd: ResumeMarket, ts: int) -> list[Event]:
-        return self._set_market_halt(cmd, False, "", ts)
-
-    def _set_market_halt(self, cmd: Command, halted: bool, reason: str, ts: int) -> list[Event]:
-        if self.market.halted == halted:
-            return [_rejected(cmd, Reject.ALREADY_HALTED if halted else Reject.NOT_HALTED, ts)]
-        self.market.halted, self.market.halt_reason = halted, reason
-        return [MarketStatusChanged(ts_event=ts, halted=halted, reason=reason)]
 
     # ------------------------------------------------------------------ internal failures
     def _failed(self, cmd: Command, ts: int, exc: Exception) -> list[Event]:
@@ -345,47 +235,35 @@ class Exchange:
         ``ResumeMarket``. The exception is kept for the node to log, outside the state.
         """
         events: list[Event] = [_internal_error_reject(cmd, ts, exc)]
-        market = self.market
-        if not market.halted:
-            reason = f"internal error applying {type(cmd).__name__}"
-            market.halted, market.halt_reason = True, reason
-            events.append(MarketStatusChanged(ts_event=ts, halted=True, reason=reason))
-        if isinstance(self.listing, FastListing):
-            self.listing.stale = True  # the command may have changed an account or a limit before it failed
+        events += self.market_day.halt(f"internal error applying {type(cmd).__name__}", ts)
+        for mechanism in self.mechanisms:  # the command may have changed anything before it failed
+            mechanism.resync()
         try:
             mismatches = self.ledger.conservation()
             ok = not mismatches
         except Exception:  # a ledger too broken to check: reported as failing, with nothing to list
             mismatches, ok = [], False
-        events.append(ConservationChecked(ts_event=ts, trading_day=market.trading_day, ok=ok, mismatches=mismatches))
+        trading_day = self.market.trading_day
+        events.append(ConservationChecked(ts_event=ts, trading_day=trading_day, ok=ok, mismatches=mismatches))
         self.failures.append(InternalFailure(command=cmd, ts=ts, exception=exc, conservation_ok=ok))
         return events
 
     def _report_failure(self, cmd: Command, ts: int, exc: Exception) -> Event:
-        """Records of ``cmd`` that could not be decoded (``engine.batch.decode_or_report``): its reject."""
+        """Events of ``cmd`` that could not be reported (``engine.batch.decode_or_report``): its reject."""
         self.failures.append(InternalFailure(command=cmd, ts=ts, exception=exc, conservation_ok=None))
         return _internal_error_reject(cmd, ts, exc)
 
     # ------------------------------------------------------------------ state
     def state(self) -> ExchangeState:
-        listing = self.listing
-        return ExchangeState(
-            market=msgspec.structs.replace(self.market),
-            instruments=[msgspec.structs.replace(d) for d in listing.days.values()],
-            orders=listing.order_records()
-            if isinstance(listing, FastListing)
-            else [o.record() for book in listing.books.values() for o in book.orders()],
-            ledger=self.ledger.state(),
-            client_order_ids=sorted(listing.client_order_ids),
-            next_order_id=listing.next_order_id,
-            next_trade_id=listing.next_trade_id,
-            fees_today=listing.fees_today,
-            compliance=self.registry.records(),
-            registry_files=self.registry.file_records(),
-        )
+        parts = []
+        for mechanism in self.mechanisms:
+            part = mechanism.state()
+            if part is not None:
+                parts.append((mechanism.name, msgspec.Raw(_encoder.encode(part))))
+        return ExchangeState(version=STATE_VERSION, ledger=self.ledger.state(), parts=parts)
 
     def snapshot(self) -> bytes:
-        return _state_encoder.encode(self.state())
+        return _encoder.encode(self.state())
 
     def state_hash(self) -> str:
         """SHA-256 of the canonical state: equal for equal states whatever book holds the orders."""
@@ -393,39 +271,30 @@ class Exchange:
 
     @classmethod
     def from_snapshot(cls, config: ExchangeConfig, snapshot: bytes, book: str | None = None) -> Exchange:
-        state = _state_decoder.decode(snapshot)
+        """The exchange a snapshot holds (the ledger first: the mechanisms' parts rest on its freezes)."""
+        state = _decode_state(snapshot)
         exchange = cls(config, book)
-        for field in msgspec.structs.fields(MarketState):
-            setattr(exchange.market, field.name, getattr(state.market, field.name))
-        listing = exchange.listing
-        for figures in state.instruments:
-            listing.days[figures.code] = msgspec.structs.replace(figures)
         exchange.ledger.restore(state.ledger)
-        if isinstance(listing, FastListing):
-            listing.restore_orders(state.orders, state.next_order_id)
-            listing.restore_client_order_ids(state.client_order_ids)
-        else:
-            for record in state.orders:
-                order = Order.from_record(record)
-                listing.books[record.instrument].add(order)
-                if order.side is Side.BUY:
-                    key = (order.account, order.instrument)
-                    listing.open_buys[key] = listing.open_buys.get(key, 0) + order.leaves
-            listing.client_order_ids = {(a, c) for a, c in state.client_order_ids}
-        listing.next_order_id = state.next_order_id
-        listing.next_trade_id = state.next_trade_id
-        listing.fees_today = state.fees_today
-        exchange.registry.restore(state.compliance)
-        exchange.registry.restore_files(state.registry_files)
+        for name, raw in state.parts:
+            mechanism = exchange._by_name.get(name)
+            if mechanism is None or mechanism.State is None:
+                raise ValueError(f"the snapshot holds a part {name!r} that no mechanism keeps")
+            mechanism.restore(msgspec.msgpack.decode(raw, type=mechanism.State))
         return exchange
 
     def validate_internal_state(self) -> None:
-        """Check every book against its index (debug and test aid; never on the hot path)."""
-        if isinstance(self.listing, FastListing):
-            self.listing.validate_internal_state()
-            return
-        for book in self.listing.books.values():
-            book.validate_internal_state()
+        """Walk every mechanism's structures (``Mechanism.check``; debug and test aid, never on the hot path)."""
+        for mechanism in self.mechanisms:
+            mechanism.check()
+
+
+def _decode_state(snapshot: bytes) -> ExchangeState:
+    """A snapshot's state; one written before the state came in parts (version 1) is converted."""
+    try:
+        return _state_decoder.decode(snapshot)
+    except msgspec.ValidationError:
+        ledger, parts = upcast(snapshot)
+        return ExchangeState(version=STATE_VERSION, ledger=ledger, parts=parts)
 
 
 # An exception's text can hold what differs between two runs of the same journal: object addresses.
@@ -462,14 +331,4 @@ def _internal_error_reject(cmd: Command, ts: int, exc: Exception) -> Event:
         text=text,
         account=str(getattr(cmd, "account", "")),
         order_id=getattr(cmd, "order_id", 0),
-    )
-
-
-def _rejected(cmd: Command, code: Reject, ts: int, **context: object) -> RequestRejected:
-    return RequestRejected(
-        ts_event=ts,
-        request=type(cmd).__name__,
-        code=code,
-        text=reject_text(code, **context),
-        account=str(getattr(cmd, "account", "")),
     )

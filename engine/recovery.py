@@ -58,7 +58,12 @@ class Sequencer:
         return self.journal.last_seq
 
     def submit_batch(
-        self, commands: Sequence[Command], origins: Sequence[tuple[str, int]] | None = None, *, checked: bool = False
+        self,
+        commands: Sequence[Command],
+        origins: Sequence[tuple[str, int]] | None = None,
+        *,
+        checked: bool = False,
+        ts: int | None = None,
     ) -> list[list[Event]]:
         """Stamp, journal (group commit) and apply a batch (``Exchange.apply_batch``); each command's events.
 
@@ -66,12 +71,17 @@ class Sequencer:
         "Persistence and recovery": the gateway's execution reports are a projection of the journal).
         ``checked``: every command was decoded with its bounds checked (the gateway's); otherwise they
         are checked here, and ``InvalidCommand`` is raised before anything is journaled.
+        ``ts``: the exchange time to stamp, read from ``clock`` by the caller beforehand (None: read
+        now). An atomic batch is rehearsed first (``Exchange.rehearse``) and must then be stamped with
+        the time it was rehearsed at, or a rule that reads the time could accept it in the rehearsal
+        and judge it otherwise when applied.
         """
         if not commands:
             return []
         if not checked:
             check_commands(commands)
-        ts = self.clock()
+        if ts is None:
+            ts = self.clock()
         if origins is None:
             origins = [("", 0)] * len(commands)
         self.journal.append_commands(ts, cast(Sequence[AnyCommand], commands), origins)

@@ -1,13 +1,14 @@
 """Answers to the order-entry queries, read from the exchange's state (docs/PROTOCOL.md §4.13).
 
 ``ListOrders`` and ``QueryAccounts`` change nothing and are answered at once, from the state before
-the requests received in the same turn are applied. Whether the sender may see the account it
-names is the gateway's check (``gateway.authorise.may_see``), made before these are called.
+the requests received in the same turn are applied, through the engine's read view
+(``engine.view``). Whether the sender may see the account it names is the gateway's check
+(``gateway.authorise.may_see``), made before these are called.
 """
 
 from __future__ import annotations
 
-from engine.exchange import Exchange
+from engine.view import ExchangeView
 from gateway.access import MemberAccess
 from gateway.protocol import (
     AccountBalance,
@@ -20,16 +21,16 @@ from gateway.protocol import (
 )
 
 
-def visible_accounts(exchange: Exchange, access: MemberAccess) -> list[str]:
+def visible_accounts(view: ExchangeView, access: MemberAccess) -> list[str]:
     """A member's own accounts; every account of the exchange for the regulator and surveillance."""
     if access.role == "member":
         return list(access.accounts)
-    return [a.id for a in exchange.config.accounts]
+    return [a.id for a in view.config.accounts]
 
 
-def order_list(exchange: Exchange, access: MemberAccess, query: ListOrders) -> OrderList:
+def order_list(view: ExchangeView, access: MemberAccess, query: ListOrders) -> OrderList:
     """The open orders of the account asked for (or of every visible one), by order id."""
-    accounts = {query.account} if query.account else set(visible_accounts(exchange, access))
+    accounts = [query.account] if query.account else visible_accounts(view, access)
     orders = [
         OpenOrder(
             order_id=o.order_id,
@@ -42,32 +43,27 @@ def order_list(exchange: Exchange, access: MemberAccess, query: ListOrders) -> O
             leaves=o.leaves,
             filled=o.filled,
         )
-        for code, book in exchange.listing.books.items()
-        if not query.instrument or code == query.instrument
-        for o in book.orders()
-        if o.account in accounts
+        for o in view.open_orders(accounts, query.instrument or None)
     ]
-    orders.sort(key=lambda o: o.order_id)
     return OrderList(request_id=query.request_id, orders=orders)
 
 
-def account_list(exchange: Exchange, access: MemberAccess, query: QueryAccounts) -> AccountList:
+def account_list(view: ExchangeView, access: MemberAccess, query: QueryAccounts) -> AccountList:
     """Cash and holdings of the account asked for (or of every visible one)."""
-    config = {a.id: a for a in exchange.config.accounts}
-    ledger = exchange.ledger
-    accounts = [query.account] if query.account else visible_accounts(exchange, access)
+    config = {a.id: a for a in view.config.accounts}
+    accounts = [query.account] if query.account else visible_accounts(view, access)
     balances = []
     for account in accounts:
-        cash = ledger.cash(account)
+        cash = view.cash(account)
         holdings = [
             HoldingBalance(
-                instrument=i,
+                instrument=h.instrument,
                 available=h.available,
                 frozen=h.frozen,
                 restricted=h.restricted,
                 compliance=h.compliance,
             )
-            for i, h in ledger.holdings_of(account)
+            for h in view.holdings(account)
         ]
         balances.append(
             AccountBalance(

@@ -33,6 +33,7 @@ from engine.messages import (
     Reject,
     reject_text,
 )
+from engine.view import ExchangeView
 from gateway.access import GatewayOptions, MemberAccess
 from gateway.authorise import authorise_all, may_see
 from gateway.connections import Connection, Connections
@@ -102,7 +103,7 @@ class Gateway:
         reports: ReportBook,
         now: int,
     ) -> None:
-        self.exchange = exchange
+        self.view = ExchangeView(exchange)  # what queries and logons read of the state
         self.options = options
         self.reports = reports
         self.access = {a.member: a for a in access}
@@ -290,11 +291,11 @@ class Gateway:
                 request_id=logon.request_id,
                 member=member,
                 role=access.role,
-                accounts=visible_accounts(self.exchange, access),
+                accounts=visible_accounts(self.view, access),
                 heartbeat_ms=heartbeat_ms,
                 last_report_seq=self.reports.last(member),
                 batch_reports=logon.batch_reports,
-                trading_day=self.exchange.market.trading_day,
+                trading_day=self.view.market().trading_day,
                 day_first_report=day_first,
                 first_kept_report=first_kept,
             ),
@@ -517,11 +518,11 @@ class Gateway:
 
     def _list_orders(self, session: Session, query: ListOrders) -> None:
         if self._may_see(session, query.request_id, query.account):
-            self._send(session.routing_id, order_list(self.exchange, session.access, query))
+            self._send(session.routing_id, order_list(self.view, session.access, query))
 
     def _query_accounts(self, session: Session, query: QueryAccounts) -> None:
         if self._may_see(session, query.request_id, query.account):
-            self._send(session.routing_id, account_list(self.exchange, session.access, query))
+            self._send(session.routing_id, account_list(self.view, session.access, query))
 
     def _may_see(self, session: Session, request_id: int, account: str) -> bool:
         """A query naming an account that does not exist or is not the sender's is refused alike."""

@@ -33,6 +33,7 @@ from engine.messages import (
     TradingDayEnded,
     TradingDayStarted,
 )
+from engine.view import ExchangeView
 from market_data.messages import (
     HEARTBEAT_TOPIC,
     MARKET,
@@ -53,7 +54,6 @@ from market_data.messages import (
     split_topic,
     topic,
 )
-from market_data.view import ExchangeView
 
 # Events that change the whole market: every instrument's quote is looked at again after them.
 _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)

@@ -16,6 +16,19 @@ from typing import Annotated, NamedTuple
 
 import msgspec
 
+from settlement.arrays import (
+    K_RELEASED,
+    T_BUY_FEE,
+    T_BUYER,
+    T_ID,
+    T_INSTR,
+    T_PRICE,
+    T_QTY,
+    T_SELL_FEE,
+    T_SELLER,
+    LedgerArrays,
+)
+
 
 class CashStatement(msgspec.Struct, frozen=True, kw_only=True):
     """One account's cash over the day: ``closing = opening + the signed movements``."""
@@ -150,17 +163,40 @@ class AccountDay(NamedTuple):
 class DayActivity:
     """What moved since the last end of day: trades (one record each), registry movements, releases.
 
-    The trading path appends one tuple per trade and nothing else; the statements aggregate at
-    the end of day, where time does not matter.
+    The trades and the released cash are the parts the fast book writes too, so they live in the
+    ledger's arrays, where both forms of the ledger write them: the trade log (``trades``, one row
+    per trade) and the released-cash column of ``cash``. They become names and tuples only when
+    read. The registry movements, the openings and the lifted restrictions are written by the
+    Python API alone and are kept here. The statements aggregate at the end of day, where time
+    does not matter.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, arrays: LedgerArrays, accounts: list[str], instruments: list[str]) -> None:
+        self._arrays = arrays
+        self._accounts = accounts
+        self._instruments = instruments
+        self._account_index = {a: i for i, a in enumerate(accounts)}
+        self._instrument_index = {code: i for i, code in enumerate(instruments)}
         self.opening_cash: dict[str, int] = {}
         self.opening_holdings: dict[tuple[str, str], int] = {}
-        self.trades: list[TradeRecord] = []
         self.movements: dict[tuple[str, str, str], int] = {}
-        self.released: dict[str, int] = {}
         self.released_restricted: dict[tuple[str, str], int] = {}
+
+    @property
+    def trades(self) -> list[TradeRecord]:
+        """The trade log's rows as records, in the order they were written."""
+        arrays, accounts, instruments = self._arrays, self._accounts, self._instruments
+        return [
+            (r[T_ID], instruments[r[T_INSTR]], r[T_PRICE], r[T_QTY], accounts[r[T_BUYER]], accounts[r[T_SELLER]],
+             r[T_BUY_FEE], r[T_SELL_FEE])
+            for r in arrays.trades[: int(arrays.trade_count[0])].tolist()
+        ]  # fmt: skip
+
+    @property
+    def released(self) -> dict[str, int]:
+        """Cash freezes released per account (the accounts with a release only)."""
+        column = self._arrays.cash[:, K_RELEASED].tolist()
+        return {self._accounts[i]: amount for i, amount in enumerate(column) if amount}
 
     def move(self, account: str, asset: str, kind: str, amount: int) -> None:
         key = (account, asset, kind)
@@ -212,10 +248,11 @@ class DayActivity:
         ):
             if total:
                 sections.setdefault(account, set()).add(instrument)
-        for account in self.released:
+        released = self.released
+        for account in released:
             sections.setdefault(account, set()).add(CASH)
         return [
-            self._account_day(account, assets, cash, holdings, flows, trades.get(account, []))
+            self._account_day(account, assets, cash, holdings, flows, released, trades.get(account, []))
             for account, assets in sorted(sections.items())
         ]
 
@@ -226,6 +263,7 @@ class DayActivity:
         cash: dict[str, tuple[int, int, int]],
         holdings: dict[tuple[str, str], tuple[int, int]],
         flows: dict[tuple[str, str, str], int],
+        released: dict[str, int],
         trades: list[StatementTrade],
     ) -> AccountDay:
         closing, frozen, withdrawable = cash.get(account, (0, 0, 0))
@@ -234,7 +272,7 @@ class DayActivity:
             opening=self.opening_cash.get(account, 0),
             closing=closing,
             closing_frozen=frozen,
-            released=self.released.get(account, 0),
+            released=released.get(account, 0),
             withdrawable=withdrawable,
             **{kind: flows.get((account, CASH, kind), 0) for kind in kinds},
         )
@@ -261,28 +299,40 @@ class DayActivity:
         """Today's closing balances become the next statement's opening; the records start empty."""
         self.opening_cash = {a: total for a, total in cash.items() if total}
         self.opening_holdings = {k: total for k, total in holdings.items() if total}
-        self.trades = []
+        self._arrays.trade_count[0] = 0
+        self._arrays.cash[:, K_RELEASED] = 0
         self.movements = {}
-        self.released = {}
         self.released_restricted = {}
 
     def state(self) -> DayActivityState:
         return DayActivityState(
             opening_cash=sorted(self.opening_cash.items()),
             opening_holdings=[(a, i, q) for (a, i), q in sorted(self.opening_holdings.items())],
-            trades=list(self.trades),
+            trades=self.trades,
             movements=[(a, s, k, q) for (a, s, k), q in sorted(self.movements.items())],
             released=sorted(self.released.items()),
             released_restricted=[(a, i, q) for (a, i), q in sorted(self.released_restricted.items())],
         )
 
-    @classmethod
-    def restore(cls, state: DayActivityState) -> DayActivity:
-        day = cls()
-        day.opening_cash = dict(state.opening_cash)
-        day.opening_holdings = {(a, i): q for a, i, q in state.opening_holdings}
-        day.trades = list(state.trades)
-        day.movements = {(a, s, k): q for a, s, k, q in state.movements}
-        day.released = dict(state.released)
-        day.released_restricted = {(a, i): q for a, i, q in state.released_restricted}
-        return day
+    def restore(self, state: DayActivityState) -> None:
+        """Put back the activity of a snapshot: its trades into the trade log, its releases into the column."""
+        self.opening_cash = dict(state.opening_cash)
+        self.opening_holdings = {(a, i): q for a, i, q in state.opening_holdings}
+        self.movements = {(a, s, k): q for a, s, k, q in state.movements}
+        self.released_restricted = {(a, i): q for a, i, q in state.released_restricted}
+        arrays, accounts, instruments = self._arrays, self._account_index, self._instrument_index
+        n = len(state.trades)
+        arrays.trade_count[0] = 0
+        arrays.ensure_trade_room(n)
+        if n:  # column by column: a busy day's snapshot holds a million trades
+            trades = arrays.trades[:n]
+            ids, codes, prices, quantities, buyers, sellers, buyer_fees, seller_fees = zip(*state.trades, strict=True)
+            trades[:, T_ID], trades[:, T_INSTR] = ids, [instruments[code] for code in codes]
+            trades[:, T_PRICE], trades[:, T_QTY] = prices, quantities
+            trades[:, T_BUYER], trades[:, T_SELLER] = [accounts[a] for a in buyers], [accounts[a] for a in sellers]
+            trades[:, T_BUY_FEE], trades[:, T_SELL_FEE] = buyer_fees, seller_fees
+        arrays.trade_count[0] = n
+        column = arrays.cash[:, K_RELEASED]
+        column[:] = 0
+        for account, amount in state.released:
+            column[accounts[account]] = amount

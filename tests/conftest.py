@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import engine.listing
+from engine.batch import CommandBatch, EventBatch
 from engine.config import Account, CarryOverRule, ExchangeConfig, Instrument, Member, RegistryRules
 from engine.exchange import Exchange
 from engine.listing import BOOK_KINDS
@@ -23,6 +25,7 @@ from engine.messages import (
     AllowancesCarriedOver,
     AllowancesSurrendered,
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     CashDeposited,
     CashWithdrawn,
@@ -233,11 +236,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # Every test function runs once per order book through the autouse ``book_kind`` below
-    # (unittest-style classes, such as hypothesis state machines, take no parameters: they run on
-    # the default book and name the book themselves where it matters).
-    # A test marked ``not_per_book`` runs once: it compares the books itself, or needs no engine.
-    if "book_kind" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("not_per_book"):
+    # A test that touches the listing runs once per order book: it is marked ``per_book`` (in its
+    # module's ``pytestmark`` or on itself). Every other test runs once, on the default book, and
+    # ``_books_untouched`` fails it if a listing command reaches an exchange while it runs.
+    # ``not_per_book`` runs a test once although it trades: it compares the books itself, or it is
+    # about something else (the CLI's display, a benchmark) and runs on the default book on purpose.
+    # Unittest-style classes (hypothesis state machines) take no parameters: they name their book.
+    definition = metafunc.definition
+    if (
+        "book_kind" in metafunc.fixturenames
+        and definition.get_closest_marker("per_book")
+        and not definition.get_closest_marker("not_per_book")
+    ):
         metafunc.parametrize("book_kind", BOOK_KINDS, indirect=True)
 
 
@@ -251,6 +261,59 @@ def book_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     book = str(getattr(request, "param", engine.listing.DEFAULT_BOOK))
     monkeypatch.setattr(engine.listing, "DEFAULT_BOOK", book)
     return book
+
+
+# ------------------------------------------------------------------ which tests run on both books
+LISTING_COMMANDS = (NewOrder, CancelOrder, AmendOrder, CancelAllOrders)
+_listing_commands: Counter[str] = Counter()  # the listing commands exchanges in this process applied, by type
+_WATCHED_FROM = pytest.StashKey[Counter[str]]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _listing_commands_counted() -> Iterator[None]:
+    """Note every listing command any ``Exchange`` of this process applies, one by one or in a batch
+    (a node in process included), for ``_books_untouched``."""
+    apply, apply_batch = Exchange.apply, Exchange.apply_batch
+
+    def noting_apply(self: Exchange, command: Command, ts: int = 0) -> list[Event]:
+        if isinstance(command, LISTING_COMMANDS):
+            _listing_commands[type(command).__name__] += 1
+        return apply(self, command, ts)
+
+    def noting_apply_batch(self: Exchange, batch: CommandBatch) -> EventBatch:
+        _listing_commands.update(type(c).__name__ for c in batch.commands if isinstance(c, LISTING_COMMANDS))
+        return apply_batch(self, batch)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Exchange, "apply", noting_apply)
+        patch.setattr(Exchange, "apply_batch", noting_apply_batch)
+        yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture of the test, module-scoped ones included: what they send counts as the test's.
+    item.stash[_WATCHED_FROM] = _listing_commands.copy()
+
+
+@pytest.fixture(autouse=True)
+def _books_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that runs on one book only must not touch the listing: it would leave the other book
+    untested. Watched: the listing commands (new order, cancel, amend, mass cancel) that reach an
+    exchange in this process, from the test's setup to its teardown. A node started as a subprocess
+    cannot be watched: a test whose node trades is marked ``per_book`` by hand."""
+    yield
+    test = request.node
+    callspec = getattr(test, "callspec", None)
+    if (callspec is not None and "book_kind" in callspec.params) or test.get_closest_marker("not_per_book"):
+        return
+    sent = _listing_commands - test.stash.get(_WATCHED_FROM, _listing_commands)
+    if sent:
+        pytest.fail(
+            f"listing commands ({', '.join(f'{n} {kind}' for kind, n in sorted(sent.items()))}) reached an exchange "
+            "in a test that runs on one book only: mark it per_book (tests/conftest.py), or not_per_book if it "
+            "compares the books itself"
+        )
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def _orders(prefix: str) -> Callable[[str, Side, OrderType, int, int], NewOrder]
 
 
 # ---------------------------------------------------------------------- the flow against the engine
+@pytest.mark.per_book
 def test_engine_trades_the_flows_expected_volume_and_rejects_nothing(book_kind: str) -> None:
     flow = standard_flow(20_000, SEED)
     exchange = make_exchange(flow, book=book_kind)
@@ -104,6 +105,7 @@ def test_flow_is_seeded_and_holds_every_kind_of_command() -> None:
 
 
 # ---------------------------------------------------------------------- benchmarks of the hot operations
+@pytest.mark.per_book
 def test_bench_resting_limit_order(benchmark: Benchmark, warm_exchange: Exchange) -> None:
     order = _orders("REST")
 
@@ -116,6 +118,7 @@ def test_bench_resting_limit_order(benchmark: Benchmark, warm_exchange: Exchange
     assert warm_exchange.listing.books[INSTRUMENT].get(events[0].order_id) is not None
 
 
+@pytest.mark.per_book
 def test_bench_aggressive_order_that_trades(benchmark: Benchmark, warm_exchange: Exchange) -> None:
     order = _orders("HIT")
     book = warm_exchange.listing.books[INSTRUMENT]
@@ -133,6 +136,7 @@ def test_bench_aggressive_order_that_trades(benchmark: Benchmark, warm_exchange:
     assert len({t.price for t in trades}) == 1
 
 
+@pytest.mark.per_book
 def test_bench_cancel(benchmark: Benchmark, warm_exchange: Exchange) -> None:
     order = _orders("CXL")
 
@@ -148,6 +152,7 @@ def test_bench_cancel(benchmark: Benchmark, warm_exchange: Exchange) -> None:
     assert cancelled.reason is CancelReason.USER and cancelled.released_quantity == 250
 
 
+@pytest.mark.per_book
 def test_bench_standard_flow_chunk(benchmark: Benchmark, book_kind: str) -> None:
     flow = standard_flow(10_000, SEED)
 
@@ -160,6 +165,7 @@ def test_bench_standard_flow_chunk(benchmark: Benchmark, book_kind: str) -> None
     assert outcome.traded_volume == flow.expected_volume
 
 
+@pytest.mark.per_book
 def test_bench_standard_flow_chunk_in_one_batch(benchmark: Benchmark, book_kind: str) -> None:
     """The same 10,000 commands through ``apply_batch``: on the fast book one kernel call over the
     columns (built in the setup, as a node's sequencer builds them), events left as records."""

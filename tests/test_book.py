@@ -1,22 +1,42 @@
-"""engine.listing.book.ReferenceBook on its own: priority, limits, depth of a sweep, self-trade prevention,
+"""The order book on its own, both kinds: priority, limits, depth of a sweep, self-trade prevention,
 reduce/remove, ``fillable``, depth, and the invariant checker; then a seeded model-based state machine
-that compares every match with a plain-list model and keeps ``validate_internal_state`` passing."""
+that compares every match with a plain-list model and keeps ``validate_internal_state`` passing.
+
+Each case runs on the reference book (``engine.listing.book.ReferenceBook``) and on the fast book's
+ladder (``engine.listing.fast.ladder``, through ``tests.ladder_book.LadderBook``), so a ladder that
+keeps the wrong priority, totals, best prices or links fails here, next to the specification.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from engine.listing import BOOK_KINDS
 from engine.listing.book import BookInvariantError, DepthLevel, Fill, MatchStep, ReferenceBook, SelfTradeCancel
+from engine.listing.fast.layout import B_BEST_BID, B_LIVE, L_COUNT, L_HEAD, O_LEAVES, O_PREV, O_PRICE, O_SIDE
+from engine.listing.fast.layout import BUY as FAST_BUY
 from engine.listing.orders import Order
 from engine.messages import OrderType, Side, StpMode
+from tests.ladder_book import ID_BASE, INSTR, LadderBook
 
 BUY, SELL = Side.BUY, Side.SELL
+Book = ReferenceBook | LadderBook
+NewBook = Callable[[], Book]
+BOOKS: dict[str, Callable[[str], Book]] = {"reference": ReferenceBook, "fast": LadderBook}
+
+
+@pytest.fixture(params=BOOK_KINDS)
+def new_book(request: pytest.FixtureRequest) -> NewBook:
+    """An empty SHEA2025 book of the kind under test (the test runs once per kind)."""
+    make = BOOKS[request.param]
+    return lambda: make("SHEA2025")
 
 
 def make_order(
@@ -40,15 +60,15 @@ def make_order(
     )
 
 
-def book_with(*orders: Order) -> ReferenceBook:
-    book = ReferenceBook("SHEA2025")
+def book_with(new_book: NewBook, *orders: Order) -> Book:
+    book = new_book()
     for order in orders:
         book.add(order)
     book.validate_internal_state()
     return book
 
 
-def resting(book: ReferenceBook) -> list[tuple[int, int]]:
+def resting(book: Book) -> list[tuple[int, int]]:
     """(order id, leaves) of every resting order in canonical order."""
     return [(order.order_id, order.leaves) for order in book.orders()]
 
@@ -60,11 +80,11 @@ def filled(steps: list[MatchStep]) -> int:
 # ------------------------------------------------------------------------------------------ priority
 
 
-def test_asks_match_best_price_first_across_levels() -> None:
+def test_asks_match_best_price_first_across_levels(new_book: NewBook) -> None:
     a1 = make_order(1, SELL, 8020, 10, "A2")
     a2 = make_order(2, SELL, 8000, 10, "A2")
     a3 = make_order(3, SELL, 8010, 10, "A3")
-    book = book_with(a1, a2, a3)
+    book = book_with(new_book, a1, a2, a3)
     incoming = make_order(9, BUY, 8020, 30)
 
     steps = book.match(incoming, limit=8020, max_levels=None)
@@ -75,11 +95,11 @@ def test_asks_match_best_price_first_across_levels() -> None:
     assert book.best_ask() is None
 
 
-def test_bids_match_best_price_first_across_levels() -> None:
+def test_bids_match_best_price_first_across_levels(new_book: NewBook) -> None:
     b1 = make_order(1, BUY, 7980, 10, "A2")
     b2 = make_order(2, BUY, 7995, 10, "A2")
     b3 = make_order(3, BUY, 7990, 10, "A3")
-    book = book_with(b1, b2, b3)
+    book = book_with(new_book, b1, b2, b3)
     incoming = make_order(9, SELL, 7900, 25)
 
     steps = book.match(incoming, limit=7900, max_levels=None)
@@ -89,11 +109,11 @@ def test_bids_match_best_price_first_across_levels() -> None:
     assert book.depth(BUY, 5) == [DepthLevel(7980, 5, 1)]
 
 
-def test_fifo_within_a_level() -> None:
+def test_fifo_within_a_level(new_book: NewBook) -> None:
     first = make_order(1, SELL, 8000, 10, "A2")
     second = make_order(2, SELL, 8000, 10, "A3")
     third = make_order(3, SELL, 8000, 10, "A4")
-    book = book_with(first, second, third)
+    book = book_with(new_book, first, second, third)
     incoming = make_order(9, BUY, 8000, 25)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -103,9 +123,9 @@ def test_fifo_within_a_level() -> None:
     assert book.depth(SELL, 5) == [DepthLevel(8000, 5, 1)]
 
 
-def test_trade_prints_at_the_resting_price() -> None:
+def test_trade_prints_at_the_resting_price(new_book: NewBook) -> None:
     ask = make_order(1, SELL, 7900, 10, "A2")
-    book = book_with(ask)
+    book = book_with(new_book, ask)
     incoming = make_order(9, BUY, 8100, 10)
 
     steps = book.match(incoming, limit=8100, max_levels=None)
@@ -113,10 +133,10 @@ def test_trade_prints_at_the_resting_price() -> None:
     assert steps == [Fill(ask, 10, 7900, 0)]
 
 
-def test_match_stops_at_the_limit_price() -> None:
+def test_match_stops_at_the_limit_price(new_book: NewBook) -> None:
     near = make_order(1, SELL, 8000, 10, "A2")
     far = make_order(2, SELL, 8001, 10, "A2")
-    book = book_with(near, far)
+    book = book_with(new_book, near, far)
     incoming = make_order(9, BUY, 8000, 30)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -126,9 +146,9 @@ def test_match_stops_at_the_limit_price() -> None:
     assert resting(book) == [(2, 10)]
 
 
-def test_match_reaches_at_most_max_levels() -> None:
+def test_match_reaches_at_most_max_levels(new_book: NewBook) -> None:
     asks = [make_order(i, SELL, 8000 + i, 10, "A2") for i in range(1, 8)]
-    book = book_with(*asks)
+    book = book_with(new_book, *asks)
     incoming = make_order(9, BUY, 0, 100)
 
     steps = book.match(incoming, limit=None, max_levels=5)
@@ -138,9 +158,9 @@ def test_match_reaches_at_most_max_levels() -> None:
     assert book.depth(SELL, 10) == [DepthLevel(8006, 10, 1), DepthLevel(8007, 10, 1)]
 
 
-def test_match_with_no_limit_and_no_level_cap_sweeps_the_side() -> None:
+def test_match_with_no_limit_and_no_level_cap_sweeps_the_side(new_book: NewBook) -> None:
     asks = [make_order(i, SELL, 8000 + 100 * i, 10, "A2") for i in range(1, 8)]
-    book = book_with(*asks)
+    book = book_with(new_book, *asks)
     incoming = make_order(9, BUY, 0, 100)
 
     steps = book.match(incoming, limit=None, max_levels=None)
@@ -150,8 +170,8 @@ def test_match_with_no_limit_and_no_level_cap_sweeps_the_side() -> None:
     assert len(book) == 0
 
 
-def test_match_never_rests_the_incoming_order() -> None:
-    book = book_with(make_order(1, SELL, 8100, 10, "A2"))
+def test_match_never_rests_the_incoming_order(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, SELL, 8100, 10, "A2"))
     incoming = make_order(9, BUY, 8000, 10)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -165,10 +185,10 @@ def test_match_never_rests_the_incoming_order() -> None:
 # ------------------------------------------------------------------------------------------ self-trade prevention
 
 
-def test_stp_cancel_resting_removes_the_own_order_and_matching_continues() -> None:
+def test_stp_cancel_resting_removes_the_own_order_and_matching_continues(new_book: NewBook) -> None:
     own = make_order(1, SELL, 8000, 10, "A1")
     other = make_order(2, SELL, 8000, 10, "A2")
-    book = book_with(own, other)
+    book = book_with(new_book, own, other)
     incoming = make_order(9, BUY, 8000, 10, "A1", StpMode.CANCEL_RESTING)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -179,11 +199,11 @@ def test_stp_cancel_resting_removes_the_own_order_and_matching_continues() -> No
     assert len(book) == 0
 
 
-def test_stp_cancel_incoming_stops_without_removing_the_resting_order() -> None:
+def test_stp_cancel_incoming_stops_without_removing_the_resting_order(new_book: NewBook) -> None:
     other = make_order(1, SELL, 8000, 5, "A2")
     own = make_order(2, SELL, 8000, 10, "A1")
     behind = make_order(3, SELL, 8000, 10, "A3")
-    book = book_with(other, own, behind)
+    book = book_with(new_book, other, own, behind)
     incoming = make_order(9, BUY, 8000, 20, "A1", StpMode.CANCEL_INCOMING)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -194,10 +214,10 @@ def test_stp_cancel_incoming_stops_without_removing_the_resting_order() -> None:
     assert book.depth(SELL, 5) == [DepthLevel(8000, 20, 2)]
 
 
-def test_stp_cancel_both_removes_the_resting_order_and_stops() -> None:
+def test_stp_cancel_both_removes_the_resting_order_and_stops(new_book: NewBook) -> None:
     own = make_order(1, SELL, 8000, 10, "A1")
     other = make_order(2, SELL, 8000, 10, "A2")
-    book = book_with(own, other)
+    book = book_with(new_book, own, other)
     incoming = make_order(9, BUY, 8000, 10, "A1", StpMode.CANCEL_BOTH)
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -207,10 +227,10 @@ def test_stp_cancel_both_removes_the_resting_order_and_stops() -> None:
     assert resting(book) == [(2, 10)]
 
 
-def test_stp_cancel_both_on_the_last_order_of_a_level_deletes_the_level() -> None:
+def test_stp_cancel_both_on_the_last_order_of_a_level_deletes_the_level(new_book: NewBook) -> None:
     own = make_order(1, SELL, 8000, 10, "A1")
     other = make_order(2, SELL, 8010, 10, "A2")
-    book = book_with(own, other)
+    book = book_with(new_book, own, other)
     incoming = make_order(9, BUY, 8010, 10, "A1", StpMode.CANCEL_BOTH)
 
     steps = book.match(incoming, limit=8010, max_levels=None)
@@ -220,11 +240,11 @@ def test_stp_cancel_both_on_the_last_order_of_a_level_deletes_the_level() -> Non
     book.validate_internal_state()
 
 
-def test_stp_cancel_resting_of_a_whole_level_deletes_it() -> None:
+def test_stp_cancel_resting_of_a_whole_level_deletes_it(new_book: NewBook) -> None:
     own1 = make_order(1, SELL, 8000, 10, "A1")
     own2 = make_order(2, SELL, 8000, 10, "A1")
     other = make_order(3, SELL, 8010, 10, "A2")
-    book = book_with(own1, own2, other)
+    book = book_with(new_book, own1, own2, other)
     incoming = make_order(9, BUY, 8000, 10, "A1")
 
     steps = book.match(incoming, limit=8000, max_levels=None)
@@ -238,10 +258,10 @@ def test_stp_cancel_resting_of_a_whole_level_deletes_it() -> None:
 # ------------------------------------------------------------------------------------------ reduce and remove
 
 
-def test_reduce_keeps_time_priority_and_level_quantity() -> None:
+def test_reduce_keeps_time_priority_and_level_quantity(new_book: NewBook) -> None:
     first = make_order(1, SELL, 8000, 10, "A2")
     second = make_order(2, SELL, 8000, 10, "A3")
-    book = book_with(first, second)
+    book = book_with(new_book, first, second)
 
     book.reduce(1, 4)
 
@@ -252,8 +272,8 @@ def test_reduce_keeps_time_priority_and_level_quantity() -> None:
     assert book.match(incoming, limit=8000, max_levels=None) == [Fill(first, 4, 8000, 0)]
 
 
-def test_remove_of_the_last_order_deletes_the_level() -> None:
-    book = book_with(make_order(1, BUY, 7990, 10), make_order(2, BUY, 7980, 10))
+def test_remove_of_the_last_order_deletes_the_level(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, BUY, 7990, 10), make_order(2, BUY, 7980, 10))
 
     removed = book.remove(1)
 
@@ -263,8 +283,8 @@ def test_remove_of_the_last_order_deletes_the_level() -> None:
     book.validate_internal_state()
 
 
-def test_remove_from_the_middle_of_a_level_keeps_the_others_in_order() -> None:
-    book = book_with(make_order(1, BUY, 7990, 10), make_order(2, BUY, 7990, 20), make_order(3, BUY, 7990, 30))
+def test_remove_from_the_middle_of_a_level_keeps_the_others_in_order(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, BUY, 7990, 10), make_order(2, BUY, 7990, 20), make_order(3, BUY, 7990, 30))
 
     book.remove(2)
 
@@ -273,9 +293,9 @@ def test_remove_from_the_middle_of_a_level_keeps_the_others_in_order() -> None:
     book.validate_internal_state()
 
 
-def test_remove_of_a_partly_filled_order_subtracts_its_open_quantity() -> None:
+def test_remove_of_a_partly_filled_order_subtracts_its_open_quantity(new_book: NewBook) -> None:
     ask = make_order(1, SELL, 8000, 10, "A2")
-    book = book_with(ask, make_order(2, SELL, 8000, 10, "A3"))
+    book = book_with(new_book, ask, make_order(2, SELL, 8000, 10, "A3"))
     book.match(make_order(9, BUY, 8000, 4), limit=8000, max_levels=None)
 
     book.remove(1)
@@ -284,8 +304,8 @@ def test_remove_of_a_partly_filled_order_subtracts_its_open_quantity() -> None:
     book.validate_internal_state()
 
 
-def test_remove_of_an_unknown_order_raises_key_error() -> None:
-    book = book_with(make_order(1, BUY, 7990, 10))
+def test_remove_of_an_unknown_order_raises_key_error(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, BUY, 7990, 10))
 
     with pytest.raises(KeyError):
         book.remove(2)
@@ -295,8 +315,9 @@ def test_remove_of_an_unknown_order_raises_key_error() -> None:
 # ------------------------------------------------------------------------------------------ depth and reading
 
 
-def test_depth_lists_levels_best_first_with_quantity_and_order_count() -> None:
+def test_depth_lists_levels_best_first_with_quantity_and_order_count(new_book: NewBook) -> None:
     book = book_with(
+        new_book,
         make_order(1, BUY, 7990, 10),
         make_order(2, BUY, 7995, 5),
         make_order(3, BUY, 7990, 7),
@@ -315,8 +336,8 @@ def test_depth_lists_levels_best_first_with_quantity_and_order_count() -> None:
     assert len(book) == 7
 
 
-def test_empty_book_reads_empty() -> None:
-    book = ReferenceBook("SHEA2025")
+def test_empty_book_reads_empty(new_book: NewBook) -> None:
+    book = new_book()
 
     assert (book.best_bid(), book.best_ask(), len(book)) == (None, None, 0)
     assert book.depth(BUY, 5) == book.depth(SELL, 5) == []
@@ -324,21 +345,44 @@ def test_empty_book_reads_empty() -> None:
     book.validate_internal_state()
 
 
+def test_a_fast_ladder_on_a_five_fen_tick_finds_each_price_level() -> None:
+    # The ladder divides by the tick to find a level (one fen needs no division): T5's 5-fen tick.
+    book = LadderBook("T5", low=7000, high=9000, tick=5)
+    far, near = make_order(1, SELL, 7785, 10, "A2"), make_order(2, SELL, 7780, 10, "A2")
+    for order in (far, near, make_order(3, BUY, 7775, 10), make_order(4, BUY, 7765, 5)):
+        book.add(order)
+    book.validate_internal_state()
+
+    assert (book.best_bid(), book.best_ask()) == (7775, 7780)
+    assert book.depth(SELL, 5) == [DepthLevel(7780, 10, 1), DepthLevel(7785, 10, 1)]
+    assert book.match(make_order(9, BUY, 7785, 15, "A3"), 7785, None) == [
+        Fill(near, 10, 7780, 5),
+        Fill(far, 5, 7785, 0),
+    ]
+    book.remove(3)
+    assert (book.best_bid(), book.best_ask(), resting(book)) == (7765, 7785, [(4, 5), (1, 5)])
+    book.validate_internal_state()
+
+
 # ------------------------------------------------------------------------------------------ fillable
 
 
-def _fillable_scenarios() -> list[tuple[str, Callable[[], tuple[ReferenceBook, Order]], int | None, int | None]]:
-    def plain() -> tuple[ReferenceBook, Order]:
-        book = book_with(make_order(1, SELL, 8000, 10, "A2"), make_order(2, SELL, 8010, 10, "A3"))
+Scenario = Callable[[NewBook], tuple[Book, Order]]
+
+
+def _fillable_scenarios() -> list[tuple[str, Scenario, int | None, int | None]]:
+    def plain(new_book: NewBook) -> tuple[Book, Order]:
+        book = book_with(new_book, make_order(1, SELL, 8000, 10, "A2"), make_order(2, SELL, 8010, 10, "A3"))
         return book, make_order(9, BUY, 8010, 25)
 
-    def levels() -> tuple[ReferenceBook, Order]:
-        book = book_with(*[make_order(i, SELL, 8000 + i, 10, "A2") for i in range(1, 8)])
+    def levels(new_book: NewBook) -> tuple[Book, Order]:
+        book = book_with(new_book, *[make_order(i, SELL, 8000 + i, 10, "A2") for i in range(1, 8)])
         return book, make_order(9, BUY, 0, 100)
 
-    def own(stp: StpMode) -> Callable[[], tuple[ReferenceBook, Order]]:
-        def build() -> tuple[ReferenceBook, Order]:
+    def own(stp: StpMode) -> Scenario:
+        def build(new_book: NewBook) -> tuple[Book, Order]:
             book = book_with(
+                new_book,
                 make_order(1, SELL, 8000, 10, "A2"),
                 make_order(2, SELL, 8000, 10, "A1"),
                 make_order(3, SELL, 8010, 10, "A3"),
@@ -347,10 +391,10 @@ def _fillable_scenarios() -> list[tuple[str, Callable[[], tuple[ReferenceBook, O
 
         return build
 
-    def own_level(stp: StpMode) -> Callable[[], tuple[ReferenceBook, Order]]:
-        def build() -> tuple[ReferenceBook, Order]:
-            book = book_with(*[make_order(i, SELL, 8000 + i, 10, "A1" if i == 2 else "A2") for i in range(1, 8)])
-            return book, make_order(9, BUY, 0, 100, "A1", stp)
+    def own_level(stp: StpMode) -> Scenario:
+        def build(new_book: NewBook) -> tuple[Book, Order]:
+            orders = [make_order(i, SELL, 8000 + i, 10, "A1" if i == 2 else "A2") for i in range(1, 8)]
+            return book_with(new_book, *orders), make_order(9, BUY, 0, 100, "A1", stp)
 
         return build
 
@@ -368,9 +412,9 @@ def _fillable_scenarios() -> list[tuple[str, Callable[[], tuple[ReferenceBook, O
     [pytest.param(build, limit, levels, id=name) for name, build, limit, levels in _fillable_scenarios()],
 )
 def test_fillable_is_what_match_fills(
-    build: Callable[[], tuple[ReferenceBook, Order]], limit: int | None, max_levels: int | None
+    new_book: NewBook, build: Scenario, limit: int | None, max_levels: int | None
 ) -> None:
-    book, incoming = build()
+    book, incoming = build(new_book)
     before = resting(book)
 
     fillable = book.fillable(incoming, limit, max_levels)
@@ -379,23 +423,23 @@ def test_fillable_is_what_match_fills(
     assert min(fillable, incoming.leaves) == filled(book.match(incoming, limit, max_levels))
 
 
-def test_fillable_counts_what_an_order_can_fill_when_it_covers_the_order() -> None:
-    book = book_with(make_order(1, SELL, 8000, 10, "A2"))
+def test_fillable_counts_what_an_order_can_fill_when_it_covers_the_order(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, SELL, 8000, 10, "A2"))
     incoming = make_order(9, BUY, 8000, 10)
 
     assert book.fillable(incoming, 8000, None) == 10
 
 
-def test_fillable_never_exceeds_the_incoming_quantity() -> None:
-    book = book_with(make_order(1, SELL, 8000, 30, "A2"))
+def test_fillable_never_exceeds_the_incoming_quantity(new_book: NewBook) -> None:
+    book = book_with(new_book, make_order(1, SELL, 8000, 30, "A2"))
     incoming = make_order(9, BUY, 8000, 10)
 
     assert book.fillable(incoming, 8000, None) == filled(book.match(incoming, 8000, None)) == 10
 
 
-def test_fillable_for_fok_does_not_cancel_own_resting_orders() -> None:
+def test_fillable_for_fok_does_not_cancel_own_resting_orders(new_book: NewBook) -> None:
     own = make_order(1, SELL, 8000, 10, "A1")
-    book = book_with(own, make_order(2, SELL, 8000, 5, "A2"))
+    book = book_with(new_book, own, make_order(2, SELL, 8000, 5, "A2"))
     incoming = make_order(9, BUY, 8000, 10, "A1", StpMode.CANCEL_RESTING)
 
     assert book.fillable(incoming, 8000, None) == 5
@@ -454,6 +498,12 @@ def _corrupt_replaced_order(book: ReferenceBook) -> None:
     book._orders[1] = make_order(1, BUY, 7990, 10)  # same id, another object
 
 
+def three_orders(new_book: NewBook) -> Book:
+    return book_with(
+        new_book, make_order(1, BUY, 7990, 10), make_order(2, BUY, 7990, 10, "A2"), make_order(3, SELL, 8000, 10, "A3")
+    )
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -468,14 +518,102 @@ def _corrupt_replaced_order(book: ReferenceBook) -> None:
         _corrupt_replaced_order,
     ],
 )
-def test_validate_internal_state_catches_a_corrupted_book(corrupt: Callable[[ReferenceBook], None]) -> None:
-    book = book_with(
-        make_order(1, BUY, 7990, 10), make_order(2, BUY, 7990, 10, "A2"), make_order(3, SELL, 8000, 10, "A3")
-    )
+def test_validate_internal_state_catches_a_corrupted_reference_book(corrupt: Callable[[ReferenceBook], None]) -> None:
+    book = three_orders(lambda: ReferenceBook("SHEA2025"))
+    assert isinstance(book, ReferenceBook)
 
     corrupt(book)
 
     with pytest.raises(BookInvariantError):
+        book.validate_internal_state()
+
+
+def _slot(book: LadderBook, order_id: int) -> int:
+    return int(book.ids[order_id - ID_BASE])
+
+
+def _level_of(book: LadderBook, order_id: int) -> int:
+    """The ``levels`` row whose queue starts with the order."""
+    (row,) = np.flatnonzero(book.levels[:, L_HEAD] == _slot(book, order_id))
+    return int(row)
+
+
+def _fast_level_count(book: LadderBook) -> None:
+    book.levels[_level_of(book, 1), L_COUNT] = 3
+
+
+def _fast_lost_head(book: LadderBook) -> None:
+    book.levels[_level_of(book, 1), L_HEAD] = -1  # the level's orders can no longer be reached
+
+
+def _fast_leaves(book: LadderBook) -> None:
+    book.order_rows[_slot(book, 1), O_LEAVES] = 3  # behind the ladder's back: the level total no longer agrees
+
+
+def _fast_zero_leaves(book: LadderBook) -> None:
+    first, second = _slot(book, 1), _slot(book, 2)
+    book.order_rows[second, O_LEAVES] += book.order_rows[first, O_LEAVES]  # the level total still agrees
+    book.order_rows[first, O_LEAVES] = 0
+
+
+def _fast_price(book: LadderBook) -> None:
+    book.order_rows[_slot(book, 1), O_PRICE] = 7000
+
+
+def _fast_side(book: LadderBook) -> None:
+    book.order_rows[_slot(book, 3), O_SIDE] = FAST_BUY
+
+
+def _fast_back_link(book: LadderBook) -> None:
+    book.order_rows[_slot(book, 2), O_PREV] = -1
+
+
+def _fast_index_missing(book: LadderBook) -> None:
+    book.ids[2 - ID_BASE] = -1
+
+
+def _fast_index_swapped(book: LadderBook) -> None:
+    book.ids[[1 - ID_BASE, 2 - ID_BASE]] = book.ids[[2 - ID_BASE, 1 - ID_BASE]]
+
+
+def _fast_best_bid(book: LadderBook) -> None:
+    book.book_rows[INSTR, B_BEST_BID] -= 1
+
+
+def _fast_crossed(book: LadderBook) -> None:
+    book.add(make_order(4, BUY, 8100, 1, "A4"))
+
+
+def _fast_live_count(book: LadderBook) -> None:
+    book.book_rows[INSTR, B_LIVE] += 1
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "code"),  # and the code ``ladder.check`` names it with
+    [
+        (_fast_level_count, 1),
+        (_fast_lost_head, 1),
+        (_fast_leaves, 2),
+        (_fast_zero_leaves, 3),
+        (_fast_price, 3),
+        (_fast_side, 3),
+        (_fast_back_link, 3),
+        (_fast_index_missing, 4),
+        (_fast_index_swapped, 4),
+        (_fast_best_bid, 5),
+        (_fast_crossed, 6),
+        (_fast_live_count, 7),
+    ],
+)
+def test_validate_internal_state_catches_a_corrupted_fast_ladder(
+    corrupt: Callable[[LadderBook], None], code: int
+) -> None:
+    book = three_orders(lambda: LadderBook("SHEA2025"))
+    assert isinstance(book, LadderBook)
+
+    corrupt(book)
+
+    with pytest.raises(BookInvariantError, match=f"invariant {code} broken"):
         book.validate_internal_state()
 
 
@@ -558,9 +696,11 @@ STP_MODES = st.sampled_from(list(StpMode))
 class BookMachine(RuleBasedStateMachine):
     """Random limit orders (matched, then rested), market sweeps, cancels and reductions."""
 
+    make_book: Callable[[str], Book] = ReferenceBook
+
     def __init__(self) -> None:
         super().__init__()
-        self.book = ReferenceBook("SHEA2025")
+        self.book = self.make_book("SHEA2025")
         self.model: dict[int, ModelOrder] = {}
         self.ids = itertools.count(1)
 
@@ -639,5 +779,11 @@ class BookMachine(RuleBasedStateMachine):
             assert self.book.depth(side, 100) == expected
 
 
+class FastBookMachine(BookMachine):
+    make_book = LadderBook
+
+
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(TestBookMachine.settings, stateful_step_count=40)
+TestFastBookMachine = FastBookMachine.TestCase
+TestFastBookMachine.settings = settings(TestFastBookMachine.settings, stateful_step_count=40)

@@ -64,6 +64,7 @@ def test_help_explains_each_command(capsys: pytest.CaptureFixture[str], argv: li
         assert word in out
 
 
+@pytest.mark.per_book
 def test_simulate_prints_the_bulletin_and_replay_reproduces_the_hash(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -82,6 +83,7 @@ def test_simulate_prints_the_bulletin_and_replay_reproduces_the_hash(
         assert replayed.group(1) == simulated.group(1)
 
 
+@pytest.mark.per_book
 def test_same_seed_same_day_same_hash(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _, first, _ = simulate(capsys, tmp_path / "a")
     _, second, _ = simulate(capsys, tmp_path / "b")
@@ -90,6 +92,7 @@ def test_same_seed_same_day_same_hash(capsys: pytest.CaptureFixture[str], tmp_pa
     assert hashes[0] == hashes[1] != hashes[2]
 
 
+@pytest.mark.per_book
 def test_simulate_refuses_to_overwrite_without_the_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     simulate(capsys, tmp_path / "day")
     one_line_error(*simulate(capsys, tmp_path / "day"), str(tmp_path / "day"), "--overwrite")
@@ -115,6 +118,7 @@ def test_bad_config_is_a_one_line_error_naming_file_and_key(capsys: pytest.Captu
     one_line_error(status, out, err, "instruments.toml", "tick_fen")
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("case", ["missing", "not_data_dir", "corrupt"])
 def test_replay_problems_are_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
     target = tmp_path / "day"

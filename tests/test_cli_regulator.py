@@ -98,6 +98,7 @@ def day_open(node: NodeProcess) -> bool:
     return status.day_open
 
 
+@pytest.mark.per_book
 @pytest.mark.e2e
 def test_the_regulator_closes_ends_reports_and_reopens_a_demo_day(
     node: NodeProcess, capsys: pytest.CaptureFixture[str]

@@ -76,6 +76,7 @@ def to_closed(market: Market) -> None:
 # ---------------------------------------------------------------------------------------- figures
 
 
+@pytest.mark.per_book
 def test_open_price_is_first_listing_trade(market: Market) -> None:
     trade(market, 8100, 10)
     trade(market, 7900, 30)
@@ -86,6 +87,7 @@ def test_open_price_is_first_listing_trade(market: Market) -> None:
     assert figures.open == 8100
 
 
+@pytest.mark.per_book
 def test_high_low_last_volume_turnover_trades(market: Market) -> None:
     trade(market, 8100, 10)
     market.sell("A2", 30, 7900)
@@ -113,6 +115,7 @@ def test_high_low_last_volume_turnover_trades(market: Market) -> None:
     )
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize(
     ("trades", "vwap", "close"),
     [
@@ -137,6 +140,7 @@ def test_close_is_vwap_half_up_to_the_tick(
     assert figures.turnover == sum(p * q for p, q in trades)
 
 
+@pytest.mark.per_book
 def test_close_carries_previous_close_without_trades(market: Market) -> None:
     day1 = market.close_day(DAY1)
 
@@ -152,6 +156,7 @@ def test_close_carries_previous_close_without_trades(market: Market) -> None:
     assert bulletin(day3) == no_trade_bulletin(market.ts, WEDNESDAY, SHEA, 8100)
 
 
+@pytest.mark.per_book
 def test_close_is_next_days_reference_price(market: Market) -> None:
     trade(market, 8500, 10)
     assert bulletin(market.close_day(DAY1)).close == 8500
@@ -172,6 +177,7 @@ def test_close_is_next_days_reference_price(market: Market) -> None:
     assert (figures.reference_price, figures.close) == (8500, 8500)
 
 
+@pytest.mark.per_book
 def test_close_is_next_days_reference_price_rounded_inward_to_the_tick(market: Market) -> None:
     trade(market, 7775, 10, instrument="T5")
     trade(market, 7780, 10, instrument="T5")
@@ -194,6 +200,7 @@ def test_close_is_next_days_reference_price_rounded_inward_to_the_tick(market: M
 # ----------------------------------------------------------------------------------- end of day
 
 
+@pytest.mark.per_book
 def test_end_of_day_expires_day_orders_and_publishes_bulletin(market: Market) -> None:
     market.buy("A1", 15, 8000)
     market.sell("A2", 10, 8000)  # 80000, fee 120 per side; A1's 5 t rest
@@ -252,6 +259,7 @@ def test_end_of_day_expires_day_orders_and_publishes_bulletin(market: Market) ->
     assert market.exchange.market.day_open is False
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("session", [Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON])
 def test_end_of_day_requires_closed_session(market: Market, session: Session) -> None:
     market.buy("A1", 10, 8000)

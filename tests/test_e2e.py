@@ -82,6 +82,7 @@ def of_type(events: list[Event], kind: type[Event]) -> list[Event]:
 # ----------------------------------------------------------------------------------------- trading
 
 
+@pytest.mark.per_book
 def test_a_trade_between_two_members_reports_to_both_and_reaches_market_data(node: NodeProcess) -> None:
     with (
         subscriber(node, instruments=["SHEA2024"]) as md,
@@ -122,6 +123,7 @@ def test_a_trade_between_two_members_reports_to_both_and_reaches_market_data(nod
         assert of_type(sold.events, OrderAccepted)
 
 
+@pytest.mark.per_book
 def test_the_resting_side_gets_its_fill_unasked_and_never_the_counterparty(node: NodeProcess) -> None:
     with client(node, "M101") as resting, client(node, "M002") as taker:
         resting.new_order("A101", "CCER", Side.BUY, 100, 8600)
@@ -134,6 +136,7 @@ def test_the_resting_side_gets_its_fill_unasked_and_never_the_counterparty(node:
         assert "A002" not in repr(fill)
 
 
+@pytest.mark.per_book
 def test_a_resent_order_gets_the_original_result_and_never_a_second_order(node: NodeProcess) -> None:
     with client(node, "M101") as member:
         first = member.new_order("A102", "SHEA2025", Side.BUY, 10, 7300, client_order_id="resend-1")
@@ -147,6 +150,7 @@ def test_a_resent_order_gets_the_original_result_and_never_a_second_order(node: 
         assert len(orders) == 1
 
 
+@pytest.mark.per_book
 def test_a_client_with_batched_reports_trades_hears_its_fills_and_gets_resends(node: NodeProcess) -> None:
     with client(node, "M101", batch_reports=True) as member, client(node, "M002") as seller:
         assert member.session.batch_reports
@@ -161,6 +165,7 @@ def test_a_client_with_batched_reports_trades_hears_its_fills_and_gets_resends(n
         assert all(r.resent for r in again.reports)
 
 
+@pytest.mark.per_book
 def test_the_asyncio_client_with_batched_reports_places_an_order(node: NodeProcess) -> None:
     async def scenario() -> Result:
         member = await AsyncMemberClient.connect(node.order_entry, "M101", node.keys_dir, batch_reports=True)
@@ -178,6 +183,7 @@ def test_the_asyncio_client_with_batched_reports_places_an_order(node: NodeProce
 # ----------------------------------------------------------------------------------------- isolation
 
 
+@pytest.mark.per_book
 def test_members_act_only_on_their_own_accounts(node: NodeProcess) -> None:
     with client(node, "M002") as other, client(node, "M001") as member:
         theirs = other.new_order("A002", "SHEA2025", Side.BUY, 10, 7400)
@@ -266,6 +272,7 @@ def test_a_malformed_frame_is_refused_and_the_node_carries_on(node: NodeProcess)
         context.term()
 
 
+@pytest.mark.per_book
 def test_the_throttle_refuses_a_burst_beyond_the_bucket(node: NodeProcess) -> None:
     # M003 is configured with throttle_per_s = 1, throttle_burst = 3 (tests/node_process.py).
     with client(node, "M003") as member:
@@ -276,6 +283,7 @@ def test_the_throttle_refuses_a_burst_beyond_the_bucket(node: NodeProcess) -> No
     assert results[0].refused is None
 
 
+@pytest.mark.per_book
 def test_cancel_on_disconnect_cancels_the_orders_of_a_lost_session(node: NodeProcess) -> None:
     # M102 is configured with cancel_on_disconnect (tests/node_process.py); heartbeats every 100 ms.
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -307,6 +315,7 @@ def test_cancel_on_disconnect_cancels_the_orders_of_a_lost_session(node: NodePro
         context.term()
 
 
+@pytest.mark.per_book
 def test_a_market_data_gap_is_recovered_from_the_snapshot_service(node: NodeProcess) -> None:
     dropped: list[int] = []
 
@@ -344,6 +353,7 @@ def run_cli(node: NodeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.per_book
 def test_the_order_and_account_commands_trade_against_the_node(node: NodeProcess) -> None:
     placed = run_cli(node, "order", "new", "--member", "M002", "sell", "SHEA2025", "7", "87.00")
     listed = run_cli(node, "order", "list", "--member", "M002")
@@ -357,6 +367,7 @@ def test_the_order_and_account_commands_trade_against_the_node(node: NodeProcess
     assert bad.returncode == 1 and "PRICE_OUT_OF_BAND" in bad.stdout
 
 
+@pytest.mark.per_book
 def test_the_quote_board_shows_the_book(node: NodeProcess) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     endpoints = ["--endpoint", node.endpoints["market data"], "--snapshot-endpoint", node.endpoints["snapshot"]]
@@ -405,6 +416,7 @@ def test_a_registry_dry_run_against_a_running_node_names_the_rejected_rows(node:
 # ----------------------------------------------------------------------------------------- restart
 
 
+@pytest.mark.per_book
 def test_a_node_killed_mid_session_restarts_with_every_acknowledged_order(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     node = NodeProcess(config, tmp_path / "var").start()
@@ -430,6 +442,7 @@ def test_a_node_killed_mid_session_restarts_with_every_acknowledged_order(tmp_pa
         node.close()
 
 
+@pytest.mark.per_book
 def test_the_asyncio_client_places_orders_and_hears_its_fills(node: NodeProcess) -> None:
     async def scenario() -> tuple[Result, list[Event]]:
         member = await AsyncMemberClient.connect(node.order_entry, "M101", node.keys_dir, heartbeat_ms=200)
@@ -479,6 +492,7 @@ def test_a_port_in_use_and_an_absent_node_are_one_line_errors(node: NodeProcess,
     assert "no answer to the logon within 500 ms" in absent.stderr
 
 
+@pytest.mark.per_book
 def test_the_order_commands_amend_and_cancel_and_the_regulator_halts(node: NodeProcess) -> None:
     placed = run_cli(
         node,

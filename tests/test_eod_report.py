@@ -68,6 +68,7 @@ def one_line_error(status: int, out: str, err: str) -> str:
 # ------------------------------------------------------------------------------------------------ table
 
 
+@pytest.mark.per_book
 def test_the_table_of_one_account_line_by_line(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     out = report(capsys, data_dir, "--date", DATE, "--account", "A1")
 
@@ -115,6 +116,7 @@ def test_the_table_of_one_account_line_by_line(capsys: pytest.CaptureFixture[str
     ]
 
 
+@pytest.mark.per_book
 def test_the_table_shows_every_account_in_order_with_its_own_movements(
     capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -148,6 +150,7 @@ def test_the_table_shows_every_account_in_order_with_its_own_movements(
     ]
 
 
+@pytest.mark.per_book
 def test_the_table_shows_each_conservation_mismatch(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data_dir = record(tmp_path / "var", corrupt_cash=True)
 
@@ -166,6 +169,7 @@ def test_the_table_shows_each_conservation_mismatch(capsys: pytest.CaptureFixtur
 # -------------------------------------------------------------------------------------------------- csv
 
 
+@pytest.mark.per_book
 def test_the_csv_is_one_flat_table_with_a_record_column(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     out = report(capsys, data_dir, "--date", DATE, "--format", "csv")
 
@@ -262,6 +266,7 @@ def test_the_csv_is_one_flat_table_with_a_record_column(capsys: pytest.CaptureFi
     }
 
 
+@pytest.mark.per_book
 def test_the_csv_gives_each_mismatch_in_the_unit_of_its_asset(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -292,6 +297,7 @@ def test_every_csv_column_is_documented() -> None:
 # ------------------------------------------------------------------------------------------------- json
 
 
+@pytest.mark.per_book
 def test_the_json_is_one_document_of_integers(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     document = msgspec.json.decode(report(capsys, data_dir, "--date", DATE, "--format", "json"))
 
@@ -369,6 +375,7 @@ def test_the_json_is_one_document_of_integers(capsys: pytest.CaptureFixture[str]
     ]
 
 
+@pytest.mark.per_book
 def test_the_json_of_one_account_keeps_the_market_sections(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     document = msgspec.json.decode(report(capsys, data_dir, "--date", DATE, "--format", "json", "--account", "A3"))
 
@@ -380,6 +387,7 @@ def test_the_json_of_one_account_keeps_the_market_sections(capsys: pytest.Captur
 # ---------------------------------------------------------------------------------- arguments and errors
 
 
+@pytest.mark.per_book
 def test_the_date_may_be_given_as_yyyymmdd(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     iso = report(capsys, data_dir, "--date", DATE)
 
@@ -392,6 +400,7 @@ def test_a_date_that_is_not_a_date_is_a_usage_error(text: str) -> None:
         trading_day_arg(text)
 
 
+@pytest.mark.per_book
 def test_through_the_command_line_with_the_data_dir_of_the_config(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
 ) -> None:
@@ -428,6 +437,7 @@ def test_a_missing_database_is_one_line_and_creates_nothing(capsys: pytest.Captu
     assert list(tmp_path.iterdir()) == [tmp_path / JOURNAL_FILE]
 
 
+@pytest.mark.per_book
 def test_a_date_without_an_end_of_day_lists_the_dates_that_have_one(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -450,6 +460,7 @@ def test_an_empty_database_says_that_no_day_is_recorded(capsys: pytest.CaptureFi
     assert one_line_error(status, out, err).endswith(": no end of day recorded for 2026-11-23; none recorded yet")
 
 
+@pytest.mark.per_book
 def test_an_account_without_a_statement_lists_the_accounts(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     status, out, err = cli(capsys, "--date", DATE, "--data-dir", str(data_dir), "--account", "A9")
 

@@ -93,6 +93,7 @@ def test_a_command_beyond_64_bits_is_a_problem_not_a_crash() -> None:
     assert bounds.command_problem(DepositCash(account="A1", amount=2**70)) is not None
 
 
+@pytest.mark.per_book
 def test_a_journal_written_before_the_bounds_replays_as_it_was_applied(tmp_path: Path) -> None:
     # What an older version journaled (and the attacks of issue 12 left behind): a 60,000-character
     # client order id, a start of day that is no date. They were applied then, as rejects; so now.

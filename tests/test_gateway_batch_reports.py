@@ -56,6 +56,7 @@ def test_the_logon_says_whether_reports_are_batched() -> None:
     assert isinstance(batched[0], LogonAccepted) and batched[0].batch_reports
 
 
+@pytest.mark.per_book
 def test_one_frame_per_turn_carries_the_same_reports_and_acks_as_single_frames() -> None:
     h = _batched_harness()
     h.submit(R2, "M2", order("A2", Side.SELL, 100, 8000, "offer"), request_id=1)
@@ -84,6 +85,7 @@ def test_one_frame_per_turn_carries_the_same_reports_and_acks_as_single_frames()
     assert [m.request_id for m in out[R1] if isinstance(m, Ack)] == [8]
 
 
+@pytest.mark.per_book
 def test_a_turn_with_more_reports_than_a_frame_holds_sends_several_frames(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbox_module, "MAX_BATCH_REPORTS", 2)
     h = _batched_harness()
@@ -97,6 +99,7 @@ def test_a_turn_with_more_reports_than_a_frame_holds_sends_several_frames(monkey
     assert [r.seq for m in out if isinstance(m, Reports) for r in m.reports] == [1, 2, 3]
 
 
+@pytest.mark.per_book
 def test_a_turn_without_reports_for_the_session_sends_it_nothing() -> None:
     h = _batched_harness()
 
@@ -106,6 +109,7 @@ def test_a_turn_without_reports_for_the_session_sends_it_nothing() -> None:
     assert RB not in h.take_by_connection()
 
 
+@pytest.mark.per_book
 def test_refusals_and_resends_stay_single_frames_in_order() -> None:
     h = _batched_harness()
     h.submit(RB, "M1", order("A1", Side.BUY, 10, 7900, "once"), request_id=1)
@@ -134,6 +138,7 @@ def test_refusals_and_resends_stay_single_frames_in_order() -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_a_frame_being_filled_goes_out_before_anything_sent_after_it() -> None:
     h = _batched_harness()
     h.submit(RB, "M1", order("A1", Side.BUY, 10, 7900, "last"), request_id=1)
@@ -162,6 +167,7 @@ def test_the_node_s_own_commands_reach_the_batched_session_too() -> None:
 # ------------------------------------------------------------------------------ the SDK
 
 
+@pytest.mark.per_book
 def test_the_client_core_reads_a_reports_frame_as_its_reports_then_its_acks() -> None:
     h = _batched_harness()
     h.submit(R2, "M2", order("A2", Side.SELL, 100, 8000, "offer"), request_id=1)
@@ -199,6 +205,7 @@ def test_an_unreadable_report_in_a_reports_frame_does_not_hide_the_others() -> N
     assert core.skipped_reports == [2] and core.expected_report == 3
 
 
+@pytest.mark.per_book
 def test_a_trade_between_two_batched_members_numbers_both_sides() -> None:
     h = trading_harness()
     h.logon(R1, "M1", batch_reports=True)

@@ -8,6 +8,7 @@ and tells it when a socket closes (its monitor). These tests play that part by h
 from __future__ import annotations
 
 import msgspec
+import pytest
 from structlog.testing import capture_logs
 
 from engine.messages import NewOrder, Reject, Side, reject_text
@@ -62,6 +63,7 @@ def frames_to(h: Harness, rid: bytes) -> list[ServerMessage]:
 # ------------------------------------------------------------------------------ item 3: the leak
 
 
+@pytest.mark.per_book
 def test_a_closed_connections_reports_never_reach_whoever_takes_its_routing_id() -> None:
     h = _harness()
     send(h, SHARED, "M1", 1, 11, Logon(request_id=1, member="M1"))
@@ -91,6 +93,7 @@ def test_frames_queued_for_a_connection_that_closes_in_the_same_turn_are_not_sen
     assert h.take(SHARED) == []
 
 
+@pytest.mark.per_book
 def test_another_key_on_a_remembered_routing_id_is_refused_and_hears_nothing() -> None:
     h = _harness()
     send(h, SHARED, "M1", 1, 11, Logon(request_id=1, member="M1"))
@@ -209,6 +212,7 @@ def test_a_throttled_flood_is_answered_within_the_refusal_budget_and_costs_no_de
     assert throttled == [Refused(request_id=7, code=Reject.THROTTLED, text=text)] * 5
 
 
+@pytest.mark.per_book
 def test_a_resend_flood_queues_a_bounded_number_of_bytes_per_connection() -> None:
     # Thousands of reports, then a member asking for the whole stream 25 times a second for 10 seconds.
     h = _harness(throttle_per_s=500, throttle_burst=1_000, resend_page=500)
@@ -234,6 +238,7 @@ def test_a_resend_flood_queues_a_bounded_number_of_bytes_per_connection() -> Non
     assert worst <= 500 * largest + 100
 
 
+@pytest.mark.per_book
 def test_logon_resend_sends_one_page_then_the_client_asks_for_more() -> None:
     h = _harness(resend_page=3)
     send(h, b"m1", "M1", 1, 11, Logon(request_id=1, member="M1"))

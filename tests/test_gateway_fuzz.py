@@ -8,6 +8,7 @@ Ack) and never raise; whatever is sequenced leaves the ledger conserved and the 
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,7 @@ frames = st.one_of(
 sends = st.lists(st.tuples(st.sampled_from(sorted(MEMBERS)), frames, st.integers(1, 3)), max_size=25)
 
 
+@pytest.mark.per_book
 @settings(max_examples=150, deadline=None)
 @given(sends)
 def test_no_frame_crashes_the_gateway_or_unbalances_the_exchange(sent: list[tuple[bytes, bytes, int]]) -> None:
@@ -115,6 +117,7 @@ def test_no_frame_crashes_the_gateway_or_unbalances_the_exchange(sent: list[tupl
         server_decoder.decode(frame)
 
 
+@pytest.mark.per_book
 def test_the_strategies_reach_the_engine() -> None:
     # A guard against a fuzz test that only ever exercises refusals: a well-formed order goes through.
     h = trading_harness()

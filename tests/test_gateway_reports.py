@@ -95,6 +95,7 @@ def _trade(h: Harness) -> tuple[list[tuple[bytes, ServerMessage]], dict[bytes, l
 # ------------------------------------------------------------------------------ numbering and acks
 
 
+@pytest.mark.per_book
 def test_each_member_numbers_its_reports_from_one() -> None:
     h = trading_harness()
 
@@ -123,6 +124,7 @@ def test_each_member_numbers_its_reports_from_one() -> None:
     assert [h.reports.last(m) for m in MEMBERS] == [5, 0, 3, 2]
 
 
+@pytest.mark.per_book
 def test_a_batch_is_acknowledged_once_after_all_its_reports() -> None:
     h = trading_harness()
     commands = [order("A1", Side.BUY, 10, 7900, "b1"), order("A1", Side.BUY, 10, 7800, "b2")]
@@ -138,6 +140,7 @@ def test_a_batch_is_acknowledged_once_after_all_its_reports() -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_an_empty_batch_is_acknowledged_with_no_reports() -> None:
     h = trading_harness()
     h.submit(R1, "M1", order("A1", Side.BUY, 10, 7900, "b1"), request_id=1)
@@ -153,6 +156,7 @@ def test_an_empty_batch_is_acknowledged_with_no_reports() -> None:
 # ------------------------------------------------------------------------------ fills
 
 
+@pytest.mark.per_book
 def test_a_trade_gives_each_side_its_own_fill() -> None:
     h = trading_harness()
     h.logon(R1B, "M1")
@@ -202,6 +206,7 @@ def test_a_trade_gives_each_side_its_own_fill() -> None:
     assert RR not in out
 
 
+@pytest.mark.per_book
 def test_a_fill_never_names_the_counterparty() -> None:
     h = trading_harness()
 
@@ -218,6 +223,7 @@ def test_a_fill_never_names_the_counterparty() -> None:
     assert all(b"TradeExecuted" not in frame for frame in to_m1 + to_m2)
 
 
+@pytest.mark.per_book
 def test_a_trade_between_two_accounts_of_one_member_gives_it_both_fills() -> None:
     h = trading_harness()
     h.submit(R2, "M2", order("A2", Side.SELL, 100, 8000, "offer"), request_id=1)
@@ -261,6 +267,7 @@ def _low_threshold_harness() -> Harness:
     return trading_harness(config=market_config(risk=risk))
 
 
+@pytest.mark.per_book
 def test_the_end_of_day_goes_to_whom_it_concerns() -> None:
     h = _low_threshold_harness()
     _trade(h)
@@ -296,6 +303,7 @@ def test_the_end_of_day_goes_to_whom_it_concerns() -> None:
     assert seen("EXCH") == events
 
 
+@pytest.mark.per_book
 def test_surveillance_sees_every_event_unchanged() -> None:
     h = _low_threshold_harness()
     _trade(h)
@@ -311,6 +319,7 @@ def test_surveillance_sees_every_event_unchanged() -> None:
     assert not any(isinstance(e, Fill) for _, e in kept)
 
 
+@pytest.mark.per_book
 def test_drop_copies_number_every_event_with_its_origin() -> None:
     h = trading_harness()
     _trade(h)
@@ -380,6 +389,7 @@ def _two_days(h: Harness) -> list[tuple[bytes, ServerMessage]]:
     return sent
 
 
+@pytest.mark.per_book
 def test_encode_and_restore_give_the_same_numbering_resends_and_placed_orders() -> None:
     h = trading_harness()
     _two_days(h)
@@ -403,6 +413,7 @@ def test_encode_and_restore_give_the_same_numbering_resends_and_placed_orders() 
     assert restored.route("REGU", 8, command, [event], 99) == live.route("REGU", 8, command, [event], 99)
 
 
+@pytest.mark.per_book
 def test_restore_skips_a_member_no_longer_in_the_config() -> None:
     h = trading_harness()
     _two_days(h)
@@ -429,6 +440,7 @@ def _day_starts(h: Harness) -> dict[int, int]:
     return first
 
 
+@pytest.mark.per_book
 def test_a_new_trading_day_keeps_reports_from_the_start_of_the_previous_one() -> None:
     h = Harness()
     h.logon(R1, "M1")
@@ -447,6 +459,7 @@ def test_a_new_trading_day_keeps_reports_from_the_start_of_the_previous_one() ->
     assert all(r.resent for r in kept)
 
 
+@pytest.mark.per_book
 def test_a_resend_of_dropped_reports_names_the_first_kept_through_the_gateway() -> None:
     h = trading_harness()
     first = _day_starts(h)
@@ -495,6 +508,7 @@ def test_the_previous_days_start_report_is_kept() -> None:
     assert h.reports.streams["EXCH"].first == day2_start
 
 
+@pytest.mark.per_book
 def test_routing_the_journal_again_numbers_every_report_the_same() -> None:
     h = trading_harness(access=member_access(cancel_on_disconnect=True))
     sent = _two_days(h)
@@ -523,6 +537,7 @@ def test_routing_the_journal_again_numbers_every_report_the_same() -> None:
         assert wire, member
 
 
+@pytest.mark.per_book
 def test_a_restart_from_a_saved_book_and_the_journal_tail_matches_the_live_book() -> None:
     h = trading_harness()
     _trade(h)
@@ -537,6 +552,7 @@ def test_a_restart_from_a_saved_book_and_the_journal_tail_matches_the_live_book(
     assert restarted.encode() == h.reports.encode()
 
 
+@pytest.mark.per_book
 def test_cancelled_orders_of_yesterday_are_reported_to_their_owner() -> None:
     h = trading_harness()
     h.submit(R1, "M1", order("A1", Side.BUY, 10, 7900, "rests"), request_id=1)

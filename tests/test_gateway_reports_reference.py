@@ -36,6 +36,8 @@ from gateway.reports import _fill
 from tests.conftest import DAY1, DAY2
 from tests.gateway_helpers import R1, R2, RR, Harness, member_access, order, trading_harness
 
+pytestmark = pytest.mark.per_book
+
 DAY3 = 20261125
 
 

@@ -211,6 +211,7 @@ def test_the_table_reaches_every_gateway_code() -> None:
     assert list(GATEWAY_REFUSALS) == GATEWAY_CODES
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("code", GATEWAY_CODES, ids=lambda code: code.name)
 def test_gateway_code_is_reached_through_receive(code: Reject) -> None:
     harness, connection, expected = GATEWAY_REFUSALS[code]()
@@ -362,6 +363,7 @@ def test_one_unauthorised_command_refuses_the_whole_batch_and_names_it() -> None
     assert h.gateway.work == []
 
 
+@pytest.mark.per_book
 def test_the_regulator_may_cancel_any_accounts_orders() -> None:
     h = trading_harness()
     h.submit(R1, "M1", buy_a1("rest"), request_id=1)
@@ -670,6 +672,7 @@ def test_queries_are_still_answered_while_stopping() -> None:
     assert h.take(R1) == [OrderList(request_id=31, orders=[])]
 
 
+@pytest.mark.per_book
 def test_work_received_before_shutdown_is_answered_with_its_reports() -> None:
     h = trading_harness()
     h.submit(R1, "M1", buy_a1("last"), request_id=32)
@@ -767,6 +770,7 @@ def _three_reports(h: Harness) -> None:
     h.take_all()
 
 
+@pytest.mark.per_book
 def test_logon_tells_the_last_report_number() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -777,6 +781,7 @@ def test_logon_tells_the_last_report_number() -> None:
     assert accepted.last_report_seq == 3
 
 
+@pytest.mark.per_book
 def test_logon_tells_where_the_current_and_the_previous_trading_day_start() -> None:
     h = trading_harness()
     _three_reports(h)  # reports 1-3 on DAY1
@@ -804,6 +809,7 @@ def test_logon_tells_where_the_current_and_the_previous_trading_day_start() -> N
     assert [r.event.trading_day for r in day2 if isinstance(r.event, AccountStatement)] == [DAY2]
 
 
+@pytest.mark.per_book
 def test_logon_with_resend_from_sends_the_reports_again_after_the_acceptance() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -829,6 +835,7 @@ def test_logon_with_resend_from_sends_the_reports_again_after_the_acceptance() -
     ]
 
 
+@pytest.mark.per_book
 def test_logon_with_resend_from_past_the_last_resends_nothing() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -839,6 +846,7 @@ def test_logon_with_resend_from_past_the_last_resends_nothing() -> None:
     assert answer[1] == ResendEnd(request_id=0, first_seq=4, last_seq=3, to_seq=0)
 
 
+@pytest.mark.per_book
 def test_a_resend_request_sends_the_range_asked_then_its_end() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -855,6 +863,7 @@ def test_a_resend_request_sends_the_range_asked_then_its_end() -> None:
     ]
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize(
     ("from_seq", "answer"),
     [
@@ -873,6 +882,7 @@ def test_a_resend_from_zero_a_negative_number_or_beyond_the_newest(from_seq: int
     assert h.take(R1) == [answer]
 
 
+@pytest.mark.per_book
 def test_a_resend_sends_a_page_and_says_more_remain() -> None:
     h = trading_harness(options=GatewayOptions(resend_page=2))
     _three_reports(h)
@@ -888,6 +898,7 @@ def test_a_resend_sends_a_page_and_says_more_remain() -> None:
     assert second_page[-1] == ResendEnd(request_id=47, first_seq=3, last_seq=3)
 
 
+@pytest.mark.per_book
 def test_a_resend_costs_a_token_per_report_and_sends_what_the_bucket_pays_for() -> None:
     h = trading_harness(access=member_access(throttle_per_s=1, throttle_burst=10), now=T0 - 100 * NS)
     h.now = T0
@@ -932,6 +943,7 @@ def _m2_rests_an_order(h: Harness) -> int:
     return accepted.order_id
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("whose", ["another-members", "nonexistent"])
 def test_another_members_order_id_is_the_engines_unknown_order(whose: str) -> None:
     h = trading_harness()
@@ -984,6 +996,7 @@ def _book_for_everyone(h: Harness) -> list[OpenOrder]:
     ]
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize(
     ("connection", "member", "query", "expected"),
     [
@@ -1016,6 +1029,7 @@ def test_listing_the_orders_of_an_account_that_does_not_exist_is_refused_for_eve
     assert h.take(RR) == [refused(60, Reject.UNKNOWN_ACCOUNT, account="NOPE")]
 
 
+@pytest.mark.per_book
 def test_query_accounts_shows_a_members_own_balances() -> None:
     h = trading_harness()
     h.submit(R1, "M1", order("A1", Side.BUY, 10, 7900, "q1"), request_id=1)
@@ -1078,6 +1092,7 @@ def _placed(h: Harness, connection: bytes = R1, request_id: int = 70) -> list[Se
     return h.take(connection)
 
 
+@pytest.mark.per_book
 def test_a_resent_new_order_gets_its_original_result_again() -> None:
     h = trading_harness()
     original = _placed(h)
@@ -1100,6 +1115,7 @@ def test_a_resent_new_order_gets_its_original_result_again() -> None:
     assert h.reports.last("M1") == 1
 
 
+@pytest.mark.per_book
 def test_a_rejected_orders_id_may_be_sent_again() -> None:
     h = trading_harness()
     h.submit(R1, "M1", buy_a1("fix", price=1), request_id=72)  # far outside the band
@@ -1119,6 +1135,7 @@ def test_a_rejected_orders_id_may_be_sent_again() -> None:
     ]
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("second", [R1, R1B], ids=["same-connection", "other-session"])
 def test_a_resend_in_the_same_poll_is_refused_by_the_engine_as_a_duplicate(second: bytes) -> None:
     h = trading_harness()
@@ -1143,6 +1160,7 @@ def test_a_resend_in_the_same_poll_is_refused_by_the_engine_as_a_duplicate(secon
         assert (out[R1], out[R1B]) == ([reports[0], first_ack, reports[1]], [reports[0], reports[1], second_ack])
 
 
+@pytest.mark.per_book
 def test_client_order_ids_are_scoped_to_the_trading_day() -> None:
     h = trading_harness()
     _placed(h)
@@ -1162,6 +1180,7 @@ def test_client_order_ids_are_scoped_to_the_trading_day() -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_the_same_client_order_id_on_another_account_is_another_order() -> None:
     h = trading_harness()
     h.submit(R2, "M2", order("A2", Side.BUY, 10, 8000, "shared"), request_id=1)
@@ -1175,6 +1194,7 @@ def test_the_same_client_order_id_on_another_account_is_another_order() -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_a_batch_holding_a_resent_order_is_answered_by_one_ack() -> None:
     h = trading_harness()
     _placed(h)
@@ -1193,6 +1213,7 @@ def test_a_batch_holding_a_resent_order_is_answered_by_one_ack() -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_a_resend_queued_with_the_end_of_day_is_still_answered_once() -> None:
     h = trading_harness()
     _placed(h)  # accepted on DAY1: its id is used up
@@ -1212,6 +1233,7 @@ def test_a_resend_queued_with_the_end_of_day_is_still_answered_once() -> None:
 # ------------------------------------------------------------------------------ heartbeats and lost sessions
 
 
+@pytest.mark.per_book
 def test_a_quiet_session_gets_a_heartbeat_each_interval() -> None:
     h = trading_harness()
     _three_reports(h)
@@ -1275,6 +1297,7 @@ def _lose_everyone_but(h: Harness, *alive: bytes) -> None:
     h.gateway.tick(late)
 
 
+@pytest.mark.per_book
 def test_cancel_on_disconnect_cancels_the_members_orders_as_the_node() -> None:
     h = trading_harness(access=member_access(cancel_on_disconnect=True))
     h.submit(R1, "M1", buy_a1("cod"), request_id=1)
@@ -1325,6 +1348,7 @@ def test_no_cancel_while_another_session_of_the_member_is_alive() -> None:
     assert h.gateway.work == []
 
 
+@pytest.mark.per_book
 def test_no_cancel_without_the_option() -> None:
     h = trading_harness()
     h.submit(R1, "M1", buy_a1("stays"), request_id=1)
@@ -1379,6 +1403,7 @@ def test_the_shipped_members_log_on_with_their_roles(member: str, role: str, acc
     )
 
 
+@pytest.mark.per_book
 def test_any_frame_sent_counts_as_traffic_for_the_heartbeat() -> None:
     h = trading_harness()
     h.take_all()

@@ -11,6 +11,7 @@ listing's handler, or the fast book's kernel half-way through the order, after w
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from engine.listing.fast.events import DECODERS
 from engine.listing.fast.layout import CMD_NEW, CMD_PYTHON, E_KIND, EV_ACCEPTED, EV_TRADE, X_KIND, X_QTY
 from engine.listing.fast.listing import FastListing
 from engine.listing.reference import Listing
+from engine.market_day import MarketDay
 from engine.market_day.calendar import day_from_int
 from engine.messages import (
     AllocateAllowances,
@@ -101,8 +103,11 @@ def _kernel_failing_on(run_batch: Any) -> Any:
     """``run_batch``, failing half-way through a new order of ``FAILING_QUANTITY``: it sets the
     order's first record and writes one record (as the kernel does before it fails), then raises."""
 
+    parameters = list(inspect.signature(run_batch.py_func).parameters)[2:]  # after the batch and ``start``
+
     def failing(columns: np.ndarray, start: int, *arrays: np.ndarray) -> int:
-        events, count, first = arrays[11], arrays[13], arrays[14]
+        named = dict(zip(parameters, arrays, strict=True))
+        events, count, first = named["events"], named["count"], named["first_event"]
         rows = range(start, columns.shape[1])
         target = next(
             (i for i in rows if columns[X_KIND, i] == CMD_NEW and columns[X_QTY, i] == FAILING_QUANTITY), None
@@ -205,6 +210,7 @@ def test_a_failing_command_is_rejected_halts_the_market_and_checks_conservation(
     assert market.exchange.take_failures() == []
 
 
+@pytest.mark.per_book
 def test_a_failing_new_order_gets_its_order_reject(market: Market) -> None:
     events = market.buy("A3", FAILING_QUANTITY, 8000, client_order_id="f1")
 
@@ -240,6 +246,7 @@ def test_a_failure_while_halted_is_rejected_and_checked_without_a_second_halt(ma
     assert market.exchange.market.halt_reason == "internal error applying DepositCash"
 
 
+@pytest.mark.per_book
 def test_after_an_internal_error_orders_are_refused_cancels_accepted_and_the_regulator_resumes(
     market: Market,
 ) -> None:
@@ -280,6 +287,7 @@ def _codes(events: Sequence[list[Event]]) -> list[Reject]:
     return [e.code for command in events for e in command if isinstance(e, OrderRejected | RequestRejected)]
 
 
+@pytest.mark.per_book
 def test_a_batch_with_failures_in_the_middle_gives_the_events_of_one_by_one(defects: None, book_kind: str) -> None:
     commands = opening() + flow_with_failures()
     alone, batched = Exchange(market_config(), book_kind), Exchange(market_config(), book_kind)
@@ -307,6 +315,7 @@ def test_both_books_give_the_same_events_and_state_for_the_same_failures(defects
     assert reference.ledger.conservation() == [] == fast.ledger.conservation()
 
 
+@pytest.mark.per_book
 def test_a_replay_of_the_journal_gives_the_same_events_and_hash(defects: None, book_kind: str, tmp_path: Path) -> None:
     config = market_config()
     commands = opening() + flow_with_failures()
@@ -416,10 +425,10 @@ def test_a_record_that_cannot_be_decoded_gives_way_to_a_reject_without_a_halt(mo
 
 @pytest.mark.not_per_book
 def test_decode_without_a_report_raises_as_decode_does() -> None:
-    names = Exchange(market_config(), "fast").listing.names  # type: ignore[union-attr]
+    decode = Exchange(market_config(), "fast").listing.decode_records  # type: ignore[attr-defined]
 
     with pytest.raises(KeyError):
-        decode_or_report([[999, 0]], 1, None, names, None)
+        decode_or_report([[999, 0]], 1, None, decode, None)
 
 
 # ------------------------------------------------------------------------------------------ a day beyond any date
@@ -453,6 +462,7 @@ def test_day_from_int_reads_a_date() -> None:
 # ------------------------------------------------------------------------------------------ the gateway and the node
 
 
+@pytest.mark.per_book
 def test_a_member_whose_order_fails_gets_its_reject_and_may_still_cancel(defects: None) -> None:
     h = trading_harness()
     h.submit(R1, "M1", gateway_order("A1", Side.BUY, 100, 7900, "b1"))
@@ -479,10 +489,10 @@ def test_a_member_whose_order_fails_gets_its_reject_and_may_still_cancel(defects
 
 @pytest.fixture
 def failing_start_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing(self: Exchange, cmd: StartOfDay, ts: int) -> list[Event]:
+    def failing(self: MarketDay, cmd: StartOfDay, ts: int) -> list[Event]:
         raise InjectedDefect("start of day failed")
 
-    monkeypatch.setattr(Exchange, "_start_of_day", failing)
+    monkeypatch.setattr(MarketDay, "_start_of_day", failing)
 
 
 def test_the_node_survives_an_internal_error_logs_it_critical_and_replays_it(

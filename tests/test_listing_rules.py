@@ -42,6 +42,7 @@ from engine.messages import (
 )
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market
 
+pytestmark = pytest.mark.per_book  # the listing's rules; its three session and halt tests run per book too
 BUY, SELL = Side.BUY, Side.SELL
 LISTING_FEE_PPM = 1500  # 0.15% per side (docs/RULES_COVERAGE.md "Pre-funding and settlement"; config/fees.toml)
 SHEA_BAND = (7200, 8800)  # SHEA2025: reference 80.00 ± 10%

@@ -9,6 +9,7 @@ answers from (its limits and refusals: tests/test_snapshot_service.py).
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from engine.messages import (
     Command,
@@ -115,6 +116,7 @@ def depth(seq: int, ts: int, bids: list[Level], asks: list[Level]) -> Depth:
     return Depth(epoch=EPOCH, seq=seq, ts=ts, instrument="SHEA2025", bids=bids, asks=asks)
 
 
+@pytest.mark.per_book
 def test_start_publishes_status_quote_and_depth_of_everything(market: Market) -> None:
     publisher = Publisher(market.exchange, epoch=EPOCH, ts=42)
     out = drained(publisher, 0)
@@ -131,6 +133,7 @@ def test_start_publishes_status_quote_and_depth_of_everything(market: Market) ->
     assert publisher.drain(1) == []
 
 
+@pytest.mark.per_book
 def test_resting_orders_change_depth_and_best_bid(market: Market) -> None:
     wire = started(market)
     market.buy("A1", 100, 7990)
@@ -154,6 +157,7 @@ def test_resting_orders_change_depth_and_best_bid(market: Market) -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_depth_shows_five_levels_best_first(market: Market) -> None:
     wire = started(market)
     for i in range(7):
@@ -167,6 +171,7 @@ def test_depth_shows_five_levels_best_first(market: Market) -> None:
     assert out[-1][1] == depth(6, market.ts - 2, [], [Level(8010 + i, 10 + i, 1) for i in range(5)])
 
 
+@pytest.mark.per_book
 def test_trade_publishes_trade_then_quote_with_last_change_and_volume(market: Market) -> None:
     wire = started(market)
     market.sell("A1", 100, 8012)
@@ -208,6 +213,7 @@ def test_trade_publishes_trade_then_quote_with_last_change_and_volume(market: Ma
     ]
 
 
+@pytest.mark.per_book
 def test_one_command_with_several_trades_publishes_each_trade_then_one_quote(market: Market) -> None:
     wire = started(market)
     market.sell("A1", 10, 8000)
@@ -258,6 +264,7 @@ def test_halts_and_sessions_go_out_on_status_topics(market: Market) -> None:
     ]
 
 
+@pytest.mark.per_book
 def test_end_of_day_publishes_bulletins_and_a_closed_day(market: Market) -> None:
     wire = started(market)
     market.sell("A1", 100, 8010)
@@ -320,6 +327,7 @@ def test_end_of_day_publishes_bulletins_and_a_closed_day(market: Market) -> None
     assert market.exchange.listing.band("SHEA2025") == (7209, 8811)
 
 
+@pytest.mark.per_book
 def test_unchanged_state_publishes_nothing(market: Market) -> None:
     wire = started(market)
     market.buy("A1", 10, 9999)  # outside the band: rejected, nothing changes
@@ -332,6 +340,7 @@ def test_unchanged_state_publishes_nothing(market: Market) -> None:
     assert wire.publisher.next_due_ns(0) is None
 
 
+@pytest.mark.per_book
 def test_seqs_are_consecutive_per_topic_and_heartbeat_tells_them(market: Market) -> None:
     wire = Wire(market)
     out = wire.publish()
@@ -352,6 +361,7 @@ def test_seqs_are_consecutive_per_topic_and_heartbeat_tells_them(market: Market)
     assert beat == MarketDataHeartbeat(epoch=EPOCH, ts=123, seqs={n: s[-1] for n, s in seqs.items()})
 
 
+@pytest.mark.per_book
 def test_heartbeat_tells_only_what_was_drained(market: Market) -> None:
     wire = started(market, conflate_ns=0)
     market.buy("A1", 10, 7990)
@@ -361,6 +371,7 @@ def test_heartbeat_tells_only_what_was_drained(market: Market) -> None:
     assert wire.publisher.next_due_ns(5) == 5
 
 
+@pytest.mark.per_book
 def test_conflation_publishes_at_most_once_per_interval_and_never_loses_the_last_state(market: Market) -> None:
     wire = started(market, conflate_ns=1_000)
     market.buy("A1", 10, 7990)
@@ -399,6 +410,7 @@ def test_conflation_publishes_at_most_once_per_interval_and_never_loses_the_last
     assert wire.publisher.next_due_ns(1_100) is None
 
 
+@pytest.mark.per_book
 def test_conflation_drops_a_change_that_was_undone_within_the_interval(market: Market) -> None:
     wire = started(market, conflate_ns=1_000)
     market.buy("A1", 10, 7990)
@@ -418,6 +430,7 @@ def snapshot(publisher: Publisher, request: SnapshotRequest) -> Snapshot:
     return reply
 
 
+@pytest.mark.per_book
 def test_snapshot_reply_covers_the_seqs_and_keeps_recent_trades(market: Market) -> None:
     wire = started(market, recent_trades=2)
     market.sell("A1", 100, 8000)
@@ -445,6 +458,7 @@ def test_snapshot_reply_covers_the_seqs_and_keeps_recent_trades(market: Market) 
     ]
 
 
+@pytest.mark.per_book
 def test_a_topic_is_encoded_once_per_seq_for_the_snapshot_service(market: Market) -> None:
     wire = started(market)
     market.sell("A1", 10, 8000)

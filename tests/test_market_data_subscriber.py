@@ -165,6 +165,7 @@ def trade(market: Market, quantity: int = 10, price: int = 8000) -> None:
     market.buy("A2", quantity, price)
 
 
+@pytest.mark.per_book
 def test_joins_from_the_snapshot_then_follows_the_live_feed(node: Node) -> None:
     node.act(lambda m: (m.buy("A3", 70, 7990), trade(m), trade(m, 5, 8001)))
     with subscriber(node) as sub:
@@ -187,6 +188,7 @@ def test_joins_from_the_snapshot_then_follows_the_live_feed(node: Node) -> None:
         assert (sub.gaps_detected, sub.recoveries, sub.unrecoverable_trades) == (0, 0, 0)
 
 
+@pytest.mark.per_book
 def test_follows_only_the_instruments_asked_for(node: Node) -> None:
     with subscriber(node, instruments=["CCER"]) as sub:
         first = joined(sub)
@@ -197,6 +199,7 @@ def test_follows_only_the_instruments_asked_for(node: Node) -> None:
         assert {m.instrument for m in live if not isinstance(m, MarketStatus)} == {"CCER"}
 
 
+@pytest.mark.per_book
 def test_a_lost_trade_and_quote_are_recovered_from_the_snapshot_service(node: Node) -> None:
     lost = {("trade.SHEA2025", 2), ("quote.SHEA2025", 3)}
     with subscriber(node, discard=lambda name, seq: (name, seq) in lost) as sub:
@@ -222,6 +225,7 @@ def test_a_lost_last_message_on_a_quiet_topic_is_noticed_by_the_heartbeat(node: 
         assert got == [status]
 
 
+@pytest.mark.per_book
 def test_trades_older_than_the_service_keeps_are_counted_and_logged(
     market: Market, logs: list[dict[str, object]]
 ) -> None:
@@ -244,6 +248,7 @@ def test_trades_older_than_the_service_keeps_are_counted_and_logged(
         node.close()
 
 
+@pytest.mark.per_book
 def test_an_epoch_change_resyncs_everything(node: Node) -> None:
     node.act(lambda m: m.buy("A3", 70, 7990))
     with subscriber(node) as sub:
@@ -282,6 +287,7 @@ def test_nothing_listening_for_snapshots_returns_within_the_timeout(node: Node) 
     assert sub.closed
 
 
+@pytest.mark.per_book
 def test_malformed_live_messages_are_counted_and_skipped(node: Node, logs: list[dict[str, object]]) -> None:
     with subscriber(node) as sub:
         joined(sub)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine.messages import (
     AllOrdersCancelled,
     CancelAllOrders,
@@ -12,6 +14,8 @@ from engine.messages import (
     RequestRejected,
 )
 from tests.conftest import CASH, HOLDING, Market, assert_balanced
+
+pytestmark = pytest.mark.per_book
 
 
 def _rest(market: Market) -> list[int]:

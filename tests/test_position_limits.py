@@ -35,6 +35,7 @@ from engine.messages import (
 )
 from tests.conftest import CASH, DAY1, DAY2, TRADERS, Market, assert_balanced, market_config
 
+pytestmark = pytest.mark.per_book
 SHEA = "SHEA2025"
 LIMITS = RiskLimits(
     position_limit_t={"covered_entity": 1_000, "institution": 2_000, "individual": 1_500},

@@ -31,6 +31,7 @@ from engine.messages import (
 )
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market, assert_conserved, market_config
 
+pytestmark = pytest.mark.per_book
 FEES = "EXCHANGE-FEES"
 SHEA = "SHEA2025"
 
@@ -177,7 +178,7 @@ def test_dvp_moves_cash_and_allowances_in_one_transfer(market: Market) -> None:
     [_, trade] = market.buy("A1", 100, 8000)
 
     # One ledger transfer per trade, both legs and both fees together (the record the statements read;
-    # the reference book writes it in Ledger.settle_trade, the fast book in its DvP kernel step).
+    # the reference book writes it through Ledger.settle_trade, the fast book through its numba twin).
     assert ledger.day.trades == [(1, SHEA, 8000, 100, "A1", "A2", 1_200, 1_200)]
     assert isinstance(trade, TradeExecuted) and (trade.buy_fee, trade.sell_fee) == (1_200, 1_200)
     assert market.cash("A1") == (CASH - 801_200, 0)

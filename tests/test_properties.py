@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,6 +48,7 @@ from engine.messages import (
 )
 from tests.conftest import CASH, HOLDING, TRADERS, Market, funded_market, market_config
 
+pytestmark = pytest.mark.per_book
 INSTRUMENTS = ("SHEA2025", "CCER", "T5")
 FEE_ACCOUNT = "EXCHANGE-FEES"
 ALL_ACCOUNTS = tuple(a.id for a in market_config().accounts)

@@ -253,6 +253,7 @@ def node(market: Market) -> Iterator[Node]:
     running.close()
 
 
+@pytest.mark.per_book
 def test_quotes_once_prints_the_board(node: Node, capsys: pytest.CaptureFixture[str]) -> None:
     node.act(lambda m: (m.buy("A3", 70, 7990), trade(m, 10, 8012), m.send(HaltMarket(reason="drill"))))
     args = quotes_args("SHEA2025", "--endpoint", node.endpoint, "--snapshot-endpoint", node.snapshot_endpoint, "--once")

@@ -348,7 +348,7 @@ def test_every_example_applies_in_the_documented_order_to_the_real_config(
     assert ledger.cash("A102").available == 2_500_025  # 5,000.25 + 20,000.00 from the merger of A103
     assert ledger.holding("A001", "SHEA2025").available == 15_000  # 30,000 after surrender − 15,000 by the split
     assert "A103" in ledger.closed
-    record = {(r.account, r.compliance_year): r for r in exchange.registry.records()}
+    record = {(r.account, r.compliance_year): r for r in exchange.registry.state().compliance}
     assert (record["A002", 2024].covered, record["A002", 2024].complete) == (53_000, False)
 
 

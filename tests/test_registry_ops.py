@@ -141,6 +141,7 @@ def test_withdrawal_pays_out_available_cash(market: Market) -> None:
     assert (market.exchange.ledger.deposited, market.exchange.ledger.withdrawn) == (4 * CASH, 1_000)
 
 
+@pytest.mark.per_book
 def test_sale_proceeds_are_withdrawable_only_after_the_end_of_day(market: Market) -> None:
     trade(market, buyer="A1", seller="A2", quantity=100)  # A2 receives 800,000 - fee 1,200 = 798,800
 
@@ -160,6 +161,7 @@ def test_sale_proceeds_are_withdrawable_only_after_the_end_of_day(market: Market
     assert market.cash("A2") == (0, 0)
 
 
+@pytest.mark.per_book
 def test_frozen_cash_is_not_withdrawable_and_spending_counts_against_deposits_first(market: Market) -> None:
     trade(market, buyer="A1", seller="A2", quantity=100)  # A2: proceeds 798,800
     market.buy("A2", 1_000, 7900)  # freezes 7,900,000 + fee 11,850 = 7,911,850
@@ -193,6 +195,7 @@ def test_allocation_issues_units_into_the_available_bucket(market: Market) -> No
     assert market.exchange.ledger.allocated[("B1", OLD)] == 700
 
 
+@pytest.mark.per_book
 def test_compliance_only_allocation_can_be_neither_sold_nor_cancelled(market: Market) -> None:
     events = market.send(AllocateAllowances(account="A1", instrument=SHEA, quantity=1_000, compliance_only=True))
 
@@ -233,6 +236,7 @@ def test_allocation_rejects(market: Market) -> None:
 # ---------------------------------------------------------------------------------------- surrender
 
 
+@pytest.mark.per_book
 def test_surrender_takes_compliance_only_units_then_offsets_up_to_the_cap_then_available(market: Market) -> None:
     allocate(market, "A1", SHEA, 1_000, compliance_only=True)
     trade(market, buyer="A1", seller="A2", quantity=200)  # restricted until tomorrow: taken last
@@ -258,7 +262,7 @@ def test_surrender_takes_compliance_only_units_then_offsets_up_to_the_cap_then_a
     assert holding(market, "A1", "CCER") == Holding(available=HOLDING - 75)
     ledger = market.exchange.ledger
     assert (ledger.surrendered[SHEA], ledger.surrendered["CCER"]) == (1_444, 75)
-    assert market.exchange.registry.records() == [
+    assert market.exchange.registry.state().compliance == [
         ComplianceRecord(account="A1", compliance_year=2025, verified_emissions=1_519, covered=1_519, offsets_used=75)
     ]
 
@@ -274,6 +278,7 @@ def short_surrender(market: Market) -> AllowancesSurrendered:
     return surrender(market, "A1", 2025, 100_000)
 
 
+@pytest.mark.per_book
 def test_short_surrender_takes_everything_of_the_year_and_records_the_shortfall(market: Market) -> None:
     surrendered = short_surrender(market)
 
@@ -300,6 +305,7 @@ def test_short_surrender_takes_everything_of_the_year_and_records_the_shortfall(
     assert holding(market, "A1", OLD) == Holding(available=500)
 
 
+@pytest.mark.per_book
 def test_a_second_surrender_continues_a_short_year_within_the_remaining_cap(market: Market) -> None:
     short_surrender(market)
     allocate(market, "A1", "CCER", 10_000)
@@ -349,11 +355,12 @@ def test_surrender_with_nothing_to_surrender_records_the_whole_shortfall(market:
         1_000,
         False,
     )
-    assert market.exchange.registry.records() == [
+    assert market.exchange.registry.state().compliance == [
         ComplianceRecord(account="B1", compliance_year=2024, verified_emissions=1_000)
     ]
 
 
+@pytest.mark.per_book
 def test_surrender_rejects(market: Market) -> None:
     short_surrender(market)
 
@@ -414,6 +421,7 @@ def test_voluntary_cancellation_retires_the_units(market: Market) -> None:
     assert ledger.total_holdings(SHEA) == 4 * HOLDING - 1_234
 
 
+@pytest.mark.per_book
 def test_cancellation_rejects(market: Market) -> None:
     market.sell("A2", 100, 8000)  # 100 t frozen: only 49,900 available
 
@@ -527,6 +535,7 @@ def test_carry_over_rejects(market: Market) -> None:
 # ---------------------------------------------------------------------------------------- merger
 
 
+@pytest.mark.per_book
 def test_merger_passes_every_bucket_to_the_successor_and_closes_the_account(market: Market) -> None:
     allocate(market, "A1", SHEA, 1_000, compliance_only=True)
     trade(market, buyer="A1", seller="A2", quantity=200)  # A1 pays 1,600,000 + fee 2,400
@@ -557,6 +566,7 @@ def test_merger_passes_every_bucket_to_the_successor_and_closes_the_account(mark
     assert market.exchange.ledger.closed == {"A1"}
 
 
+@pytest.mark.per_book
 def test_a_closed_account_can_neither_trade_nor_be_operated_on(market: Market) -> None:
     between_days(market)
     market.send(MergeAccounts(account="A1", successor="B1"))
@@ -579,6 +589,7 @@ def test_a_closed_account_can_neither_trade_nor_be_operated_on(market: Market) -
     refused(market, SplitAccount(account="B1", parts=[SplitPart(account="A1", cash=1)]), closed)
 
 
+@pytest.mark.per_book
 def test_merger_passes_the_free_allocation_so_the_successors_limit_grows(book_kind: str) -> None:
     risk = RiskLimits(position_limit_t={"covered_entity": 1_000, "institution": 1_000, "individual": 1_000})
     market = funded_market(registry_config(risk=risk), book_kind)  # A1: allocated 50,000 SHEA2025
@@ -637,6 +648,7 @@ def test_split_moves_the_given_cash_and_units_tradable_first(market: Market) -> 
     assert "A1" not in market.exchange.ledger.closed
 
 
+@pytest.mark.per_book
 def test_units_received_compliance_only_by_a_split_stay_unsellable(market: Market) -> None:
     between_days(market)
     allocate(market, "A1", SHEA, 1_000, compliance_only=True)
@@ -765,6 +777,7 @@ def run(config: ExchangeConfig, commands: list[Command], book_kind: str) -> tupl
     return exchange, events
 
 
+@pytest.mark.per_book
 def test_registry_state_survives_snapshot_and_replay(book_kind: str) -> None:
     config = registry_config()
     commands = registry_day()
@@ -776,7 +789,7 @@ def test_registry_state_survives_snapshot_and_replay(book_kind: str) -> None:
     assert not any(isinstance(e, RequestRejected | OrderRejected) for e in first_events)
     assert second_events == first_events
     assert restored.state_hash() == second.state_hash() == first.state_hash()
-    assert restored.registry.records() == first.registry.records()
+    assert restored.registry.state() == first.registry.state()
     assert restored.ledger.closed == {"A3"}
     assert first.ledger.conservation() == restored.ledger.conservation() == []
     # The restored exchange goes on exactly as the original does, the next day's statements included.

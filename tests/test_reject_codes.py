@@ -202,6 +202,7 @@ def test_every_reject_code_has_a_scenario() -> None:
     assert set(SCENARIOS) == set(ENGINE_CODES)
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("code", ENGINE_CODES, ids=lambda code: code.name)
 def test_reject_code_is_reached_through_the_engine(market: Market, code: Reject) -> None:
     scenario = SCENARIOS[code]
@@ -213,6 +214,7 @@ def test_reject_code_is_reached_through_the_engine(market: Market, code: Reject)
     assert reject.ts_event == market.ts
 
 
+@pytest.mark.per_book
 def test_reject_codes_map_to_the_right_event_type(market: Market) -> None:
     # New orders are refused with OrderRejected, every other command with RequestRejected.
     order_reject = market.buy("A1", 100, 8801, client_order_id="oob")
@@ -265,6 +267,7 @@ def test_allocation_rejects_reach_their_codes(market: Market) -> None:
 # ------------------------------------------------------------------------------------------ (b) text shape
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("code", ENGINE_CODES, ids=lambda code: code.name)
 def test_reject_text_starts_with_the_code_name_then_key_value_pairs(market: Market, code: Reject) -> None:
     SCENARIOS[code](market)
@@ -291,6 +294,7 @@ def test_text_pattern_accepts_bare_names_and_refuses_malformed_texts() -> None:
         assert not pattern.fullmatch(malformed), malformed
 
 
+@pytest.mark.per_book
 def test_reject_context_with_client_supplied_text_stays_key_value_pairs(market: Market) -> None:
     market.buy("A1", 100, 7900, client_order_id="x b=c")
 

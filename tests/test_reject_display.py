@@ -200,6 +200,7 @@ def test_every_context_key_is_sorted_into_fen_or_not() -> None:
 CONTEXT_KEY = re.compile(r"([a-z_]+)=")
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("code", ENGINE_CODES, ids=lambda code: code.name)
 def test_the_source_reading_finds_every_key_the_engine_writes(market: Market, code: Reject) -> None:
     """The engine's own texts (one scenario per code, either book): their keys are all found in the sources."""
@@ -254,6 +255,7 @@ def test_fen_values_are_shown_in_cny_and_the_rest_as_written(text: str, shown: s
     assert reject_in_cny(text) == shown
 
 
+@pytest.mark.per_book
 def test_an_execution_report_of_a_reject_shows_cny(market: Market) -> None:
     (reject,) = market.buy("A1", 100, 8801)
 

@@ -69,6 +69,7 @@ def run_journaled(directory: Path, config: ExchangeConfig, commands: list[Comman
     return exchange, events
 
 
+@pytest.mark.per_book
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_restart_from_journal_and_from_snapshot_gives_equal_hashes(tmp_path: Path, book_kind: str, seed: int) -> None:
     config = market_config()
@@ -85,6 +86,7 @@ def test_restart_from_journal_and_from_snapshot_gives_equal_hashes(tmp_path: Pat
     from_snapshot.exchange.validate_internal_state()
 
 
+@pytest.mark.per_book
 def test_recovered_exchanges_produce_equal_events_afterwards(tmp_path: Path, book_kind: str) -> None:
     config = market_config()
     commands = flow_for(config, 11, 1200)
@@ -102,6 +104,7 @@ def test_recovered_exchanges_produce_equal_events_afterwards(tmp_path: Path, boo
         assert exchange.state_hash() == live.state_hash()
 
 
+@pytest.mark.per_book
 def test_events_replayed_are_the_events_first_produced(tmp_path: Path, book_kind: str) -> None:
     config = market_config()
     commands = flow_for(config, 5, 600)
@@ -113,6 +116,7 @@ def test_events_replayed_are_the_events_first_produced(tmp_path: Path, book_kind
     assert replayed == first_events
 
 
+@pytest.mark.per_book
 def test_torn_last_record_is_dropped_with_a_warning(tmp_path: Path, book_kind: str) -> None:
     config = market_config()
     commands = flow_for(config, 7, 300)
@@ -131,6 +135,7 @@ def test_torn_last_record_is_dropped_with_a_warning(tmp_path: Path, book_kind: s
     assert [entry["event"] for entry in logs] == ["journal.torn_record_dropped"]
 
 
+@pytest.mark.per_book
 def test_full_simulated_day_replays_to_the_same_hash_and_conserves(tmp_path: Path) -> None:
     config = market_config()
     result = run_simulation(
@@ -161,6 +166,7 @@ def test_directory_without_config_record_is_refused(tmp_path: Path) -> None:
         recorded_config(tmp_path)
 
 
+@pytest.mark.per_book
 @given(seed=st.integers(0, 10_000), split=st.integers(1, 400))
 def test_any_split_snapshot_plus_journal_equals_journal_alone(
     tmp_path_factory: pytest.TempPathFactory, seed: int, split: int
@@ -175,6 +181,7 @@ def test_any_split_snapshot_plus_journal_equals_journal_alone(
     assert recover(directory, config, use_snapshots=False).exchange.state_hash() == live.state_hash()
 
 
+@pytest.mark.per_book
 def test_end_of_day_then_snapshot_then_next_day(tmp_path: Path, book_kind: str) -> None:
     config = market_config()
     day1 = [
@@ -192,6 +199,7 @@ def test_end_of_day_then_snapshot_then_next_day(tmp_path: Path, book_kind: str) 
     assert recovered.exchange.state_hash() == live.state_hash()
 
 
+@pytest.mark.per_book
 def test_a_snapshot_of_another_state_layout_is_skipped_and_the_journal_replayed(tmp_path: Path, book_kind: str) -> None:
     # A snapshot written by an earlier version (a state without fields added since) passes its CRC
     # but does not decode: recovery warns and falls back to an older snapshot or the whole journal.

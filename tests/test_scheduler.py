@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from carbonx.config import SchedulerOptions
 from carbonx.scheduler import OVER, PHASES, advance, due_commands, next_wakeup, phase_of
 from engine.config import Calendar
-from engine.exchange import Exchange, MarketState
+from engine.exchange import Exchange
+from engine.market_day import MarketState
 from engine.market_day.calendar import NEXT_SESSION
 from engine.messages import (
     Command,

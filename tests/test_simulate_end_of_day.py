@@ -50,6 +50,7 @@ def simulated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path,
     return config, data_dir, out
 
 
+@pytest.mark.per_book
 def test_simulate_allocates_closes_the_day_and_prints_conservation(simulated: tuple[Path, Path, str]) -> None:
     _, data_dir, out = simulated
 
@@ -62,6 +63,7 @@ def test_simulate_allocates_closes_the_day_and_prints_conservation(simulated: tu
     assert (data_dir / JOURNAL_FILE).exists() and (data_dir / DB_FILE).exists()
 
 
+@pytest.mark.per_book
 def test_eod_report_reads_the_data_simulate_left(
     simulated: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,6 +83,7 @@ def test_eod_report_reads_the_data_simulate_left(
     assert status == 0 and "Account A001" in table and "Account A002" not in table
 
 
+@pytest.mark.per_book
 def test_an_end_of_day_missing_from_the_database_is_recorded_at_the_next_opening(
     simulated: tuple[Path, Path, str],
 ) -> None:

@@ -27,6 +27,7 @@ from carbonx.config import load_config
 from carbonx.member_flow import EXPECTED_REJECTS, RACES_HEADLINE, AccountQuery, MemberFlow
 from carbonx.simulation import OrderFlow
 from engine.messages import Command, Event, NewOrder, OrderAccepted, OrderRejected, RequestRejected, TradeExecuted
+from engine.view import ExchangeView
 from tests.conftest import Market
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +50,7 @@ def reject_codes(sent: list[tuple[Command, list[Event]]]) -> Counter[str]:
     return Counter(e.code.name for _, events in sent for e in events if isinstance(e, OrderRejected | RequestRejected))
 
 
+@pytest.mark.per_book
 def test_the_unchecked_flow_runs_dry_on_this_market(market: Market) -> None:
     """What the test below guards against: orders nobody could pay for."""
     sent = trade_a_day(market, OrderFlow(market.exchange.config, random.Random(7)), COMMANDS)
@@ -57,9 +59,10 @@ def test_the_unchecked_flow_runs_dry_on_this_market(market: Market) -> None:
     assert codes["INSUFFICIENT_HOLDINGS"] + codes["INSUFFICIENT_FUNDS"] > COMMANDS // 10
 
 
+@pytest.mark.per_book
 def test_members_send_only_orders_they_can_pay_for_at_prices_inside_the_band(market: Market) -> None:
     exchange = market.exchange
-    flow = MemberFlow(exchange.config, random.Random(7), AccountQuery(exchange.ledger), COMMANDS)
+    flow = MemberFlow(exchange.config, random.Random(7), AccountQuery(ExchangeView(exchange)), COMMANDS)
 
     sent = trade_a_day(market, flow, COMMANDS)
 

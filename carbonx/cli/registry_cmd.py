@@ -28,8 +28,7 @@ from carbonx.data_dir import (
     find_registry_file,
     held_by_a_node,
     journal_last_seq,
-    open_exchange,
-    rehearse,
+    rehearse_commands,
 )
 from carbonx.errors import CarbonxError
 from carbonx.node import running_endpoints
@@ -230,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         return _through_node(args, registry_file, data_dir)
     try:
         if args.dry_run:
-            outcomes = rehearse(open_exchange(data_dir).exchange, commands)
+            outcomes = rehearse_commands(data_dir, commands)
         else:
             outcomes = apply_commands(data_dir, commands, fsync=fsync)
     except CommandsRejected as rejected:

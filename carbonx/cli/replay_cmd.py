@@ -10,6 +10,7 @@ from carbonx.cli.display import cny, price, table
 from carbonx.data_dir import readable_data_dir, unreadable
 from engine.market_day.calendar import day_from_int
 from engine.recovery import Recovered, recorded_config, recover
+from engine.view import ExchangeView
 
 HELP = "rebuild the state from a data directory's snapshot and journal; print its hash"
 DESCRIPTION = """\
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 def report(directory: Path, recovered: Recovered) -> list[str]:
     exchange = recovered.exchange
-    market = exchange.market
+    view = ExchangeView(exchange)
+    market = view.market()
     day = day_from_int(market.trading_day) if market.trading_day else None
     status = "open" if market.day_open else "closed"
     source = f"snapshot at seq {recovered.snapshot_seq:,} + " if recovered.snapshot_seq else ""
@@ -76,9 +78,8 @@ def report(directory: Path, recovered: Recovered) -> list[str]:
         "",
     ]
     rows = []
-    listing = exchange.listing
-    for code, figures in listing.days.items():
-        book = listing.books[code]
+    for code in view.instruments():
+        figures = view.figures(code)
         rows.append(
             [
                 code + (" (halted)" if figures.halted else ""),
@@ -86,15 +87,15 @@ def report(directory: Path, recovered: Recovered) -> list[str]:
                 price(figures.last),
                 f"{figures.volume:,}",
                 f"{figures.trades:,}",
-                f"{len(book):,}",
+                f"{view.resting(code):,}",
             ]
         )
     lines += table(["instrument", "reference", "last", "volume t", "trades", "resting"], rows)
-    ledger = exchange.ledger
+    cash = view.cash_totals()
     lines += [
         "",
-        f"cash held          {cny(ledger.total_cash())} CNY (deposited {cny(ledger.deposited)})",
-        f"fees account       {cny(ledger.cash(ledger.fee_account).total)} CNY",
+        f"cash held          {cny(cash.held)} CNY (deposited {cny(cash.deposited)})",
+        f"fees account       {cny(view.cash(view.config.fees.fee_account).total)} CNY",
         f"state hash         {exchange.state_hash()}",
     ]
     return lines

@@ -1,28 +1,32 @@
 """The end of day (docs/RULES_COVERAGE.md "End of day, the registry and risk control").
 
-In order: day orders expire (their freezes are released), each instrument's bulletin is published
-and its close becomes the next reference price, the resale restriction is lifted, the statements
-of every account and the cash settlement of every member are issued, holders above the large-holder
-threshold are listed, and conservation is checked. A conservation mismatch halts the market: the
-books are closed anyway, and nothing may trade on balances that do not add up until the operator
-has looked and resumed the market.
+In order: every mechanism closes its day (listing trading: day orders expire and their freezes are
+released, each instrument's bulletin is published and its close becomes the next reference
+price), the resale restriction is lifted, the statements of every account and the cash settlement
+of every member are issued, holders above the large-holder threshold are listed, and conservation
+is checked. A conservation mismatch halts the market: the books are closed anyway, and nothing may
+trade on balances that do not add up until the operator has looked and resumed the market.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
-from engine.config import ExchangeConfig, Instrument
-from engine.listing.daily import InstrumentDay
+from engine.config import ExchangeConfig
+from engine.market_day import MarketDay
+from engine.mechanism import Handler, Mechanism, rejected
 from engine.messages import (
     AccountStatement,
+    CancelReason,
+    Command,
     ConservationChecked,
-    DailyBulletin,
+    EndOfDay,
     Event,
     LargeHolderReported,
-    MarketStatusChanged,
     MemberSettlement,
+    OrderCancelled,
+    Reject,
+    Session,
     TradingDayEnded,
 )
 from engine.risk import PositionLimits
@@ -31,99 +35,80 @@ from settlement.statements import AccountDay
 
 CONSERVATION_HALT_REASON = "conservation check failed"
 
-
-class MarketDay(Protocol):
-    """The parts of the market state the end of day changes (engine.exchange.MarketState)."""
-
-    trading_day: int
-    day_open: bool
-    halted: bool
-    halt_reason: str
+# Every mechanism's own closing steps for the day (``Mechanism.end_of_day``), in registration order.
+ClosingSteps = Callable[[int, int], list[Event]]
 
 
-class ClientOrderIds(Collection[tuple[str, str]], Protocol):
-    def clear(self) -> None: ...
+class DayEnd(Mechanism):
+    name = "end_of_day"
 
+    def __init__(self, config: ExchangeConfig, ledger: Ledger, market_day: MarketDay, steps: ClosingSteps) -> None:
+        self.ledger = ledger
+        self.market_day = market_day
+        self.fee_account = config.fees.fee_account
+        self.members = {a.id: a.member for a in config.accounts}
+        self.risk = PositionLimits(config, ledger)
+        self._steps = steps
 
-class ListingDay(Protocol):
-    """What the end of day needs of listing trading (``engine.listing.Listing`` or the fast one)."""
+    def handlers(self) -> Mapping[type[Command], Handler]:
+        return {EndOfDay: self._end_of_day}
 
-    days: dict[str, InstrumentDay]
-    instruments: dict[str, Instrument]
-    fees_today: int
-
-    @property
-    def client_order_ids(self) -> ClientOrderIds: ...
-
-    def expire_all(self, ts: int) -> list[Event]: ...
-
-
-def run_end_of_day(
-    config: ExchangeConfig,
-    market: MarketDay,
-    listing: ListingDay,
-    ledger: Ledger,
-    risk: PositionLimits,
-    ts: int,
-) -> list[Event]:
-    day = market.trading_day
-    events = listing.expire_all(ts)
-    expired = len(events)
-    events += _bulletins(listing, day, ts)
-    ledger.end_of_day()
-    statements = ledger.statements()
-    members = {a.id: a.member for a in config.accounts}
-    events += [
-        AccountStatement(
-            ts_event=ts,
-            trading_day=day,
-            account=s.account,
-            member=members[s.account],
-            cash=s.cash,
-            holdings=s.holdings,
-            trades=s.trades,
-        )
-        for s in statements
-    ]
-    events += _member_settlements(statements, members, day, ts)
-    ledger.start_next_statements()
-    events += _large_holders(ledger, risk, members, day, ts)
-    mismatches = ledger.conservation()
-    events.append(ConservationChecked(ts_event=ts, trading_day=day, ok=not mismatches, mismatches=mismatches))
-    if mismatches and not market.halted:
-        market.halted, market.halt_reason = True, CONSERVATION_HALT_REASON
-        events.append(MarketStatusChanged(ts_event=ts, halted=True, reason=CONSERVATION_HALT_REASON))
-    listing.client_order_ids.clear()
-    market.day_open = False
-    events.append(
-        TradingDayEnded(ts_event=ts, trading_day=day, expired_orders=expired, fees_collected=listing.fees_today)
-    )
-    return events
-
-
-def _bulletins(listing: ListingDay, day: int, ts: int) -> list[Event]:
-    events: list[Event] = []
-    for code, figures in listing.days.items():
-        close = figures.close(listing.instruments[code].tick_fen)
-        events.append(
-            DailyBulletin(
+    def _end_of_day(self, cmd: EndOfDay, ts: int) -> list[Event]:
+        market = self.market_day.market
+        if not market.day_open:
+            return [rejected(cmd, Reject.NO_TRADING_DAY, ts, trading_day=cmd.trading_day)]
+        if cmd.trading_day != market.trading_day:
+            return [rejected(cmd, Reject.NOT_A_TRADING_DAY, ts, trading_day=cmd.trading_day, open=market.trading_day)]
+        if market.session is not Session.CLOSED:
+            return [rejected(cmd, Reject.SESSION_OPEN, ts, session=market.session.name)]
+        day, ledger = market.trading_day, self.ledger
+        events = self._steps(day, ts)
+        expired = sum(1 for e in events if type(e) is OrderCancelled and e.reason is CancelReason.EXPIRED)
+        ledger.end_of_day()
+        statements = ledger.statements()
+        members = self.members
+        events += [
+            AccountStatement(
                 ts_event=ts,
                 trading_day=day,
-                instrument=code,
-                reference_price=figures.reference_price,
-                open=figures.open,
-                high=figures.high,
-                low=figures.low,
-                last=figures.last,
-                close=close,
-                vwap=figures.vwap(),
-                volume=figures.volume,
-                turnover=figures.turnover,
-                trades=figures.trades,
+                account=s.account,
+                member=members[s.account],
+                cash=s.cash,
+                holdings=s.holdings,
+                trades=s.trades,
             )
-        )
-        figures.reference_price = close
-    return events
+            for s in statements
+        ]
+        events += _member_settlements(statements, members, day, ts)
+        fees = sum(s.cash.fees_received for s in statements if s.account == self.fee_account)
+        ledger.start_next_statements()
+        events += self._large_holders(day, ts)
+        mismatches = ledger.conservation()
+        events.append(ConservationChecked(ts_event=ts, trading_day=day, ok=not mismatches, mismatches=mismatches))
+        if mismatches:
+            events += self.market_day.halt(CONSERVATION_HALT_REASON, ts)
+        self.market_day.close_day()
+        events.append(TradingDayEnded(ts_event=ts, trading_day=day, expired_orders=expired, fees_collected=fees))
+        return events
+
+    def _large_holders(self, day: int, ts: int) -> list[Event]:
+        events: list[Event] = []
+        for (account, instrument), holding in self.ledger.holdings():
+            if holding.total:
+                threshold = self.risk.large_holder_threshold(account, instrument)
+                if threshold is not None and holding.total > threshold:
+                    events.append(
+                        LargeHolderReported(
+                            ts_event=ts,
+                            trading_day=day,
+                            account=account,
+                            member=self.members[account],
+                            instrument=instrument,
+                            holding=holding.total,
+                            threshold=threshold,
+                        )
+                    )
+        return events
 
 
 def _member_settlements(statements: list[AccountDay], members: dict[str, str], day: int, ts: int) -> list[Event]:
@@ -149,23 +134,3 @@ def _member_settlements(statements: list[AccountDay], members: dict[str, str], d
         )
         for member, (bought, sold, paid, received) in sorted(totals.items())
     ]
-
-
-def _large_holders(ledger: Ledger, risk: PositionLimits, members: dict[str, str], day: int, ts: int) -> list[Event]:
-    events: list[Event] = []
-    for (account, instrument), holding in ledger.holdings():
-        if holding.total:
-            threshold = risk.large_holder_threshold(account, instrument)
-            if threshold is not None and holding.total > threshold:
-                events.append(
-                    LargeHolderReported(
-                        ts_event=ts,
-                        trading_day=day,
-                        account=account,
-                        member=members[account],
-                        instrument=instrument,
-                        holding=holding.total,
-                        threshold=threshold,
-                    )
-                )
-    return events

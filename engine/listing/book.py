@@ -21,14 +21,8 @@ from sortedcontainers import SortedDict
 from engine.listing.orders import Order
 from engine.messages import Side, StpMode
 
-# Enum members bound once: on CPython 3.11 reading ``Side.BUY`` through the enum class goes through
-# ``EnumType.__getattr__`` (~70 ns), and the book reads them on every order.
-BUY = Side.BUY
-CANCEL_RESTING, CANCEL_INCOMING, CANCEL_BOTH = StpMode.CANCEL_RESTING, StpMode.CANCEL_INCOMING, StpMode.CANCEL_BOTH
 
-
-# The match steps are small frozen Structs rather than NamedTuples: one is built for every fill,
-# and msgspec builds a Struct several times faster. ``gc=False``: they hold orders, never a cycle.
+# What ``match`` found, step by step: a fill, or a self-trade prevention cancel.
 class Fill(msgspec.Struct, frozen=True, gc=False):
     resting: Order  # leaves already reduced by the book
     quantity: int
@@ -87,10 +81,10 @@ class ReferenceBook:
         return self._asks.peekitem(0)[1].price if self._asks else None
 
     def best(self, side: Side) -> int | None:
-        return self.best_bid() if side is BUY else self.best_ask()
+        return self.best_bid() if side is Side.BUY else self.best_ask()
 
     def depth(self, side: Side, levels: int) -> list[DepthLevel]:
-        ladder = self._bids if side is BUY else self._asks
+        ladder = self._bids if side is Side.BUY else self._asks
         return [DepthLevel(level.price, level.quantity, len(level.orders)) for level in ladder.values()[:levels]]
 
     def orders(self) -> Iterator[Order]:
@@ -136,7 +130,7 @@ class ReferenceBook:
         The incoming order is never rested here; its ``leaves`` is reduced by what traded.
         """
         steps: list[MatchStep] = []
-        buying = incoming.side is BUY
+        buying = incoming.side is Side.BUY
         ladder = self._asks if buying else self._bids
         levels_reached = 0
         while incoming.leaves and ladder:
@@ -160,11 +154,11 @@ class ReferenceBook:
             if not incoming.leaves:
                 break
             if resting.account == account:
-                if incoming.stp is CANCEL_INCOMING:
+                if incoming.stp is StpMode.CANCEL_INCOMING:
                     steps.append(SelfTradeCancel(None, stop=True))
                     return True
                 self._unlink(level, resting)
-                stop = incoming.stp is CANCEL_BOTH
+                stop = incoming.stp is StpMode.CANCEL_BOTH
                 steps.append(SelfTradeCancel(resting, stop=stop))
                 if stop:
                     if not level.orders:
@@ -193,7 +187,7 @@ class ReferenceBook:
         A fill-or-kill order is checked with this first, so a FOK that cannot fill completely
         leaves the book and its own account's resting orders untouched.
         """
-        ladder = self._asks if incoming.side is BUY else self._bids
+        ladder = self._asks if incoming.side is Side.BUY else self._bids
         total = 0
         level: Level
         for levels_reached, level in enumerate(ladder.values()):
@@ -203,7 +197,7 @@ class ReferenceBook:
                 break
             for resting in level.orders.values():
                 if resting.account == incoming.account:
-                    if incoming.stp is CANCEL_RESTING:
+                    if incoming.stp is StpMode.CANCEL_RESTING:
                         continue
                     return total
                 total += resting.leaves
@@ -232,11 +226,11 @@ class ReferenceBook:
         _check(bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}")
 
     def _ladder_key(self, side: Side, price: int) -> tuple[SortedDict, int]:
-        return (self._bids, -price) if side is BUY else (self._asks, price)
+        return (self._bids, -price) if side is Side.BUY else (self._asks, price)
 
 
 def _acceptable(side: Side, resting_price: int, limit: int) -> bool:
-    return resting_price <= limit if side is BUY else resting_price >= limit
+    return resting_price <= limit if side is Side.BUY else resting_price >= limit
 
 
 def _check(condition: bool, message: str) -> None:

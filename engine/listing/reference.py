@@ -12,19 +12,21 @@ for it at entry (full pre-funding forbids any later debit beyond the freeze).
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.config import TRADING_ACCOUNT_KINDS, Instrument
 from engine.listing.book import Fill, MatchStep, ReferenceBook, SelfTradeCancel
-from engine.listing.daily import InstrumentDay
-from engine.listing.orders import Order
-from engine.listing.rules import band_limits
+from engine.listing.mechanism import ListingTrading
+from engine.listing.orders import Order, OrderRecord
+from engine.mechanism import Context
 from engine.messages import (
     AllOrdersCancelled,
     AmendOrder,
     CancelAllOrders,
     CancelOrder,
     CancelReason,
+    Command,
     Event,
     NewOrder,
     OrderAccepted,
@@ -35,80 +37,46 @@ from engine.messages import (
     OrderType,
     Reject,
     RequestRejected,
-    Session,
     Side,
-    StpMode,
     TradeExecuted,
     reject_text,
 )
-from engine.risk import PositionLimits
-from settlement.ledger import Ledger, fee_for
+from engine.messages.reject import refused
+from settlement.ledger import fee_for
 
 RejectReason = tuple[Reject, dict[str, object]]
 
-# Enum members bound once: on CPython 3.11 reading ``Side.BUY`` through the enum class goes through
-# ``EnumType.__getattr__`` (~70 ns), and these are read several times per order.
-BUY, SELL, USER_CANCEL = Side.BUY, Side.SELL, CancelReason.USER
-LIMIT, LIMIT_FOK, MARKET_FIVE_LIMIT = OrderType.LIMIT, OrderType.LIMIT_FOK, OrderType.MARKET_FIVE_LIMIT
 # Why the rest of an order that neither rests (LIMIT) nor converts (MARKET_FIVE_LIMIT) is cancelled.
 _REMAINDER_REASONS = {
     OrderType.LIMIT_IOC: CancelReason.IOC_REMAINDER,
-    LIMIT_FOK: CancelReason.FOK_UNFILLED,
+    OrderType.LIMIT_FOK: CancelReason.FOK_UNFILLED,
     OrderType.MARKET_FIVE_CANCEL: CancelReason.MARKET_REMAINDER,
 }
 
-# The order book implementations, by the name config's ``engine.book`` uses.
-BOOK_KINDS: dict[str, type[ReferenceBook]] = {"reference": ReferenceBook}
 
+class Listing(ListingTrading):
+    """Listing trading on the reference book: one ``ReferenceBook`` per instrument."""
 
-class MarketStatus(Protocol):
-    day_open: bool
-    session: Session
-    halted: bool
+    book_kind = "reference"
 
-
-class Listing:
-    """The listing-trading state: one book per instrument, the day's figures, the id counters."""
-
-    def __init__(
-        self,
-        config: ExchangeConfig,
-        ledger: Ledger,
-        market: MarketStatus,
-        risk: PositionLimits,
-        book: str = "reference",
-    ) -> None:
-        self.config = config
-        self.ledger = ledger
-        self.risk = risk
-        self.market = market
-        self.rate_ppm = config.fees.listing_ppm
-        self.limits = config.listing
-        self.default_stp = StpMode[config.listing.default_stp.upper()]
-        self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
-        self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
-        book_class = BOOK_KINDS[book]
-        self.books: dict[str, ReferenceBook] = {code: book_class(code) for code in self.instruments}
-        self.days: dict[str, InstrumentDay] = {
-            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen) for i in config.instruments
-        }
-        self._bands: dict[str, tuple[int, int, int]] = {}  # instrument -> reference, lower, upper
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.books: dict[str, ReferenceBook] = {code: ReferenceBook(code) for code in self.instruments}
         self.client_order_ids: set[tuple[str, str]] = set()
         # Tonnes each account may still buy through its open orders, per instrument: the position
         # limit counts them (derivable from the books; rebuilt from them after a snapshot).
         self.open_buys: dict[tuple[str, str], int] = {}
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.fees_today = 0
+        self._apply: dict[type[Command], Callable[[Any, int], list[Event]]] = {
+            NewOrder: self.new_order,
+            CancelOrder: self.cancel_order,
+            AmendOrder: self.amend_order,
+            CancelAllOrders: self.cancel_all_orders,
+        }
 
-    def band(self, instrument: str) -> tuple[int, int]:
-        """The day's price band (lower, upper), from the instrument's current reference price."""
-        reference = self.days[instrument].reference_price
-        cached = self._bands.get(instrument)
-        if cached is None or cached[0] != reference:
-            tick = self.instruments[instrument].tick_fen
-            cached = self._bands[instrument] = (reference, *band_limits(reference, self.config.listing.band_bp, tick))
-        return cached[1], cached[2]
+    def apply(self, cmd: Command, ts: int) -> list[Event]:
+        return self._apply[type(cmd)](cmd, ts)
 
     def find_order(self, order_id: int) -> Order | None:
         for book in self.books.values():
@@ -141,29 +109,29 @@ class Listing:
         account_id = cmd.account
         account = self.accounts.get(account_id)
         if account is None:
-            return Reject.UNKNOWN_ACCOUNT, {"account": account_id}
+            return refused(Reject.UNKNOWN_ACCOUNT, account_id)
         if account.prohibited:
-            return Reject.PROHIBITED_PARTICIPANT, {"account": account_id}
+            return refused(Reject.PROHIBITED_PARTICIPANT, account_id)
         if account_id in self.ledger.closed:
-            return Reject.ACCOUNT_CLOSED, {"account": account_id}
+            return refused(Reject.ACCOUNT_CLOSED, account_id)
         if account.kind not in TRADING_ACCOUNT_KINDS:
-            return Reject.ACCOUNT_CANNOT_TRADE, {"account": account_id, "kind": account.kind}
+            return refused(Reject.ACCOUNT_CANNOT_TRADE, account_id, account.kind)
         instrument = self.instruments.get(cmd.instrument)
         if instrument is None:
-            return Reject.UNKNOWN_INSTRUMENT, {"instrument": cmd.instrument}
+            return refused(Reject.UNKNOWN_INSTRUMENT, cmd.instrument)
         client_order_id = cmd.client_order_id
         max_length = self.limits.client_order_id_max_length
         if not client_order_id or len(client_order_id) > max_length:
-            return Reject.INVALID_CLIENT_ORDER_ID, {"length": len(client_order_id), "max": max_length}
+            return refused(Reject.INVALID_CLIENT_ORDER_ID, len(client_order_id), max_length)
         if (account_id, client_order_id) in self.client_order_ids:
-            return Reject.DUPLICATE_CLIENT_ORDER_ID, {"client_order_id": client_order_id}
+            return refused(Reject.DUPLICATE_CLIENT_ORDER_ID, client_order_id)
         reason = self._check_trading_open(instrument.code)
         if reason is None:
             reason = self._check_quantity(instrument, cmd.quantity, cmd.quantity)
         if reason is None:
             if cmd.order_type.is_market:
                 if cmd.price != 0:
-                    return Reject.INVALID_PRICE, {"price": cmd.price, "order_type": cmd.order_type.name}
+                    return refused(Reject.INVALID_PRICE, cmd.price, cmd.order_type.name)
             else:
                 reason = self._check_price(instrument, cmd.price)
         return reason
@@ -171,35 +139,31 @@ class Listing:
     def _check_trading_open(self, instrument: str) -> RejectReason | None:
         market = self.market
         if not market.day_open or not market.session.is_continuous:
-            return Reject.MARKET_CLOSED, {"session": market.session.name}
+            return refused(Reject.MARKET_CLOSED, market.session.name)
         if market.halted:
-            return Reject.MARKET_HALTED, {}
+            return refused(Reject.MARKET_HALTED)
         if self.days[instrument].halted:
-            return Reject.INSTRUMENT_HALTED, {"instrument": instrument}
+            return refused(Reject.INSTRUMENT_HALTED, instrument)
         return None
 
     def _check_quantity(self, instrument: Instrument, quantity: int, total: int) -> RejectReason | None:
         limits = self.limits
         if not limits.min_quantity_t <= quantity <= limits.max_quantity_t or total > limits.max_quantity_t:
-            return Reject.QUANTITY_OUT_OF_RANGE, {
-                "quantity": total,
-                "min": limits.min_quantity_t,
-                "max": limits.max_quantity_t,
-            }
+            return refused(Reject.QUANTITY_OUT_OF_RANGE, total, limits.min_quantity_t, limits.max_quantity_t)
         lot = instrument.lot_t
         if quantity % lot:
-            return Reject.INVALID_LOT, {"quantity": quantity, "lot": lot}
+            return refused(Reject.INVALID_LOT, quantity, lot)
         return None
 
     def _check_price(self, instrument: Instrument, price: int) -> RejectReason | None:
         if price <= 0:
-            return Reject.INVALID_PRICE, {"price": price}
+            return refused(Reject.INVALID_PRICE, price)
         tick = instrument.tick_fen
         if price % tick:
-            return Reject.INVALID_TICK, {"price": price, "tick": tick}
+            return refused(Reject.INVALID_TICK, price, tick)
         lower, upper = self.band(instrument.code)
         if not lower <= price <= upper:
-            return Reject.PRICE_OUT_OF_BAND, {"price": price, "lower": lower, "upper": upper}
+            return refused(Reject.PRICE_OUT_OF_BAND, price, lower, upper)
         return None
 
     def _order_from(self, cmd: NewOrder) -> Order:
@@ -215,12 +179,12 @@ class Listing:
             price=cmd.price,
             leaves=cmd.quantity,
             stp=self.default_stp if cmd.stp is None else cmd.stp,
-            freeze_price=freeze_price if cmd.side is BUY else 0,
+            freeze_price=freeze_price if cmd.side is Side.BUY else 0,
         )
 
     def cash_needed(self, order: Order, leaves: int) -> int:
         """Cash a buy must keep frozen for ``leaves`` more tonnes: value at its freeze price plus fee."""
-        if order.side is SELL:
+        if order.side is Side.SELL:
             return 0
         value = order.freeze_price * leaves
         traded, rate = order.traded_value, self.rate_ppm
@@ -228,21 +192,21 @@ class Listing:
 
     def _freeze(self, order: Order) -> RejectReason | None:
         account, instrument, leaves = order.account, order.instrument, order.leaves
-        if order.side is BUY:
+        if order.side is Side.BUY:
             reason = self.risk.check_buy(account, instrument, leaves, self.open_buys)
             if reason is not None:
                 return reason
             needed = self.cash_needed(order, leaves)
             if not self.ledger.freeze_cash(account, needed):
                 available = self.ledger.cash(account).available
-                return Reject.INSUFFICIENT_FUNDS, {"required": needed, "available": available}
+                return refused(Reject.INSUFFICIENT_FUNDS, needed, available)
             order.frozen_cash = needed
             key = (account, instrument)
             self.open_buys[key] = self.open_buys.get(key, 0) + leaves
         else:
             if not self.ledger.freeze_allowances(account, instrument, leaves):
                 available = self.ledger.holding(account, instrument).available
-                return Reject.INSUFFICIENT_HOLDINGS, {"required": leaves, "available": available}
+                return refused(Reject.INSUFFICIENT_HOLDINGS, leaves, available)
             order.frozen_quantity = leaves
         return None
 
@@ -274,7 +238,7 @@ class Listing:
         market = kind.is_market
         limit = None if market else order.price
         levels = self.limits.market_levels if market else None
-        if kind is LIMIT_FOK and book.fillable(order, limit, levels) < order.leaves:
+        if kind is OrderType.LIMIT_FOK and book.fillable(order, limit, levels) < order.leaves:
             self._cancel(order, CancelReason.FOK_UNFILLED, events, ts)
             return
         steps = book.match(order, limit, levels)
@@ -283,9 +247,9 @@ class Listing:
             return
         if stopped:
             self._cancel(order, CancelReason.SELF_TRADE, events, ts)
-        elif kind is LIMIT:
+        elif kind is OrderType.LIMIT:
             book.add(order)
-        elif kind is MARKET_FIVE_LIMIT:
+        elif kind is OrderType.MARKET_FIVE_LIMIT:
             self._convert_to_limit(order, events, ts)
         else:
             self._cancel(order, _REMAINDER_REASONS[kind], events, ts)
@@ -299,9 +263,9 @@ class Listing:
             self._cancel(order, CancelReason.MARKET_REMAINDER, events, ts)
             return
         order.price = price
-        order.order_type = LIMIT
+        order.order_type = OrderType.LIMIT
         released = 0
-        if order.side is BUY:
+        if order.side is Side.BUY:
             order.freeze_price = price
             released = order.frozen_cash - self.cash_needed(order, order.leaves)
             self._release_cash(order, released)
@@ -343,7 +307,7 @@ class Listing:
         # The price an order trades at last is kept for a rest-to-limit conversion.
         if incoming.order_type.is_market:
             incoming.price = price
-        buy, sell = (incoming, resting) if incoming.side is BUY else (resting, incoming)
+        buy, sell = (incoming, resting) if incoming.side is Side.BUY else (resting, incoming)
         buy_leaves = fill.incoming_leaves if buy is incoming else buy.leaves
         sell_leaves = fill.incoming_leaves if sell is incoming else sell.leaves
         buy_fee = self._fee_increment(buy, value)
@@ -364,7 +328,6 @@ class Listing:
         released = buy.frozen_cash - self.cash_needed(buy, buy_leaves)
         self._release_cash(buy, released)
         self.days[instrument].record_trade(price, quantity)
-        self.fees_today += buy_fee + sell_fee
         events.append(
             TradeExecuted(
                 ts_event=ts,
@@ -399,7 +362,7 @@ class Listing:
     def _cancel(self, order: Order, reason: CancelReason, events: list[Event], ts: int) -> None:
         """Release what the order still holds frozen and report it cancelled (it is off the book)."""
         released_cash, released_quantity = order.frozen_cash, order.frozen_quantity
-        if order.side is BUY:
+        if order.side is Side.BUY:
             self.open_buys[(order.account, order.instrument)] -= order.leaves
         self._release_cash(order, released_cash)
         if released_quantity:
@@ -424,18 +387,18 @@ class Listing:
         # Cancels are accepted in every session and while halted (docs/RULES_COVERAGE.md "Listing trading").
         order = self.find_order(cmd.order_id)
         if order is None or order.account != cmd.account:
-            return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
+            return [_request_rejected(cmd, refused(Reject.UNKNOWN_ORDER, cmd.order_id), ts)]
         self.books[order.instrument].remove(order.order_id)
         events: list[Event] = []
-        self._cancel(order, USER_CANCEL, events, ts)
+        self._cancel(order, CancelReason.USER, events, ts)
         return events
 
     def cancel_all_orders(self, cmd: CancelAllOrders, ts: int) -> list[Event]:
         """Mass cancel: every open order of the account (on one instrument when named), oldest first."""
         if cmd.account not in self.accounts:
-            return [_request_rejected(cmd, Reject.UNKNOWN_ACCOUNT, ts, account=cmd.account)]
+            return [_request_rejected(cmd, refused(Reject.UNKNOWN_ACCOUNT, cmd.account), ts)]
         if cmd.instrument and cmd.instrument not in self.books:
-            return [_request_rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
+            return [_request_rejected(cmd, refused(Reject.UNKNOWN_INSTRUMENT, cmd.instrument), ts)]
         reason = CancelReason.DISCONNECT if cmd.on_disconnect else CancelReason.USER
         codes = [cmd.instrument] if cmd.instrument else list(self.instruments)
         events: list[Event] = []
@@ -455,7 +418,7 @@ class Listing:
     def amend_order(self, cmd: AmendOrder, ts: int) -> list[Event]:
         order = self.find_order(cmd.order_id)
         if order is None or order.account != cmd.account:
-            return [_request_rejected(cmd, Reject.UNKNOWN_ORDER, ts, order_id=cmd.order_id)]
+            return [_request_rejected(cmd, refused(Reject.UNKNOWN_ORDER, cmd.order_id), ts)]
         instrument = self.instruments[order.instrument]
         reason = (
             self._check_trading_open(order.instrument)
@@ -463,22 +426,21 @@ class Listing:
             or self._check_price(instrument, cmd.price)
         )
         if reason is None and cmd.price == order.price and cmd.quantity == order.leaves:
-            reason = Reject.AMEND_NO_CHANGE, {"price": cmd.price, "quantity": cmd.quantity}
+            reason = refused(Reject.AMEND_NO_CHANGE, cmd.price, cmd.quantity)
         frozen_before = (order.frozen_cash, order.frozen_quantity)
         if reason is None:
             reason = self._refreeze(order, cmd.price, cmd.quantity)
         if reason is not None:
-            code, context = reason
-            return [_request_rejected(cmd, code, ts, **context)]
+            return [_request_rejected(cmd, reason, ts)]
         return self._apply_amend(order, cmd, frozen_before, ts)
 
     def _refreeze(self, order: Order, price: int, quantity: int) -> RejectReason | None:
         """Adjust the order's freeze to the amended price and quantity; refuse if funds fall short."""
-        if order.side is SELL:
+        if order.side is Side.SELL:
             extra = quantity - order.frozen_quantity
             if extra > 0 and not self.ledger.freeze_allowances(order.account, order.instrument, extra):
                 available = self.ledger.holding(order.account, order.instrument).available
-                return Reject.INSUFFICIENT_HOLDINGS, {"required": extra, "available": available}
+                return refused(Reject.INSUFFICIENT_HOLDINGS, extra, available)
             if extra < 0:
                 self.ledger.release_allowances(order.account, order.instrument, -extra)
             order.frozen_quantity = quantity
@@ -494,7 +456,7 @@ class Listing:
         if extra > 0 and not self.ledger.freeze_cash(order.account, extra):
             order.freeze_price = old_freeze_price
             available = self.ledger.cash(order.account).available
-            return Reject.INSUFFICIENT_FUNDS, {"required": extra, "available": available}
+            return refused(Reject.INSUFFICIENT_FUNDS, extra, available)
         if extra < 0:
             self.ledger.release_cash(order.account, -extra)
         order.frozen_cash += extra
@@ -538,10 +500,28 @@ class Listing:
                 self._cancel(order, CancelReason.EXPIRED, events, ts)
         return events
 
+    # ------------------------------------------------------------------ snapshots and checks
+    def order_records(self) -> list[OrderRecord]:
+        return [o.record() for book in self.books.values() for o in book.orders()]
+
+    def restore_orders(self, records: list[OrderRecord], client_order_ids: Iterable[tuple[str, str]]) -> None:
+        for record in records:
+            order = Order.from_record(record)
+            self.books[record.instrument].add(order)
+            if order.side is Side.BUY:
+                key = (order.account, order.instrument)
+                self.open_buys[key] = self.open_buys.get(key, 0) + order.leaves
+        self.client_order_ids = set(client_order_ids)
+
+    def check(self) -> None:
+        for book in self.books.values():
+            book.validate_internal_state()
+
 
 def _request_rejected(
-    cmd: CancelOrder | AmendOrder | CancelAllOrders, code: Reject, ts: int, **context: object
+    cmd: CancelOrder | AmendOrder | CancelAllOrders, reason: RejectReason, ts: int
 ) -> RequestRejected:
+    code, context = reason
     return RequestRejected(
         ts_event=ts,
         request=type(cmd).__name__,

@@ -1,10 +1,13 @@
-"""Stable reject codes and the reject text every reject event carries."""
+"""Stable reject codes, the reject text every reject event carries, and the listing's reject context."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
+from typing import NamedTuple
 
 import msgspec
+
+from engine.messages.base import OrderType, Session
 
 
 class Reject(IntEnum):
@@ -93,3 +96,75 @@ def _context_value(value: object) -> str:
     if isinstance(value, str) and (not text or any(c.isspace() or c in '="\\' for c in text)):
         return msgspec.json.encode(text).decode()
     return text
+
+
+class Source(Enum):
+    """Where a value of a listing reject's context comes from."""
+
+    NUMBER = "number"  # an integer the check found (a price, a limit), as it is
+    INSTRUMENT = "instrument"  # an instrument the check found: the fast book carries its index
+    NAME = "name"  # a member of ``Context.names`` the check found, by name: the fast book carries its value
+    COMMAND = "command"  # the refused command's field of the same name
+    ACCOUNT_KIND = "account kind"  # the kind of the refused command's account
+
+
+CARRIED = (Source.NUMBER, Source.INSTRUMENT, Source.NAME)  # in the fast book's reject record, in key order
+
+
+class Context(NamedTuple):
+    """Where the value of one key of a listing reject's context comes from."""
+
+    source: Source
+    names: type[IntEnum] | None = None  # Source.NAME: the enum whose member's name is the value
+    optional: bool = False  # the key is left out when the value is absent (carried as 0)
+
+
+NUMBER, INSTRUMENT = Context(Source.NUMBER), Context(Source.INSTRUMENT)
+COMMAND, ACCOUNT_KIND = Context(Source.COMMAND), Context(Source.ACCOUNT_KIND)
+
+
+def _declare(code: Reject, **context: Context) -> tuple[Reject, dict[str, Context]]:
+    return code, context
+
+
+# The context of each reject of listing trading, key by key in the order the text gives them; both
+# books word their rejects from it (``refused``; ``engine.listing.fast.events``). A code not listed
+# has none. Other subsystems give their own context with the same codes: the registry's
+# INSUFFICIENT_HOLDINGS also names the instrument. The fast book's reject record carries the values
+# whose source is in ``CARRIED``, at most three, in this order; the rest it finds in the command.
+LISTING_CONTEXT: dict[Reject, dict[str, Context]] = dict(
+    [
+        _declare(Reject.UNKNOWN_ACCOUNT, account=COMMAND),
+        _declare(Reject.PROHIBITED_PARTICIPANT, account=COMMAND),
+        _declare(Reject.ACCOUNT_CLOSED, account=COMMAND),
+        _declare(Reject.ACCOUNT_CANNOT_TRADE, account=COMMAND, kind=ACCOUNT_KIND),
+        _declare(Reject.UNKNOWN_INSTRUMENT, instrument=COMMAND),
+        _declare(Reject.INVALID_CLIENT_ORDER_ID, length=NUMBER, max=NUMBER),
+        _declare(Reject.DUPLICATE_CLIENT_ORDER_ID, client_order_id=COMMAND),
+        _declare(Reject.MARKET_CLOSED, session=Context(Source.NAME, Session)),
+        _declare(Reject.INSTRUMENT_HALTED, instrument=INSTRUMENT),
+        _declare(Reject.QUANTITY_OUT_OF_RANGE, quantity=NUMBER, min=NUMBER, max=NUMBER),
+        _declare(Reject.INVALID_LOT, quantity=NUMBER, lot=NUMBER),
+        # A market order that carries a price names its order type; a limit price <= 0 does not.
+        _declare(Reject.INVALID_PRICE, price=NUMBER, order_type=Context(Source.NAME, OrderType, optional=True)),
+        _declare(Reject.INVALID_TICK, price=NUMBER, tick=NUMBER),
+        _declare(Reject.PRICE_OUT_OF_BAND, price=NUMBER, lower=NUMBER, upper=NUMBER),
+        _declare(Reject.POSITION_LIMIT, position=NUMBER, quantity=NUMBER, limit=NUMBER),
+        _declare(Reject.INSUFFICIENT_FUNDS, required=NUMBER, available=NUMBER),
+        _declare(Reject.INSUFFICIENT_HOLDINGS, required=NUMBER, available=NUMBER),
+        _declare(Reject.UNKNOWN_ORDER, order_id=COMMAND),
+        _declare(Reject.AMEND_NO_CHANGE, price=NUMBER, quantity=NUMBER),
+    ]
+)
+
+
+def refused(code: Reject, *values: object) -> tuple[Reject, dict[str, object]]:
+    """A listing reject: ``code`` and its context, ``values`` in the order ``LISTING_CONTEXT`` gives the keys.
+
+    Values are given as the text shows them (names, not indices); optional keys at the end may be
+    left out.
+    """
+    keys = list(LISTING_CONTEXT.get(code, {}).items())
+    if len(values) > len(keys) or not all(c.optional for _, c in keys[len(values) :]):
+        raise TypeError(f"{code.name} takes the context {[k for k, _ in keys]}, not {len(values)} values")
+    return code, {key: value for (key, _), value in zip(keys[: len(values)], values, strict=True)}

@@ -14,12 +14,13 @@ says ``again``. So a file applied twice by mistake credits nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
 
-from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.config import TRADING_ACCOUNT_KINDS, Account, Instrument
+from engine.mechanism import Context, Handler, Mechanism
 from engine.messages import (
     AccountsMerged,
     AccountSplit,
@@ -46,7 +47,6 @@ from engine.messages import (
     WithdrawCash,
     reject_text,
 )
-from settlement.ledger import Ledger
 
 BP = 10_000
 OFFSET_KINDS = ("ccer", "shcer")
@@ -54,11 +54,6 @@ OFFSET_KINDS = ("ccer", "shcer")
 # above any real figure, and low enough that no sum of them leaves SQLite's 64-bit integers.
 MAX_AMOUNT = 10**15
 MOVABLE_BUCKETS = ("available", "restricted", "compliance")  # what a merger or split passes on
-
-
-class MarketDay(Protocol):
-    day_open: bool
-    trading_day: int
 
 
 class ComplianceRecord(msgspec.Struct, kw_only=True, array_like=True):
@@ -94,18 +89,29 @@ class Rejected(Exception):
         self.code, self.context = code, context
 
 
-class Registry:
-    def __init__(self, config: ExchangeConfig, ledger: Ledger, market: MarketDay) -> None:
+class RegistryState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """The registry's part of the state: surrenders per compliance year, and the files applied."""
+
+    compliance: list[ComplianceRecord]  # by account and compliance year
+    registry_files: list[RegistryFileRecord]  # by operation and SHA-256
+
+
+class Registry(Mechanism):
+    name = "registry"
+    State = RegistryState
+
+    def __init__(self, context: Context) -> None:
+        config = context.config
         self.config = config
-        self.ledger = ledger
-        self.market = market
+        self.ledger = context.ledger
+        self.market = context.market
         self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
         self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
         self.carry_over_rules = {r.from_instrument: r for r in config.registry.carry_over}
         self.compliance: dict[tuple[str, int], ComplianceRecord] = {}
         self.files: dict[tuple[str, str], RegistryFileRecord] = {}  # (operation, sha256) -> record
         self._ts = 0  # exchange time of the command being applied
-        self.handlers: dict[type[Command], Callable[[Any], list[Event]]] = {
+        self._operations: dict[type[Command], Callable[[Any], list[Event]]] = {
             DepositCash: self._deposit,
             WithdrawCash: self._withdraw,
             AllocateAllowances: self._allocate,
@@ -117,10 +123,13 @@ class Registry:
             RecordRegistryFile: self._record_file,
         }
 
+    def handlers(self) -> Mapping[type[Command], Handler]:
+        return dict.fromkeys(self._operations, self.apply)
+
     def apply(self, cmd: Command, ts: int) -> list[Event]:
         self._ts = ts
         try:
-            events = self.handlers[type(cmd)](cmd)
+            events = self._operations[type(cmd)](cmd)
         except Rejected as rejected:
             return [
                 RequestRejected(
@@ -312,7 +321,7 @@ class Registry:
         ]
         ledger.transfer(cmd.account, cmd.successor, cash, units)
         ledger.pass_allocation(cmd.account, cmd.successor)
-        ledger.closed.add(cmd.account)
+        ledger.close_account(cmd.account)
         totals: dict[str, int] = {}
         for instrument, _, quantity in units:
             totals[instrument] = totals.get(instrument, 0) + quantity
@@ -398,14 +407,12 @@ class Registry:
         ]
 
     # ------------------------------------------------------------------ state
-    def file_records(self) -> list[RegistryFileRecord]:
-        return [msgspec.structs.replace(r) for _, r in sorted(self.files.items())]
+    def state(self) -> RegistryState:
+        return RegistryState(
+            compliance=[msgspec.structs.replace(r) for _, r in sorted(self.compliance.items())],
+            registry_files=[msgspec.structs.replace(r) for _, r in sorted(self.files.items())],
+        )
 
-    def restore_files(self, records: list[RegistryFileRecord]) -> None:
-        self.files = {(r.operation, r.sha256): msgspec.structs.replace(r) for r in records}
-
-    def records(self) -> list[ComplianceRecord]:
-        return [msgspec.structs.replace(r) for _, r in sorted(self.compliance.items())]
-
-    def restore(self, records: list[ComplianceRecord]) -> None:
-        self.compliance = {(r.account, r.compliance_year): msgspec.structs.replace(r) for r in records}
+    def restore(self, state: RegistryState) -> None:
+        self.compliance = {(r.account, r.compliance_year): msgspec.structs.replace(r) for r in state.compliance}
+        self.files = {(r.operation, r.sha256): msgspec.structs.replace(r) for r in state.registry_files}

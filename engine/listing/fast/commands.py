@@ -7,6 +7,33 @@ the same order, so the first failing check decides the reject code, as in the re
 from __future__ import annotations
 
 from engine.listing.fast import ladder
+from engine.listing.fast.event_columns import (
+    ACCEPTED_ACCOUNT,
+    ACCEPTED_CLIENT_ORDER_ID,
+    ACCEPTED_FROZEN_CASH,
+    ACCEPTED_FROZEN_QUANTITY,
+    ACCEPTED_INSTRUMENT,
+    ACCEPTED_ORDER_ID,
+    ACCEPTED_ORDER_TYPE,
+    ACCEPTED_PRICE,
+    ACCEPTED_QUANTITY,
+    ACCEPTED_SIDE,
+    ALL_CANCELLED_CANCELLED,
+    ALL_CANCELLED_REASON,
+    AMENDED_ACCOUNT,
+    AMENDED_FROZEN_CASH_CHANGE,
+    AMENDED_FROZEN_QUANTITY_CHANGE,
+    AMENDED_INSTRUMENT,
+    AMENDED_ORDER_ID,
+    AMENDED_PRICE,
+    AMENDED_PRIORITY_KEPT,
+    AMENDED_QUANTITY,
+    EV_ACCEPTED,
+    EV_ALL_CANCELLED,
+    EV_AMENDED,
+    EV_ORDER_REJECTED,
+    EV_REQUEST_REJECTED,
+)
 from engine.listing.fast.jit import inlined_kernel, kernel
 from engine.listing.fast.kernels import (
     AMEND_NO_CHANGE,
@@ -26,11 +53,10 @@ from engine.listing.fast.kernels import (
     check_price,
     check_quantity,
     emit,
-    emit4,
     execute,
-    fee_for,
     free_slot,
-    release_cash,
+    refuse,
+    reject,
 )
 from engine.listing.fast.layout import (
     ALL_INSTRUMENTS,
@@ -46,17 +72,7 @@ from engine.listing.fast.layout import (
     CMD_NEW,
     CMD_PYTHON,
     DISCONNECT,
-    E_F,
-    EV_ACCEPTED,
-    EV_ALL_CANCELLED,
-    EV_AMENDED,
-    EV_ORDER_REJECTED,
-    EV_REQUEST_REJECTED,
     EXPIRED,
-    H_AVAIL,
-    H_FROZEN,
-    K_AVAIL,
-    K_FROZEN,
     L_HEAD,
     MARKET_FIVE_CANCEL,
     O_ACCT,
@@ -80,8 +96,11 @@ from engine.listing.fast.layout import (
     P_NEXT_ORDER,
     P_RATE,
     P_STOPPED,
-    P_TRADES_N,
     R_OPEN_BUYS,
+    REASON_1,
+    REASON_2,
+    REASON_3,
+    REASON_CODE,
     SELL,
     STOP_EVENTS,
     STOP_IDS,
@@ -102,12 +121,14 @@ from engine.listing.fast.layout import (
     X_STP,
     X_TYPE,
 )
+from settlement.arrays import H_AVAIL, K_AVAIL
+from settlement.kernels import fee_for, freeze_allowances, freeze_cash, release_allowances, release_cash
 
 
 @inlined_kernel
 def new_order(
     cmds: Arr, i: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, account_codes: Arr,
-    ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
+    ids: Arr, free: Arr, coids: Arr, trades: Arr, trade_count: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
 ) -> None:  # fmt: skip
     account, instr = cmds[X_ACCT, i], cmds[X_INSTR, i]
     freeze_price = needed = 0
@@ -116,42 +137,45 @@ def new_order(
     market = kind >= MARKET_FIVE_CANCEL
     clear(reason)
     if account < 0:
-        reason[0] = UNKNOWN_ACCOUNT
+        reason[REASON_CODE] = UNKNOWN_ACCOUNT
     elif account_codes[account]:
-        reason[0] = account_codes[account]  # prohibited, closed, or a kind that cannot trade
+        reason[REASON_CODE] = account_codes[account]  # prohibited, closed, or a kind that cannot trade
     elif instr < 0:
-        reason[0] = UNKNOWN_INSTRUMENT
+        reason[REASON_CODE] = UNKNOWN_INSTRUMENT
     elif cmds[X_COID_LEN, i] == 0 or cmds[X_COID_LEN, i] > params[P_COID_MAX]:
-        reason[0], reason[1], reason[2] = INVALID_CLIENT_ORDER_ID, cmds[X_COID_LEN, i], params[P_COID_MAX]
+        refuse(reason, INVALID_CLIENT_ORDER_ID, cmds[X_COID_LEN, i], params[P_COID_MAX], 0)
     elif coids[cmds[X_COID, i]]:
-        reason[0] = DUPLICATE_CLIENT_ORDER_ID
+        reason[REASON_CODE] = DUPLICATE_CLIENT_ORDER_ID
     elif check_open(books, params, instr, reason) and check_quantity(books, params, instr, quantity, quantity, reason):
         if market:
             if price != 0:
-                reason[0], reason[1], reason[2] = INVALID_PRICE, price, kind
+                refuse(reason, INVALID_PRICE, price, kind, 0)
         else:
             check_price(books, instr, price, reason)
-    if reason[0] == 0:
+    if reason[REASON_CODE] == 0:
         # the freezes (Listing._freeze)
         if side == BUY:
             if check_position(holdings, risk, account, instr, quantity, reason):
                 freeze_price = books[instr, B_UPPER] if market else price
                 value = freeze_price * quantity
                 needed = value + fee_for(value, params[P_RATE])
-                if needed > cash[account, K_AVAIL]:
-                    reason[0], reason[1], reason[2] = INSUFFICIENT_FUNDS, needed, cash[account, K_AVAIL]
-                else:
-                    cash[account, K_AVAIL] -= needed
-                    cash[account, K_FROZEN] += needed
+                if freeze_cash(cash, account, needed):
                     risk[account, instr, R_OPEN_BUYS] += quantity
-        else:
-            if quantity > holdings[account, instr, H_AVAIL]:
-                reason[0], reason[1], reason[2] = INSUFFICIENT_HOLDINGS, quantity, holdings[account, instr, H_AVAIL]
-            else:
-                holdings[account, instr, H_AVAIL] -= quantity
-                holdings[account, instr, H_FROZEN] += quantity
-    if reason[0]:
-        emit4(events, count, EV_ORDER_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+                else:
+                    refuse(reason, INSUFFICIENT_FUNDS, needed, cash[account, K_AVAIL], 0)
+        elif not freeze_allowances(holdings, account, instr, quantity):
+            refuse(reason, INSUFFICIENT_HOLDINGS, quantity, holdings[account, instr, H_AVAIL], 0)
+    if reason[REASON_CODE]:
+        reject(
+            events,
+            count,
+            EV_ORDER_REJECTED,
+            i,
+            reason[REASON_CODE],
+            reason[REASON_1],
+            reason[REASON_2],
+            reason[REASON_3],
+        )
         return
     top = params[P_FREE_TOP] - 1
     params[P_FREE_TOP] = top
@@ -175,26 +199,26 @@ def new_order(
     orders[slot, O_TVALUE] = 0
     orders[slot, O_COID] = cmds[X_COID, i]
     row = emit(events, count, EV_ACCEPTED, i)
-    events[row, E_F] = order_id
-    events[row, E_F + 1] = account
-    events[row, E_F + 2] = instr
-    events[row, E_F + 3] = side
-    events[row, E_F + 4] = kind
-    events[row, E_F + 5] = price
-    events[row, E_F + 6] = quantity
-    events[row, E_F + 7] = orders[slot, O_FCASH]
-    events[row, E_F + 8] = orders[slot, O_FQTY]
-    events[row, E_F + 9] = cmds[X_COID, i]
-    execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
+    events[row, ACCEPTED_ORDER_ID] = order_id
+    events[row, ACCEPTED_ACCOUNT] = account
+    events[row, ACCEPTED_INSTRUMENT] = instr
+    events[row, ACCEPTED_CLIENT_ORDER_ID] = cmds[X_COID, i]
+    events[row, ACCEPTED_SIDE] = side
+    events[row, ACCEPTED_ORDER_TYPE] = kind
+    events[row, ACCEPTED_PRICE] = price
+    events[row, ACCEPTED_QUANTITY] = quantity
+    events[row, ACCEPTED_FROZEN_CASH] = orders[slot, O_FCASH]
+    events[row, ACCEPTED_FROZEN_QUANTITY] = orders[slot, O_FQTY]
+    execute(orders, levels, books, cash, holdings, risk, ids, free, trades, trade_count, events, params, count, i, slot)
 
 
 @kernel
 def clear(reason: Arr) -> None:
     """Zero the four integers of a reject's scratch (``reason[:] = 0`` compiles to a call to memset)."""
-    reason[0] = 0
-    reason[1] = 0
-    reason[2] = 0
-    reason[3] = 0
+    reason[REASON_CODE] = 0
+    reason[REASON_1] = 0
+    reason[REASON_2] = 0
+    reason[REASON_3] = 0
 
 
 @kernel
@@ -223,7 +247,7 @@ def cancel_order(
     # Cancels are accepted in every session and while halted (docs/RULES_COVERAGE.md "Listing trading").
     slot = find(orders, ids, params, cmds[X_ORDER_ID, i], cmds[X_ACCT, i])
     if slot < 0:
-        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, cmds[X_ORDER_ID, i], 0, 0)
+        reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, 0, 0, 0)
         return
     take_off(orders, levels, books, params, slot)
     cancel(orders, cash, holdings, risk, events, params, count, i, slot, USER)
@@ -241,10 +265,10 @@ def cancel_all(
     either layout of the batch (numba specialises a kernel on each array layout it is passed).
     """
     if account < 0:
-        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
+        reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ACCOUNT, 0, 0, 0)
         return
     if named == -1:
-        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
+        reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_INSTRUMENT, 0, 0, 0)
         return
     reason = DISCONNECT if lost_session else USER
     cancelled = 0
@@ -260,17 +284,20 @@ def cancel_all(
                 cancel(orders, cash, holdings, risk, events, params, count, i, slot, reason)
                 free_slot(orders, ids, free, params, slot)
                 cancelled += 1
-    emit4(events, count, EV_ALL_CANCELLED, i, account, named, cancelled, reason)
+    row = emit(events, count, EV_ALL_CANCELLED, i)  # its account and instrument: the command's
+    events[row, ALL_CANCELLED_CANCELLED] = cancelled
+    events[row, ALL_CANCELLED_REASON] = reason
 
 
 @kernel
 def amend_order(
     i: int, order_id: int, sender: int, price: int, quantity: int, orders: Arr, levels: Arr, books: Arr, cash: Arr,
-    holdings: Arr, risk: Arr, ids: Arr, free: Arr, trades: Arr, events: Arr, params: Arr, count: Arr, reason: Arr,
+    holdings: Arr, risk: Arr, ids: Arr, free: Arr, trades: Arr, trade_count: Arr, events: Arr, params: Arr, count: Arr,
+    reason: Arr,
 ) -> None:  # fmt: skip
     slot = find(orders, ids, params, order_id, sender)
     if slot < 0:
-        emit4(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, order_id, 0, 0)
+        reject(events, count, EV_REQUEST_REJECTED, i, UNKNOWN_ORDER, 0, 0, 0)
         return
     account, instr, leaves = orders[slot, O_ACCT], orders[slot, O_INSTR], orders[slot, O_LEAVES]
     clear(reason)
@@ -281,12 +308,21 @@ def amend_order(
         and price == orders[slot, O_PRICE]
         and quantity == leaves
     ):
-        reason[0], reason[1], reason[2] = AMEND_NO_CHANGE, price, quantity
+        refuse(reason, AMEND_NO_CHANGE, price, quantity, 0)
     cash_before, quantity_before = orders[slot, O_FCASH], orders[slot, O_FQTY]
-    if reason[0] == 0:
+    if reason[REASON_CODE] == 0:
         refreeze(orders, cash, holdings, risk, params, slot, price, quantity, reason)
-    if reason[0]:
-        emit4(events, count, EV_REQUEST_REJECTED, i, reason[0], reason[1], reason[2], reason[3])
+    if reason[REASON_CODE]:
+        reject(
+            events,
+            count,
+            EV_REQUEST_REJECTED,
+            i,
+            reason[REASON_CODE],
+            reason[REASON_1],
+            reason[REASON_2],
+            reason[REASON_3],
+        )
         return
     kept = price == orders[slot, O_PRICE] and quantity < leaves
     if kept:
@@ -297,16 +333,18 @@ def amend_order(
         orders[slot, O_PRICE] = price
         orders[slot, O_LEAVES] = quantity
     row = emit(events, count, EV_AMENDED, i)
-    events[row, E_F] = order_id
-    events[row, E_F + 1] = account
-    events[row, E_F + 2] = instr
-    events[row, E_F + 3] = orders[slot, O_PRICE]
-    events[row, E_F + 4] = orders[slot, O_LEAVES]
-    events[row, E_F + 5] = 1 if kept else 0
-    events[row, E_F + 6] = orders[slot, O_FCASH] - cash_before
-    events[row, E_F + 7] = orders[slot, O_FQTY] - quantity_before
+    events[row, AMENDED_ORDER_ID] = order_id
+    events[row, AMENDED_ACCOUNT] = account
+    events[row, AMENDED_INSTRUMENT] = instr
+    events[row, AMENDED_PRICE] = orders[slot, O_PRICE]
+    events[row, AMENDED_QUANTITY] = orders[slot, O_LEAVES]
+    events[row, AMENDED_PRIORITY_KEPT] = 1 if kept else 0
+    events[row, AMENDED_FROZEN_CASH_CHANGE] = orders[slot, O_FCASH] - cash_before
+    events[row, AMENDED_FROZEN_QUANTITY_CHANGE] = orders[slot, O_FQTY] - quantity_before
     if not kept:
-        execute(orders, levels, books, cash, holdings, risk, ids, free, trades, events, params, count, i, slot)
+        execute(
+            orders, levels, books, cash, holdings, risk, ids, free, trades, trade_count, events, params, count, i, slot
+        )  # fmt: skip
 
 
 @kernel
@@ -317,15 +355,11 @@ def refreeze(
     account, instr = orders[slot, O_ACCT], orders[slot, O_INSTR]
     if orders[slot, O_SIDE] != BUY:
         extra = quantity - orders[slot, O_FQTY]
-        if extra > 0:
-            if extra > holdings[account, instr, H_AVAIL]:
-                reason[0], reason[1], reason[2] = INSUFFICIENT_HOLDINGS, extra, holdings[account, instr, H_AVAIL]
-                return
-            holdings[account, instr, H_AVAIL] -= extra
-            holdings[account, instr, H_FROZEN] += extra
-        elif extra < 0:
-            holdings[account, instr, H_FROZEN] += extra
-            holdings[account, instr, H_AVAIL] -= extra
+        if extra > 0 and not freeze_allowances(holdings, account, instr, extra):
+            refuse(reason, INSUFFICIENT_HOLDINGS, extra, holdings[account, instr, H_AVAIL], 0)
+            return
+        if extra < 0:
+            release_allowances(holdings, account, instr, -extra)
         orders[slot, O_FQTY] = quantity
         return
     leaves = orders[slot, O_LEAVES]
@@ -334,26 +368,23 @@ def refreeze(
     old_freeze_price = orders[slot, O_FREEZE]
     orders[slot, O_FREEZE] = price
     extra = cash_needed(orders, slot, quantity, params[P_RATE]) - orders[slot, O_FCASH]
-    if extra > 0:
-        if extra > cash[account, K_AVAIL]:
-            orders[slot, O_FREEZE] = old_freeze_price
-            reason[0], reason[1], reason[2] = INSUFFICIENT_FUNDS, extra, cash[account, K_AVAIL]
-            return
-        cash[account, K_AVAIL] -= extra
-        cash[account, K_FROZEN] += extra
-    elif extra < 0:
+    if extra > 0 and not freeze_cash(cash, account, extra):
+        orders[slot, O_FREEZE] = old_freeze_price
+        refuse(reason, INSUFFICIENT_FUNDS, extra, cash[account, K_AVAIL], 0)
+        return
+    if extra < 0:
         release_cash(cash, account, -extra)
     orders[slot, O_FCASH] += extra
     risk[account, instr, R_OPEN_BUYS] += quantity - leaves
 
 
 @kernel
-def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr) -> int:
+def room(cmds: Arr, i: int, ids: Arr, trades: Arr, trade_count: Arr, events: Arr, params: Arr, count: Arr) -> int:
     """0 when the arrays can take command ``i`` in the worst case, else the STOP_* reason."""
     live = params[P_LIVE]
     if count[0] + live + 4 > events.shape[0]:
         return STOP_EVENTS
-    if params[P_TRADES_N] + live + 1 > trades.shape[0]:
+    if trade_count[0] + live + 1 > trades.shape[0]:
         return STOP_TRADES
     if cmds[X_KIND, i] == CMD_NEW:
         if params[P_FREE_TOP] < 1:
@@ -366,8 +397,8 @@ def room(cmds: Arr, i: int, ids: Arr, trades: Arr, events: Arr, params: Arr, cou
 @kernel
 def run_batch(
     cmds: Arr, start: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr,
-    account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr,
-    first_event: Arr, reason: Arr,
+    account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, trade_count: Arr, events: Arr, params: Arr,
+    count: Arr, first_event: Arr, reason: Arr,
 ) -> int:  # fmt: skip
     """Apply commands ``start`` on; return the index of the first command not applied.
 
@@ -389,21 +420,21 @@ def run_batch(
         if kind == CMD_PYTHON:
             params[P_STOPPED] = STOP_PYTHON
             return i
-        stop = room(cmds, i, ids, trades, events, params, count)
+        stop = room(cmds, i, ids, trades, trade_count, events, params, count)
         if stop:
             params[P_STOPPED] = stop
             return i
         if kind == CMD_NEW:
             new_order(
                 cmds, i, orders, levels, books, cash, holdings, risk, account_codes, ids, free, coids, trades,
-                events, params, count, reason,
+                trade_count, events, params, count, reason,
             )  # fmt: skip
         elif kind == CMD_CANCEL:
             cancel_order(cmds, i, orders, levels, books, cash, holdings, risk, ids, free, events, params, count)
         elif kind == CMD_AMEND:
             amend_order(
                 i, cmds[X_ORDER_ID, i], cmds[X_ACCT, i], cmds[X_PRICE, i], cmds[X_QTY, i], orders, levels, books,
-                cash, holdings, risk, ids, free, trades, events, params, count, reason,
+                cash, holdings, risk, ids, free, trades, trade_count, events, params, count, reason,
             )  # fmt: skip
         elif kind == CMD_CANCEL_ALL:
             cancel_all(

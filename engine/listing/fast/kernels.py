@@ -4,7 +4,9 @@
 ``engine.listing.Listing`` does — the same checks in the same order, the same freezes, matching,
 DvP moves, fees and events — and writes each event as one fixed-layout record
 (``engine.listing.fast.layout``). The reference listing is the specification; the differential tests
-hold the two to identical events and state hashes.
+hold the two to identical events and state hashes. The kernels read balances for their checks but
+change them only through the ledger's numba form (``settlement.kernels``), as the reference book
+does through its Python API.
 
 Before each command the kernel makes sure the arrays have room for the worst case of that
 command (an event and a trade per resting order); when they do not, it stops *between* commands,
@@ -17,6 +19,44 @@ from __future__ import annotations
 import numpy as np
 
 from engine.listing.fast import ladder
+from engine.listing.fast.event_columns import (
+    CANCELLED_ACCOUNT,
+    CANCELLED_CANCELLED_QUANTITY,
+    CANCELLED_INSTRUMENT,
+    CANCELLED_ORDER_ID,
+    CANCELLED_REASON,
+    CANCELLED_RELEASED_CASH,
+    CANCELLED_RELEASED_QUANTITY,
+    CONVERTED_ACCOUNT,
+    CONVERTED_INSTRUMENT,
+    CONVERTED_ORDER_ID,
+    CONVERTED_PRICE,
+    CONVERTED_QUANTITY,
+    CONVERTED_RELEASED_CASH,
+    E_CMD,
+    E_KIND,
+    EV_CANCELLED,
+    EV_CONVERTED,
+    EV_TRADE,
+    REJECT_CODE,
+    REJECT_CONTEXT_1,
+    REJECT_CONTEXT_2,
+    REJECT_CONTEXT_3,
+    TRADE_AGGRESSOR,
+    TRADE_BUY_ACCOUNT,
+    TRADE_BUY_FEE,
+    TRADE_BUY_LEAVES,
+    TRADE_BUY_ORDER_ID,
+    TRADE_BUY_RELEASED_CASH,
+    TRADE_INSTRUMENT,
+    TRADE_PRICE,
+    TRADE_QUANTITY,
+    TRADE_SELL_ACCOUNT,
+    TRADE_SELL_FEE,
+    TRADE_SELL_LEAVES,
+    TRADE_SELL_ORDER_ID,
+    TRADE_TRADE_ID,
+)
 from engine.listing.fast.jit import inlined_kernel, kernel
 from engine.listing.fast.layout import (
     B_ASK_BASE,
@@ -39,22 +79,8 @@ from engine.listing.fast.layout import (
     BUY,
     CANCEL_BOTH,
     CANCEL_INCOMING,
-    E_CMD,
-    E_F,
-    E_KIND,
-    EV_CANCELLED,
-    EV_CONVERTED,
-    EV_TRADE,
     FOK_UNFILLED,
-    H_AVAIL,
-    H_COMPLIANCE,
-    H_FROZEN,
-    H_RESTRICTED,
     IOC_REMAINDER,
-    K_AVAIL,
-    K_FROZEN,
-    K_PROCEEDS,
-    K_RELEASED,
     L_HEAD,
     LIMIT,
     LIMIT_FOK,
@@ -77,7 +103,6 @@ from engine.listing.fast.layout import (
     O_TVALUE,
     O_TYPE,
     P_FEE_ACCT,
-    P_FEES_TODAY,
     P_FREE_TOP,
     P_ID_BASE,
     P_LEVELS,
@@ -89,21 +114,18 @@ from engine.listing.fast.layout import (
     P_OPEN,
     P_RATE,
     P_SESSION,
-    P_TRADES_N,
     R_LIMIT,
     R_OPEN_BUYS,
+    REASON_1,
+    REASON_2,
+    REASON_3,
+    REASON_CODE,
     SELF_TRADE,
     SELL,
-    T_BUY_FEE,
-    T_BUYER,
-    T_ID,
-    T_INSTR,
-    T_PRICE,
-    T_QTY,
-    T_SELL_FEE,
-    T_SELLER,
 )
 from engine.messages.reject import Reject
+from settlement.arrays import H_AVAIL, H_COMPLIANCE, H_FROZEN, H_RESTRICTED
+from settlement.kernels import fee_for, release_allowances, release_cash, settle_trade
 
 # Reject codes as plain integers: numba freezes module-level ints into the compiled code.
 UNKNOWN_ACCOUNT = int(Reject.UNKNOWN_ACCOUNT)
@@ -124,14 +146,7 @@ POSITION_LIMIT = int(Reject.POSITION_LIMIT)
 UNKNOWN_ORDER = int(Reject.UNKNOWN_ORDER)
 AMEND_NO_CHANGE = int(Reject.AMEND_NO_CHANGE)
 
-PPM = 1_000_000
 Arr = np.ndarray
-
-
-@kernel
-def fee_for(value: int, rate_ppm: int) -> int:
-    """``settlement.ledger.fee_for``: value × rate, half-up to the fen."""
-    return (value * rate_ppm + PPM // 2) // PPM
 
 
 @kernel
@@ -154,21 +169,28 @@ def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
     return row
 
 
+@inlined_kernel
+def refuse(reason: Arr, code: int, context_1: int, context_2: int, context_3: int) -> None:
+    """Note the reject a check found in the kernels' scratch (``REASON_*``): its code and context."""
+    reason[REASON_CODE] = code
+    reason[REASON_1] = context_1
+    reason[REASON_2] = context_2
+    reason[REASON_3] = context_3
+
+
 @kernel
-def emit4(events: np.ndarray, count: np.ndarray, kind: int, cmd: int, f0: int, f1: int, f2: int, f3: int) -> None:
-    """A record of four fields: a reject (code and three of context) or a mass cancel's summary."""
+def reject(
+    events: Arr, count: Arr, kind: int, cmd: int, code: int, context_1: int, context_2: int, context_3: int
+) -> None:
+    """A reject record (EV_ORDER_REJECTED or EV_REQUEST_REJECTED): its code and the integers of its context.
+
+    ``engine.messages.reject.LISTING_CONTEXT`` says which integers each code carries, in order.
+    """
     row = emit(events, count, kind, cmd)
-    events[row, E_F] = f0
-    events[row, E_F + 1] = f1
-    events[row, E_F + 2] = f2
-    events[row, E_F + 3] = f3
-
-
-@kernel
-def release_cash(cash: np.ndarray, account: int, amount: int) -> None:
-    cash[account, K_FROZEN] -= amount
-    cash[account, K_AVAIL] += amount
-    cash[account, K_RELEASED] += amount
+    events[row, REJECT_CODE] = code
+    events[row, REJECT_CONTEXT_1] = context_1
+    events[row, REJECT_CONTEXT_2] = context_2
+    events[row, REJECT_CONTEXT_3] = context_3
 
 
 @kernel
@@ -204,17 +226,16 @@ def cancel(
         release_cash(cash, account, released_cash)
         orders[slot, O_FCASH] = 0
     if released_quantity:
-        holdings[account, instr, H_FROZEN] -= released_quantity
-        holdings[account, instr, H_AVAIL] += released_quantity
+        release_allowances(holdings, account, instr, released_quantity)
         orders[slot, O_FQTY] = 0
     row = emit(events, count, EV_CANCELLED, cmd)
-    events[row, E_F] = orders[slot, O_ID]
-    events[row, E_F + 1] = account
-    events[row, E_F + 2] = instr
-    events[row, E_F + 3] = reason
-    events[row, E_F + 4] = orders[slot, O_LEAVES]
-    events[row, E_F + 5] = released_cash
-    events[row, E_F + 6] = released_quantity
+    events[row, CANCELLED_ORDER_ID] = orders[slot, O_ID]
+    events[row, CANCELLED_ACCOUNT] = account
+    events[row, CANCELLED_INSTRUMENT] = instr
+    events[row, CANCELLED_REASON] = reason
+    events[row, CANCELLED_CANCELLED_QUANTITY] = orders[slot, O_LEAVES]
+    events[row, CANCELLED_RELEASED_CASH] = released_cash
+    events[row, CANCELLED_RELEASED_QUANTITY] = released_quantity
     orders[slot, O_LEAVES] = 0
 
 
@@ -233,6 +254,7 @@ def trade(
     holdings: Arr,
     risk: Arr,
     trades: Arr,
+    trade_count: Arr,
     events: Arr,
     params: Arr,
     count: Arr,
@@ -258,24 +280,10 @@ def trade(
     buy_fee = fee_increment(orders, buy, value, rate)
     sell_fee = fee_increment(orders, sell, value, rate)
     trade_id = params[P_NEXT_TRADE]
-    # DvP: both legs and both fees in one step (settlement.ledger.Ledger.settle_trade)
-    cash[buyer, K_FROZEN] -= value + buy_fee
-    cash[seller, K_AVAIL] += value - sell_fee
-    cash[seller, K_PROCEEDS] += value - sell_fee
-    fee_account = params[P_FEE_ACCT]
-    cash[fee_account, K_AVAIL] += buy_fee + sell_fee
-    holdings[seller, instr, H_FROZEN] -= quantity
-    holdings[buyer, instr, H_RESTRICTED] += quantity
-    t = params[P_TRADES_N]
-    params[P_TRADES_N] = t + 1
-    trades[t, T_ID] = trade_id
-    trades[t, T_INSTR] = instr
-    trades[t, T_PRICE] = price
-    trades[t, T_QTY] = quantity
-    trades[t, T_BUYER] = buyer
-    trades[t, T_SELLER] = seller
-    trades[t, T_BUY_FEE] = buy_fee
-    trades[t, T_SELL_FEE] = sell_fee
+    settle_trade(
+        cash, holdings, trades, trade_count, params[P_FEE_ACCT], trade_id, buyer, seller, instr, price, quantity,
+        buy_fee, sell_fee,
+    )  # fmt: skip
     risk[buyer, instr, R_OPEN_BUYS] -= quantity
     orders[buy, O_FCASH] -= value + buy_fee
     orders[sell, O_FQTY] -= quantity
@@ -295,22 +303,21 @@ def trade(
     books[instr, B_VOLUME] += quantity
     books[instr, B_TURNOVER] += value
     books[instr, B_TRADES] += 1
-    params[P_FEES_TODAY] += buy_fee + sell_fee
     row = emit(events, count, EV_TRADE, cmd)
-    events[row, E_F] = trade_id
-    events[row, E_F + 1] = instr
-    events[row, E_F + 2] = price
-    events[row, E_F + 3] = quantity
-    events[row, E_F + 4] = orders[incoming, O_SIDE]
-    events[row, E_F + 5] = orders[buy, O_ID]
-    events[row, E_F + 6] = orders[sell, O_ID]
-    events[row, E_F + 7] = buyer
-    events[row, E_F + 8] = seller
-    events[row, E_F + 9] = buy_fee
-    events[row, E_F + 10] = sell_fee
-    events[row, E_F + 11] = buy_leaves
-    events[row, E_F + 12] = orders[sell, O_LEAVES]
-    events[row, E_F + 13] = released
+    events[row, TRADE_TRADE_ID] = trade_id
+    events[row, TRADE_INSTRUMENT] = instr
+    events[row, TRADE_PRICE] = price
+    events[row, TRADE_QUANTITY] = quantity
+    events[row, TRADE_AGGRESSOR] = orders[incoming, O_SIDE]
+    events[row, TRADE_BUY_ORDER_ID] = orders[buy, O_ID]
+    events[row, TRADE_SELL_ORDER_ID] = orders[sell, O_ID]
+    events[row, TRADE_BUY_ACCOUNT] = buyer
+    events[row, TRADE_SELL_ACCOUNT] = seller
+    events[row, TRADE_BUY_FEE] = buy_fee
+    events[row, TRADE_SELL_FEE] = sell_fee
+    events[row, TRADE_BUY_LEAVES] = buy_leaves
+    events[row, TRADE_SELL_LEAVES] = orders[sell, O_LEAVES]
+    events[row, TRADE_BUY_RELEASED_CASH] = released
     params[P_NEXT_TRADE] = trade_id + 1
 
 
@@ -325,6 +332,7 @@ def match(
     ids: Arr,
     free: Arr,
     trades: Arr,
+    trade_count: Arr,
     events: Arr,
     params: Arr,
     count: Arr,
@@ -385,6 +393,7 @@ def match(
                     holdings,
                     risk,
                     trades,
+                    trade_count,
                     events,
                     params,
                     count,
@@ -417,6 +426,7 @@ def execute(
     ids: Arr,
     free: Arr,
     trades: Arr,
+    trade_count: Arr,
     events: Arr,
     params: Arr,
     count: Arr,
@@ -446,6 +456,7 @@ def execute(
         ids,
         free,
         trades,
+        trade_count,
         events,
         params,
         count,
@@ -505,25 +516,25 @@ def convert(
             orders[slot, O_FCASH] -= released
     rest(orders, levels, books, params, slot)
     row = emit(events, count, EV_CONVERTED, cmd)
-    events[row, E_F] = orders[slot, O_ID]
-    events[row, E_F + 1] = orders[slot, O_ACCT]
-    events[row, E_F + 2] = orders[slot, O_INSTR]
-    events[row, E_F + 3] = price
-    events[row, E_F + 4] = orders[slot, O_LEAVES]
-    events[row, E_F + 5] = released
+    events[row, CONVERTED_ORDER_ID] = orders[slot, O_ID]
+    events[row, CONVERTED_ACCOUNT] = orders[slot, O_ACCT]
+    events[row, CONVERTED_INSTRUMENT] = orders[slot, O_INSTR]
+    events[row, CONVERTED_PRICE] = price
+    events[row, CONVERTED_QUANTITY] = orders[slot, O_LEAVES]
+    events[row, CONVERTED_RELEASED_CASH] = released
 
 
 @kernel
 def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.ndarray) -> bool:
     """Listing._check_trading_open: fills ``reason`` (code, c1, c2, c3) and returns False if closed."""
     if not params[P_OPEN]:
-        reason[0], reason[1] = MARKET_CLOSED, params[P_SESSION]
+        refuse(reason, MARKET_CLOSED, params[P_SESSION], 0, 0)
         return False
     if params[P_MARKET_HALTED]:
-        reason[0] = MARKET_HALTED
+        reason[REASON_CODE] = MARKET_HALTED
         return False
     if books[instr, B_HALTED]:
-        reason[0], reason[1] = INSTRUMENT_HALTED, instr
+        refuse(reason, INSTRUMENT_HALTED, instr, 0, 0)
         return False
     return True
 
@@ -531,11 +542,11 @@ def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.nda
 @kernel
 def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: int, reason: Arr) -> bool:
     if not params[P_MIN_Q] <= quantity <= params[P_MAX_Q] or total > params[P_MAX_Q]:
-        reason[0], reason[1], reason[2], reason[3] = QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q]
+        refuse(reason, QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q])
         return False
     lot = books[instr, B_LOT]
     if lot != 1 and quantity % lot:  # a lot of one needs no division
-        reason[0], reason[1], reason[2] = INVALID_LOT, quantity, books[instr, B_LOT]
+        refuse(reason, INVALID_LOT, quantity, books[instr, B_LOT], 0)
         return False
     return True
 
@@ -543,19 +554,14 @@ def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: in
 @inlined_kernel
 def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -> bool:
     if price <= 0:
-        reason[0], reason[1] = INVALID_PRICE, price
+        refuse(reason, INVALID_PRICE, price, 0, 0)
         return False
     tick = books[instr, B_TICK]
     if tick != 1 and price % tick:
-        reason[0], reason[1], reason[2] = INVALID_TICK, price, books[instr, B_TICK]
+        refuse(reason, INVALID_TICK, price, books[instr, B_TICK], 0)
         return False
     if not books[instr, B_LOWER] <= price <= books[instr, B_UPPER]:
-        reason[0], reason[1], reason[2], reason[3] = (
-            PRICE_OUT_OF_BAND,
-            price,
-            books[instr, B_LOWER],
-            books[instr, B_UPPER],
-        )
+        refuse(reason, PRICE_OUT_OF_BAND, price, books[instr, B_LOWER], books[instr, B_UPPER])
         return False
     return True
 
@@ -574,6 +580,6 @@ def check_position(holdings: Arr, risk: Arr, account: int, instr: int, quantity:
         + risk[account, instr, R_OPEN_BUYS]
     )
     if position + quantity > limit:
-        reason[0], reason[1], reason[2], reason[3] = POSITION_LIMIT, position, quantity, limit
+        refuse(reason, POSITION_LIMIT, position, quantity, limit)
         return False
     return True

@@ -9,62 +9,38 @@ be absent.
 
 from __future__ import annotations
 
-from settlement.arrays import (  # re-exported: the kernels index the ledger's arrays with them
-    CASH_FIELDS as CASH_FIELDS,
+from engine.listing.fast.event_columns import (  # re-exported: every reader of records uses them
+    E_CMD as E_CMD,
 )
-from settlement.arrays import (
-    H_AVAIL as H_AVAIL,
+from engine.listing.fast.event_columns import (
+    E_KIND as E_KIND,
 )
-from settlement.arrays import (
-    H_COMPLIANCE as H_COMPLIANCE,
+from engine.listing.fast.event_columns import (
+    EV_ACCEPTED as EV_ACCEPTED,
 )
-from settlement.arrays import (
-    H_FROZEN as H_FROZEN,
+from engine.listing.fast.event_columns import (
+    EV_ALL_CANCELLED as EV_ALL_CANCELLED,
 )
-from settlement.arrays import (
-    H_RESTRICTED as H_RESTRICTED,
+from engine.listing.fast.event_columns import (
+    EV_AMENDED as EV_AMENDED,
 )
-from settlement.arrays import (
-    HOLDING_FIELDS as HOLDING_FIELDS,
+from engine.listing.fast.event_columns import (
+    EV_CANCELLED as EV_CANCELLED,
 )
-from settlement.arrays import (
-    K_AVAIL as K_AVAIL,
+from engine.listing.fast.event_columns import (
+    EV_CONVERTED as EV_CONVERTED,
 )
-from settlement.arrays import (
-    K_FROZEN as K_FROZEN,
+from engine.listing.fast.event_columns import (
+    EV_ORDER_REJECTED as EV_ORDER_REJECTED,
 )
-from settlement.arrays import (
-    K_PROCEEDS as K_PROCEEDS,
+from engine.listing.fast.event_columns import (
+    EV_REQUEST_REJECTED as EV_REQUEST_REJECTED,
 )
-from settlement.arrays import (
-    K_RELEASED as K_RELEASED,
+from engine.listing.fast.event_columns import (
+    EV_TRADE as EV_TRADE,
 )
-from settlement.arrays import (
-    T_BUY_FEE as T_BUY_FEE,
-)
-from settlement.arrays import (
-    T_BUYER as T_BUYER,
-)
-from settlement.arrays import (
-    T_ID as T_ID,
-)
-from settlement.arrays import (
-    T_INSTR as T_INSTR,
-)
-from settlement.arrays import (
-    T_PRICE as T_PRICE,
-)
-from settlement.arrays import (
-    T_QTY as T_QTY,
-)
-from settlement.arrays import (
-    T_SELL_FEE as T_SELL_FEE,
-)
-from settlement.arrays import (
-    T_SELLER as T_SELLER,
-)
-from settlement.arrays import (
-    TRADE_FIELDS as TRADE_FIELDS,
+from engine.listing.fast.event_columns import (
+    EVENT_FIELDS as EVENT_FIELDS,
 )
 
 # ---------------------------------------------------------------- enums as the kernels see them
@@ -122,31 +98,32 @@ B_TURNOVER = 17
 B_TRADES = 18
 BOOK_FIELDS = 19
 
+# ---------------------------------------------------------------- reason[REASON_*]: a reject in the making
+# The kernels' scratch while they check a command: the reject code (0: none yet), then the integers
+# of its context in the order ``engine.messages.reject.LISTING_CONTEXT`` declares for the code.
+REASON_CODE, REASON_1, REASON_2, REASON_3 = 0, 1, 2, 3
+REASON_FIELDS = 4
+
 # ---------------------------------------------------------------- params[P_*]: counters and scalar rules
 P_NEXT_ORDER = 0
 P_NEXT_TRADE = 1
-P_FEES_TODAY = 2
-P_FREE_TOP = 3  # free order slots on the ``free`` stack
-P_LIVE = 4  # resting orders in every book
-P_ID_BASE = 5  # the order id at ``ids[0]``
-P_TRADES_N = 6  # rows used in the trade log
-P_OPEN = 7  # 1: a trading day is open and the session is continuous
-P_SESSION = 8
-P_MARKET_HALTED = 9
-P_RATE = 10  # listing fee, parts per million
-P_LEVELS = 11  # levels a best-five market order may reach
-P_MIN_Q = 12
-P_MAX_Q = 13
-P_COID_MAX = 14
-P_FEE_ACCT = 15
-P_STOPPED = 16  # why the last kernel call stopped early (STOP_*), 0 when it ran to the end
-PARAM_FIELDS = 17
+P_FREE_TOP = 2  # free order slots on the ``free`` stack
+P_LIVE = 3  # resting orders in every book
+P_ID_BASE = 4  # the order id at ``ids[0]``
+P_OPEN = 5  # 1: a trading day is open and the session is continuous
+P_SESSION = 6
+P_MARKET_HALTED = 7
+P_RATE = 8  # listing fee, parts per million
+P_LEVELS = 9  # levels a best-five market order may reach
+P_MIN_Q = 10
+P_MAX_Q = 11
+P_COID_MAX = 12
+P_FEE_ACCT = 13
+P_STOPPED = 14  # why the last kernel call stopped early (STOP_*), 0 when it ran to the end
+PARAM_FIELDS = 15
 
 STOP_EVENTS, STOP_TRADES, STOP_SLOTS, STOP_IDS = 1, 2, 3, 4
 STOP_PYTHON = 5  # the next command is not a fast-path command: the boundary applies it in Python
-
-# ---------------------------------------------------------------- balances (settlement owns their layout)
-# cash[account, K_*], holdings[account, instrument, H_*], the trade log[row, T_*]
 
 R_LIMIT, R_OPEN_BUYS = 0, 1  # risk[account, instrument, R_*]: position limit (-1: none), open buys
 RISK_FIELDS = 2
@@ -171,17 +148,5 @@ CMD_PYTHON, CMD_NEW, CMD_CANCEL, CMD_AMEND, CMD_CANCEL_ALL = 0, 1, 2, 3, 4  # CM
 ALL_INSTRUMENTS = -2
 
 # ---------------------------------------------------------------- events[j, E_*]: the fixed-layout event records
-E_KIND = 0
-E_CMD = 1  # index of the command in its batch (-1: an end-of-day expiry)
-E_F = 2  # first field; a record kind uses E_F .. E_F + 13
-EVENT_FIELDS = 16
-
-EV_ACCEPTED = 1  # order_id, account, instrument, side, type, price, quantity, frozen_cash, frozen_quantity
-EV_ORDER_REJECTED = 2  # code, context 1..3
-EV_REQUEST_REJECTED = 3  # code, context 1..3
-EV_TRADE = 4  # trade_id, instrument, price, quantity, aggressor, buy_order, sell_order, buy_account,
-#               sell_account, buy_fee, sell_fee, buy_leaves, sell_leaves, buy_released_cash
-EV_CANCELLED = 5  # order_id, account, instrument, reason, quantity, released_cash, released_quantity
-EV_AMENDED = 6  # order_id, account, instrument, price, quantity, priority_kept, cash_change, quantity_change
-EV_CONVERTED = 7  # order_id, account, instrument, price, quantity, released_cash
-EV_ALL_CANCELLED = 8  # account, instrument (-2: all), cancelled, reason
+# Declared in engine.listing.fast.event_records from the event structs; the columns of each kind
+# (``TRADE_BUY_LEAVES``) are in the generated engine.listing.fast.event_columns.

@@ -1,14 +1,15 @@
 """Listing trading on the fast book: the Python boundary around the kernels.
 
-``FastListing`` answers everything ``engine.listing.Listing`` answers (the exchange, the end of
-day, the gateway and market data use the two alike), but keeps its orders, ladders and counters
-in arrays and applies new orders, cancels, amends and mass cancels with one kernel call per batch
-(``engine.listing.fast.commands.run_batch``). Per call it:
+``FastListing`` is listing trading as ``engine.listing.reference.Listing`` specifies it (both
+extend ``engine.listing.mechanism.ListingTrading``, and nothing outside the package tells them
+apart), but keeps its orders, ladders and counters in arrays and applies new orders, cancels,
+amends and mass cancels with one kernel call per batch (``engine.listing.fast.commands.run_batch``).
+Per call it:
 
 1. turns the commands into a columnar int64 batch (``encode``): names to indices, each client
    order id interned to an integer key per (account, id);
-2. pushes what Python-side commands may have changed since the last call (session, halts, the
-   band, the day's figures, and — after a registry operation — account status and position limits);
+2. pushes what commands of other mechanisms changed since the last call (``resync``: the session,
+   halts, the band, the day's figures, account status and position limits), only when one ran;
 3. runs the kernel, growing an array and calling again whenever the kernel stopped for room;
 4. pulls the day's figures back and hands over the event records, which ``engine.listing.fast.events``
    turns into messages only for whoever asks.
@@ -25,10 +26,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from engine.batch import ReportFailure, decode_or_report
-from engine.config import TRADING_ACCOUNT_KINDS, Account, ExchangeConfig, Instrument
+from engine.batch import CommandBatch, EventBatch, ReportFailure, decode_or_report
+from engine.config import TRADING_ACCOUNT_KINDS
 from engine.listing.book import BookInvariantError
-from engine.listing.daily import InstrumentDay
 from engine.listing.fast import commands, ladder
 from engine.listing.fast.encode import encode
 from engine.listing.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
@@ -50,6 +50,8 @@ from engine.listing.fast.layout import (
     BOOK_FIELDS,
     CMD_PYTHON,
     EVENT_FIELDS,
+    L_HEAD,
+    L_TAIL,
     LEVEL_FIELDS,
     O_ACCT,
     O_COID,
@@ -68,7 +70,6 @@ from engine.listing.fast.layout import (
     ORDER_FIELDS,
     P_COID_MAX,
     P_FEE_ACCT,
-    P_FEES_TODAY,
     P_FREE_TOP,
     P_ID_BASE,
     P_LEVELS,
@@ -81,28 +82,25 @@ from engine.listing.fast.layout import (
     P_OPEN,
     P_RATE,
     P_SESSION,
-    P_TRADES_N,
     PARAM_FIELDS,
     R_LIMIT,
     R_OPEN_BUYS,
+    REASON_FIELDS,
     RISK_FIELDS,
     X_COID,
     X_KIND,
 )
 from engine.listing.fast.views import ClientOrderIds, FastBook
+from engine.listing.mechanism import BatchFailure, ListingTrading
 from engine.listing.orders import Order, OrderRecord
-from engine.listing.reference import MarketStatus
-from engine.listing.rules import band_limits
+from engine.mechanism import Context
 from engine.messages import (
     Command,
     Event,
     Reject,
     Session,
     Side,
-    StpMode,
 )
-from engine.risk import PositionLimits
-from settlement.arrays import ArrayLedger
 
 # Order slots, order ids and client order ids each array starts with (events: twice as many). They
 # double when full, but each doubling stops the kernel and copies: a node sizes them for a busy
@@ -113,27 +111,19 @@ CAPACITY = 1 << 16
 T = TypeVar("T")
 
 
-class FastListing:
+class FastListing(ListingTrading):
     """The listing-trading state over arrays: one ladder per instrument, the day's figures, the ids."""
 
-    def __init__(self, config: ExchangeConfig, ledger: ArrayLedger, market: MarketStatus, risk: PositionLimits) -> None:
-        self.config = config
-        self.ledger = ledger
-        self.market = market
-        self.risk = risk
-        self.rate_ppm = config.fees.listing_ppm
-        self.default_stp = StpMode[config.listing.default_stp.upper()]
+    book_kind = "fast"
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        config, ledger = context.config, self.ledger
         self.coid_max = config.listing.client_order_id_max_length
-        self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
-        self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
         self.account_index = ledger.account_index
         self.instrument_index = {code: j for j, code in enumerate(self.instruments)}
         self.names = Names(ledger.account_names, list(self.instruments), [a.kind for a in config.accounts])
-        self.days: dict[str, InstrumentDay] = {
-            i.code: InstrumentDay(code=i.code, reference_price=i.reference_price_fen) for i in config.instruments
-        }
         self.books = {code: FastBook(self, j, code) for j, code in enumerate(self.instruments)}
-        self._bands: dict[str, tuple[int, int, int]] = {}
         n_accounts, n_instruments = len(self.accounts), len(self.instruments)
         self.orders = np.zeros((CAPACITY, ORDER_FIELDS), dtype=np.int64)
         self.free = np.arange(CAPACITY - 1, -1, -1, dtype=np.int64)
@@ -147,7 +137,7 @@ class FastListing:
         self.compact_due = False
         self.events = np.zeros((2 * CAPACITY, EVENT_FIELDS), dtype=np.int64)
         self.generation = 0  # batches run: the records ``run`` returned are valid while it is unchanged
-        self._reason = np.zeros(4, dtype=np.int64)  # the kernels' scratch for a reject's code and context
+        self._reason = np.zeros(REASON_FIELDS, dtype=np.int64)  # the kernels' scratch for a reject's code and context
         p = self.params = np.zeros(PARAM_FIELDS, dtype=np.int64)
         p[P_NEXT_ORDER] = p[P_NEXT_TRADE] = p[P_ID_BASE] = 1
         p[P_FREE_TOP] = self.orders.shape[0]
@@ -159,7 +149,9 @@ class FastListing:
         for j, instrument in enumerate(config.instruments):
             self.book_rows[j, B_LOT] = instrument.lot_t
         self._laid_out_for: list[int | None] = [None] * n_instruments
-        self.stale = True  # account status and position limits need computing before the next kernel call
+        # The arrays lag the Python side (the market day's state, halts, the day's figures and band,
+        # account status, position limits) until ``_push``: after any other mechanism's command.
+        self.stale = True
         self.client_order_ids = ClientOrderIds(self)
         self._lay_out()
 
@@ -181,14 +173,6 @@ class FastListing:
         self.params[P_NEXT_TRADE] = value
 
     @property
-    def fees_today(self) -> int:
-        return int(self.params[P_FEES_TODAY])
-
-    @fees_today.setter
-    def fees_today(self, value: int) -> None:
-        self.params[P_FEES_TODAY] = value
-
-    @property
     def open_buys(self) -> dict[tuple[str, str], int]:
         """Tonnes each account may still buy through its open orders, per instrument (non-zero only)."""
         column = self.risk_rows[:, :, R_OPEN_BUYS]
@@ -196,15 +180,6 @@ class FastListing:
             (self.names.accounts[a], self.names.instruments[j]): int(column[a, j])
             for a, j in np.argwhere(column).tolist()
         }
-
-    def band(self, instrument: str) -> tuple[int, int]:
-        """The day's price band (lower, upper), from the instrument's current reference price."""
-        reference = self.days[instrument].reference_price
-        cached = self._bands.get(instrument)
-        if cached is None or cached[0] != reference:
-            tick = self.instruments[instrument].tick_fen
-            cached = self._bands[instrument] = (reference, *band_limits(reference, self.config.listing.band_bp, tick))
-        return cached[1], cached[2]
 
     # ------------------------------------------------------------------ orders as objects
     def order_at(self, slot: int) -> Order:
@@ -244,7 +219,7 @@ class FastListing:
                 traded_value=tvalue,
             )
             for (oid, acct, instr, side, kind, price, leaves, stp, freeze, filled, fcash, fqty, tvalue, coid) in (
-                self.orders[slots, :14].tolist()
+                self.orders[slots, O_ID : O_COID + 1].tolist()
             )
         ]
 
@@ -307,8 +282,7 @@ class FastListing:
 
         A ``CMD_PYTHON`` row is handed to ``on_python(index)`` between two kernel calls, with the
         objects in step with the arrays; what it changes is pushed into the arrays before the next
-        kernel call that applies a fast command (not after each Python command), which is when the
-        one-command path (``apply``) pushes too.
+        kernel call (``resync`` marks it), as on the one-command path (``apply``).
 
         An exception raised here (by a kernel, or by the pushing, growing or compacting around the
         kernel calls) is blamed on one command (``_blame``): the records it wrote are dropped, what
@@ -326,49 +300,48 @@ class FastListing:
         first.fill(-1)  # not reached yet (``_blame`` relies on it); np.full costs 4x as much
         count = np.zeros(1, dtype=np.int64)
         columns = cmds.T  # the kernel's layout: one C-order row per field
-        compact, in_step, start = self.compact_due, False, 0
+        compact, start = self.compact_due, 0
         while start < n:
             try:
                 if compact:
                     compact = False
                     self._compact_ids(cmds)
                 if columns[X_KIND, start] != CMD_PYTHON:
-                    start = self._kernel_call(columns, start, count, first, in_step)
-                    in_step = True
+                    start = self._kernel_call(columns, start, count, first)
                     continue
                 first[start] = count[0]
                 if on_python is None:
                     raise TypeError(f"command {start} of the batch is not a fast-path command")
                 on_python(start)
-                start, in_step = start + 1, False
+                start += 1
             except Exception as exc:
                 failed = self._blame(first, count, start, n)
                 if on_failure is None:
                     raise
                 on_failure(failed, exc)
-                start, in_step = failed + 1, False
+                start = failed + 1
         first[n] = count[0]
         self.generation += 1
         return self.events[: count[0]], first
 
-    def _kernel_call(self, columns: np.ndarray, start: int, count: np.ndarray, first: np.ndarray, in_step: bool) -> int:
+    def _kernel_call(self, columns: np.ndarray, start: int, count: np.ndarray, first: np.ndarray) -> int:
         """Apply fast commands from ``start`` until the kernel stops; return where it stopped, objects pulled."""
-        if not in_step:
+        if self.stale:
             self._push()  # if this fails, the objects still hold the truth: nothing to pull
         try:
             self._make_room(int(count[0]))
             arrays = self.ledger.arrays
             stop: int = commands.run_batch(
                 columns, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
-                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, self.events,
-                self.params, count, first, self._reason,
+                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, arrays.trade_count,
+                self.events, self.params, count, first, self._reason,
             )  # fmt: skip
             if stop < columns.shape[1]:
                 first[stop] = -1  # not applied yet: a failure before it is applied is not its (``_blame``)
             self._pull()  # it ends the last command applied, as it ends each command of ``apply``
         except Exception:
-            # The day's figures and the trade count the kernel moved before it failed: without them the
-            # next push would undo them. If pulling is what fails, the arrays stay as they are.
+            # The day's figures the kernel moved before it failed: without them the next push would undo
+            # them. If pulling is what fails, the arrays stay as they are.
             with contextlib.suppress(Exception):
                 self._pull()
             raise
@@ -399,16 +372,36 @@ class FastListing:
         records, first = self.run(self.encode(cmds, ts))
         rows = records.tolist()
         bounds = first.tolist()
-        names = self.names
         return [
-            decode_or_report(rows[bounds[i] : bounds[i + 1]], t, cmd, names, report_failure)
+            decode_or_report(rows[bounds[i] : bounds[i + 1]], t, cmd, self.decode_records, report_failure)
             for i, (cmd, t) in enumerate(zip(cmds, ts, strict=True))
         ]
 
     def apply(self, cmd: Command, ts: int) -> list[Event]:
-        return self.apply_many([cmd], [ts])[0]
+        return self.apply_many([cmd], [ts], self.report_failure)[0]
 
-    new_order = cancel_order = amend_order = cancel_all_orders = apply
+    def run_batch(
+        self,
+        batch: CommandBatch,
+        python: dict[int, list[Event]],
+        on_python: Callable[[int], None],
+        on_failure: BatchFailure,
+    ) -> EventBatch:
+        """Apply an encoded batch (``run``); its events stay records until read (``EventBatch``)."""
+        assert batch.columns is not None
+        records, first = self.run(batch.columns, on_python, on_failure)
+        generation = self.generation
+        return EventBatch(
+            batch, records, first, self.decode_records, python, lambda: self.generation == generation,
+            self.report_failure,
+        )  # fmt: skip
+
+    def decode_records(self, rows: list[list[int]], ts: int, cmd: Command | None) -> list[Event]:
+        """One command's event records as events (``engine.listing.fast.events``)."""
+        return decode(rows, ts, cmd, self.names)
+
+    def resync(self) -> None:
+        self.stale = True  # pushed before the next kernel call
 
     def expire_all(self, ts: int) -> list[Event]:
         """End of day: every order still resting expires (orders are day orders)."""
@@ -425,7 +418,8 @@ class FastListing:
 
     # ------------------------------------------------------------------ keeping arrays and objects in step
     def _push(self) -> None:
-        """What Python-side commands may have changed since the last kernel call, into the arrays."""
+        """What Python-side commands changed since the last kernel call (``resync``), into the arrays:
+        the session and halts, the day's figures and band, account status and position limits."""
         market, p, rows = self.market, self.params, self.book_rows
         session: Session = market.session
         p[P_OPEN] = 1 if market.day_open and session.is_continuous else 0
@@ -437,12 +431,9 @@ class FastListing:
             rows[j, B_HALTED] = figures.halted
             rows[j, B_OPEN : B_TRADES + 1] = (figures.open, figures.high, figures.low, figures.last,
                                                figures.volume, figures.turnover, figures.trades)  # fmt: skip
-        p[P_TRADES_N] = self.ledger.arrays.trade_count
-        if self.stale:
-            self._refresh_accounts()
+        self._refresh_accounts()
 
     def _pull(self) -> None:
-        self.ledger.arrays.trade_count = int(self.params[P_TRADES_N])
         for j, figures in enumerate(self.days.values()):
             (figures.open, figures.high, figures.low, figures.last, figures.volume, figures.turnover,
              figures.trades) = self.book_rows[j, B_OPEN : B_TRADES + 1].tolist()  # fmt: skip
@@ -489,7 +480,7 @@ class FastListing:
             base += 2 * n
             self._laid_out_for[j] = figures.reference_price
         self.levels = np.zeros((base, LEVEL_FIELDS), dtype=np.int64)
-        self.levels[:, :2] = -1
+        self.levels[:, L_HEAD : L_TAIL + 1] = -1  # no order at any level
         for slots in resting:
             ladder.add_all(self.orders, self.levels, self.book_rows, slots)
 
@@ -516,10 +507,10 @@ class FastListing:
         self.params[P_FREE_TOP] = top + size
 
     # ------------------------------------------------------------------ snapshots
-    def restore_orders(self, records: Iterable[OrderRecord], next_order_id: int) -> None:
-        """Rest the orders of a snapshot (canonical order), with their freezes already in the ledger."""
-        records = list(records)
-        self.next_order_id = next_order_id
+    def restore_orders(self, records: list[OrderRecord], client_order_ids: Iterable[tuple[str, str]]) -> None:
+        """Rest the orders of a snapshot (canonical order), with their freezes already in the ledger,
+        and flag the client order ids used today; ``next_order_id`` is already restored."""
+        next_order_id = self.next_order_id
         base = min([r.order_id for r in records], default=next_order_id)
         self.params[P_ID_BASE] = base
         self.ids = np.full(max(1024, 2 * (next_order_id - base + 1)), -1, dtype=np.int64)
@@ -547,13 +538,11 @@ class FastListing:
             slots.append(slot)
         ladder.add_all(self.orders, self.levels, self.book_rows, np.array(slots, dtype=np.int64))
         self.params[P_LIVE] = len(slots)
-
-    def restore_client_order_ids(self, pairs: Iterable[tuple[str, str]]) -> None:
-        for account, client_order_id in pairs:
+        for account, client_order_id in client_order_ids:
             key = self.intern(self.account_index[account], client_order_id)  # may grow ``coids``
             self.coids[key] = 1
 
-    def validate_internal_state(self) -> None:
+    def check(self) -> None:
         """Check every ladder against the order rows and the id index (debug and test aid)."""
         code = ladder.check(self.orders, self.levels, self.book_rows, self.ids, int(self.params[P_ID_BASE]))
         if code:

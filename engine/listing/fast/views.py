@@ -8,18 +8,32 @@ does, both straight from ``FastListing``'s arrays; neither changes anything but 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from engine.listing.book import DepthLevel
 from engine.listing.fast import ladder
+from engine.listing.fast.events import Names
 from engine.listing.fast.layout import B_LIVE
 from engine.listing.orders import Order
 from engine.messages import Side
 
-if TYPE_CHECKING:
-    from engine.listing.fast.listing import FastListing
+
+class FastListing(Protocol):
+    """What the views read of ``engine.listing.fast.listing.FastListing``."""
+
+    names: Names
+    coids: np.ndarray
+    coid_keys: dict[tuple[int, str], int]
+    compact_due: bool
+    book_rows: np.ndarray
+    levels: np.ndarray
+    orders: np.ndarray
+
+    def find_order(self, order_id: int) -> Order | None: ...
+    def orders_at(self, slots: list[int]) -> list[Order]: ...
+    def check(self) -> None: ...
 
 
 class ClientOrderIds:
@@ -84,4 +98,4 @@ class FastBook:
         return iter(listing.orders_at(slots.tolist()))
 
     def validate_internal_state(self) -> None:
-        self._listing.validate_internal_state()
+        self._listing.check()

@@ -3,16 +3,29 @@
 numba loads a cached kernel (or compiles it, the first time after an install or a change of the
 kernels' sources) at its first call. A node that left that to the first order would answer it
 late: ~0.2 s from the cache, ~30 s for a compile. ``load_kernels`` calls each kernel the node
-will ever call once, on a throwaway exchange, so that the cost is paid at start.
+will ever call once, on a throwaway listing, so that the cost is paid at start.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine.config import ExchangeConfig
-from engine.exchange import Exchange
 from engine.listing.fast.jit import cache_dir
 from engine.listing.fast.listing import FastListing
-from engine.messages import CancelOrder, Side
+from engine.mechanism import Context
+from engine.messages import CancelOrder, Command, Event, Session, Side
+from settlement.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class _NoDay:
+    """The market before its first day: nothing is open."""
+
+    trading_day: int = 0
+    day_open: bool = False
+    session: Session = Session.CLOSED
+    halted: bool = False
 
 
 def kernels_cached() -> bool:
@@ -20,16 +33,22 @@ def kernels_cached() -> bool:
     return any(cache_dir().glob("commands.run_batch-*.nbi"))
 
 
+def _unreported(cmd: Command, ts: int, exc: Exception) -> Event:
+    raise exc
+
+
 def load_kernels(config: ExchangeConfig) -> None:
-    exchange = Exchange(config, "fast")
-    listing = exchange.listing
-    assert isinstance(listing, FastListing)
-    account = config.accounts[0].id
-    exchange.apply_batch(exchange.command_batch([CancelOrder(account=account, order_id=1)], [0])).all_events()
+    ledger = Ledger(
+        accounts=[a.id for a in config.accounts],
+        instruments=[i.code for i in config.instruments],
+        fee_account=config.fees.fee_account,
+    )
+    listing = FastListing(Context(config, ledger, _NoDay(), "fast", _unreported))
+    listing.apply(CancelOrder(account=config.accounts[0].id, order_id=1), 0)
     for book in listing.books.values():
         book.depth(Side.BUY, 1)
-        book.best_bid()
+        book.best(Side.BUY)
         list(book.orders())
-    listing.validate_internal_state()
-    listing.restore_orders([], listing.next_order_id)
+    listing.check()
+    listing.restore_orders([], [])
     listing.expire_all(0)

@@ -1,0 +1,250 @@
+"""The exchange as its readers see it: a read-only face of the engine's state.
+
+Whatever answers a query or publishes data reads the exchange through ``ExchangeView`` and nothing
+else: the gateway's queries, market data, ``carbonx replay``, the simulated members' account query,
+and the surveillance to come. It answers in plain values and frozen records copied out of the
+state, never the engine's own objects, so a reader cannot change the exchange by mistake, and the
+mechanisms behind it (two books, a ledger on arrays) can change without a reader changing.
+
+It reads the state as it is at the call: a record it returned does not follow later changes. It is
+cheap to build and to call, since market data reads the quote and depth of every instrument a
+batch touched after each batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from operator import attrgetter
+
+import msgspec
+
+from engine.config import ExchangeConfig
+from engine.exchange import Exchange
+from engine.listing.book import DepthLevel
+from engine.messages import OrderType, Session, Side
+
+__all__ = [
+    "AccountCash",
+    "AccountHolding",
+    "CashTotals",
+    "DayFigures",
+    "DepthLevel",
+    "ExchangeView",
+    "MarketStatus",
+    "RestingOrder",
+]
+
+
+class MarketStatus(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The market as a whole: the trading day, its session and the market-wide halt (临时停市)."""
+
+    trading_day: int  # the open trading day, or the last one when none is open (0: never)
+    day_open: bool
+    session: Session
+    halted: bool
+    halt_reason: str
+    sessions_over: bool  # the afternoon has closed: no session reopens before the end of day
+
+
+class DayFigures(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One instrument today: its status, the band's reference price and its listing-trade figures.
+
+    Open, high, low and last are 0 before the day's first trade; turnover is in fen.
+    """
+
+    code: str
+    reference_price: int
+    halted: bool
+    halt_reason: str
+    open: int
+    high: int
+    low: int
+    last: int
+    volume: int
+    turnover: int
+    trades: int
+
+
+class RestingOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An open order on the book, as its member may see it."""
+
+    order_id: int
+    account: str
+    instrument: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    price: int
+    leaves: int  # open quantity
+    filled: int
+
+
+class AccountCash(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An account's cash (fen). Withdrawable is the available cash less today's sale proceeds."""
+
+    available: int
+    frozen: int
+    withdrawable: int
+
+    @property
+    def total(self) -> int:
+        return self.available + self.frozen
+
+
+class AccountHolding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An account's units of one instrument (t), by bucket: only ``available`` may be sold today.
+
+    ``restricted``: bought today, sellable from the next trading day; ``compliance``: usable only to
+    surrender.
+    """
+
+    instrument: str
+    available: int
+    frozen: int
+    restricted: int
+    compliance: int
+
+
+class CashTotals(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The cash every account holds together, and what the registry paid in and out: conservation
+    holds when ``held == deposited - withdrawn``."""
+
+    held: int
+    deposited: int
+    withdrawn: int
+
+
+class ExchangeView:
+    """Read-only answers about one exchange: instruments, books, accounts and the market.
+
+    It keeps the exchange, not its parts, and looks them up at each call, so it stays right across
+    anything the exchange rebuilds inside itself.
+    """
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self.config: ExchangeConfig = exchange.config  # frozen: safe to hand out
+        self._instruments = tuple(i.code for i in exchange.config.instruments)
+
+    # ------------------------------------------------------------------ the market
+    def instruments(self) -> tuple[str, ...]:
+        """Instrument codes in config order (the order topics and tables list them in)."""
+        return self._instruments
+
+    def market(self) -> MarketStatus:
+        m = self._exchange.market
+        return MarketStatus(
+            trading_day=m.trading_day,
+            day_open=m.day_open,
+            session=m.session,
+            halted=m.halted,
+            halt_reason=m.halt_reason,
+            sessions_over=m.sessions_over,
+        )
+
+    # ------------------------------------------------------------------ an instrument
+    def figures(self, instrument: str) -> DayFigures:
+        """The instrument's status and today's figures (``KeyError``: not an instrument)."""
+        d = self._exchange.listing.days[instrument]
+        return DayFigures(
+            code=d.code,
+            reference_price=d.reference_price,
+            halted=d.halted,
+            halt_reason=d.halt_reason,
+            open=d.open,
+            high=d.high,
+            low=d.low,
+            last=d.last,
+            volume=d.volume,
+            turnover=d.turnover,
+            trades=d.trades,
+        )
+
+    def band(self, instrument: str) -> tuple[int, int]:
+        """The day's price band (lower, upper): the engine's own limits, the ones orders are checked against."""
+        return self._exchange.listing.band(instrument)
+
+    def depth(self, instrument: str, side: Side, levels: int) -> list[DepthLevel]:
+        """The ``levels`` best price levels of one side, best first: (price, quantity, orders) each."""
+        return self._exchange.listing.books[instrument].depth(side, levels)
+
+    def best(self, instrument: str, side: Side) -> int | None:
+        """The best bid (BUY) or ask (SELL) price; None when that side is empty."""
+        return self._exchange.listing.books[instrument].best(side)
+
+    def resting(self, instrument: str) -> int:
+        """How many orders rest on the instrument's book, both sides."""
+        return len(self._exchange.listing.books[instrument])
+
+    # ------------------------------------------------------------------ accounts
+    def open_orders(
+        self, accounts: str | Collection[str] | None = None, instrument: str | None = None
+    ) -> list[RestingOrder]:
+        """The open orders of ``accounts`` (one, several, or None: every account) on ``instrument``
+        (None: every one), by order id. An instrument the exchange does not list has no orders."""
+        books = self._exchange.listing.books
+        if instrument is None:
+            codes: tuple[str, ...] = self._instruments
+        else:
+            codes = (instrument,) if instrument in books else ()
+        if isinstance(accounts, str):
+            accounts = (accounts,)  # one account, not the characters of its id
+        wanted = None if accounts is None else frozenset(accounts)
+        orders = [
+            RestingOrder(
+                order_id=o.order_id,
+                account=o.account,
+                instrument=o.instrument,
+                client_order_id=o.client_order_id,
+                side=o.side,
+                order_type=o.order_type,
+                price=o.price,
+                leaves=o.leaves,
+                filled=o.filled,
+            )
+            for code in codes
+            for o in books[code].orders()
+            if wanted is None or o.account in wanted
+        ]
+        orders.sort(key=_ORDER_ID)
+        return orders
+
+    def cash(self, account: str) -> AccountCash:
+        """The account's cash (``KeyError``: not an account)."""
+        c = self._exchange.ledger.cash(account)
+        return AccountCash(available=c.available, frozen=c.frozen, withdrawable=c.withdrawable)
+
+    def holdings(self, account: str) -> list[AccountHolding]:
+        """The account's holdings that are not empty, in the ledger's order (by instrument code)."""
+        return [
+            AccountHolding(
+                instrument=instrument,
+                available=h.available,
+                frozen=h.frozen,
+                restricted=h.restricted,
+                compliance=h.compliance,
+            )
+            for instrument, h in self._exchange.ledger.holdings_of(account)
+        ]
+
+    def holding(self, account: str, instrument: str) -> AccountHolding:
+        """The account's units of one instrument; all zero when it holds none."""
+        ledger = self._exchange.ledger
+        # Read only what is held: asking the reference ledger for a holding it lacks would create one.
+        if not ledger.total_held((account, instrument)):
+            return AccountHolding(instrument=instrument, available=0, frozen=0, restricted=0, compliance=0)
+        h = ledger.holding(account, instrument)
+        return AccountHolding(
+            instrument=instrument,
+            available=h.available,
+            frozen=h.frozen,
+            restricted=h.restricted,
+            compliance=h.compliance,
+        )
+
+    def cash_totals(self) -> CashTotals:
+        ledger = self._exchange.ledger
+        return CashTotals(held=ledger.total_cash(), deposited=ledger.deposited, withdrawn=ledger.withdrawn)
+
+
+_ORDER_ID = attrgetter("order_id")
