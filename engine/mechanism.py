@@ -47,6 +47,8 @@ class Market(Protocol):
     def session(self) -> Session: ...
     @property
     def halted(self) -> bool: ...
+    @property
+    def instrument_halts(self) -> Mapping[str, str]: ...  # instrument -> reason
 
 
 @dataclass(frozen=True)

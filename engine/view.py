@@ -146,11 +146,12 @@ class ExchangeView:
     def figures(self, instrument: str) -> DayFigures:
         """The instrument's status and today's figures (``KeyError``: not an instrument)."""
         d = self._exchange.listing.days[instrument]
+        halts = self._exchange.market.instrument_halts
         return DayFigures(
             code=d.code,
             reference_price=d.reference_price,
-            halted=d.halted,
-            halt_reason=d.halt_reason,
+            halted=instrument in halts,
+            halt_reason=halts.get(instrument, ""),
             open=d.open,
             high=d.high,
             low=d.low,

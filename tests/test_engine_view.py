@@ -54,7 +54,12 @@ def test_the_view_answers_what_the_engine_holds(market: Market) -> None:
         "sessions_over": state.sessions_over,
     }
     for code in view.instruments():
-        assert msgspec.structs.asdict(view.figures(code)) == msgspec.structs.asdict(listing.days[code])
+        halt = state.instrument_halts.get(code)
+        assert msgspec.structs.asdict(view.figures(code)) == {
+            **msgspec.structs.asdict(listing.days[code]),
+            "halted": halt is not None,
+            "halt_reason": halt or "",
+        }
         assert view.band(code) == listing.band(code)
         book = listing.books[code]
         for side in Side:

@@ -425,7 +425,7 @@ def test_a_record_that_cannot_be_decoded_gives_way_to_a_reject_without_a_halt(mo
 
 @pytest.mark.not_per_book
 def test_decode_without_a_report_raises_as_decode_does() -> None:
-    decode = Exchange(market_config(), "fast").listing.decode_records  # type: ignore[attr-defined]
+    decode = Exchange(market_config(), "fast").listing.names.decode  # type: ignore[attr-defined]
 
     with pytest.raises(KeyError):
         decode_or_report([[999, 0]], 1, None, decode, None)

@@ -27,6 +27,7 @@ from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, read_journal
 from engine.messages import (
     DepositCash,
+    HaltInstrument,
     RecordRegistryFile,
     RegistryFileRecorded,
     Reject,
@@ -110,10 +111,14 @@ def version_1_snapshot(exchange: Exchange, with_files: bool) -> bytes:
     state = exchange.state()
     parts = {name: msgspec.msgpack.decode(raw) for name, raw in state.parts}
     instruments, orders, client_order_ids, next_order_id, next_trade_id = parts["listing"]
+    *market, halts = parts["market_day"]  # version 1 kept an instrument's halt with its figures
+    instruments = [
+        [code, reference, code in halts, halts.get(code, ""), *figures] for code, reference, *figures in instruments
+    ]
     fees_today = 0  # version 1 kept the listing's fees of the day; the end of day now asks the ledger
     compliance, files = parts["registry"]
     ledger = msgspec.msgpack.decode(msgspec.msgpack.encode(state.ledger))
-    flat = [parts["market_day"], instruments, orders, ledger, client_order_ids, next_order_id, next_trade_id,
+    flat = [market, instruments, orders, ledger, client_order_ids, next_order_id, next_trade_id,
             fees_today, compliance]  # fmt: skip
     return msgspec.msgpack.encode([*flat, files] if with_files else flat)
 
@@ -122,6 +127,7 @@ def version_1_snapshot(exchange: Exchange, with_files: bool) -> bytes:
 @pytest.mark.parametrize("with_files", [True, False], ids=["version 1", "before the files were kept"])
 def test_a_snapshot_of_an_earlier_layout_still_loads(market: Market, book_kind: str, with_files: bool) -> None:
     market.buy("A2", 100, 8000)  # an order resting, its cash frozen
+    market.send(HaltInstrument(instrument="CCER", reason="news pending"))
     if with_files:
         market.send(record())
     exchange = market.exchange

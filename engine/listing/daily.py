@@ -1,4 +1,4 @@
-"""An instrument's figures for the trading day and the market state that outlives the day."""
+"""An instrument's listing figures for the trading day, and the reference price that outlives the day."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from engine.listing.rules import closing_price, round_half_up_to_tick
 
 
 class InstrumentDay(msgspec.Struct, kw_only=True, array_like=True):
-    """Per instrument: the band's reference price, halt status and today's listing-trade figures.
+    """Per instrument: the band's reference price and today's listing-trade figures.
 
     Open is the first listing trade of the day; the close is computed at the end of the day from
     turnover and volume (``engine.listing.rules.closing_price``) and becomes the next reference price.
@@ -16,8 +16,6 @@ class InstrumentDay(msgspec.Struct, kw_only=True, array_like=True):
 
     code: str
     reference_price: int
-    halted: bool = False
-    halt_reason: str = ""
     open: int = 0
     high: int = 0
     low: int = 0

@@ -1,7 +1,7 @@
 """Listing trading as a mechanism: what both books share, and the choice between them.
 
 ``ListingTrading`` is the part every book implementation has in common: the instruments and their
-day figures (``InstrumentDay``), the price band, instrument halts, the listing's part of the
+day figures (``InstrumentDay``), the price band, the listing's part of the
 state, and its start- and end-of-day steps (expiry, the bulletin, the next reference price). The
 implementations extend it with orders, matching and settlement: ``engine.listing.reference.Listing``
 (the specification) and ``engine.listing.fast.listing.FastListing``. ``make_listing`` picks one by
@@ -22,7 +22,7 @@ from engine.listing.book import DepthLevel
 from engine.listing.daily import InstrumentDay
 from engine.listing.orders import Order, OrderRecord
 from engine.listing.rules import band_limits
-from engine.mechanism import Context, Handler, Mechanism, rejected
+from engine.mechanism import Context, Handler, Mechanism
 from engine.messages import (
     AmendOrder,
     CancelAllOrders,
@@ -30,11 +30,7 @@ from engine.messages import (
     Command,
     DailyBulletin,
     Event,
-    HaltInstrument,
-    InstrumentStatusChanged,
     NewOrder,
-    Reject,
-    ResumeInstrument,
     Side,
     StpMode,
 )
@@ -139,8 +135,6 @@ class ListingTrading(Mechanism):
             CancelOrder: self.apply,
             AmendOrder: self.apply,
             CancelAllOrders: self.apply,
-            HaltInstrument: self._halt_instrument,
-            ResumeInstrument: self._resume_instrument,
         }
 
     def state(self) -> ListingState:
@@ -192,7 +186,7 @@ class ListingTrading(Mechanism):
         self.resync()
         return events
 
-    # ------------------------------------------------------------------ the band and halts
+    # ------------------------------------------------------------------ the band
     def band(self, instrument: str) -> tuple[int, int]:
         """The day's price band (lower, upper), from the instrument's current reference price."""
         reference = self.days[instrument].reference_price
@@ -201,19 +195,3 @@ class ListingTrading(Mechanism):
             tick = self.instruments[instrument].tick_fen
             cached = self._bands[instrument] = (reference, *band_limits(reference, self.limits.band_bp, tick))
         return cached[1], cached[2]
-
-    def _halt_instrument(self, cmd: HaltInstrument, ts: int) -> list[Event]:
-        return self._set_halt(cmd, cmd.instrument, True, cmd.reason, ts)
-
-    def _resume_instrument(self, cmd: ResumeInstrument, ts: int) -> list[Event]:
-        return self._set_halt(cmd, cmd.instrument, False, "", ts)
-
-    def _set_halt(self, cmd: Command, instrument: str, halted: bool, reason: str, ts: int) -> list[Event]:
-        figures = self.days.get(instrument)
-        if figures is None:
-            return [rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=instrument)]
-        if figures.halted == halted:
-            return [rejected(cmd, Reject.ALREADY_HALTED if halted else Reject.NOT_HALTED, ts, instrument=instrument)]
-        figures.halted, figures.halt_reason = halted, reason
-        self.resync()
-        return [InstrumentStatusChanged(ts_event=ts, instrument=instrument, halted=halted, reason=reason)]

@@ -142,7 +142,7 @@ class Listing(ListingTrading):
             return refused(Reject.MARKET_CLOSED, market.session.name)
         if market.halted:
             return refused(Reject.MARKET_HALTED)
-        if self.days[instrument].halted:
+        if instrument in market.instrument_halts:
             return refused(Reject.INSTRUMENT_HALTED, instrument)
         return None
 

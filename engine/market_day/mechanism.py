@@ -3,7 +3,8 @@
 
 ``StartOfDay`` opens a trading day of the calendar, later than the last one; ``SetSession`` walks
 its sessions in order (``NEXT_SESSION``) and never reopens one after the afternoon;
-``HaltMarket`` / ``ResumeMarket`` stop and restart all trading (临时停市). The scheduler issues them
+``HaltMarket`` / ``ResumeMarket`` stop and restart all trading (临时停市), ``HaltInstrument`` /
+``ResumeInstrument`` the trading of one instrument (停牌), in every mechanism that trades it. The scheduler issues them
 by the clock, so a replay needs none. Every other mechanism reads ``MarketState`` (``market``)
 and never writes it; the market day tells them a day starts (``on_start``).
 """
@@ -20,9 +21,12 @@ from engine.mechanism import Handler, Mechanism, rejected
 from engine.messages import (
     Command,
     Event,
+    HaltInstrument,
     HaltMarket,
+    InstrumentStatusChanged,
     MarketStatusChanged,
     Reject,
+    ResumeInstrument,
     ResumeMarket,
     Session,
     SessionChanged,
@@ -39,6 +43,8 @@ class MarketState(msgspec.Struct, kw_only=True, array_like=True):
     halted: bool = False  # the whole market (临时停市)
     halt_reason: str = ""
     sessions_over: bool = False  # the afternoon has closed: no session reopens before EndOfDay
+    # The instruments halted (停牌), each with its reason, until the regulator resumes them.
+    instrument_halts: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class MarketDay(Mechanism):
@@ -47,6 +53,7 @@ class MarketDay(Mechanism):
 
     def __init__(self, config: ExchangeConfig, on_start: Callable[[int, int], None]) -> None:
         self.calendar = config.calendar
+        self.instruments = frozenset(i.code for i in config.instruments)
         self.market = MarketState()
         self._on_start = on_start  # every mechanism's ``start_of_day``, in registration order
 
@@ -56,14 +63,17 @@ class MarketDay(Mechanism):
             SetSession: self._set_session,
             HaltMarket: self._halt_market,
             ResumeMarket: self._resume_market,
+            HaltInstrument: self._halt_instrument,
+            ResumeInstrument: self._resume_instrument,
         }
 
     def state(self) -> MarketState:
-        return msgspec.structs.replace(self.market)
+        return msgspec.structs.replace(self.market, instrument_halts=dict(sorted(self.market.instrument_halts.items())))
 
     def restore(self, state: MarketState) -> None:
         for field in msgspec.structs.fields(MarketState):
             setattr(self.market, field.name, getattr(state, field.name))
+        self.market.instrument_halts = dict(state.instrument_halts)
 
     # ------------------------------------------------------------------ the day
     def _start_of_day(self, cmd: StartOfDay, ts: int) -> list[Event]:
@@ -115,6 +125,24 @@ class MarketDay(Mechanism):
             return [rejected(cmd, Reject.NOT_HALTED, ts)]
         market.halted, market.halt_reason = False, ""
         return [MarketStatusChanged(ts_event=ts, halted=False, reason="")]
+
+    def _halt_instrument(self, cmd: HaltInstrument, ts: int) -> list[Event]:
+        halts = self.market.instrument_halts
+        if cmd.instrument not in self.instruments:
+            return [rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
+        if cmd.instrument in halts:
+            return [rejected(cmd, Reject.ALREADY_HALTED, ts, instrument=cmd.instrument)]
+        halts[cmd.instrument] = cmd.reason
+        return [InstrumentStatusChanged(ts_event=ts, instrument=cmd.instrument, halted=True, reason=cmd.reason)]
+
+    def _resume_instrument(self, cmd: ResumeInstrument, ts: int) -> list[Event]:
+        halts = self.market.instrument_halts
+        if cmd.instrument not in self.instruments:
+            return [rejected(cmd, Reject.UNKNOWN_INSTRUMENT, ts, instrument=cmd.instrument)]
+        if cmd.instrument not in halts:
+            return [rejected(cmd, Reject.NOT_HALTED, ts, instrument=cmd.instrument)]
+        del halts[cmd.instrument]
+        return [InstrumentStatusChanged(ts_event=ts, instrument=cmd.instrument, halted=False, reason="")]
 
     def halt(self, reason: str, ts: int) -> list[Event]:
         """Halt the whole market (the regulator's command, a failed conservation check, an internal

@@ -96,6 +96,7 @@ from engine.listing.fast.layout import (
     P_NEXT_ORDER,
     P_RATE,
     P_STOPPED,
+    P_TRADE_ROWS,
     R_OPEN_BUYS,
     REASON_1,
     REASON_2,
@@ -397,8 +398,8 @@ def room(cmds: Arr, i: int, ids: Arr, trades: Arr, trade_count: Arr, events: Arr
 @kernel
 def run_batch(
     cmds: Arr, start: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr,
-    account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, trade_count: Arr, events: Arr, params: Arr,
-    count: Arr, first_event: Arr, reason: Arr,
+    account_codes: Arr, ids: Arr, free: Arr, coids: Arr, trades: Arr, events: Arr, params: Arr, count: Arr,
+    first_event: Arr, reason: Arr,
 ) -> int:  # fmt: skip
     """Apply commands ``start`` on; return the index of the first command not applied.
 
@@ -411,7 +412,11 @@ def run_batch(
     records written so far; ``reason`` is four integers of scratch). Stops early, between two
     commands, when the arrays lack room or at a command the kernels do not apply (``CMD_PYTHON``),
     saying which in ``params[P_STOPPED]``.
+
+    The ledger's count of trade-log rows is ``params[P_TRADE_ROWS]``, handed to the ledger's moves as a
+    one-element view of ``params`` (``settlement.arrays.LedgerArrays.keep_trade_count_in`` says why).
     """
+    trade_count = params[P_TRADE_ROWS : P_TRADE_ROWS + 1]
     params[P_STOPPED] = 0
     n = cmds.shape[1]
     for i in range(start, n):

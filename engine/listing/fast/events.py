@@ -46,6 +46,14 @@ class Names:
         self.kinds = kinds
         self.client_order_ids: list[tuple[str, str]] = []  # interned key -> (account, client order id)
 
+    def decode(self, records: list[list[int]], ts: int, cmd: Command | None) -> list[Event]:
+        """The events of one command (or of an expiry) from its records: rows of ``ndarray.tolist()``.
+
+        A method, so that the event batches hold one callable per listing (``engine.batch.RecordDecoder``)
+        and a command's events cost one call to get at.
+        """
+        return [DECODERS[row[E_KIND]](row, ts, cmd, self) for row in records]
+
 
 Row = Sequence[int]
 
@@ -163,4 +171,4 @@ DECODERS: dict[int, Callable[[Row, int, Any, Names], Event]] = {kind.code: decod
 
 def decode(records: list[list[int]], ts: int, cmd: Command | None, names: Names) -> list[Event]:
     """The events of one command (or of an expiry): each record as a row from ``ndarray.tolist()``."""
-    return [DECODERS[row[E_KIND]](row, ts, cmd, names) for row in records]
+    return names.decode(records, ts, cmd)

@@ -82,6 +82,7 @@ from engine.listing.fast.layout import (
     P_OPEN,
     P_RATE,
     P_SESSION,
+    P_TRADE_ROWS,
     PARAM_FIELDS,
     R_LIMIT,
     R_OPEN_BUYS,
@@ -146,6 +147,7 @@ class FastListing(ListingTrading):
         p[P_LEVELS], p[P_MIN_Q], p[P_MAX_Q] = limits.market_levels, limits.min_quantity_t, limits.max_quantity_t
         p[P_COID_MAX] = limits.client_order_id_max_length
         p[P_FEE_ACCT] = self.account_index[config.fees.fee_account]
+        ledger.arrays.keep_trade_count_in(p[P_TRADE_ROWS : P_TRADE_ROWS + 1])
         for j, instrument in enumerate(config.instruments):
             self.book_rows[j, B_LOT] = instrument.lot_t
         self._laid_out_for: list[int | None] = [None] * n_instruments
@@ -333,7 +335,7 @@ class FastListing(ListingTrading):
             arrays = self.ledger.arrays
             stop: int = commands.run_batch(
                 columns, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
-                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades, arrays.trade_count,
+                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades,
                 self.events, self.params, count, first, self._reason,
             )  # fmt: skip
             if stop < columns.shape[1]:
@@ -373,7 +375,7 @@ class FastListing(ListingTrading):
         rows = records.tolist()
         bounds = first.tolist()
         return [
-            decode_or_report(rows[bounds[i] : bounds[i + 1]], t, cmd, self.decode_records, report_failure)
+            decode_or_report(rows[bounds[i] : bounds[i + 1]], t, cmd, self.names.decode, report_failure)
             for i, (cmd, t) in enumerate(zip(cmds, ts, strict=True))
         ]
 
@@ -392,13 +394,9 @@ class FastListing(ListingTrading):
         records, first = self.run(batch.columns, on_python, on_failure)
         generation = self.generation
         return EventBatch(
-            batch, records, first, self.decode_records, python, lambda: self.generation == generation,
+            batch, records, first, self.names.decode, python, lambda: self.generation == generation,
             self.report_failure,
         )  # fmt: skip
-
-    def decode_records(self, rows: list[list[int]], ts: int, cmd: Command | None) -> list[Event]:
-        """One command's event records as events (``engine.listing.fast.events``)."""
-        return decode(rows, ts, cmd, self.names)
 
     def resync(self) -> None:
         self.stale = True  # pushed before the next kernel call
@@ -428,7 +426,7 @@ class FastListing(ListingTrading):
         for j, figures in enumerate(self.days.values()):
             if figures.reference_price != self._laid_out_for[j]:
                 self._lay_out()
-            rows[j, B_HALTED] = figures.halted
+            rows[j, B_HALTED] = figures.code in market.instrument_halts
             rows[j, B_OPEN : B_TRADES + 1] = (figures.open, figures.high, figures.low, figures.last,
                                                figures.volume, figures.turnover, figures.trades)  # fmt: skip
         self._refresh_accounts()

@@ -8,7 +8,7 @@ will ever call once, on a throwaway listing, so that the cost is paid at start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.config import ExchangeConfig
 from engine.listing.fast.jit import cache_dir
@@ -26,6 +26,7 @@ class _NoDay:
     day_open: bool = False
     session: Session = Session.CLOSED
     halted: bool = False
+    instrument_halts: dict[str, str] = field(default_factory=dict)
 
 
 def kernels_cached() -> bool:
