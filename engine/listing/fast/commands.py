@@ -55,7 +55,6 @@ from engine.listing.fast.kernels import (
     emit,
     execute,
     free_slot,
-    refuse,
     reject,
 )
 from engine.listing.fast.layout import (
@@ -144,13 +143,17 @@ def new_order(
     elif instr < 0:
         reason[REASON_CODE] = UNKNOWN_INSTRUMENT
     elif cmds[X_COID_LEN, i] == 0 or cmds[X_COID_LEN, i] > params[P_COID_MAX]:
-        refuse(reason, INVALID_CLIENT_ORDER_ID, cmds[X_COID_LEN, i], params[P_COID_MAX], 0)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = (
+            INVALID_CLIENT_ORDER_ID,
+            cmds[X_COID_LEN, i],
+            params[P_COID_MAX],
+        )
     elif coids[cmds[X_COID, i]]:
         reason[REASON_CODE] = DUPLICATE_CLIENT_ORDER_ID
     elif check_open(books, params, instr, reason) and check_quantity(books, params, instr, quantity, quantity, reason):
         if market:
             if price != 0:
-                refuse(reason, INVALID_PRICE, price, kind, 0)
+                reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = INVALID_PRICE, price, kind
         else:
             check_price(books, instr, price, reason)
     if reason[REASON_CODE] == 0:
@@ -163,9 +166,17 @@ def new_order(
                 if freeze_cash(cash, account, needed):
                     risk[account, instr, R_OPEN_BUYS] += quantity
                 else:
-                    refuse(reason, INSUFFICIENT_FUNDS, needed, cash[account, K_AVAIL], 0)
+                    reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = (
+                        INSUFFICIENT_FUNDS,
+                        needed,
+                        cash[account, K_AVAIL],
+                    )
         elif not freeze_allowances(holdings, account, instr, quantity):
-            refuse(reason, INSUFFICIENT_HOLDINGS, quantity, holdings[account, instr, H_AVAIL], 0)
+            reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = (
+                INSUFFICIENT_HOLDINGS,
+                quantity,
+                holdings[account, instr, H_AVAIL],
+            )
     if reason[REASON_CODE]:
         reject(
             events,
@@ -309,7 +320,7 @@ def amend_order(
         and price == orders[slot, O_PRICE]
         and quantity == leaves
     ):
-        refuse(reason, AMEND_NO_CHANGE, price, quantity, 0)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = AMEND_NO_CHANGE, price, quantity
     cash_before, quantity_before = orders[slot, O_FCASH], orders[slot, O_FQTY]
     if reason[REASON_CODE] == 0:
         refreeze(orders, cash, holdings, risk, params, slot, price, quantity, reason)
@@ -357,7 +368,11 @@ def refreeze(
     if orders[slot, O_SIDE] != BUY:
         extra = quantity - orders[slot, O_FQTY]
         if extra > 0 and not freeze_allowances(holdings, account, instr, extra):
-            refuse(reason, INSUFFICIENT_HOLDINGS, extra, holdings[account, instr, H_AVAIL], 0)
+            reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = (
+                INSUFFICIENT_HOLDINGS,
+                extra,
+                holdings[account, instr, H_AVAIL],
+            )
             return
         if extra < 0:
             release_allowances(holdings, account, instr, -extra)
@@ -371,7 +386,7 @@ def refreeze(
     extra = cash_needed(orders, slot, quantity, params[P_RATE]) - orders[slot, O_FCASH]
     if extra > 0 and not freeze_cash(cash, account, extra):
         orders[slot, O_FREEZE] = old_freeze_price
-        refuse(reason, INSUFFICIENT_FUNDS, extra, cash[account, K_AVAIL], 0)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = INSUFFICIENT_FUNDS, extra, cash[account, K_AVAIL]
         return
     if extra < 0:
         release_cash(cash, account, -extra)

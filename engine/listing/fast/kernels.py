@@ -169,15 +169,6 @@ def emit(events: np.ndarray, count: np.ndarray, kind: int, cmd: int) -> int:
     return row
 
 
-@inlined_kernel
-def refuse(reason: Arr, code: int, context_1: int, context_2: int, context_3: int) -> None:
-    """Note the reject a check found in the kernels' scratch (``REASON_*``): its code and context."""
-    reason[REASON_CODE] = code
-    reason[REASON_1] = context_1
-    reason[REASON_2] = context_2
-    reason[REASON_3] = context_3
-
-
 @kernel
 def reject(
     events: Arr, count: Arr, kind: int, cmd: int, code: int, context_1: int, context_2: int, context_3: int
@@ -528,13 +519,13 @@ def convert(
 def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.ndarray) -> bool:
     """Listing._check_trading_open: fills ``reason`` (code, c1, c2, c3) and returns False if closed."""
     if not params[P_OPEN]:
-        refuse(reason, MARKET_CLOSED, params[P_SESSION], 0, 0)
+        reason[REASON_CODE], reason[REASON_1] = MARKET_CLOSED, params[P_SESSION]
         return False
     if params[P_MARKET_HALTED]:
         reason[REASON_CODE] = MARKET_HALTED
         return False
     if books[instr, B_HALTED]:
-        refuse(reason, INSTRUMENT_HALTED, instr, 0, 0)
+        reason[REASON_CODE], reason[REASON_1] = INSTRUMENT_HALTED, instr
         return False
     return True
 
@@ -542,11 +533,16 @@ def check_open(books: np.ndarray, params: np.ndarray, instr: int, reason: np.nda
 @kernel
 def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: int, reason: Arr) -> bool:
     if not params[P_MIN_Q] <= quantity <= params[P_MAX_Q] or total > params[P_MAX_Q]:
-        refuse(reason, QUANTITY_OUT_OF_RANGE, total, params[P_MIN_Q], params[P_MAX_Q])
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2], reason[REASON_3] = (
+            QUANTITY_OUT_OF_RANGE,
+            total,
+            params[P_MIN_Q],
+            params[P_MAX_Q],
+        )
         return False
     lot = books[instr, B_LOT]
     if lot != 1 and quantity % lot:  # a lot of one needs no division
-        refuse(reason, INVALID_LOT, quantity, books[instr, B_LOT], 0)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = INVALID_LOT, quantity, books[instr, B_LOT]
         return False
     return True
 
@@ -554,14 +550,19 @@ def check_quantity(books: Arr, params: Arr, instr: int, quantity: int, total: in
 @inlined_kernel
 def check_price(books: np.ndarray, instr: int, price: int, reason: np.ndarray) -> bool:
     if price <= 0:
-        refuse(reason, INVALID_PRICE, price, 0, 0)
+        reason[REASON_CODE], reason[REASON_1] = INVALID_PRICE, price
         return False
     tick = books[instr, B_TICK]
     if tick != 1 and price % tick:
-        refuse(reason, INVALID_TICK, price, books[instr, B_TICK], 0)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2] = INVALID_TICK, price, books[instr, B_TICK]
         return False
     if not books[instr, B_LOWER] <= price <= books[instr, B_UPPER]:
-        refuse(reason, PRICE_OUT_OF_BAND, price, books[instr, B_LOWER], books[instr, B_UPPER])
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2], reason[REASON_3] = (
+            PRICE_OUT_OF_BAND,
+            price,
+            books[instr, B_LOWER],
+            books[instr, B_UPPER],
+        )
         return False
     return True
 
@@ -580,6 +581,11 @@ def check_position(holdings: Arr, risk: Arr, account: int, instr: int, quantity:
         + risk[account, instr, R_OPEN_BUYS]
     )
     if position + quantity > limit:
-        refuse(reason, POSITION_LIMIT, position, quantity, limit)
+        reason[REASON_CODE], reason[REASON_1], reason[REASON_2], reason[REASON_3] = (
+            POSITION_LIMIT,
+            position,
+            quantity,
+            limit,
+        )
         return False
     return True
