@@ -10,6 +10,7 @@ the config's ``engine.book``; nothing outside this package knows which one runs.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
@@ -64,7 +65,7 @@ class ClientOrderIds(Collection[tuple[str, str]], Protocol):
     def clear(self) -> None: ...
 
 
-class ListingTrading(Mechanism):
+class ListingTrading(Mechanism, ABC):
     """Listing trading over one book implementation: the parts they share."""
 
     name = "listing"
@@ -93,24 +94,25 @@ class ListingTrading(Mechanism):
         self._bands: dict[str, tuple[int, int, int]] = {}  # instrument -> reference, lower, upper
 
     # ------------------------------------------------------------------ what an implementation gives
+    @abstractmethod
     def apply(self, cmd: Command, ts: int) -> list[Event]:
         """Apply one order command (new, cancel, amend, mass cancel)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def expire_all(self, ts: int) -> list[Event]:
         """Every order still resting expires (orders are day orders), in canonical order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def find_order(self, order_id: int) -> Order | None:
-        raise NotImplementedError
+        """The open order with this id, whoever's it is; None when there is none."""
 
+    @abstractmethod
     def order_records(self) -> list[OrderRecord]:
         """Every resting order as its snapshot record, in canonical order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def restore_orders(self, records: list[OrderRecord], client_order_ids: Iterable[tuple[str, str]]) -> None:
         """Rest a snapshot's orders (their freezes are already in the ledger) and its used ids."""
-        raise NotImplementedError
 
     def encode(self, commands: Sequence[Command], ts: Sequence[int]) -> np.ndarray | None:
         """The batch in the form ``run`` applies in one go; None when one by one is all there is."""
@@ -125,8 +127,13 @@ class ListingTrading(Mechanism):
     ) -> EventBatch:
         """Apply a batch ``encode`` gave columns for. Commands of other mechanisms go to
         ``on_python(index)`` (which puts their events in ``python``), one that raises to
-        ``on_failure(index, exception)``; the others' events come back as the batch's records."""
-        raise NotImplementedError
+        ``on_failure(index, exception)``; the others' events come back as the batch's records.
+
+        A book without an encoded form applies every command one by one, through ``on_python``.
+        """
+        for index in range(len(batch)):
+            on_python(index)
+        return EventBatch(batch, python_events=python)
 
     # ------------------------------------------------------------------ the mechanism
     def handlers(self) -> Mapping[type[Command], Handler]:
