@@ -28,7 +28,7 @@ import engine.listing.fast
 # each of three cold starts side by side. The 70 s of the report did not repeat on a quiet
 # machine; cores shared with other work give such figures, so the estimate spans them.
 ESTIMATE = "30 to 70 s on 2 cores, the more the busier they are"
-KERNEL_MODULES = ("settlement.arrays",)
+KERNEL_MODULES = ("settlement.kernels",)  # the ledger's numba form: its kernels that are not inlined
 
 
 def kernels() -> frozenset[CPUDispatcher]:

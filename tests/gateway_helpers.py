@@ -22,9 +22,7 @@ from engine.messages import (
     EndOfDay,
     Event,
     NewOrder,
-    OrderRejected,
     OrderType,
-    RequestRejected,
     Session,
     SetSession,
     Side,
@@ -193,18 +191,12 @@ class Harness:
             self.gateway.applied(submission, events, seqs)
 
     def _apply_atomic(self, submission: Submission) -> None:
-        exchange = self.exchange
-        trial = Exchange.from_snapshot(exchange.config, exchange.snapshot(), exchange.book_kind)
-        rehearsed = [trial.apply(command, self.ts + 1) for command in submission.commands]
-        rejections = [
-            BatchRejection(index=index, code=event.code, text=event.text)
-            for index, events in enumerate(rehearsed)
-            for event in events
-            if isinstance(event, OrderRejected | RequestRejected)
-        ]
-        if rejections or submission.dry_run:
-            rehearsal = Rehearsal(request_id=submission.request_id, events=rehearsed, rejections=rejections)  # type: ignore[arg-type]
-            self.gateway.rehearsed(submission, rehearsal)
+        rehearsal = self.exchange.rehearse(submission.commands, self.ts + 1)
+        if not rehearsal.accepted or submission.dry_run:
+            rejections = [BatchRejection(index=r.index, code=r.code, text=r.text) for r in rehearsal.rejections]
+            events = rehearsal.events
+            answer = Rehearsal(request_id=submission.request_id, events=events, rejections=rejections)  # type: ignore[arg-type]
+            self.gateway.rehearsed(submission, answer)
             return
         self._apply([submission])
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from numba.core import event
 
+import settlement.kernels
 from carbonx.cli import main
 from carbonx.cli.serve_cmd import member_keys_line
 from carbonx.config import load_config
@@ -211,6 +212,8 @@ def test_the_kernels_counted_are_those_numba_compiles_on_their_own() -> None:
 
     assert commands.run_batch in found and ladder.depth in found
     assert commands.new_order not in found  # inlined into run_batch: never compiled on its own
+    assert settlement.kernels.fee_for in found  # the ledger's numba form, called by the kernels
+    assert settlement.kernels.settle_trade not in found  # inlined
 
 
 def test_compile_progress_counts_each_kernel_once_on_a_terminal() -> None:
