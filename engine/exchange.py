@@ -180,9 +180,6 @@ class Exchange:
         not decode give way to a reject when read (``engine.batch.decode_or_report``). The node's
         poll batches and recovery's batches of 4,096 therefore give the same events.
         """
-        if batch.columns is None:
-            return EventBatch(batch, python_events={i: self.apply(c, t) for i, (c, t) in enumerate(
-                zip(batch.commands, batch.ts, strict=True))})  # fmt: skip
         python: dict[int, list[Event]] = {}
 
         def apply_in_python(index: int) -> None:

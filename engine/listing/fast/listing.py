@@ -389,8 +389,12 @@ class FastListing(ListingTrading):
         on_python: Callable[[int], None],
         on_failure: BatchFailure,
     ) -> EventBatch:
-        """Apply an encoded batch (``run``); its events stay records until read (``EventBatch``)."""
-        assert batch.columns is not None
+        """Apply an encoded batch (``run``); its events stay records until read (``EventBatch``).
+
+        A batch that could not be encoded (``Exchange.command_batch``) goes one by one instead.
+        """
+        if batch.columns is None:
+            return super().run_batch(batch, python, on_python, on_failure)
         records, first = self.run(batch.columns, on_python, on_failure)
         generation = self.generation
         return EventBatch(
