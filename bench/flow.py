@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from engine.config import Account, ExchangeConfig, Instrument, Member, RiskLimits
 from engine.exchange import Exchange
-from engine.listing.rules import band_limits
+from engine.prices import band_limits
 from engine.messages import (
     AllocateAllowances,
     CancelOrder,

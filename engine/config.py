@@ -93,6 +93,19 @@ def _per_trading_kind(tonnes: int) -> dict[str, int]:
     return dict.fromkeys(sorted(TRADING_ACCOUNT_KINDS), tonnes)
 
 
+SessionName = Literal["morning", "afternoon"]
+
+
+class TransferRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Agreement transfer (协议转让): bulk bilateral trades (docs/RULES_COVERAGE.md "Agreement transfer")."""
+
+    min_quantity_t: int = 100_000  # a transfer is at least this many tonnes
+    band_bp: int = 3000  # price within ± this many basis points of the reference price, rounded inward
+    free_price_from_t: int = 500_000  # from this quantity the price is free (Shanghai 2015 rule)
+    sessions: list[SessionName] = msgspec.field(default_factory=lambda: ["afternoon"])  # 13:00-15:00
+    client_proposal_id_max_length: int = 36
+
+
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Position limits (持有量限制) and the large-holder report (大户报告), per instrument.
 
@@ -129,3 +142,4 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     listing: ListingLimits = msgspec.field(default_factory=ListingLimits)
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
     registry: RegistryRules = msgspec.field(default_factory=RegistryRules)
+    transfer: TransferRules = msgspec.field(default_factory=TransferRules)

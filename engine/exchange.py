@@ -34,9 +34,11 @@ from engine.messages import (
     OrderRejected,
     Reject,
     RequestRejected,
+    Session,
     reject_text,
 )
 from engine.registry import Registry
+from engine.transfer import Transfers
 from settlement.ledger import Ledger, LedgerState
 
 # The mechanisms between the market day and the end of day, each made from the context. Their
@@ -44,6 +46,7 @@ from settlement.ledger import Ledger, LedgerState
 MECHANISMS: tuple[Callable[[Context], Mechanism], ...] = (
     make_listing,
     Registry,
+    Transfers,
 )
 
 STATE_VERSION = 2
@@ -110,9 +113,10 @@ class Exchange:
             fee_account=config.fees.fee_account,
         )
         self.failures: list[InternalFailure] = []  # not state: drained by ``take_failures``
-        self.market_day = MarketDay(config, self._start_of_day)
+        self.market_day = MarketDay(config, self._start_of_day, self._session_changed)
         self.market: MarketState = self.market_day.market
-        context = Context(config, self.ledger, self.market, book, self._report_failure)
+        listing_link = _ListingLink()
+        context = Context(config, self.ledger, self.market, book, self._report_failure, listing_link)
         trading = [make(context) for make in MECHANISMS]
         self.day_end = DayEnd(config, self.ledger, self.market_day, self._end_of_day)
         self.mechanisms: tuple[Mechanism, ...] = (self.market_day, *trading, self.day_end)
@@ -121,8 +125,12 @@ class Exchange:
             raise ValueError("two mechanisms share a name")
         listing = self._by_name["listing"]
         registry = self._by_name["registry"]
+        transfers = self._by_name["transfer"]
         assert isinstance(listing, ListingTrading) and isinstance(registry, Registry)
+        assert isinstance(transfers, Transfers)
+        self.transfers = transfers  # what the read view shows of the day's proposals
         self.listing = listing  # the batches' fast path, and what the read view shows
+        listing_link.listing = listing
         self.registry = registry
         self.book_kind = listing.book_kind
         self._handlers: dict[type[Command], Handler] = {}
@@ -213,6 +221,12 @@ class Exchange:
         for mechanism in self.mechanisms:
             mechanism.start_of_day(trading_day, ts)
 
+    def _session_changed(self, session: Session, ts: int) -> list[Event]:
+        events: list[Event] = []
+        for mechanism in self.mechanisms:
+            events += mechanism.session_changed(session, ts)
+        return events
+
     def _end_of_day(self, trading_day: int, ts: int) -> list[Event]:
         events: list[Event] = []
         for mechanism in self.mechanisms:
@@ -283,6 +297,19 @@ class Exchange:
         """Walk every mechanism's structures (``Mechanism.check``; debug and test aid, never on the hot path)."""
         for mechanism in self.mechanisms:
             mechanism.check()
+
+
+class _ListingLink:
+    """The listing as the context shows it to every mechanism (``engine.mechanism.ListingView``):
+    the context is made before the mechanisms, the listing among them, so it is linked once made."""
+
+    listing: ListingTrading
+
+    def reference_price(self, instrument: str) -> int:
+        return self.listing.reference_price(instrument)
+
+    def open_buy_quantity(self, account: str, instrument: str) -> int:
+        return self.listing.open_buy_quantity(account, instrument)
 
 
 def _decode_state(snapshot: bytes) -> ExchangeState:

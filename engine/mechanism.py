@@ -7,7 +7,8 @@ registry, the end of day; agreement transfers and auctions next) declares:
 - ``state()`` and ``restore()``: its part of the state, a msgspec struct, for the snapshot and the
   state hash (``State`` is the struct's type; a mechanism without state leaves both as they are);
 - ``check()``: its invariants, walked in full (tests and debugging; never on the hot path);
-- ``start_of_day()`` and ``end_of_day()``: its steps when the market day opens and closes.
+- ``start_of_day()``, ``session_changed()`` and ``end_of_day()``: its steps when the market day
+  opens, moves to another session, and closes.
 
 A mechanism moves money and allowances only through the ledger's API (``settlement.ledger``), which
 it is given with the config and the market day's state when it is made. Every step is
@@ -51,6 +52,14 @@ class Market(Protocol):
     def instrument_halts(self) -> Mapping[str, str]: ...  # instrument -> reason
 
 
+class ListingView(Protocol):
+    """What listing trading shows every other mechanism: the prices the others' rules hang on, and
+    the buys its open orders may still make (a position limit counts them), read only."""
+
+    def reference_price(self, instrument: str) -> int: ...
+    def open_buy_quantity(self, account: str, instrument: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class Context:
     """What the exchange gives every mechanism it makes."""
@@ -60,6 +69,7 @@ class Context:
     market: Market  # the market day's state
     book: str | None  # config ``engine.book``: the listing's book (None: its default)
     report_failure: ReportFailure  # for events a mechanism applied but cannot report
+    listing: ListingView  # listing trading, as the other mechanisms read it
 
 
 class Mechanism:
@@ -86,6 +96,10 @@ class Mechanism:
 
     def start_of_day(self, trading_day: int, ts: int) -> None:
         """The trading day ``trading_day`` opens (``StartOfDay``): reset what counts per day."""
+
+    def session_changed(self, session: Session, ts: int) -> list[Event]:
+        """The market day moved to ``session`` (``SetSession``); the events this causes."""
+        return []
 
     def end_of_day(self, trading_day: int, ts: int) -> list[Event]:
         """The day closes (``EndOfDay``), before the ledger's statements: its own closing steps."""

@@ -21,7 +21,7 @@ import msgspec
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.listing.book import DepthLevel
-from engine.messages import OrderType, Session, Side
+from engine.messages import OrderType, Session, Side, TransferStatus
 
 __all__ = [
     "AccountCash",
@@ -32,6 +32,7 @@ __all__ = [
     "ExchangeView",
     "MarketStatus",
     "RestingOrder",
+    "TransferRecord",
 ]
 
 
@@ -77,6 +78,26 @@ class RestingOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     price: int
     leaves: int  # open quantity
     filled: int
+
+
+class TransferRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An agreement transfer proposal of today, open or closed, as its two parties may see it.
+
+    ``side`` is the proposer's; ``frozen_cash`` / ``frozen_quantity`` what the proposer has frozen
+    for it now (nothing once it is closed).
+    """
+
+    transfer_id: int
+    proposer: str
+    client_proposal_id: str
+    side: Side
+    counterparty: str
+    instrument: str
+    price: int
+    quantity: int
+    status: TransferStatus
+    frozen_cash: int
+    frozen_quantity: int
 
 
 class AccountCash(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -209,6 +230,30 @@ class ExchangeView:
         ]
         orders.sort(key=_ORDER_ID)
         return orders
+
+    def transfers(self, accounts: str | Collection[str] | None = None) -> list[TransferRecord]:
+        """Today's agreement transfer proposals that ``accounts`` (one, several, or None: every
+        account) are a party to, as proposer or counterparty, by transfer id."""
+        if isinstance(accounts, str):
+            accounts = (accounts,)
+        wanted = None if accounts is None else frozenset(accounts)
+        return [
+            TransferRecord(
+                transfer_id=p.transfer_id,
+                proposer=p.proposer,
+                client_proposal_id=p.client_proposal_id,
+                side=p.side,
+                counterparty=p.counterparty,
+                instrument=p.instrument,
+                price=p.price,
+                quantity=p.quantity,
+                status=p.status,
+                frozen_cash=p.frozen_cash,
+                frozen_quantity=p.frozen_quantity,
+            )
+            for p in self._exchange.transfers.records()
+            if wanted is None or p.proposer in wanted or p.counterparty in wanted
+        ]
 
     def cash(self, account: str) -> AccountCash:
         """The account's cash (``KeyError``: not an account)."""

@@ -33,7 +33,11 @@ H_COMPLIANCE = 3  # compliance-only: surrendered, never sold or transferred
 HOLDING_FIELDS = 4
 # trades[row, T_*]: the trade log, one row per trade since the last end of day
 T_ID, T_INSTR, T_PRICE, T_QTY, T_BUYER, T_SELLER, T_BUY_FEE, T_SELL_FEE = 0, 1, 2, 3, 4, 5, 6, 7
-TRADE_FIELDS = 8
+T_METHOD = 8  # the trading method (METHOD_*); the cells of the rows not in use are always 0
+TRADE_FIELDS = 9
+# trading methods, as the trade log and the statements record them
+METHOD_LISTING = 0  # listing trading (the fast book's kernels leave the column at 0)
+METHOD_TRANSFER = 1  # agreement transfer: a bulk trade
 
 
 class LedgerArrays:

@@ -49,10 +49,12 @@ from settlement.arrays import (
     K_FROZEN,
     K_PROCEEDS,
     K_RELEASED,
+    METHOD_LISTING,
     T_BUY_FEE,
     T_BUYER,
     T_ID,
     T_INSTR,
+    T_METHOD,
     T_PRICE,
     T_QTY,
     T_SELL_FEE,
@@ -347,13 +349,14 @@ class Ledger:
         quantity: int,
         buyer_fee: int,
         seller_fee: int,
+        method: int = METHOD_LISTING,
     ) -> None:
         """Move both legs of one trade and both fees in one transaction, and log the trade.
 
         The buyer pays value + fee out of its frozen cash; the seller delivers out of its frozen
         allowances and receives value − fee; the allowances land in the buyer's restricted bucket
-        until the next trading day; both fees go to the fee account. The trade log's row is the
-        record the statements read.
+        until the next trading day; both fees go to the fee account. The trade log's row, with
+        the trading method (``settlement.arrays.METHOD_*``), is the record the statements read.
         """
         cash, holdings = self.arrays.cash, self.arrays.holdings
         b, j = self._row(buyer, instrument)
@@ -373,7 +376,18 @@ class Ledger:
         trades[row, T_ID], trades[row, T_INSTR], trades[row, T_PRICE], trades[row, T_QTY] = trade_id, j, price, quantity
         trades[row, T_BUYER], trades[row, T_SELLER] = b, s
         trades[row, T_BUY_FEE], trades[row, T_SELL_FEE] = buyer_fee, seller_fee
+        trades[row, T_METHOD] = method
         self.arrays.trade_count[0] = row + 1
+
+    def day_totals(self, method: int) -> dict[str, tuple[int, int, int]]:
+        """The day's trades of one method per instrument: (volume, turnover, trades); traded ones only."""
+        rows = self.arrays.trades[: int(self.arrays.trade_count[0])]
+        totals: dict[str, tuple[int, int, int]] = {}
+        for j, price, quantity in rows[rows[:, T_METHOD] == method][:, [T_INSTR, T_PRICE, T_QTY]].tolist():
+            code = self.instrument_names[j]
+            volume, turnover, count = totals.get(code, (0, 0, 0))
+            totals[code] = (volume + quantity, turnover + price * quantity, count + 1)
+        return totals
 
     # ------------------------------------------------------------------ end of day
     def end_of_day(self) -> None:

@@ -22,6 +22,7 @@ from settlement.arrays import (
     T_BUYER,
     T_ID,
     T_INSTR,
+    T_METHOD,
     T_PRICE,
     T_QTY,
     T_SELL_FEE,
@@ -102,6 +103,7 @@ class StatementTrade(msgspec.Struct, frozen=True, kw_only=True, array_like=True)
     quantity: int
     value: int
     fee: int
+    method: int = 0  # the trading method: 0 listing, 1 agreement transfer (settlement.arrays.METHOD_*)
 
 
 class Units(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -151,6 +153,8 @@ class DayActivityState(msgspec.Struct, frozen=True, kw_only=True, array_like=Tru
     movements: list[tuple[str, str, str, int]]  # account, asset (instrument, or "" for cash), kind, amount
     released: list[tuple[str, int]]
     released_restricted: list[tuple[str, str, int]]
+    # (row of ``trades``, method) of the trades not made by listing trading (``METHOD_LISTING``)
+    methods: list[tuple[int, int]] = []
 
 
 class AccountDay(NamedTuple):
@@ -193,6 +197,13 @@ class DayActivity:
         ]  # fmt: skip
 
     @property
+    def methods(self) -> dict[int, int]:
+        """The trading method of each row of the trade log that is not a listing trade."""
+        arrays = self._arrays
+        column = arrays.trades[: int(arrays.trade_count[0]), T_METHOD]
+        return {row: int(column[row]) for row in column.nonzero()[0].tolist()}
+
+    @property
     def released(self) -> dict[str, int]:
         """Cash freezes released per account (the accounts with a release only)."""
         column = self._arrays.cash[:, K_RELEASED].tolist()
@@ -215,8 +226,11 @@ class DayActivity:
         """
         trades: dict[str, list[StatementTrade]] = {}
         flows: dict[tuple[str, str, str], int] = dict(self.movements)
-        for trade_id, instrument, price, quantity, buyer, seller, buyer_fee, seller_fee in self.trades:
-            value = price * quantity
+        methods = self.methods
+        for row, (trade_id, instrument, price, quantity, buyer, seller, buyer_fee, seller_fee) in enumerate(
+            self.trades
+        ):
+            value, method = price * quantity, methods.get(row, 0)
             for account, side, fee in ((buyer, 1, buyer_fee), (seller, 2, seller_fee)):
                 trades.setdefault(account, []).append(
                     StatementTrade(
@@ -227,6 +241,7 @@ class DayActivity:
                         quantity=quantity,
                         value=value,
                         fee=fee,
+                        method=method,
                     )
                 )
                 verb = "bought" if side == 1 else "sold"
@@ -299,6 +314,7 @@ class DayActivity:
         """Today's closing balances become the next statement's opening; the records start empty."""
         self.opening_cash = {a: total for a, total in cash.items() if total}
         self.opening_holdings = {k: total for k, total in holdings.items() if total}
+        self._arrays.trades[: int(self._arrays.trade_count[0]), T_METHOD] = 0  # rows not in use hold 0
         self._arrays.trade_count[0] = 0
         self._arrays.cash[:, K_RELEASED] = 0
         self.movements = {}
@@ -312,6 +328,7 @@ class DayActivity:
             movements=[(a, s, k, q) for (a, s, k), q in sorted(self.movements.items())],
             released=sorted(self.released.items()),
             released_restricted=[(a, i, q) for (a, i), q in sorted(self.released_restricted.items())],
+            methods=sorted(self.methods.items()),
         )
 
     def restore(self, state: DayActivityState) -> None:
@@ -322,6 +339,7 @@ class DayActivity:
         self.released_restricted = {(a, i): q for a, i, q in state.released_restricted}
         arrays, accounts, instruments = self._arrays, self._account_index, self._instrument_index
         n = len(state.trades)
+        arrays.trades[: int(arrays.trade_count[0]), T_METHOD] = 0  # rows not in use hold 0
         arrays.trade_count[0] = 0
         arrays.ensure_trade_room(n)
         if n:  # column by column: a busy day's snapshot holds a million trades
@@ -331,6 +349,8 @@ class DayActivity:
             trades[:, T_PRICE], trades[:, T_QTY] = prices, quantities
             trades[:, T_BUYER], trades[:, T_SELLER] = [accounts[a] for a in buyers], [accounts[a] for a in sellers]
             trades[:, T_BUY_FEE], trades[:, T_SELL_FEE] = buyer_fees, seller_fees
+            for row, method in state.methods:
+                trades[row, T_METHOD] = method
         arrays.trade_count[0] = n
         column = arrays.cash[:, K_RELEASED]
         column[:] = 0

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from engine.config import ExchangeConfig, RiskLimits
 from engine.exchange import Exchange
-from engine.listing.rules import band_limits
+from engine.prices import band_limits
 from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     AllocateAllowances,

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from engine.listing.book import DepthLevel
-from engine.listing.rules import band_limits
+from engine.prices import band_limits
 from engine.messages import (
     CancelReason,
     DailyBulletin,

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from carbonx.cli import quotes_cmd
 from carbonx.errors import CarbonxError
-from engine.listing.rules import band_limits
+from engine.prices import band_limits
 from engine.messages import HaltMarket, Session, Side
 from market_data.board import percent_change, render, yuan
 from market_data.messages import Depth, InstrumentStatus, Level, MarketStatus, Quote, Trade

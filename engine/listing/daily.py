@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.listing.rules import closing_price, round_half_up_to_tick
+from engine.prices import closing_price, round_half_up_to_tick
 
 
 class InstrumentDay(msgspec.Struct, kw_only=True, array_like=True):
     """Per instrument: the band's reference price and today's listing-trade figures.
 
     Open is the first listing trade of the day; the close is computed at the end of the day from
-    turnover and volume (``engine.listing.rules.closing_price``) and becomes the next reference price.
+    turnover and volume (``engine.prices.closing_price``) and becomes the next reference price.
     """
 
     code: str

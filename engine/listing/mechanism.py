@@ -22,7 +22,6 @@ from engine.config import Account, Instrument
 from engine.listing.book import DepthLevel
 from engine.listing.daily import InstrumentDay
 from engine.listing.orders import Order, OrderRecord
-from engine.listing.rules import band_limits
 from engine.mechanism import Context, Handler, Mechanism
 from engine.messages import (
     AmendOrder,
@@ -35,7 +34,9 @@ from engine.messages import (
     Side,
     StpMode,
 )
+from engine.prices import band_limits
 from engine.risk import PositionLimits
+from settlement.arrays import METHOD_TRANSFER
 
 # A command that failed inside a batch: its index and the exception (``Exchange`` gives the outcome).
 BatchFailure = Callable[[int, Exception], None]
@@ -169,8 +170,12 @@ class ListingTrading(Mechanism, ABC):
         """Day orders expire, each instrument's bulletin is issued and its close becomes the next
         reference price, and today's client order ids may be used again."""
         events = self.expire_all(ts)
+        # Bulk trades (agreement transfers) settle through the same ledger, which records each
+        # trade's method: the bulletin counts them apart, and no price of the listing's comes from them.
+        bulk = self.ledger.day_totals(METHOD_TRANSFER)
         for code, figures in self.days.items():
             close = figures.close(self.instruments[code].tick_fen)
+            bulk_volume, bulk_turnover, bulk_trades = bulk.get(code, (0, 0, 0))
             events.append(
                 DailyBulletin(
                     ts_event=ts,
@@ -186,12 +191,24 @@ class ListingTrading(Mechanism, ABC):
                     volume=figures.volume,
                     turnover=figures.turnover,
                     trades=figures.trades,
+                    bulk_volume=bulk_volume,
+                    bulk_turnover=bulk_turnover,
+                    bulk_trades=bulk_trades,
                 )
             )
             figures.reference_price = close
         self.client_order_ids.clear()
         self.resync()
         return events
+
+    # ------------------------------------------------------------------ what other mechanisms read
+    def reference_price(self, instrument: str) -> int:
+        """The instrument's reference price today: the previous close (``engine.mechanism.ListingView``)."""
+        return self.days[instrument].reference_price
+
+    @abstractmethod
+    def open_buy_quantity(self, account: str, instrument: str) -> int:
+        """Tonnes the account may still buy through its open listing orders (the position limit counts them)."""
 
     # ------------------------------------------------------------------ the band
     def band(self, instrument: str) -> tuple[int, int]:

@@ -78,6 +78,9 @@ class Listing(ListingTrading):
     def apply(self, cmd: Command, ts: int) -> list[Event]:
         return self._apply[type(cmd)](cmd, ts)
 
+    def open_buy_quantity(self, account: str, instrument: str) -> int:
+        return self.open_buys.get((account, instrument), 0)
+
     def find_order(self, order_id: int) -> Order | None:
         for book in self.books.values():
             order = book.get(order_id)

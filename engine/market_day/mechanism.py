@@ -6,7 +6,8 @@ its sessions in order (``NEXT_SESSION``) and never reopens one after the afterno
 ``HaltMarket`` / ``ResumeMarket`` stop and restart all trading (临时停市), ``HaltInstrument`` /
 ``ResumeInstrument`` the trading of one instrument (停牌), in every mechanism that trades it. The scheduler issues them
 by the clock, so a replay needs none. Every other mechanism reads ``MarketState`` (``market``)
-and never writes it; the market day tells them a day starts (``on_start``).
+and never writes it; the market day tells them a day starts (``on_start``) and a session changes
+(``on_session``: agreement transfers still open expire when the afternoon closes).
 """
 
 from __future__ import annotations
@@ -51,11 +52,17 @@ class MarketDay(Mechanism):
     name = "market_day"
     State = MarketState
 
-    def __init__(self, config: ExchangeConfig, on_start: Callable[[int, int], None]) -> None:
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        on_start: Callable[[int, int], None],
+        on_session: Callable[[Session, int], list[Event]],
+    ) -> None:
         self.calendar = config.calendar
         self.instruments = frozenset(i.code for i in config.instruments)
         self.market = MarketState()
         self._on_start = on_start  # every mechanism's ``start_of_day``, in registration order
+        self._on_session = on_session  # every mechanism's ``session_changed``, in registration order
 
     def handlers(self) -> Mapping[type[Command], Handler]:
         return {
@@ -107,7 +114,8 @@ class MarketDay(Mechanism):
         if market.session is Session.AFTERNOON:
             market.sessions_over = True
         market.session = cmd.session
-        return [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
+        events: list[Event] = [SessionChanged(ts_event=ts, trading_day=market.trading_day, session=cmd.session)]
+        return events + self._on_session(cmd.session, ts)
 
     def close_day(self) -> None:
         """The end of day is done: no trading day is open until the next ``StartOfDay``."""

@@ -10,7 +10,7 @@ stays reserved as a comment and its number is never reused.
 
 The modules: ``base`` (enums, base classes), ``reject`` (codes), ``trading`` (orders, the day,
 halts), ``registry`` (funding and registry operations), ``registry_file`` (the record of a
-registry file, applied once), ``end_of_day`` (bulletin, statements).
+registry file, applied once), ``end_of_day`` (bulletin, statements), ``transfer`` (agreement transfers).
 """
 
 from __future__ import annotations
@@ -72,6 +72,19 @@ from engine.messages.trading import (
     TradeExecuted,
     TradingDayStarted,
 )
+from engine.messages.transfer import (
+    AcceptTransfer,
+    CancelTransfer,
+    ProposeTransfer,
+    RejectTransfer,
+    TransferAccepted,
+    TransferCancelled,
+    TransferExecuted,
+    TransferExpired,
+    TransferProposed,
+    TransferRejected,
+    TransferStatus,
+)
 from settlement.statements import CashStatement, ConservationMismatch, HoldingStatement, StatementTrade, Units
 
 AnyCommand = (
@@ -95,6 +108,10 @@ AnyCommand = (
     | SplitAccount
     | CancelAllOrders
     | RecordRegistryFile
+    | ProposeTransfer
+    | AcceptTransfer
+    | RejectTransfer
+    | CancelTransfer
 )
 
 AnyEvent = (
@@ -125,6 +142,12 @@ AnyEvent = (
     | ConservationChecked
     | AllOrdersCancelled
     | RegistryFileRecorded
+    | TransferProposed
+    | TransferAccepted
+    | TransferRejected
+    | TransferCancelled
+    | TransferExpired
+    | TransferExecuted
 )
 
 COMMAND_TYPES: tuple[type[Command], ...] = AnyCommand.__args__
@@ -137,6 +160,7 @@ event_decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEv
 __all__ = [
     "COMMAND_TYPES",
     "EVENT_TYPES",
+    "AcceptTransfer",
     "AccountSplit",
     "AccountStatement",
     "AccountsMerged",
@@ -153,6 +177,7 @@ __all__ = [
     "CancelAllowances",
     "CancelOrder",
     "CancelReason",
+    "CancelTransfer",
     "CarryOverAllowances",
     "CashDeposited",
     "CashStatement",
@@ -180,9 +205,11 @@ __all__ = [
     "OrderConvertedToLimit",
     "OrderRejected",
     "OrderType",
+    "ProposeTransfer",
     "RecordRegistryFile",
     "RegistryFileRecorded",
     "Reject",
+    "RejectTransfer",
     "RequestRejected",
     "ResumeInstrument",
     "ResumeMarket",
@@ -199,6 +226,13 @@ __all__ = [
     "TradeExecuted",
     "TradingDayEnded",
     "TradingDayStarted",
+    "TransferAccepted",
+    "TransferCancelled",
+    "TransferExecuted",
+    "TransferExpired",
+    "TransferProposed",
+    "TransferRejected",
+    "TransferStatus",
     "Units",
     "WithdrawCash",
     "command_decoder",

@@ -7,7 +7,11 @@ from settlement.statements import CashStatement, ConservationMismatch, HoldingSt
 
 
 class DailyBulletin(Event, frozen=True, kw_only=True, tag=True):
-    """One instrument's figures for the day. The close is the next day's reference price."""
+    """One instrument's figures for the day. The close is the next day's reference price.
+
+    Open to trades are the listing's alone; agreement transfers (bulk trades) are counted apart, in
+    the ``bulk_`` fields, and never set a price.
+    """
 
     trading_day: int
     instrument: str
@@ -21,6 +25,9 @@ class DailyBulletin(Event, frozen=True, kw_only=True, tag=True):
     volume: int
     turnover: int
     trades: int
+    bulk_volume: int = 0  # tonnes traded by agreement transfer
+    bulk_turnover: int = 0  # fen
+    bulk_trades: int = 0
 
 
 class AccountStatement(Event, frozen=True, kw_only=True, tag=True):

@@ -183,6 +183,10 @@ class FastListing(ListingTrading):
             for a, j in np.argwhere(column).tolist()
         }
 
+    def open_buy_quantity(self, account: str, instrument: str) -> int:
+        a, j = self.ledger.account_index.get(account), self.ledger.instrument_index.get(instrument)
+        return 0 if a is None or j is None else int(self.risk_rows[a, j, R_OPEN_BUYS])
+
     # ------------------------------------------------------------------ orders as objects
     def order_at(self, slot: int) -> Order:
         return self.orders_at([slot])[0]

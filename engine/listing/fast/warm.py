@@ -29,6 +29,16 @@ class _NoDay:
     instrument_halts: dict[str, str] = field(default_factory=dict)
 
 
+class _NoOtherListing:
+    """The listing as other mechanisms read it: the warm-up makes no other mechanism, so none reads it."""
+
+    def reference_price(self, instrument: str) -> int:
+        raise LookupError("the kernel warm-up has no listing for other mechanisms to read")
+
+    def open_buy_quantity(self, account: str, instrument: str) -> int:
+        raise LookupError("the kernel warm-up has no listing for other mechanisms to read")
+
+
 def kernels_cached() -> bool:
     """Whether the batch kernel is in numba's cache (False: the next start compiles)."""
     return any(cache_dir().glob("commands.run_batch-*.nbi"))
@@ -44,7 +54,7 @@ def load_kernels(config: ExchangeConfig) -> None:
         instruments=[i.code for i in config.instruments],
         fee_account=config.fees.fee_account,
     )
-    listing = FastListing(Context(config, ledger, _NoDay(), "fast", _unreported))
+    listing = FastListing(Context(config, ledger, _NoDay(), "fast", _unreported, _NoOtherListing()))
     listing.apply(CancelOrder(account=config.accounts[0].id, order_id=1), 0)
     for book in listing.books.values():
         book.depth(Side.BUY, 1)

@@ -1,4 +1,4 @@
-"""Pure rule arithmetic of listing trading (docs/RULES_COVERAGE.md "Listing trading"). Integers only."""
+"""Price arithmetic every mechanism shares: the band, rounding to the tick, the close. Integers only."""
 
 from __future__ import annotations
 
