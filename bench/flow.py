@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 from engine.config import Account, ExchangeConfig, Instrument, Member, RiskLimits
 from engine.exchange import Exchange
-from engine.prices import band_limits
 from engine.messages import (
     AllocateAllowances,
     CancelOrder,
@@ -44,6 +43,7 @@ from engine.messages import (
     StartOfDay,
     TradeExecuted,
 )
+from engine.prices import band_limits
 from settlement.ledger import fee_for
 
 INSTRUMENT = "SHEA2025"

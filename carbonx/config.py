@@ -35,6 +35,7 @@ from engine.config import (
     RegistryRules,
     RiskLimits,
     SessionTimes,
+    TransferRules,
 )
 from engine.messages.limits import MAX_CLIENT_ORDER_ID_LENGTH, MAX_ID_LENGTH
 from gateway.access import DEFAULT_ROLE, GatewayOptions, MemberAccess, Role
@@ -144,6 +145,7 @@ class _MembersFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class _LimitsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     listing: ListingLimits = msgspec.field(default_factory=ListingLimits)
+    transfer: TransferRules = msgspec.field(default_factory=TransferRules)
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
 
 
@@ -168,6 +170,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
     fee_account = _check_members(root / "members.toml", members)
     _check_fees(root / "fees.toml", fees, fee_account, file_present=fees_file is not None)
     _check_listing(root / "limits.toml", limits.listing)
+    _check_transfer(root / "limits.toml", limits.transfer)
     _check_risk(root / "limits.toml", limits.risk)
     _check_registry(root / "registry.toml", registry, instruments.instrument)
     _check_calendar(root / "calendar.toml", calendar)
@@ -185,6 +188,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
         listing=limits.listing,
         risk=limits.risk,
         registry=registry,
+        transfer=limits.transfer,
     )
     return LoadedConfig(exchange=exchange, node=node, directory=str(root), access=access)
 
@@ -302,6 +306,19 @@ def _check_listing(path: Path, listing: ListingLimits) -> None:
     _require(path, "listing.market_levels", levels >= 1, f"must be >= 1, got {levels}")
     most = MAX_CLIENT_ORDER_ID_LENGTH  # the wire refuses longer ones before the engine sees them
     _require(path, "listing.client_order_id_max_length", 1 <= length <= most, f"must be 1..{most}, got {length}")
+
+
+def _check_transfer(path: Path, transfer: TransferRules) -> None:
+    band, low, free = transfer.band_bp, transfer.min_quantity_t, transfer.free_price_from_t
+    _require(path, "transfer.band_bp", 1 <= band < BP, f"{band} is outside 1..{BP - 1} (basis points)")
+    _require(path, "transfer.min_quantity_t", low >= 1, f"must be >= 1 t, got {low}")
+    _require(path, "transfer.free_price_from_t", free >= 1, f"must be >= 1 t, got {free}")
+    sessions = transfer.sessions
+    _require(path, "transfer.sessions", len(sessions) >= 1, "name at least one session (morning, afternoon)")
+    _require(path, "transfer.sessions", len(set(sessions)) == len(sessions), f"{sessions} names a session twice")
+    length, most = transfer.client_proposal_id_max_length, MAX_CLIENT_ORDER_ID_LENGTH
+    key = "transfer.client_proposal_id_max_length"
+    _require(path, key, 1 <= length <= most, f"must be 1..{most}, got {length}")
 
 
 def _check_id_length(path: Path, key: str, identifier: str) -> None:

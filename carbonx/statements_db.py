@@ -146,6 +146,35 @@ CREATE TABLE conservation_mismatches (
     PRIMARY KEY (trading_day, asset)
 ) STRICT;
 """,
+    # 2: agreement transfers (bulk trades). The bulletin counts them apart from the listing; a
+    # statement's trade says its method, which joins the primary key: a transfer's id (its
+    # transfer_id) is numbered apart from the listing's trade ids, so both may be 1. SQLite cannot
+    # change a primary key in place: the table is copied. Days recorded before had no transfers.
+    """
+ALTER TABLE bulletins ADD COLUMN bulk_volume INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bulletins ADD COLUMN bulk_turnover INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bulletins ADD COLUMN bulk_trades INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE statement_trades_2 (
+    trading_day INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    trade_id INTEGER NOT NULL,
+    instrument TEXT NOT NULL,
+    side INTEGER NOT NULL CHECK (side IN (1, 2)),
+    price INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    fee INTEGER NOT NULL,
+    method INTEGER NOT NULL DEFAULT 0 CHECK (method IN (0, 1)),
+    PRIMARY KEY (trading_day, account, method, trade_id, side),
+    FOREIGN KEY (trading_day, account) REFERENCES cash_statements (trading_day, account)
+) STRICT;
+INSERT INTO statement_trades_2 (trading_day, account, trade_id, instrument, side, price, quantity, value, fee)
+    SELECT trading_day, account, trade_id, instrument, side, price, quantity, value, fee FROM statement_trades;
+DROP TABLE statement_trades;
+ALTER TABLE statement_trades_2 RENAME TO statement_trades;
+CREATE INDEX statement_trades_by_account ON statement_trades (account, trading_day);
+CREATE INDEX statement_trades_by_trade ON statement_trades (trade_id);
+""",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -315,12 +344,13 @@ class StatementStore:
 
     def statements(self, day: int, account: str | None = None) -> list[AccountStatement]:
         """The day's account statements (or just ``account``'s), in account order, each with its
-        holdings in instrument order and its trades in trade order."""
+        holdings in instrument order and its trades in trade order: the listing's by trade id, then
+        the agreement transfers by transfer id (``StatementTrade.method``)."""
         holdings: dict[str, list[HoldingStatement]] = {}
         for r in self._select("holding_statements", day, account, order="account, instrument"):
             holdings.setdefault(r[1], []).append(HoldingStatement(**_named(COLUMNS["holding_statements"], r, skip=2)))
         trades: dict[str, list[StatementTrade]] = {}
-        for r in self._select("statement_trades", day, account, order="account, trade_id, side"):
+        for r in self._select("statement_trades", day, account, order="account, method, trade_id, side"):
             trades.setdefault(r[1], []).append(StatementTrade(**_named(COLUMNS["statement_trades"], r, skip=2)))
         ts = self._ts(day)
         return [

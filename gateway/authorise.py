@@ -1,11 +1,13 @@
 """Who may send which command (docs/PROTOCOL.md §4.14 "Roles"), checked before anything is sequenced.
 
-- ``member``: orders, cancels, amends and mass cancels, on its own accounts only. An account of
-  another member is refused exactly like an account that does not exist (UNKNOWN_ACCOUNT), and
-  another member's order id is the engine's UNKNOWN_ORDER: nothing says the other exists.
+- ``member``: orders, cancels, amends and mass cancels, and agreement transfers (propose, accept,
+  reject, cancel), on its own accounts only. An account of another member is refused exactly like
+  an account that does not exist (UNKNOWN_ACCOUNT), and another member's order id is the engine's
+  UNKNOWN_ORDER (a transfer id it is no party to, UNKNOWN_TRANSFER): nothing says the other exists.
+  A proposal's ``counterparty`` is another member's account by design: only ``account`` is checked.
 - ``regulator``: halts and resumes, the trading day's session commands, registry operations (and
   ``RecordRegistryFile``, the record of a registry file that leads its batch), and cancels of any
-  account's orders (an emergency power); it does not trade.
+  account's orders and transfer proposals (an emergency power); it does not trade.
 - ``surveillance``: read-only; every command is NOT_AUTHORISED.
 """
 
@@ -14,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 
 from engine.messages import (
+    AcceptTransfer,
     AllocateAllowances,
     AmendOrder,
     CancelAllOrders,
     CancelAllowances,
     CancelOrder,
+    CancelTransfer,
     CarryOverAllowances,
     Command,
     DepositCash,
@@ -27,8 +31,10 @@ from engine.messages import (
     HaltMarket,
     MergeAccounts,
     NewOrder,
+    ProposeTransfer,
     RecordRegistryFile,
     Reject,
+    RejectTransfer,
     ResumeInstrument,
     ResumeMarket,
     SetSession,
@@ -39,7 +45,16 @@ from engine.messages import (
 )
 from gateway.access import MemberAccess
 
-MEMBER_COMMANDS: tuple[type[Command], ...] = (NewOrder, CancelOrder, AmendOrder, CancelAllOrders)
+MEMBER_COMMANDS: tuple[type[Command], ...] = (
+    NewOrder,
+    CancelOrder,
+    AmendOrder,
+    CancelAllOrders,
+    ProposeTransfer,
+    AcceptTransfer,
+    RejectTransfer,
+    CancelTransfer,
+)
 REGULATOR_COMMANDS: tuple[type[Command], ...] = (
     HaltInstrument,
     ResumeInstrument,
@@ -58,6 +73,7 @@ REGULATOR_COMMANDS: tuple[type[Command], ...] = (
     SplitAccount,
     CancelOrder,
     CancelAllOrders,
+    CancelTransfer,
     RecordRegistryFile,
 )
 

@@ -20,37 +20,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Self, TypeVar, cast
 
 import zmq
 import zmq.asyncio
 from zmq.utils.monitor import recv_monitor_message
 
 from engine.messages import (
+    AcceptTransfer,
     AmendOrder,
     AnyCommand,
     CancelAllOrders,
     CancelOrder,
+    CancelTransfer,
     Command,
-    NewOrder,
     OrderType,
     Reject,
+    RejectTransfer,
     Side,
     StpMode,
 )
+from gateway.client_commands import ClientKeys as _Keys
+from gateway.client_commands import new_order_command, propose_transfer_command
 from gateway.client_core import ClientCore, Result
 from gateway.errors import GatewayError
-from gateway.keys import load_member_secret, load_server_public
 from gateway.protocol import (
     AccountBalance,
     AccountList,
     ExecutionReport,
     Heartbeat,
     ListOrders,
+    ListTransfers,
     Logon,
     LogonAccepted,
     Logout,
@@ -63,49 +66,13 @@ from gateway.protocol import (
     ResendRequest,
     Submit,
     SubmitBatch,
+    TransferList,
+    TransferProposal,
     WireMessage,
 )
 
 _NS_PER_MS = 1_000_000
 T = TypeVar("T", bound=WireMessage)
-
-
-class _Keys:
-    def __init__(self, server_public: bytes, public: bytes, secret: bytes) -> None:
-        self.server_public, self.public, self.secret = server_public, public, secret
-
-    @classmethod
-    def load(cls, keys_dir: str | Path, member: str) -> _Keys:
-        directory = Path(keys_dir)
-        public, secret = load_member_secret(directory, member)
-        return cls(load_server_public(directory), public, secret)
-
-    def apply(self, socket: zmq.Socket[Any]) -> None:
-        socket.setsockopt(zmq.CURVE_SERVERKEY, self.server_public)
-        socket.setsockopt(zmq.CURVE_PUBLICKEY, self.public)
-        socket.setsockopt(zmq.CURVE_SECRETKEY, self.secret)
-
-
-def new_order_command(
-    account: str,
-    instrument: str,
-    side: Side,
-    quantity: int,
-    price: int = 0,
-    order_type: OrderType = OrderType.LIMIT,
-    client_order_id: str | None = None,
-    stp: StpMode | None = None,
-) -> NewOrder:
-    return NewOrder(
-        account=account,
-        instrument=instrument,
-        client_order_id=client_order_id or uuid.uuid4().hex[:20],
-        side=side,
-        order_type=order_type,
-        quantity=quantity,
-        price=price,
-        stp=stp,
-    )
 
 
 class MemberClient:
@@ -234,6 +201,40 @@ class MemberClient:
 
     def amend(self, account: str, order_id: int, price: int, quantity: int) -> Result:
         return self.submit(AmendOrder(account=account, order_id=order_id, price=price, quantity=quantity))
+
+    # Agreement transfers (PROTOCOL.md §4.18): bulk bilateral trades, afternoon session only.
+    def propose_transfer(
+        self,
+        account: str,
+        counterparty: str,
+        instrument: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        client_proposal_id: str | None = None,
+    ) -> Result:
+        """Propose a bulk trade to ``counterparty``'s account; ``side`` is ``account``'s own. A random
+        client proposal id when none is given. The ``TransferProposed`` event carries the transfer id."""
+        command = propose_transfer_command(account, counterparty, instrument, side, price, quantity, client_proposal_id)
+        return self.submit(command)
+
+    def accept_transfer(self, account: str, transfer_id: int) -> Result:
+        """The counterparty (``account``) accepts: the trade settles at once (``TransferExecuted``)."""
+        return self.submit(AcceptTransfer(account=account, transfer_id=transfer_id))
+
+    def reject_transfer(self, account: str, transfer_id: int) -> Result:
+        """The counterparty (``account``) declines the proposal."""
+        return self.submit(RejectTransfer(account=account, transfer_id=transfer_id))
+
+    def cancel_transfer(self, account: str, transfer_id: int) -> Result:
+        """The proposer (``account``) withdraws its open proposal (the regulator may cancel any)."""
+        return self.submit(CancelTransfer(account=account, transfer_id=transfer_id))
+
+    def list_transfers(self, account: str = "") -> list[TransferProposal]:
+        """Today's proposals ``account`` is a party to (empty: every account the member may see)."""
+        rid = self.core.request_id()
+        self._send(ListTransfers(request_id=rid, account=account))
+        return self._expect(rid, TransferList).transfers
 
     def submit(self, command: Command) -> Result:
         return self._request(lambda rid: Submit(request_id=rid, command=cast(AnyCommand, command)))
@@ -472,6 +473,38 @@ class AsyncMemberClient:
         if not isinstance(answer, OrderList):
             raise GatewayError(f"{self.endpoint}: unexpected answer {type(answer).__name__}")
         return answer.orders
+
+    async def propose_transfer(
+        self,
+        account: str,
+        counterparty: str,
+        instrument: str,
+        side: Side,
+        price: int,
+        quantity: int,
+        client_proposal_id: str | None = None,
+    ) -> Result:
+        command = propose_transfer_command(account, counterparty, instrument, side, price, quantity, client_proposal_id)
+        return await self.submit(command)
+
+    async def accept_transfer(self, account: str, transfer_id: int) -> Result:
+        return await self.submit(AcceptTransfer(account=account, transfer_id=transfer_id))
+
+    async def reject_transfer(self, account: str, transfer_id: int) -> Result:
+        return await self.submit(RejectTransfer(account=account, transfer_id=transfer_id))
+
+    async def cancel_transfer(self, account: str, transfer_id: int) -> Result:
+        return await self.submit(CancelTransfer(account=account, transfer_id=transfer_id))
+
+    async def list_transfers(self, account: str = "") -> list[TransferProposal]:
+        rid = self.core.request_id()
+        await self._send(ListTransfers(request_id=rid, account=account))
+        answer = await self._wait(lambda: self.core.answer(rid), f"request {rid}")
+        if isinstance(answer, Refused):
+            raise GatewayError(f"{self.endpoint}: refused: {answer.text}")
+        if not isinstance(answer, TransferList):
+            raise GatewayError(f"{self.endpoint}: unexpected answer {type(answer).__name__}")
+        return answer.transfers
 
     async def reports(self, timeout_ms: int = 0) -> list[ExecutionReport]:
         if not self.core.unsolicited and timeout_ms:

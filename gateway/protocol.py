@@ -17,7 +17,7 @@ from typing import Annotated
 
 import msgspec
 
-from engine.messages import AnyCommand, AnyEvent, CancelReason, Event, OrderType, Reject, Side
+from engine.messages import AnyCommand, AnyEvent, CancelReason, Event, OrderType, Reject, Side, TransferStatus
 from engine.messages.limits import AccountId, InstrumentCode, MemberId, ReportSeq, RequestId
 
 PROTOCOL_VERSION = 1
@@ -100,7 +100,17 @@ class QueryAccounts(WireMessage, frozen=True, kw_only=True, tag=True):
     account: AccountId = ""
 
 
-ClientMessage = Logon | Heartbeat | Logout | Submit | SubmitBatch | ResendRequest | ListOrders | QueryAccounts
+class ListTransfers(WireMessage, frozen=True, kw_only=True, tag=True):
+    """Today's agreement transfer proposals (open and closed) that one account is a party to, or
+    that any account the sender may see is a party to (empty ``account``)."""
+
+    request_id: RequestId
+    account: AccountId = ""
+
+
+ClientMessage = (
+    Logon | Heartbeat | Logout | Submit | SubmitBatch | ResendRequest | ListOrders | QueryAccounts | ListTransfers
+)
 
 
 # ---------------------------------------------------------------------------------- gateway → client
@@ -276,6 +286,27 @@ class AccountList(WireMessage, frozen=True, kw_only=True, tag=True):
     accounts: list[AccountBalance]
 
 
+class TransferProposal(msgspec.Struct, frozen=True, kw_only=True):
+    """One agreement transfer proposal of today, as its parties see it (``engine.view.TransferRecord``)."""
+
+    transfer_id: int
+    proposer: str
+    client_proposal_id: str
+    side: Side  # the proposer's side
+    counterparty: str
+    instrument: str
+    price: int
+    quantity: int
+    status: TransferStatus
+    frozen_cash: int  # what the proposer has frozen for it now (0 once it is closed)
+    frozen_quantity: int
+
+
+class TransferList(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    transfers: list[TransferProposal]
+
+
 ServerMessage = (
     LogonAccepted
     | Heartbeat
@@ -288,6 +319,7 @@ ServerMessage = (
     | OrderList
     | AccountList
     | ResendEnd
+    | TransferList
 )
 
 encoder = msgspec.msgpack.Encoder()
@@ -309,6 +341,7 @@ __all__ = [
     "Heartbeat",
     "HoldingBalance",
     "ListOrders",
+    "ListTransfers",
     "LoggedOut",
     "Logon",
     "LogonAccepted",
@@ -325,6 +358,8 @@ __all__ = [
     "ServerMessage",
     "Submit",
     "SubmitBatch",
+    "TransferList",
+    "TransferProposal",
     "WireMessage",
     "client_decoder",
     "drop_copy_decoder",

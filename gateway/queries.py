@@ -1,9 +1,9 @@
 """Answers to the order-entry queries, read from the exchange's state (docs/PROTOCOL.md §4.13).
 
-``ListOrders`` and ``QueryAccounts`` change nothing and are answered at once, from the state before
-the requests received in the same turn are applied, through the engine's read view
-(``engine.view``). Whether the sender may see the account it names is the gateway's check
-(``gateway.authorise.may_see``), made before these are called.
+The queries (``ListOrders``, ``QueryAccounts``, ``ListTransfers``) change nothing and are
+answered at once, from the state before the requests received in the same turn are applied,
+through the engine's read view (``engine.view``). Whether the sender may see the account it
+names is the gateway's check (``gateway.authorise.may_see``), made before these are called.
 """
 
 from __future__ import annotations
@@ -15,10 +15,24 @@ from gateway.protocol import (
     AccountList,
     HoldingBalance,
     ListOrders,
+    ListTransfers,
     OpenOrder,
     OrderList,
     QueryAccounts,
+    TransferList,
+    TransferProposal,
 )
+
+Query = ListOrders | QueryAccounts | ListTransfers
+
+
+def answer_query(view: ExchangeView, access: MemberAccess, query: Query) -> OrderList | AccountList | TransferList:
+    """The answer to a query the sender may make (the account it names, if any, is one it may see)."""
+    if isinstance(query, ListOrders):
+        return order_list(view, access, query)
+    if isinstance(query, QueryAccounts):
+        return account_list(view, access, query)
+    return transfer_list(view, access, query)
 
 
 def visible_accounts(view: ExchangeView, access: MemberAccess) -> list[str]:
@@ -77,3 +91,34 @@ def account_list(view: ExchangeView, access: MemberAccess, query: QueryAccounts)
             )
         )
     return AccountList(request_id=query.request_id, accounts=balances)
+
+
+def transfer_list(view: ExchangeView, access: MemberAccess, query: ListTransfers) -> TransferList:
+    """Today's proposals the account asked for is a party to (or any visible account is), by transfer id.
+
+    A member sees a proposal when one of its accounts proposed it or is its counterparty; the
+    regulator and surveillance see every proposal (docs/PROTOCOL.md §4.13).
+    """
+    if query.account:
+        accounts: list[str] | None = [query.account]
+    elif access.role == "member":
+        accounts = list(access.accounts)
+    else:
+        accounts = None  # every account: also a proposal naming an account the config no longer has
+    transfers = [
+        TransferProposal(
+            transfer_id=t.transfer_id,
+            proposer=t.proposer,
+            client_proposal_id=t.client_proposal_id,
+            side=t.side,
+            counterparty=t.counterparty,
+            instrument=t.instrument,
+            price=t.price,
+            quantity=t.quantity,
+            status=t.status,
+            frozen_cash=t.frozen_cash,
+            frozen_quantity=t.frozen_quantity,
+        )
+        for t in view.transfers(accounts)
+    ]
+    return TransferList(request_id=query.request_id, transfers=transfers)

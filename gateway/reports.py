@@ -9,7 +9,10 @@ Who sees what:
 - the sender of a command sees every event it caused (a member its own fills as ``Fill``);
 - every other member sees the events that name one of its accounts, a trade as its own ``Fill``
   (an anonymous market: the counterparty is never named);
-- the regulator role also sees large-holder reports and the conservation check;
+- an agreement transfer's events name both parties (proposer and counterparty, or buyer and seller):
+  each party's member sees them unchanged, once even when it holds both accounts, and the executed
+  transfer is no ``Fill``: the parties of a bilateral trade know each other. Nobody else does;
+- the regulator role also sees large-holder reports, the conservation check and every transfer event;
 - the surveillance role sees every event unchanged: it is the drop copy.
 """
 
@@ -37,15 +40,30 @@ from engine.messages import (
     TradeExecuted,
     TradingDayEnded,
     TradingDayStarted,
+    TransferAccepted,
+    TransferCancelled,
+    TransferExecuted,
+    TransferExpired,
+    TransferProposed,
+    TransferRejected,
 )
 from gateway.access import MemberAccess
 from gateway.protocol import DropCopy, ExecutionReport, Fill, ReportEvent
 
 _REGULATOR_EVENTS = (LargeHolderReported, ConservationChecked)
+# Agreement transfers: both parties, the regulator and surveillance see each event (PROTOCOL.md §4.7).
+_TRANSFER_EVENTS = (
+    TransferProposed,
+    TransferAccepted,
+    TransferRejected,
+    TransferCancelled,
+    TransferExpired,
+    TransferExecuted,
+)
 # Trades (a Fill per side) and events that may name several members; every other event names at most
 # one account.
 _SPECIAL: frozenset[type] = frozenset(
-    {TradeExecuted, AccountsMerged, AccountSplit, MemberSettlement, *_REGULATOR_EVENTS}
+    {TradeExecuted, AccountsMerged, AccountSplit, MemberSettlement, *_REGULATOR_EVENTS, *_TRANSFER_EVENTS}
 )
 # Commands that never start or end a trading day: their events need no look for a day change.
 _ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
@@ -317,8 +335,11 @@ class ReportBook:
             # The regulator's alone, whoever's command caused them: a conservation check after a
             # member's command failed (INTERNAL_ERROR) holds market-wide totals.
             targets.extend(self.regulators)
-        elif origin:
-            targets.append(origin)
+        else:
+            if isinstance(event, _TRANSFER_EVENTS):
+                targets.extend(self.regulators)  # the supervisor of bulk trades sees every proposal
+            if origin:
+                targets.append(origin)
         members: list[str] = []
         for member in targets:
             if member not in seen and member in self.streams:
@@ -442,7 +463,7 @@ def _fill(trade: TradeExecuted, side: Side) -> Fill:
 
 
 def _accounts(event: Event) -> list[str]:
-    """The accounts an event names (a merger's successor and a split's parts included)."""
+    """The accounts an event names (a merger's successor, a split's parts and a transfer's other party included)."""
     accounts: list[str] = []
     account = getattr(event, "account", "")
     if account:
@@ -451,4 +472,10 @@ def _accounts(event: Event) -> list[str]:
         accounts.append(event.successor)
     elif isinstance(event, AccountSplit):
         accounts.extend(part.account for part in event.parts)
+    elif isinstance(event, TransferProposed | TransferCancelled | TransferExpired):
+        accounts.append(event.counterparty)
+    elif isinstance(event, TransferAccepted | TransferRejected):
+        accounts.append(event.proposer)
+    elif isinstance(event, TransferExecuted):
+        accounts += [event.buy_account, event.sell_account]
     return accounts

@@ -47,6 +47,7 @@ from gateway.protocol import (
     ExecutionReport,
     Heartbeat,
     ListOrders,
+    ListTransfers,
     LoggedOut,
     Logon,
     LogonAccepted,
@@ -60,7 +61,7 @@ from gateway.protocol import (
     SubmitBatch,
     encoder,
 )
-from gateway.queries import account_list, order_list, visible_accounts
+from gateway.queries import answer_query, visible_accounts
 from gateway.reports import Delivery, DropCopies, Placed, ReportBook, drop_copies
 from gateway.throttle import TokenBucket
 
@@ -243,10 +244,10 @@ class Gateway:
             self._submit(session, message.request_id, [message.command], False, False, batch=False)
         elif isinstance(message, SubmitBatch):
             self._submit_batch(session, message)
-        elif isinstance(message, ListOrders):
-            self._list_orders(session, message)
-        elif isinstance(message, QueryAccounts):
-            self._query_accounts(session, message)
+        elif isinstance(message, ListOrders | QueryAccounts | ListTransfers) and self._may_see(
+            session, message.request_id, message.account
+        ):
+            self._send(session.routing_id, answer_query(self.view, session.access, message))
 
     def connection_closed(self, fd: int, now: int) -> None:
         """The node's socket monitor saw socket ``fd`` close: its session, if any, is lost at once."""
@@ -515,14 +516,6 @@ class Gateway:
             request_id=request_id, first_seq=first, last_seq=first + page - 1, to_seq=to_seq, more=first + page <= last
         )
         self._send(routing_id, end)
-
-    def _list_orders(self, session: Session, query: ListOrders) -> None:
-        if self._may_see(session, query.request_id, query.account):
-            self._send(session.routing_id, order_list(self.view, session.access, query))
-
-    def _query_accounts(self, session: Session, query: QueryAccounts) -> None:
-        if self._may_see(session, query.request_id, query.account):
-            self._send(session.routing_id, account_list(self.view, session.access, query))
 
     def _may_see(self, session: Session, request_id: int, account: str) -> bool:
         """A query naming an account that does not exist or is not the sender's is refused alike."""

@@ -88,9 +88,11 @@ def render(
 ) -> list[str]:
     """The board for ``instruments``: per instrument its figures, band, ten levels, last trades and status.
 
+    The day's agreement transfers (bulk trades), when there were any, have a line of their own
+    under the listing's volume: their volume, turnover and count, never a price on the board.
     ``stale``: the feed is silent (``market_data.subscriber.Subscriber.silent_at``); every header
     says STALE. Lines never exceed ``width`` shown characters; instruments are separated by a blank
-    line. One instrument takes 22 lines at most: it fits an 80×24 terminal.
+    line. One instrument takes 23 lines at most: it fits an 80×24 terminal.
     """
     lines: list[str] = []
     market = source.market_status()
@@ -121,6 +123,7 @@ def _instrument(
         f"  reference {yuan(reference)}  open {price(quote.open)}  high {price(quote.high)}  low {price(quote.low)}",
         f"  limit up {_limit(quote.limit_up, RISE, paint)}  limit down {_limit(quote.limit_down, FALL, paint)}",
         f"  volume {quote.volume:,} t  turnover {yuan(quote.turnover)}  trades {quote.trades:,}",
+        *bulk_line(quote),
         f"  {'':6}{'price':>10}{'quantity t':>13}{'orders':>8}",
     ]
     asks = depth.asks if depth is not None else []
@@ -130,6 +133,16 @@ def _instrument(
     lines += _trades(source.trades(code), quote.trades, price, tz)
     lines.append(_status_line(status, market, paint))
     return lines
+
+
+def bulk_line(quote: Quote) -> list[str]:
+    """Today's agreement transfers (协议转让) as one line, or none on a day without: outside the
+    listing, so their figures stand apart from its volume and never as its last price."""
+    if not quote.bulk_trades:
+        return []
+    return [
+        f"  bulk volume {quote.bulk_volume:,} t  turnover {yuan(quote.bulk_turnover)}  transfers {quote.bulk_trades:,}"
+    ]
 
 
 def _header(quote: Quote, paint: Paint) -> str:

@@ -1,9 +1,15 @@
 """The market-data wire format: what the PUB socket and the snapshot service send.
 
 Each published message is two ZeroMQ frames, ``[topic, payload]``. The topic is ASCII
-``"<channel>.<INSTRUMENT>"`` (channels ``quote``, ``depth``, ``trade``, ``status``, ``bulletin``);
-the market-wide status is ``status.MARKET`` and heartbeats are ``heartbeat``. The payload is one
-msgpack map whose ``type`` key names the message.
+``"<channel>.<INSTRUMENT>"`` (channels ``quote``, ``depth``, ``trade``, ``bulk``, ``status``,
+``bulletin``); the market-wide status is ``status.MARKET`` and heartbeats are ``heartbeat``. The
+payload is one msgpack map whose ``type`` key names the message.
+
+Two channels are streams, every message kept: ``trade`` (listing trades) and ``bulk`` (agreement
+transfers, 协议转让, once executed). A bulk trade never sets a listing price; the day's bulk figures
+travel in the quote and the bulletin, apart from the listing's. Market data is public: nothing of a
+transfer before it executes (proposal, acceptance, rejection, cancel, expiry) and no account is ever
+on it.
 
 Every channel message carries ``epoch`` (the node's start time in ns: a new value means the node
 restarted and every topic's sequence began again), ``seq`` (per topic, from 1, consecutive: a jump
@@ -21,8 +27,9 @@ import msgspec
 
 from engine.messages import Session, Side
 
-CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "status", "bulletin")
+CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "bulk", "status", "bulletin")
 STATE_CHANNELS: frozenset[str] = frozenset({"quote", "depth", "status", "bulletin"})  # latest value is the state
+STREAM_CHANNELS: frozenset[str] = frozenset({"trade", "bulk"})  # every message counts; never conflated
 MARKET = "MARKET"  # the instrument part of the market-wide status topic
 HEARTBEAT_TOPIC = "heartbeat"
 SILENT_AFTER_HEARTBEATS = 3  # a feed with nothing for this many heartbeat intervals is silent (PROTOCOL.md §6.3)
@@ -71,6 +78,11 @@ class Quote(ChannelMessage, frozen=True, kw_only=True, tag=True):
     # engine checks every order against it. 0: not told (a node older than these fields).
     limit_up: int = 0
     limit_down: int = 0
+    # Today's agreement transfers (bulk trades, topic ``bulk.<INSTRUMENT>``): counted apart from the
+    # listing's volume, turnover and trades above, and never a price of the listing.
+    bulk_volume: int = 0  # t
+    bulk_turnover: int = 0  # fen
+    bulk_trades: int = 0
 
 
 class Level(msgspec.Struct, frozen=True, array_like=True):
@@ -97,6 +109,19 @@ class Trade(ChannelMessage, frozen=True, kw_only=True, tag=True):
     price: int
     quantity: int
     aggressor: Side
+
+
+class BulkTrade(ChannelMessage, frozen=True, kw_only=True, tag=True):
+    """One executed agreement transfer (协议转让), a bulk trade, on topic ``bulk.<INSTRUMENT>``.
+
+    Anonymous like every market-data message: no account, no member, no fee. It is outside the
+    listing: it sets no last, open, high, low or close, and moves no band.
+    """
+
+    instrument: str
+    transfer_id: int
+    price: int
+    quantity: int
 
 
 class InstrumentStatus(ChannelMessage, frozen=True, kw_only=True, tag=True):
@@ -133,6 +158,10 @@ class Bulletin(ChannelMessage, frozen=True, kw_only=True, tag=True):
     volume: int
     turnover: int
     trades: int
+    # Agreement transfers (bulk trades) of the day, apart from the listing's figures above.
+    bulk_volume: int = 0  # t
+    bulk_turnover: int = 0  # fen
+    bulk_trades: int = 0
 
 
 class MarketDataHeartbeat(MarketDataMessage, frozen=True, kw_only=True, tag=True):
@@ -150,8 +179,8 @@ class MarketDataHeartbeat(MarketDataMessage, frozen=True, kw_only=True, tag=True
 
 
 StateMessage = Quote | Depth | InstrumentStatus | MarketStatus | Bulletin
-ChannelPayload = Quote | Depth | Trade | InstrumentStatus | MarketStatus | Bulletin
-Published = Quote | Depth | Trade | InstrumentStatus | MarketStatus | Bulletin | MarketDataHeartbeat
+ChannelPayload = Quote | Depth | Trade | BulkTrade | InstrumentStatus | MarketStatus | Bulletin
+Published = Quote | Depth | Trade | BulkTrade | InstrumentStatus | MarketStatus | Bulletin | MarketDataHeartbeat
 
 
 # ---------------------------------------------------------------------------------- snapshot service
@@ -165,16 +194,19 @@ class SnapshotRequest(MarketDataMessage, frozen=True, kw_only=True, tag=True):
 
 
 class TopicSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """One topic's state: ``latest`` for state channels, the most recent trades for trade topics.
+    """One topic's state: ``latest`` for state channels, the most recent trades for stream topics.
 
     ``seq`` is the last seq the state covers (0: nothing published on the topic yet). ``trades``
-    is oldest first and keeps each trade's own ``seq``, so a subscriber can fill a gap from it.
+    (trade topics) and ``bulk_trades`` (bulk topics) are oldest first and keep each message's own
+    ``seq``, so a subscriber can fill a gap from them. Bulk trades have a field of their own, not
+    ``trades``: a reader older than them decodes every item still (it ignores the unknown key).
     """
 
     topic: str
     seq: int
     latest: StateMessage | None = None
     trades: list[Trade] = msgspec.field(default_factory=list)
+    bulk_trades: list[BulkTrade] = msgspec.field(default_factory=list)
 
 
 class Snapshot(MarketDataMessage, frozen=True, kw_only=True, tag=True):

@@ -1,9 +1,11 @@
 """The quote overview: one line per instrument, sized for a terminal.
 
 A title (the trading day and session, the update time, STALE), the column names, then per
-instrument: code, last, change in percent, best bid and ask, volume, turnover and status. When
-the instruments do not fit the height, they are shown a page at a time and the last line says how
-many are not shown and how to see them.
+instrument: code, last, change in percent, best bid and ask, volume, turnover and status. On a day
+with agreement transfers (bulk trades) among the instruments shown, a ``bulk t`` column after the
+turnover gives each one's bulk volume, apart from the listing's. When the instruments do not fit
+the height, they are shown a page at a time and the last line says how many are not shown and how
+to see them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from market_data.board import (
 from market_data.terminal import ALERT, PLAIN, Paint, clip, tone
 
 HEADER = ("code", "last", "change", "bid", "ask", "volume t", "turnover", "status")
-_LEFT = {0, len(HEADER) - 1}  # code and status read left to right; figures line up on the right
+BULK_HEADER = (*HEADER[:-1], "bulk t", HEADER[-1])  # a day with bulk trades among those shown
 
 
 def overview(
@@ -43,7 +45,8 @@ def overview(
     ``page`` (from 1) chooses which instruments when they do not all fit; a page beyond the last
     shows the last. ``stale``: the feed is silent (``Subscriber.silent_at``); the title says STALE.
     """
-    rows = [_row(source, code) for code in instruments]
+    bulk = any((quote := source.quote(code)) is not None and quote.bulk_trades for code in instruments)
+    rows = [_row(source, code, bulk) for code in instruments]
     footer: str | None = None
     if height is not None and 2 + len(rows) > height:
         per_page = max(1, height - 3)  # title, column names and the footer take three lines
@@ -56,7 +59,10 @@ def overview(
             f" {len(rows) - len(shown)} not shown (--page N, or carbonx quotes CODE)"
         )
         rows = shown
-    lines = [_title(source, instruments, stale, paint, tz), *_table(rows, width, paint)]
+    lines = [
+        _title(source, instruments, stale, paint, tz),
+        *_table(BULK_HEADER if bulk else HEADER, rows, width, paint),
+    ]
     if footer is not None:
         lines.append(footer)
     return [clip(line, width) for line in lines]
@@ -75,11 +81,11 @@ def _title(source: StatusSource, instruments: Sequence[str], stale: bool, paint:
 _Row = list[tuple[str, str]]
 
 
-def _row(source: StatusSource, code: str) -> _Row:
+def _row(source: StatusSource, code: str, bulk: bool) -> _Row:
     quote = source.quote(code)
     word = status_word(source.status(code), source.market_status())
     if quote is None:
-        return [(code, ""), *[(EMPTY, "")] * 6, ("no data", "")]
+        return [(code, ""), *[(EMPTY, "")] * (7 if bulk else 6), ("no data", "")]
     reference = quote.reference_price
 
     def price(fen: int) -> tuple[str, str]:
@@ -95,22 +101,26 @@ def _row(source: StatusSource, code: str) -> _Row:
         price(quote.ask),
         (f"{quote.volume:,}", ""),
         (yuan(quote.turnover), ""),
+        *([(f"{quote.bulk_volume:,}", "")] if bulk else []),
         (word, ALERT if word == "HALTED" else ""),
     ]
 
 
-def _table(rows: list[_Row], width: int, paint: Paint) -> list[str]:
-    """The column names and rows, aligned; two spaces between columns, one when two do not fit."""
-    widths = [len(name) for name in HEADER]
+def _table(header: tuple[str, ...], rows: list[_Row], width: int, paint: Paint) -> list[str]:
+    """The column names and rows, aligned; two spaces between columns, one when two do not fit.
+
+    Code and status (the first and last columns) read left to right; figures line up on the right."""
+    left = {0, len(header) - 1}
+    widths = [len(name) for name in header]
     for row in rows:
         widths = [max(w, len(text)) for w, (text, _) in zip(widths, row, strict=True)]
     gap = "  " if sum(widths) + 2 * (len(widths) - 1) <= width else " "
 
     def line(cells: _Row) -> str:
         texts = [
-            (text.ljust(w) if i in _LEFT else text.rjust(w), style)
+            (text.ljust(w) if i in left else text.rjust(w), style)
             for i, ((text, style), w) in enumerate(zip(cells, widths, strict=True))
         ]
         return gap.join(paint(text, style) for text, style in texts)
 
-    return [line([(name, "") for name in HEADER]), *(line(r) for r in rows)]
+    return [line([(name, "") for name in header]), *(line(r) for r in rows)]

@@ -6,7 +6,11 @@ Pure: no sockets and no clock. The node calls ``on_batch`` after each applied ba
 what the publisher keeps: ``topics()``, ``epoch`` and ``snapshot_item(topic)``.
 
 What goes out (real-time quotes: reform plan §6, Decree 20 Art. 31; the wire: docs/PROTOCOL.md §6):
-- trades, status changes and bulletins at the next ``drain``, in event order;
+- trades, bulk trades, status changes and bulletins at the next ``drain``, in event order;
+- an executed agreement transfer (``TransferExecuted``) as a ``BulkTrade`` on ``bulk.<INSTRUMENT>``,
+  with neither account nor fee. The day's bulk volume, turnover and count go into the quote, apart
+  from the listing's figures, which a transfer never changes. Nothing else of a transfer is
+  published: proposals, acceptances, rejections, cancels and expiries are private to its parties;
 - quote and depth of an instrument whenever an event touched it and the value changed (seq and ts
   are not part of the value). With ``conflate_ns`` > 0 each quote and depth topic goes out at most
   once per interval, and the latest value is never lost: it leaves when the interval ends
@@ -32,11 +36,14 @@ from engine.messages import (
     TradeExecuted,
     TradingDayEnded,
     TradingDayStarted,
+    TransferExecuted,
+    TransferStatus,
 )
 from engine.view import ExchangeView
 from market_data.messages import (
     HEARTBEAT_TOPIC,
     MARKET,
+    BulkTrade,
     Bulletin,
     Depth,
     InstrumentStatus,
@@ -59,6 +66,7 @@ from market_data.messages import (
 _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)
 # Events that publish a status or a bulletin, or change the whole market.
 _STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS})
+_NO_BULK = (0, 0, 0)  # an instrument's bulk figures of the day: (volume t, turnover fen, trades)
 
 
 class Publisher:
@@ -88,11 +96,16 @@ class Publisher:
         self._instruments = set(self.view.instruments())
         self._state_topics = {code: (topic("quote", code), topic("depth", code)) for code in self._instruments}
         self._trade_topics = {code: topic("trade", code) for code in self._instruments}
+        self._bulk_topics = {code: topic("bulk", code) for code in self._instruments}
         self._seqs: dict[str, int] = {}  # topic -> last seq assigned
         self._sent_seqs: dict[str, int] = {}  # topic -> last seq handed out by drain (heartbeats tell these)
         self._latest: dict[str, StateMessage] = {}  # state topics: the last message, for the snapshot service
         self._values: dict[str, StateMessage] = {}  # the same with seq and ts zeroed: the change test
         self._trades: dict[str, deque[Trade]] = {}  # trade topics: the most recent trades, oldest first
+        self._bulk_trades: dict[str, deque[BulkTrade]] = {}  # bulk topics: the same for bulk trades
+        # Each instrument's bulk figures of the day, for its quote: the transfers executed so far
+        # today (a node started mid-day finds them in the exchange), reset when a day starts.
+        self._bulk_day: dict[str, tuple[int, int, int]] = self._executed_today()
         # Published topics -> (seq, encoded TopicSnapshot): a topic's item changes only with its seq, so a
         # burst of snapshot requests encodes each topic once, not once per request.
         self._items: dict[str, tuple[int, bytes]] = {}
@@ -124,6 +137,8 @@ class Publisher:
             for event in events:
                 if isinstance(event, TradeExecuted):
                     self._on_trade(event)
+                elif isinstance(event, TransferExecuted):
+                    self._on_bulk_trade(event)
                 elif type(event) in _STATUS_EVENTS:
                     self._on_status(event, touched)
                 instrument = getattr(event, "instrument", None)
@@ -146,6 +161,14 @@ class Publisher:
             self._publish(topic("status", event.instrument), status, ts)
         elif isinstance(event, DailyBulletin):
             self._publish(topic("bulletin", event.instrument), self._bulletin(event), ts)
+            market = self.view.market()
+            # The bulletin of the day just ended (the node hands it again after a restart, when the
+            # day's transfers are gone from the exchange): its bulk figures are the quote's until the
+            # next day starts, as the listing's figures stay.
+            if not market.day_open and market.trading_day == event.trading_day:
+                self._bulk_day[event.instrument] = (event.bulk_volume, event.bulk_turnover, event.bulk_trades)
+        elif isinstance(event, TradingDayStarted):
+            self._bulk_day.clear()
         if isinstance(event, _DAY_EVENTS):
             self._on_market_event(event)
             touched.update(dict.fromkeys(self.view.instruments(), ts))
@@ -166,6 +189,35 @@ class Publisher:
         kept = self._trades.setdefault(name, deque(maxlen=self.recent_trades))
         kept.append(trade)
         self._outbox.append((name, seq, trade))
+
+    def _on_bulk_trade(self, event: TransferExecuted) -> None:
+        """An executed transfer: a bulk trade on its own topic, and the day's bulk figures (the quote's)."""
+        code = event.instrument
+        name = self._bulk_topics.get(code) or topic("bulk", code)
+        seq = self._next_seq(name)
+        bulk = BulkTrade(
+            epoch=self.epoch,
+            seq=seq,
+            ts=event.ts_event,
+            instrument=code,
+            transfer_id=event.transfer_id,
+            price=event.price,
+            quantity=event.quantity,
+        )
+        self._bulk_trades.setdefault(name, deque(maxlen=self.recent_trades)).append(bulk)
+        self._outbox.append((name, seq, bulk))
+        volume, turnover, trades = self._bulk_day.get(code, _NO_BULK)
+        self._bulk_day[code] = (volume + event.quantity, turnover + event.price * event.quantity, trades + 1)
+
+    def _executed_today(self) -> dict[str, tuple[int, int, int]]:
+        """The bulk figures of the transfers the exchange executed today (before this publisher began)."""
+        figures: dict[str, tuple[int, int, int]] = {}
+        for record in self.view.transfers():
+            if record.status is TransferStatus.EXECUTED:
+                volume, turnover, trades = figures.get(record.instrument, _NO_BULK)
+                value = record.price * record.quantity
+                figures[record.instrument] = (volume + record.quantity, turnover + value, trades + 1)
+        return figures
 
     def _on_market_event(self, event: Event) -> None:
         """Follow the market status event by event, so each message says what that event changed."""
@@ -245,8 +297,11 @@ class Publisher:
     # ------------------------------------------------------------------ internals
     def _item(self, name: str) -> TopicSnapshot:
         seq = self._seqs.get(name, 0)
-        if split_topic(name)[0] == "trade":
+        channel = split_topic(name)[0]
+        if channel == "trade":
             return TopicSnapshot(topic=name, seq=seq, trades=list(self._trades.get(name, ())))
+        if channel == "bulk":
+            return TopicSnapshot(topic=name, seq=seq, bulk_trades=list(self._bulk_trades.get(name, ())))
         return TopicSnapshot(topic=name, seq=seq, latest=self._latest.get(name))
 
     def _next_seq(self, name: str) -> int:
@@ -291,6 +346,7 @@ class Publisher:
         bid = self.view.depth(code, Side.BUY, 1)
         ask = self.view.depth(code, Side.SELL, 1)
         limit_down, limit_up = self.view.band(code)
+        bulk_volume, bulk_turnover, bulk_trades = self._bulk_day.get(code, _NO_BULK)
         return Quote(
             epoch=self.epoch,
             seq=0,
@@ -311,6 +367,9 @@ class Publisher:
             ask_quantity=ask[0].quantity if ask else 0,
             limit_up=limit_up,
             limit_down=limit_down,
+            bulk_volume=bulk_volume,
+            bulk_turnover=bulk_turnover,
+            bulk_trades=bulk_trades,
         )
 
     def _depth(self, code: str) -> Depth:
@@ -336,6 +395,9 @@ class Publisher:
             volume=event.volume,
             turnover=event.turnover,
             trades=event.trades,
+            bulk_volume=event.bulk_volume,
+            bulk_turnover=event.bulk_turnover,
+            bulk_trades=event.bulk_trades,
         )
 
     def _initial_market_status(self) -> MarketStatus:

@@ -6,8 +6,8 @@ meanwhile that are newer than the snapshot. Afterwards every topic's seq must go
 
 - a jump in a topic's seq, or a heartbeat naming a seq we never received (a lost last message on
   a quiet topic), asks the snapshot service for that topic. A state channel adopts the snapshot's
-  latest value; a trade topic gets the missing trades from the snapshot's recent trades (those
-  older than the service keeps are counted in ``unrecoverable_trades`` and logged);
+  latest value; a stream topic (``trade``, ``bulk``) gets the missing messages from the snapshot's
+  recent ones (those older than the service keeps are counted in ``unrecoverable_trades`` and logged);
 - a new ``epoch`` (the node restarted and its sequences began again) resyncs everything. Epochs
   are the node's start times, so an older epoch is a leftover and is dropped.
 
@@ -42,6 +42,7 @@ from market_data.messages import (
     HEARTBEAT_TOPIC,
     MARKET,
     SILENT_AFTER_HEARTBEATS,
+    BulkTrade,
     Bulletin,
     ChannelPayload,
     Depth,
@@ -68,6 +69,7 @@ MAX_BUFFERED = 10_000  # live messages held while a snapshot is awaited; the old
 MAX_READ_PER_POLL = 10_000  # frames read from the SUB socket per wake-up, so a flood cannot starve the caller
 
 S = TypeVar("S", bound=StateMessage)
+M = TypeVar("M", Trade, BulkTrade)
 
 
 class MarketDataError(Exception):
@@ -133,6 +135,7 @@ class Subscriber:
         self._last_seq: dict[str, int] = {}
         self._latest: dict[str, StateMessage] = {}
         self._trades: dict[str, deque[Trade]] = {}
+        self._bulk_trades: dict[str, deque[BulkTrade]] = {}
         self._known: dict[str, None] = {}  # instrument codes, in the order the service lists them
         self.epoch: int | None = None
         self.synced = False  # a full snapshot of the current epoch is applied
@@ -212,6 +215,11 @@ class Subscriber:
     def trades(self, instrument: str) -> list[Trade]:
         """The most recent trades received (at most ``RECENT_TRADES_KEPT``), oldest first."""
         return list(self._trades.get(topic("trade", instrument), ()))
+
+    def bulk_trades(self, instrument: str) -> list[BulkTrade]:
+        """The most recent bulk trades (executed agreement transfers) received, oldest first; the
+        day's bulk figures are in the quote (``Quote.bulk_volume``, ...)."""
+        return list(self._bulk_trades.get(topic("bulk", instrument), ()))
 
     def instruments(self) -> list[str]:
         """The instruments the market publishes, as far as this subscriber has heard."""
@@ -391,6 +399,8 @@ class Subscriber:
     def _apply(self, name: str, message: ChannelPayload, out: list[ChannelPayload]) -> None:
         if isinstance(message, Trade):
             self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
+        elif isinstance(message, BulkTrade):
+            self._bulk_trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
         else:
             self._latest[name] = message
         self._last_seq[name] = message.seq
@@ -468,27 +478,46 @@ class Subscriber:
         last = self._last_seq.get(name, 0)
         if item.seq <= last:
             return
-        if split_topic(name)[0] != "trade":
-            if item.latest is not None:
-                self._latest[name] = item.latest
-                out.append(item.latest)
-        elif deliver_trades:
-            newer = [t for t in item.trades if t.seq > last]
-            first = newer[0].seq if newer else item.seq + 1
-            if first > last + 1:
-                self.unrecoverable_trades += first - last - 1
-                log.warning(
-                    "trades lost: older than the snapshot service keeps",
-                    topic=name,
-                    from_seq=last + 1,
-                    to_seq=first - 1,
-                )
-            for trade in newer:
-                self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(trade)
-                out.append(trade)
-        else:
-            self._trades[name] = deque(item.trades, maxlen=RECENT_TRADES_KEPT)
+        channel = split_topic(name)[0]
+        if channel == "trade":
+            self._apply_stream(item, item.trades, self._trades, last, out, deliver=deliver_trades)
+        elif channel == "bulk":
+            self._apply_stream(item, item.bulk_trades, self._bulk_trades, last, out, deliver=deliver_trades)
+        elif item.latest is not None:
+            self._latest[name] = item.latest
+            out.append(item.latest)
         self._last_seq[name] = item.seq
+
+    def _apply_stream(
+        self,
+        item: TopicSnapshot,
+        recent: list[M],
+        kept: dict[str, deque[M]],
+        last: int,
+        out: list[ChannelPayload],
+        *,
+        deliver: bool,
+    ) -> None:
+        """A stream topic's recent messages from a snapshot: on joining, the history to start from;
+        on recovering (``deliver``), those after ``last``, delivered, and a count of any lost between."""
+        name = item.topic
+        if not deliver:
+            kept[name] = deque(recent, maxlen=RECENT_TRADES_KEPT)
+            return
+        newer = [m for m in recent if m.seq > last]
+        first = newer[0].seq if newer else item.seq + 1
+        if first > last + 1:
+            self.unrecoverable_trades += first - last - 1
+            log.warning(
+                "trades lost: older than the snapshot service keeps",
+                topic=name,
+                from_seq=last + 1,
+                to_seq=first - 1,
+            )
+        history = kept.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT))
+        for message in newer:
+            history.append(message)
+            out.append(message)
 
     def _malformed(self, what: str, problem: str, **context: str) -> None:
         self.malformed += 1

@@ -43,8 +43,14 @@ PPM = 1_000_000
 
 @kernel
 def fee_for(value: int, rate_ppm: int) -> int:
-    """``settlement.ledger.fee_for``: value × rate, half-up to the fen."""
-    return (value * rate_ppm + PPM // 2) // PPM
+    """``settlement.ledger.fee_for``: value × rate, half-up to the fen, exact in 64 bits.
+
+    ``value × rate`` itself may not fit 64 bits (a value above 9.2e12 fen at a 100% rate), so the
+    value is split into whole millions and the rest: ``(m × PPM + r) × rate / PPM = m × rate + r ×
+    rate / PPM``, and only the second part is rounded. Each product fits for a rate up to 100%.
+    """
+    millions, rest = divmod(value, PPM)
+    return millions * rate_ppm + (rest * rate_ppm + PPM // 2) // PPM
 
 
 Arr = np.ndarray

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from engine.config import ExchangeConfig, RiskLimits
 from engine.exchange import Exchange
-from engine.prices import band_limits
 from engine.market_day.calendar import day_from_int, day_to_int
 from engine.messages import (
     AllocateAllowances,
@@ -54,6 +53,7 @@ from engine.messages import (
     TradeExecuted,
     WithdrawCash,
 )
+from engine.prices import band_limits
 from tests.conftest import DAY1, market_config
 
 T = TypeVar("T")

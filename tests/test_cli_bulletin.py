@@ -93,9 +93,10 @@ def test_the_bulletin_of_a_node_as_csv_and_json(node: Node, capsys: pytest.Captu
     assert status == 0
     assert out.splitlines()[:3] == [
         "trading_day,instrument,reference_price_fen_per_t,open_fen_per_t,high_fen_per_t,low_fen_per_t,"
-        "last_fen_per_t,close_fen_per_t,vwap_fen_per_t,change_fen_per_t,change_bp,volume_t,turnover_fen,trades",
-        "2026-11-23,CCER,8500,8400,8400,8400,8400,8400,8400,-100,-118,5,42000,1",
-        "2026-11-23,SHEA2025,8000,8012,8030,8012,8030,8026,8026,26,33,40,321020,2",
+        "last_fen_per_t,close_fen_per_t,vwap_fen_per_t,change_fen_per_t,change_bp,volume_t,turnover_fen,trades,"
+        "bulk_volume_t,bulk_turnover_fen,bulk_trades",
+        "2026-11-23,CCER,8500,8400,8400,8400,8400,8400,8400,-100,-118,5,42000,1,0,0,0",
+        "2026-11-23,SHEA2025,8000,8012,8030,8012,8030,8026,8026,26,33,40,321020,2,0,0,0",
     ]
     status, out, _ = run(capsys, *online(node, "--format", "json"))
     document = json.loads(out)
@@ -115,6 +116,9 @@ def test_the_bulletin_of_a_node_as_csv_and_json(node: Node, capsys: pytest.Captu
         "volume": 40,
         "turnover": 321020,
         "trades": 2,
+        "bulk_volume": 0,
+        "bulk_turnover": 0,
+        "bulk_trades": 0,
     }
 
 
@@ -238,6 +242,6 @@ def test_a_real_nodes_bulletin_reads_the_same_online_and_from_its_data_directory
     assert from_node[0] == from_disk[0] == after_restart[0] == 0
     assert from_node[1] == from_disk[1] == after_restart[1]
     shea = next(row for row in from_node[1].splitlines() if ",SHEA2025," in row).split(",")
-    # reference, open, high, low, last, close, vwap, change, change_bp, volume, turnover, trades
-    assert shea[1:] == ["SHEA2025", "8000", *["8050"] * 6, "50", "63", "120", "966000", "1"]
+    # reference, open, high, low, last, close, vwap, change, change_bp, volume, turnover, trades, bulk (none)
+    assert shea[1:] == ["SHEA2025", "8000", *["8050"] * 6, "50", "63", "120", "966000", "1", "0", "0", "0"]
     assert shea[0] == f"{day // 10000}-{day // 100 % 100:02d}-{day % 100:02d}"  # the day the node opened

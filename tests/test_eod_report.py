@@ -206,6 +206,9 @@ def test_the_csv_is_one_flat_table_with_a_record_column(capsys: pytest.CaptureFi
         "volume_t": "100",
         "turnover_fen": "800000",
         "trades": "2",
+        "bulk_volume_t": "0",
+        "bulk_turnover_fen": "0",
+        "bulk_trades": "0",
     }
     assert by_record["settlement", "M1", "", "", ""] == {
         "record": "settlement",
@@ -263,6 +266,7 @@ def test_the_csv_is_one_flat_table_with_a_record_column(capsys: pytest.CaptureFi
         "quantity_t": "60",
         "value_fen": "480000",
         "fee_fen": "720",
+        "method": "listing",
     }
 
 
@@ -318,6 +322,9 @@ def test_the_json_is_one_document_of_integers(capsys: pytest.CaptureFixture[str]
         "volume": 0,
         "turnover": 0,
         "trades": 0,
+        "bulk_volume": 0,
+        "bulk_turnover": 0,
+        "bulk_trades": 0,
     }
     assert [(s["member"], s["net"]) for s in document["member_settlements"]] == [
         ("EXCH", 2656),
@@ -371,6 +378,7 @@ def test_the_json_is_one_document_of_integers(capsys: pytest.CaptureFixture[str]
             "quantity": 10,
             "value": 85_000,
             "fee": 128,
+            "method": "listing",
         }
     ]
 

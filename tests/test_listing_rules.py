@@ -11,7 +11,6 @@ import msgspec
 import pytest
 
 from engine.listing.book import DepthLevel
-from engine.prices import band_limits
 from engine.messages import (
     CancelReason,
     DailyBulletin,
@@ -40,6 +39,7 @@ from engine.messages import (
     TradingDayEnded,
     TradingDayStarted,
 )
+from engine.prices import band_limits
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, Market
 
 pytestmark = pytest.mark.per_book  # the listing's rules; its three session and halt tests run per book too

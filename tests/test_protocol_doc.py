@@ -77,6 +77,7 @@ REQUIRED_EXAMPLES = {
     "Quote",
     "Depth",
     "Trade",
+    "BulkTrade",
     "SnapshotRequest",
     "Snapshot",
     "DropCopy",
@@ -152,9 +153,14 @@ def expected_topic(message: msgspec.Struct) -> str:
         return md.HEARTBEAT_TOPIC
     if isinstance(message, md.MarketStatus):
         return md.topic("status", md.MARKET)
-    channel = {md.Quote: "quote", md.Depth: "depth", md.Trade: "trade", md.InstrumentStatus: "status"}.get(
-        type(message), "bulletin"
-    )
+    channels = {
+        md.Quote: "quote",
+        md.Depth: "depth",
+        md.Trade: "trade",
+        md.BulkTrade: "bulk",
+        md.InstrumentStatus: "status",
+    }
+    channel = channels.get(type(message), "bulletin")
     return md.topic(channel, getattr(message, "instrument", ""))
 
 

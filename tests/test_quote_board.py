@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 
 from carbonx.cli import quotes_cmd
 from carbonx.errors import CarbonxError
-from engine.prices import band_limits
 from engine.messages import HaltMarket, Session, Side
+from engine.prices import band_limits
 from market_data.board import percent_change, render, yuan
 from market_data.messages import Depth, InstrumentStatus, Level, MarketStatus, Quote, Trade
 from tests.conftest import Market

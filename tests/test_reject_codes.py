@@ -1,6 +1,6 @@
 """Every reject code is reachable through the engine, every reject text has the documented shape, and
 the codes keep their subsystem ranges (2xxx rules, 3xxx funds, holdings and position limits, 4xxx
-order book, 6xxx registry operations).
+order book, 5xxx agreement transfers, 6xxx registry operations).
 
 Adding a code to ``engine.messages.Reject`` without a scenario here fails
 ``test_every_reject_code_has_a_scenario`` and that code's parametrised case.
@@ -16,7 +16,9 @@ import pytest
 
 from engine.config import CarryOverRule, ExchangeConfig, Instrument, RegistryRules
 from engine.messages import (
+    AcceptTransfer,
     AllocateAllowances,
+    CancelTransfer,
     CarryOverAllowances,
     DepositCash,
     EndOfDay,
@@ -26,11 +28,13 @@ from engine.messages import (
     MergeAccounts,
     OrderRejected,
     OrderType,
+    ProposeTransfer,
     RecordRegistryFile,
     Reject,
     RequestRejected,
     ResumeInstrument,
     Session,
+    Side,
     StartOfDay,
     SurrenderAllowances,
     WithdrawCash,
@@ -131,6 +135,45 @@ def _internal_error(market: Market) -> list[Event]:
     return market.send(DepositCash(account="A1", amount=1))[:1]
 
 
+def _afternoon(market: Market) -> Market:
+    market.session(Session.LUNCH_BREAK)
+    market.session(Session.AFTERNOON)
+    return market
+
+
+def _propose(
+    market: Market,
+    account: str = "A2",
+    counterparty: str = "A1",
+    side: Side = Side.SELL,
+    quantity: int = 100_000,
+    price: int = 8000,
+    client_proposal_id: str = "t1",
+) -> list[Event]:
+    proposal = ProposeTransfer(
+        account=account,
+        client_proposal_id=client_proposal_id,
+        side=side,
+        counterparty=counterparty,
+        instrument="SHEA2025",
+        price=price,
+        quantity=quantity,
+    )
+    return market.send(proposal)
+
+
+def _proposed(market: Market) -> Market:
+    """An open proposal, transfer 1: A2 sells 100,000 t of SHEA2025 to A1 at 80.00."""
+    market.send(AllocateAllowances(account="A2", instrument="SHEA2025", quantity=200_000 - HOLDING))
+    _propose(_afternoon(market))
+    return market
+
+
+def _transfer_not_open(market: Market) -> list[Event]:
+    _proposed(market).send(CancelTransfer(account="A2", transfer_id=1))
+    return market.send(CancelTransfer(account="A2", transfer_id=1))
+
+
 SCENARIOS: dict[Reject, Scenario] = {
     Reject.UNKNOWN_ACCOUNT: lambda m: m.buy("NOBODY", 100, 8000),
     Reject.UNKNOWN_INSTRUMENT: lambda m: m.buy("A1", 100, 8000, instrument="SHEA1999"),
@@ -173,6 +216,20 @@ SCENARIOS: dict[Reject, Scenario] = {
     Reject.SYSTEM_ACCOUNT: lambda m: _closed_day(m).send(MergeAccounts(account="A1", successor="RESERVE")),
     Reject.REGISTRY_FILE_ALREADY_APPLIED: lambda m: [*m.send(_file_record()), *m.send(_file_record())],
     Reject.INTERNAL_ERROR: _internal_error,
+    Reject.TRANSFER_TOO_SMALL: lambda m: _propose(_afternoon(m), quantity=99_999),
+    Reject.TRANSFER_PRICE_OUT_OF_BAND: lambda m: _propose(_afternoon(m), price=10_401),
+    Reject.TRANSFER_OUTSIDE_HOURS: lambda m: _propose(m),
+    Reject.TRANSFER_ACCOUNT_NOT_ELIGIBLE: lambda m: _propose(_afternoon(m), counterparty="NOBODY"),
+    Reject.TRANSFER_PARTY_PROHIBITED: lambda m: _propose(_afternoon(m), counterparty="STAFF"),
+    Reject.TRANSFER_SAME_ACCOUNT: lambda m: _propose(_afternoon(m), counterparty="A2"),
+    # A3 (individual, limit 1,000,000 t) holds 50,000 t: a 960,000 t buy (a free price) would pass it.
+    Reject.TRANSFER_POSITION_LIMIT: lambda m: _propose(_afternoon(m), "A3", "A2", Side.BUY, 960_000, 1),
+    Reject.UNKNOWN_TRANSFER: lambda m: _afternoon(m).send(AcceptTransfer(account="A1", transfer_id=99)),
+    Reject.TRANSFER_NOT_OPEN: _transfer_not_open,
+    Reject.NOT_TRANSFER_COUNTERPARTY: lambda m: _proposed(m).send(AcceptTransfer(account="A2", transfer_id=1)),
+    Reject.NOT_TRANSFER_PROPOSER: lambda m: _proposed(m).send(CancelTransfer(account="A1", transfer_id=1)),
+    Reject.DUPLICATE_PROPOSAL_ID: lambda m: _propose(_proposed(m)),
+    Reject.INVALID_PROPOSAL_ID: lambda m: _propose(_afternoon(m), client_proposal_id=""),
 }
 
 # A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.
@@ -352,6 +409,21 @@ REGISTRY = {
     Reject.SYSTEM_ACCOUNT,
     Reject.REGISTRY_FILE_ALREADY_APPLIED,
 }
+TRANSFERS = {
+    Reject.TRANSFER_TOO_SMALL,
+    Reject.TRANSFER_PRICE_OUT_OF_BAND,
+    Reject.TRANSFER_OUTSIDE_HOURS,
+    Reject.TRANSFER_ACCOUNT_NOT_ELIGIBLE,
+    Reject.TRANSFER_PARTY_PROHIBITED,
+    Reject.TRANSFER_SAME_ACCOUNT,
+    Reject.TRANSFER_POSITION_LIMIT,
+    Reject.UNKNOWN_TRANSFER,
+    Reject.TRANSFER_NOT_OPEN,
+    Reject.NOT_TRANSFER_COUNTERPARTY,
+    Reject.NOT_TRANSFER_PROPOSER,
+    Reject.DUPLICATE_PROPOSAL_ID,
+    Reject.INVALID_PROPOSAL_ID,
+}
 SYSTEM = {Reject.INTERNAL_ERROR}
 
 
@@ -387,9 +459,10 @@ def test_reject_codes_are_grouped_by_subsystem() -> None:
     assert in_range(2) == MARKET_RULES
     assert in_range(3) == FUNDS_AND_HOLDINGS
     assert in_range(4) == ORDER_BOOK
+    assert in_range(5) == TRANSFERS
     assert in_range(6) == REGISTRY
     assert in_range(9) == SYSTEM
-    # 5xxx auctions and agreement transfers, 7xxx and 8xxx unused; x000 is never a code.
+    # 7xxx and 8xxx unused; x000 is never a code.
     assert not in_range(7) | in_range(8)
     assert all(1001 <= code.value <= 9999 and code.value % 1000 for code in Reject)
 

@@ -27,6 +27,18 @@ SOURCES = sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("gateway/*.py")])
 
 # Every (code, key) whose value is not fen: tonnes, counts, ids, names, times, sessions.
 NOT_FEN: dict[str, set[str]] = {
+    "TRANSFER_TOO_SMALL": {"quantity", "min"},
+    "TRANSFER_OUTSIDE_HOURS": {"session", "hours"},
+    "TRANSFER_ACCOUNT_NOT_ELIGIBLE": {"role", "account", "reason"},
+    "TRANSFER_PARTY_PROHIBITED": {"role", "account"},
+    "TRANSFER_SAME_ACCOUNT": {"account"},
+    "TRANSFER_POSITION_LIMIT": {"account", "position", "quantity", "limit"},
+    "UNKNOWN_TRANSFER": {"transfer_id"},
+    "TRANSFER_NOT_OPEN": {"transfer_id", "status"},
+    "NOT_TRANSFER_COUNTERPARTY": {"transfer_id"},
+    "NOT_TRANSFER_PROPOSER": {"transfer_id"},
+    "DUPLICATE_PROPOSAL_ID": {"client_proposal_id"},
+    "INVALID_PROPOSAL_ID": {"length", "max"},
     "UNKNOWN_ACCOUNT": {"account"},
     "PROHIBITED_PARTICIPANT": {"account"},
     "ACCOUNT_CLOSED": {"account"},

@@ -85,7 +85,7 @@ def test_a_new_file_is_created_and_migrated_to_the_current_schema(db_path: Path)
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     assert live_schema(db_path) == {table: list(columns) for table, columns in COLUMNS.items()}
 
 
@@ -117,7 +117,7 @@ def test_a_database_of_a_newer_schema_is_refused_with_one_line_naming_the_file(d
         StatementStore.open(db_path)
 
     assert str(error.value) == (
-        f"{db_path}: database schema version 2 is newer than this carbonx knows (1); "
+        f"{db_path}: database schema version 3 is newer than this carbonx knows (2); "
         "use the carbonx that wrote it or a newer one"
     )
     with sqlite3.connect(db_path) as db:  # left as it was
@@ -157,9 +157,9 @@ def test_recording_an_end_of_day_writes_these_exact_rows(db_path: Path) -> None:
     rows = dump(db_path)
     assert rows["trading_days"] == [(DAY1, market.ts, 2, 2656, 1)]
     assert rows["bulletins"] == [
-        (DAY1, "CCER", 8500, 8500, 8500, 8500, 8500, 8500, 8500, 10, 85_000, 1),
-        (DAY1, "SHEA2025", 8000, 8000, 8000, 8000, 8000, 8000, 8000, 100, 800_000, 2),
-        (DAY1, "T5", 7775, 0, 0, 0, 0, 7775, 0, 0, 0, 0),
+        (DAY1, "CCER", 8500, 8500, 8500, 8500, 8500, 8500, 8500, 10, 85_000, 1, 0, 0, 0),
+        (DAY1, "SHEA2025", 8000, 8000, 8000, 8000, 8000, 8000, 8000, 100, 800_000, 2, 0, 0, 0),
+        (DAY1, "T5", 7775, 0, 0, 0, 0, 7775, 0, 0, 0, 0, 0, 0, 0),
     ]
     assert rows["cash_statements"] == [
         (DAY1, "A1", "M1", 0, 1_000_000_000, 0, 565_000, 0, 848, 0, 0, 0, 999_434_152, 0, 601, 999_434_152),
@@ -178,12 +178,12 @@ def test_recording_an_end_of_day_writes_these_exact_rows(db_path: Path) -> None:
     ]
     assert len(rows["holding_statements"]) == 12  # four traders, three instruments; the fee account holds none
     assert rows["statement_trades"] == [
-        (DAY1, "A1", 1, "SHEA2025", 1, 8000, 60, 480_000, 720),
-        (DAY1, "A1", 3, "CCER", 1, 8500, 10, 85_000, 128),
-        (DAY1, "A2", 1, "SHEA2025", 2, 8000, 60, 480_000, 720),
-        (DAY1, "A2", 2, "SHEA2025", 2, 8000, 40, 320_000, 480),
-        (DAY1, "A3", 2, "SHEA2025", 1, 8000, 40, 320_000, 480),
-        (DAY1, "A4", 3, "CCER", 2, 8500, 10, 85_000, 128),
+        (DAY1, "A1", 1, "SHEA2025", 1, 8000, 60, 480_000, 720, 0),
+        (DAY1, "A1", 3, "CCER", 1, 8500, 10, 85_000, 128, 0),
+        (DAY1, "A2", 1, "SHEA2025", 2, 8000, 60, 480_000, 720, 0),
+        (DAY1, "A2", 2, "SHEA2025", 2, 8000, 40, 320_000, 480, 0),
+        (DAY1, "A3", 2, "SHEA2025", 1, 8000, 40, 320_000, 480, 0),
+        (DAY1, "A4", 3, "CCER", 2, 8500, 10, 85_000, 128, 0),
     ]
     assert rows["member_settlements"] == [
         (DAY1, "EXCH", 0, 0, 0, 2656, 2656),

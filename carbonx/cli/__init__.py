@@ -23,6 +23,7 @@ from carbonx.cli import (
     replay_cmd,
     serve_cmd,
     simulate_cmd,
+    transfer_cmd,
 )
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
@@ -38,6 +39,8 @@ carbonx — trading, auction and settlement system of the Shanghai carbon allowa
 
 Listing trading (continuous double auction) of allowances and credits with full pre-funding:
 cash and allowances are frozen before an order may trade and move together on each trade (DvP).
+Agreement transfers (bulk bilateral trades of 100,000 t and more) are proposed to a named
+counterparty account and settle when it accepts.
 The registry (allocation, surrender, cancellation, carry-over, merger, split, cash in and out) and
 the end of day (statements, member settlement, large holders, conservation check) are journaled
 commands too. Every command is journaled before it is applied; `carbonx replay` rebuilds the
@@ -45,7 +48,7 @@ state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
 snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
-fills, account, quotes, bulletin, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
+fills, account, transfer, quotes, bulletin, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
 """
 
 EPILOG = """\
@@ -57,13 +60,19 @@ examples, by who uses them (make run starts a demo node; demo members M001 M002 
   carbonx order list --member M001 --all
                                          today's orders in every state (without --all: open ones)
   carbonx account --member M001          cash and holdings
+  carbonx transfer list --member M001    agreement transfers of 100,000 t and more, proposed to an
+                                         account and accepted by it (afternoon): carbonx transfer --help
+  carbonx transfer accept --member M001 1
+                                         accept transfer 1, proposed to A001: it settles at once
  market-data subscribers
   carbonx quotes                         every instrument on one screen, live
   carbonx quotes SHEA2025                one instrument: band, five levels, last trades
   carbonx bulletin                       the latest daily bulletin (--data-dir var: any recorded day)
  the regulator (member REGULATOR)
   carbonx regulator halt SHEA2025 --reason "price anomaly"
+  carbonx regulator session afternoon    from the morning, through the break: agreement transfers open
   carbonx regulator session close        then: carbonx regulator end-of-day, start-of-day
+  carbonx transfer list --all            every agreement transfer proposal of today
   carbonx registry allocate examples/registry/allocate.csv
                                          apply a free allocation through the journal
   carbonx eod report                     the latest day: bulletin, settlement, statements
@@ -111,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     bulletin_cmd.add_parser(commands)
     member_cmds.add_parsers(commands)
     fills_cmd.add_parser(commands)
+    transfer_cmd.add_parser(commands)
     regulator_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)

@@ -35,6 +35,11 @@ The daily bulletin is published at the end of each trading day: per instrument t
 close is the day's volume-weighted average price rounded to the tick (with no trade, the reference
 price); it is the next trading day's reference price.
 
+Agreement transfers (协议转让, bulk trades) are counted apart: their bulk volume (t), bulk turnover
+and number of transfers. They are outside the listing, so they are in none of the prices, the
+volume or the turnover above. The table shows them below the listing's, for the instruments that
+had any (nothing on a day without); csv and json always carry them.
+
 By default the bulletin comes from a running node: its snapshot service keeps the latest bulletin
 of each instrument, published since the node started (--config, --endpoint and
 --snapshot-endpoint as for `carbonx quotes`). With --data-dir it comes from the end-of-day database
@@ -47,7 +52,8 @@ Formats: table (for people: CNY with two decimals, tonnes, the change in percent
 the change in CNY, the last trade's price, the VWAP and the number of trades to fit 80 columns; as
 in carbonx eod report), csv (one row per instrument with every figure;
 integers with the unit in each column name: _fen, _t, _fen_per_t; change_bp is the change in basis
-points) and json (one document, every figure, integers in fen, fen per tonne and tonnes).
+points; the bulk columns come last) and json (one document, every figure, integers in fen, fen per
+tonne and tonnes).
 """
 EPILOG = """\
 examples:
@@ -67,6 +73,9 @@ CSV_COLUMNS = (
     "volume_t",
     "turnover_fen",
     "trades",
+    "bulk_volume_t",
+    "bulk_turnover_fen",
+    "bulk_trades",
 )
 
 
@@ -172,6 +181,9 @@ def csv_rows(bulletin: DayBulletin) -> list[dict[str, object]]:
             "volume_t": b.volume,
             "turnover_fen": b.turnover,
             "trades": b.trades,
+            "bulk_volume_t": b.bulk_volume,
+            "bulk_turnover_fen": b.bulk_turnover,
+            "bulk_trades": b.bulk_trades,
         }
         for b in bulletin.instruments
     ]
@@ -198,6 +210,9 @@ def json_document(bulletin: DayBulletin) -> bytes:
                 "volume": b.volume,
                 "turnover": b.turnover,
                 "trades": b.trades,
+                "bulk_volume": b.bulk_volume,
+                "bulk_turnover": b.bulk_turnover,
+                "bulk_trades": b.bulk_trades,
             }
             for b in bulletin.instruments
         ],

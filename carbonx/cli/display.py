@@ -123,6 +123,7 @@ PRICE_KEYS: dict[str, frozenset[str]] = {
     "INVALID_TICK": frozenset({"price", "tick"}),
     "PRICE_OUT_OF_BAND": frozenset({"price", "lower", "upper"}),
     "AMEND_NO_CHANGE": frozenset({"price"}),
+    "TRANSFER_PRICE_OUT_OF_BAND": frozenset({"price", "lower", "upper"}),
 }
 MONEY_KEYS: dict[str, frozenset[str]] = {
     "INSUFFICIENT_FUNDS": frozenset({"required", "available"}),

@@ -31,6 +31,7 @@ from engine.messages import (
     MemberSettlement,
     TradingDayEnded,
 )
+from settlement.arrays import METHOD_LISTING, METHOD_TRANSFER
 from settlement.statements import CashStatement, HoldingStatement, StatementTrade
 
 HELP = "end-of-day reports: bulletin, conservation, member settlement and account statements"
@@ -48,6 +49,11 @@ receives for the day's trades, the holders above the large-holder threshold, and
 statement: cash (opening, every movement, closing, frozen, released, withdrawable), each
 instrument (opening, movements, closing, the compliance-only part, the resale restriction
 released) and its trades with their fees.
+
+Agreement transfers (bulk trades) are counted apart in the bulletin (bulk volume, bulk turnover,
+transfers: the table lists them below the listing's on a day that had any) and marked in the
+statements: a trade's method is listing or transfer (the table adds the column for an account
+that made a transfer; a transfer's number is its transfer id, numbered apart from trade ids).
 
 Formats: table (for people: CNY with two decimals, tonnes), csv (one flat table with a `record`
 column to filter on; integers, the unit in each column name: _fen, _t, _fen_per_t) and json (one
@@ -69,6 +75,7 @@ is recorded when it ends: by the node's scheduler, or `carbonx regulator end-of-
 """
 FORMATS = ("table", "csv", "json")
 SIDES = {1: "buy", 2: "sell"}
+METHODS = {METHOD_LISTING: "listing", METHOD_TRANSFER: "transfer"}  # StatementTrade.method
 
 # Movements of a statement section with the sign they add to the balance, in the statement's order.
 CASH_MOVEMENTS = (
@@ -304,14 +311,27 @@ def _holding_lines(holdings: list[HoldingStatement]) -> list[str]:
 
 
 def _trade_lines(trades: list[StatementTrade]) -> list[str]:
+    """The account's trades; an account that made an agreement transfer gets a method column, so a
+    bulk trade is never read as a listing trade (their numbers may be the same)."""
     if not trades:
         return ["trades: none"]
+    bulk = any(t.method != METHOD_LISTING for t in trades)
     rows = [
-        [str(t.trade_id), t.instrument, SIDES[t.side], f"{t.quantity:,}", cny(t.price), cny(t.value), cny(t.fee)]
+        [
+            str(t.trade_id),
+            t.instrument,
+            SIDES[t.side],
+            *([METHODS[t.method]] if bulk else []),
+            f"{t.quantity:,}",
+            cny(t.price),
+            cny(t.value),
+            cny(t.fee),
+        ]
         for t in trades
     ]
-    header = ["trade", "instrument", "side", "quantity t", "price CNY/t", "value CNY", "fee CNY"]
-    return table(header, rows, left={"trade", "instrument", "side"})
+    methods = ["method"] if bulk else []
+    header = ["trade", "instrument", "side", *methods, "quantity t", "price CNY/t", "value CNY", "fee CNY"]
+    return table(header, rows, left={"trade", "instrument", "side", "method"})
 
 
 def _label(field: str) -> str:
@@ -340,6 +360,8 @@ CSV_COLUMNS: tuple[str, ...] = tuple(
         (f"{name}_t" for name in HoldingStatement.__struct_fields__ if name != "instrument"),
         ("trade_id", "side", "price_fen_per_t", "quantity_t", "value_fen", "fee_fen"),
         ("holding_t", "threshold_t"),  # large holder
+        # Added with agreement transfers, at the end: a bulletin's bulk figures, a trade's method.
+        ("bulk_volume_t", "bulk_turnover_fen", "bulk_trades", "method"),
     )
 )
 
@@ -373,6 +395,7 @@ def csv_records(report: EodReport) -> Iterator[dict[str, object]]:
             {"record": "bulletin", "trading_day": day, "instrument": b.instrument}
             | {f"{name}_fen_per_t": getattr(b, name) for name in BULLETIN_PRICES}
             | {"volume_t": b.volume, "turnover_fen": b.turnover, "trades": b.trades}
+            | {"bulk_volume_t": b.bulk_volume, "bulk_turnover_fen": b.bulk_turnover, "bulk_trades": b.bulk_trades}
         )
     for s in report.settlements:
         yield {"record": "settlement", "trading_day": day, "member": s.member} | {
@@ -412,6 +435,7 @@ def _statement_records(statement: AccountStatement, day: str) -> Iterator[dict[s
             "quantity_t": t.quantity,
             "value_fen": t.value,
             "fee_fen": t.fee,
+            "method": METHODS[t.method],
         }
 
 
@@ -443,7 +467,7 @@ def json_report(report: EodReport) -> bytes:
                 "member": s.member,
                 "cash": _fields(s.cash),
                 "holdings": [_fields(h) for h in s.holdings],
-                "trades": [_fields(t) | {"side": SIDES[t.side]} for t in s.trades],
+                "trades": [_fields(t) | {"side": SIDES[t.side], "method": METHODS[t.method]} for t in s.trades],
             }
             for s in report.statements
         ],

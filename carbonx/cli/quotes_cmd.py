@@ -24,13 +24,19 @@ first, then from the live feed, and gaps are recovered on their own.
 
 Without an instrument: one line per instrument, sized for an 80x24 terminal: code, last price,
 change against the reference price in percent, best bid and ask, volume (t), turnover (CNY) and
-status (trading, lunch, closed, HALTED). When the instruments do not fit the terminal's height, a
-page of them is shown and the last line says how many are not (--page N shows another).
+status (trading, lunch, closed, HALTED); on a day with agreement transfers, a "bulk t" column too.
+When the instruments do not fit the terminal's height, a page of them is shown and the last line
+says how many are not (--page N shows another).
 
 With instruments: a board each: last price and change, reference price, open/high/low, the band's
 limit-up and limit-down prices, volume, turnover, the five best ask and bid levels with quantity
 and order count, today's last 5 trades (time, price, quantity, the aggressor's side), the session
 and halt status. Prices are CNY per tonne; times are exchange time in the calendar's time zone.
+
+Agreement transfers (bulk trades, negotiated off the order book) are outside the listing: they
+set no price and count in none of the listing's figures. On a day with any, the board adds a
+"bulk" line under the volume (the day's bulk volume, bulk turnover and number of transfers) and
+the table its "bulk t" column.
 
 "updated" is the exchange time of the newest change shown. STALE means nothing, not even a
 heartbeat, came from the market-data feed within three heartbeat intervals: the node has stopped or

@@ -89,6 +89,12 @@ class DayFigures(Protocol):
     def turnover(self) -> int: ...
     @property
     def trades(self) -> int: ...
+    @property
+    def bulk_volume(self) -> int: ...
+    @property
+    def bulk_turnover(self) -> int: ...
+    @property
+    def bulk_trades(self) -> int: ...
 
 
 BULLETIN_UNITS = "prices CNY/t, volume t, turnover CNY"
@@ -115,6 +121,10 @@ BULLETIN_NOTES = (
     "reference: the previous close; change: the close against it, in percent",
     "the change in CNY, the last trade's price, VWAP and trades: --format csv or json",
 )
+# Agreement transfers (协议转让) are outside the listing: their own table, after the listing's, on a
+# day that had any; the instruments without are left out.
+BULK_TITLE = "Agreement transfers (bulk trades), in none of the listing's figures above"
+BULK_HEADER = ("instrument", "bulk volume t", "bulk turnover", "transfers")
 
 
 def change(b: DayFigures) -> int:
@@ -126,9 +136,24 @@ def bulletin_table(instruments: Sequence[DayFigures], full: bool = False) -> lis
     """The bulletin per instrument for people, and what its columns mean; ``full`` adds the last
     price, the VWAP and the number of trades (wider than 80 columns)."""
     if full:
-        return [*table(FULL_BULLETIN_HEADER, [_full_row(b) for b in instruments]), BULLETIN_NOTES[0]]
+        return [
+            *table(FULL_BULLETIN_HEADER, [_full_row(b) for b in instruments]),
+            BULLETIN_NOTES[0],
+            *bulk_table(instruments),
+        ]
     rows = [_bulletin_row(b) for b in instruments]
-    return [*table(BULLETIN_HEADER, rows, width=BULLETIN_WIDTH), *BULLETIN_NOTES]
+    return [*table(BULLETIN_HEADER, rows, width=BULLETIN_WIDTH), *BULLETIN_NOTES, *bulk_table(instruments)]
+
+
+def bulk_table(instruments: Sequence[DayFigures]) -> list[str]:
+    """The day's agreement transfers per instrument that had any, after a blank line and a title;
+    nothing on a day without."""
+    rows = [
+        [b.instrument, tonnes(b.bulk_volume), cny(b.bulk_turnover), f"{b.bulk_trades:,}"]
+        for b in instruments
+        if b.bulk_trades
+    ]
+    return ["", BULK_TITLE, *table(BULK_HEADER, rows)] if rows else []
 
 
 def _change_percent(b: DayFigures) -> str:

@@ -18,8 +18,8 @@ quantity); the counterparty accepts or rejects it; the proposer may cancel it wh
   delivery versus payment at once through the ledger, each side paying the agreement fee, and the
   bought tonnes are restricted until the next trading day as for any trade.
 - A reject by the counterparty, a cancel by the proposer and expiry release the proposer's freeze.
-  Proposals still open expire when the market leaves the last transfer session for the close, or
-  at the latest at the end of day.
+  Proposals still open expire when the last transfer session of the day ends (the afternoon's
+  close by default), or at the latest at the end of day.
 - Outside the listing: a transfer sets no listing figure (open, high, low, last, close, band); the
   ledger records it as a bulk trade (``METHOD_TRANSFER``) for the bulletin and the statements.
 
@@ -117,6 +117,7 @@ class Transfers(Mechanism):
         self.accounts: dict[str, Account] = {a.id: a for a in config.accounts}
         self.instruments: dict[str, Instrument] = {i.code: i for i in config.instruments}
         self.sessions = frozenset(_SESSIONS[name] for name in self.rules.sessions)
+        self.last_session = max(self.sessions)  # sessions come in the order of their values
         self.proposals: dict[int, Proposal] = {}  # today's, by transfer id (ascending)
         self.client_ids: set[tuple[str, str]] = set()  # (proposer, client proposal id) used today
         self.next_transfer_id = 1
@@ -156,8 +157,10 @@ class Transfers(Mechanism):
             assert self.ledger.holding(account, instrument).frozen >= quantity, f"{account}: above frozen units"
 
     def session_changed(self, session: Session, ts: int) -> list[Event]:
-        """The afternoon has closed: every proposal still open expires."""
-        return self._expire_all(ts) if session is Session.CLOSED else []
+        """The last transfer session of the day has ended (the afternoon's close by default): every
+        proposal still open expires, since none could be accepted before the end of day."""
+        over = session is Session.CLOSED or session > self.last_session
+        return self._expire_all(ts) if over else []
 
     def end_of_day(self, trading_day: int, ts: int) -> list[Event]:
         """What is still open expires (a day closed without its sessions), and the day's proposals go."""
@@ -189,13 +192,13 @@ class Transfers(Mechanism):
             proposal.frozen_cash = needed = self._cash_needed(proposal)
             if not self.ledger.freeze_cash(cmd.account, needed):
                 available = self.ledger.cash(cmd.account).available
-                return [rejected(cmd, Reject.INSUFFICIENT_FUNDS, ts, required=needed, available=available)]
+                return [_rejected(cmd, Reject.INSUFFICIENT_FUNDS, ts, required=needed, available=available)]
         else:
             proposal.frozen_quantity = cmd.quantity
             if not self.ledger.freeze_allowances(cmd.account, cmd.instrument, cmd.quantity):
                 available = self.ledger.holding(cmd.account, cmd.instrument).available
                 return [
-                    rejected(
+                    _rejected(
                         cmd,
                         Reject.INSUFFICIENT_HOLDINGS,
                         ts,
@@ -243,13 +246,13 @@ class Transfers(Mechanism):
             frozen_cash = value + fee
             if not ledger.freeze_cash(account, frozen_cash):
                 available = ledger.cash(account).available
-                return [rejected(cmd, Reject.INSUFFICIENT_FUNDS, ts, required=frozen_cash, available=available)]
+                return [_rejected(cmd, Reject.INSUFFICIENT_FUNDS, ts, required=frozen_cash, available=available)]
         else:
             frozen_quantity = proposal.quantity
             if not ledger.freeze_allowances(account, instrument, frozen_quantity):
                 available = ledger.holding(account, instrument).available
                 return [
-                    rejected(
+                    _rejected(
                         cmd,
                         Reject.INSUFFICIENT_HOLDINGS,
                         ts,
@@ -472,4 +475,13 @@ class Transfers(Mechanism):
 
     @staticmethod
     def _refused(cmd: Command, no: Rejection, ts: int) -> RequestRejected:
-        return rejected(cmd, no.code, ts, **no.context)
+        return _rejected(cmd, no.code, ts, **no.context)
+
+
+def _rejected(cmd: Command, code: Reject, ts: int, **context: object) -> RequestRejected:
+    """The reject of a transfer command: one that acts on a proposal names it first (``transfer_id=``),
+    so that a member reading its reports knows which proposal was refused whatever the reason."""
+    transfer_id = getattr(cmd, "transfer_id", None)
+    if transfer_id is not None and "transfer_id" not in context:
+        context = {"transfer_id": transfer_id, **context}
+    return rejected(cmd, code, ts, **context)
