@@ -37,9 +37,10 @@ from engine.config import (
     SessionTimes,
     TransferRules,
 )
-from engine.messages.limits import MAX_CLIENT_ORDER_ID_LENGTH, MAX_ID_LENGTH
+from engine.messages.limits import MAX_CLIENT_ORDER_ID_LENGTH, MAX_ID_LENGTH, MAX_PRICE_FEN
 from gateway.access import DEFAULT_ROLE, GatewayOptions, MemberAccess, Role
 from market_data.snapshot_service import SnapshotLimits
+from settlement.kernels import FEE_PRODUCT_MAX
 
 T = TypeVar("T")
 
@@ -170,6 +171,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
     fee_account = _check_members(root / "members.toml", members)
     _check_fees(root / "fees.toml", fees, fee_account, file_present=fees_file is not None)
     _check_listing(root / "limits.toml", limits.listing)
+    _check_listing_fee(root / "fees.toml", fees, limits.listing)
     _check_transfer(root / "limits.toml", limits.transfer)
     _check_risk(root / "limits.toml", limits.risk)
     _check_registry(root / "registry.toml", registry, instruments.instrument)
@@ -306,6 +308,18 @@ def _check_listing(path: Path, listing: ListingLimits) -> None:
     _require(path, "listing.market_levels", levels >= 1, f"must be >= 1, got {levels}")
     most = MAX_CLIENT_ORDER_ID_LENGTH  # the wire refuses longer ones before the engine sees them
     _require(path, "listing.client_order_id_max_length", 1 <= length <= most, f"must be 1..{most}, got {length}")
+
+
+def _check_listing_fee(path: Path, fees: Fees, listing: ListingLimits) -> None:
+    """The fast book computes a listing fee in 64 bits: value × rate must fit for the largest order.
+
+    The largest value an order's fee is taken on: its most tonnes at twice the largest price an
+    order may carry (a market buy freezes at the band's upper limit, which may lie above it).
+    """
+    largest = 2 * MAX_PRICE_FEN * listing.max_quantity_t
+    most = FEE_PRODUCT_MAX // largest
+    problem = f"{fees.listing_ppm} is above {most} for orders of up to {listing.max_quantity_t} t (limits.toml)"
+    _require(path, "listing_ppm", fees.listing_ppm <= most, problem)
 
 
 def _check_transfer(path: Path, transfer: TransferRules) -> None:

@@ -41,16 +41,17 @@ from settlement.jit import inlined_kernel, kernel
 PPM = 1_000_000
 
 
+# The largest value × rate the fee below may take: the product and the half-up term fit 64 bits.
+# carbonx.config holds every listing order's value × the listing rate under it (a larger rate, or a
+# larger order size, is a config error), since a fee that splits the product exactly cost a sixth
+# of the kernel's time.
+FEE_PRODUCT_MAX = 2**63 - 1 - PPM // 2
+
+
 @kernel
 def fee_for(value: int, rate_ppm: int) -> int:
-    """``settlement.ledger.fee_for``: value × rate, half-up to the fen, exact in 64 bits.
-
-    ``value × rate`` itself may not fit 64 bits (a value above 9.2e12 fen at a 100% rate), so the
-    value is split into whole millions and the rest: ``(m × PPM + r) × rate / PPM = m × rate + r ×
-    rate / PPM``, and only the second part is rounded. Each product fits for a rate up to 100%.
-    """
-    millions, rest = divmod(value, PPM)
-    return millions * rate_ppm + (rest * rate_ppm + PPM // 2) // PPM
+    """``settlement.ledger.fee_for``: value × rate, half-up to the fen, for ``value × rate <= FEE_PRODUCT_MAX``."""
+    return (value * rate_ppm + PPM // 2) // PPM
 
 
 Arr = np.ndarray

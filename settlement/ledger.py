@@ -54,7 +54,6 @@ from settlement.arrays import (
     T_BUYER,
     T_ID,
     T_INSTR,
-    T_METHOD,
     T_PRICE,
     T_QTY,
     T_SELL_FEE,
@@ -376,14 +375,15 @@ class Ledger:
         trades[row, T_ID], trades[row, T_INSTR], trades[row, T_PRICE], trades[row, T_QTY] = trade_id, j, price, quantity
         trades[row, T_BUYER], trades[row, T_SELLER] = b, s
         trades[row, T_BUY_FEE], trades[row, T_SELL_FEE] = buyer_fee, seller_fee
-        trades[row, T_METHOD] = method
+        self.arrays.trade_methods[row] = method
         self.arrays.trade_count[0] = row + 1
 
     def day_totals(self, method: int) -> dict[str, tuple[int, int, int]]:
         """The day's trades of one method per instrument: (volume, turnover, trades); traded ones only."""
-        rows = self.arrays.trades[: int(self.arrays.trade_count[0])]
+        count = int(self.arrays.trade_count[0])
+        rows = self.arrays.trades[:count][self.arrays.trade_methods[:count] == method]
         totals: dict[str, tuple[int, int, int]] = {}
-        for j, price, quantity in rows[rows[:, T_METHOD] == method][:, [T_INSTR, T_PRICE, T_QTY]].tolist():
+        for j, price, quantity in rows[:, [T_INSTR, T_PRICE, T_QTY]].tolist():
             code = self.instrument_names[j]
             volume, turnover, count = totals.get(code, (0, 0, 0))
             totals[code] = (volume + quantity, turnover + price * quantity, count + 1)

@@ -22,7 +22,6 @@ from settlement.arrays import (
     T_BUYER,
     T_ID,
     T_INSTR,
-    T_METHOD,
     T_PRICE,
     T_QTY,
     T_SELL_FEE,
@@ -200,7 +199,7 @@ class DayActivity:
     def methods(self) -> dict[int, int]:
         """The trading method of each row of the trade log that is not a listing trade."""
         arrays = self._arrays
-        column = arrays.trades[: int(arrays.trade_count[0]), T_METHOD]
+        column = arrays.trade_methods[: int(arrays.trade_count[0])]
         return {row: int(column[row]) for row in column.nonzero()[0].tolist()}
 
     @property
@@ -314,7 +313,7 @@ class DayActivity:
         """Today's closing balances become the next statement's opening; the records start empty."""
         self.opening_cash = {a: total for a, total in cash.items() if total}
         self.opening_holdings = {k: total for k, total in holdings.items() if total}
-        self._arrays.trades[: int(self._arrays.trade_count[0]), T_METHOD] = 0  # rows not in use hold 0
+        self._arrays.trade_methods[: int(self._arrays.trade_count[0])] = 0  # rows not in use hold 0
         self._arrays.trade_count[0] = 0
         self._arrays.cash[:, K_RELEASED] = 0
         self.movements = {}
@@ -339,7 +338,7 @@ class DayActivity:
         self.released_restricted = {(a, i): q for a, i, q in state.released_restricted}
         arrays, accounts, instruments = self._arrays, self._account_index, self._instrument_index
         n = len(state.trades)
-        arrays.trades[: int(arrays.trade_count[0]), T_METHOD] = 0  # rows not in use hold 0
+        arrays.trade_methods[: int(arrays.trade_count[0])] = 0  # rows not in use hold 0
         arrays.trade_count[0] = 0
         arrays.ensure_trade_room(n)
         if n:  # column by column: a busy day's snapshot holds a million trades
@@ -350,7 +349,7 @@ class DayActivity:
             trades[:, T_BUYER], trades[:, T_SELLER] = [accounts[a] for a in buyers], [accounts[a] for a in sellers]
             trades[:, T_BUY_FEE], trades[:, T_SELL_FEE] = buyer_fees, seller_fees
             for row, method in state.methods:
-                trades[row, T_METHOD] = method
+                arrays.trade_methods[row] = method
         arrays.trade_count[0] = n
         column = arrays.cash[:, K_RELEASED]
         column[:] = 0

@@ -362,6 +362,27 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
         ),
         ("fees.toml", setting("listing_ppm", "1000001"), "listing_ppm", "outside 0..1000000"),
         ("fees.toml", setting("agreement_ppm", "-1"), "agreement_ppm", "outside 0..1000000"),
+        # The fast book's fee arithmetic is 64-bit: the largest order's value × the rate must fit.
+        (
+            "fees.toml",
+            setting("listing_ppm", "46118"),
+            "listing_ppm",
+            "46118 is above 46117 for orders of up to 99999 t",
+        ),
+        ("limits.toml", setting("free_price_from_t", "0"), "transfer.free_price_from_t", "must be >= 1 t, got 0"),
+        ("limits.toml", setting("sessions", "[]"), "transfer.sessions", "name at least one session"),
+        (
+            "limits.toml",
+            setting("sessions", '["afternoon", "afternoon"]'),
+            "transfer.sessions",
+            "names a session twice",
+        ),
+        (
+            "limits.toml",
+            setting("client_proposal_id_max_length", "65"),
+            "transfer.client_proposal_id_max_length",
+            "must be 1..64, got 65",
+        ),
         ("fees.toml", setting("auction_ppm", "2000000"), "auction_ppm", "outside 0..1000000"),
         ("limits.toml", setting("band_bp", "0"), "listing.band_bp", "outside 1..9999"),
         ("limits.toml", setting("band_bp", "10000"), "listing.band_bp", "outside 1..9999"),

@@ -4,8 +4,9 @@ Through the Exchange with the exact events: acceptance settles delivery versus p
 the agreement fee on each side (0.10%, half-up to the fen); the counterparty's side is checked and
 frozen at acceptance, and one it cannot fund, or a buy over the position limit, leaves the proposal
 open; a reject, a cancel and expiry release the proposer's freeze exactly; bought tonnes wait for
-the next trading day. The day's figures, statements and snapshots: tests/test_transfer_day.py. The market (tests/transfer_desk.py) is DAY1's afternoon with A1 and A2 selling and
-A3 and A4 buying; every test ends valid and conserved.
+the next trading day. The day's figures, statements and snapshots: tests/test_transfer_day.py. The
+market (tests/transfer_desk.py) is DAY1's afternoon with A1 and A2 selling and A3 and A4 buying;
+every test ends valid and conserved.
 """
 
 from __future__ import annotations
