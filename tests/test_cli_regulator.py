@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from carbonx.cli import main, regulator_cmd
@@ -28,12 +29,14 @@ from engine.messages import (
     Command,
     ConservationChecked,
     ConservationMismatch,
+    DailyBulletin,
     EndOfDay,
     OrderRejected,
     RequestRejected,
     Session,
     SetSession,
     StartOfDay,
+    TransferExpired,
 )
 from market_data.messages import MarketStatus
 from market_data.subscriber import Subscriber
@@ -293,6 +296,25 @@ def test_the_steps_are_what_the_engine_accepts_or_refuses_at_the_first(passed: i
     moves_on = DAY.index(target) >= passed and not (passed == 0 and target is CLOSED)
     assert rejected == ([False] * len(outcomes) if moves_on else [True])
     assert exchange.market.session is (target if moves_on else now.session)
+
+
+@pytest.mark.not_per_book
+def test_the_days_lines_tell_of_bulk_trades_and_expired_transfers() -> None:
+    bulletin = DailyBulletin(
+        ts_event=1, trading_day=DAY1, instrument="SHEA2025", reference_price=8000, open=0, high=0, low=0,
+        last=0, close=8000, vwap=0, volume=0, turnover=0, trades=0,
+    )  # fmt: skip
+    bulk = msgspec.structs.replace(bulletin, bulk_volume=150_000, bulk_turnover=1_200_000_000, bulk_trades=1)
+    expiry = TransferExpired(
+        ts_event=1, transfer_id=3, account="A2", counterparty="A1", instrument="SHEA2025",
+        released_cash=0, released_quantity=150_000,
+    )  # fmt: skip
+
+    assert describe_day(bulletin) == "bulletin SHEA2025: close 80.00, volume 0 t, 0 trades"
+    assert describe_day(bulk) == (
+        "bulletin SHEA2025: close 80.00, volume 0 t, 0 trades; bulk 150,000 t in 1 agreement transfers"
+    )
+    assert describe_day(expiry) == "transfer 3 expired (A2 to A1, SHEA2025): the proposer's freeze is released"
 
 
 @pytest.mark.not_per_book

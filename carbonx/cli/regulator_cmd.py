@@ -47,6 +47,7 @@ from engine.messages import (
     StartOfDay,
     TradingDayEnded,
     TradingDayStarted,
+    TransferExpired,
 )
 from gateway.client_core import Result
 from gateway.protocol import Rehearsal
@@ -308,9 +309,17 @@ def describe_day(event: Event) -> str | None:
                 line += ": trading over for the day; next: carbonx regulator end-of-day"
             return line
         case DailyBulletin():
-            return (
+            line = (
                 f"bulletin {event.instrument}: close {cny(event.close)}, volume {event.volume:,} t, "
                 f"{event.trades:,} trades"
+            )
+            if event.bulk_trades:
+                line += f"; bulk {event.bulk_volume:,} t in {event.bulk_trades:,} agreement transfers"
+            return line
+        case TransferExpired():
+            return (
+                f"transfer {event.transfer_id} expired ({event.account} to {event.counterparty}, "
+                f"{event.instrument}): the proposer's freeze is released"
             )
         case ConservationChecked():
             if event.ok:
