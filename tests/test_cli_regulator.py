@@ -312,7 +312,7 @@ def test_the_days_lines_tell_of_bulk_trades_and_expired_transfers() -> None:
 
     assert describe_day(bulletin) == "bulletin SHEA2025: close 80.00, volume 0 t, 0 trades"
     assert describe_day(bulk) == (
-        "bulletin SHEA2025: close 80.00, volume 0 t, 0 trades; bulk 150,000 t in 1 agreement transfers"
+        "bulletin SHEA2025: close 80.00, volume 0 t, 0 trades; bulk 150,000 t in 1 agreement transfer"
     )
     assert describe_day(expiry) == "transfer 3 expired (A2 to A1, SHEA2025): the proposer's freeze is released"
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.config import RiskLimits
 from engine.exchange import Exchange
 from engine.listing import BOOK_KINDS
 from engine.messages import (
@@ -21,40 +20,31 @@ from engine.messages import (
     Command,
     DailyBulletin,
     EndOfDay,
-    NewOrder,
-    OrderType,
-    ProposeTransfer,
     Session,
     SetSession,
-    Side,
     StartOfDay,
     TradingDayEnded,
 )
 from engine.view import ExchangeView
 from settlement.statements import CashStatement, HoldingStatement, StatementTrade
-from tests.conftest import DAY1, DAY2, Market, assert_balanced, market_config
+from tests.conftest import DAY1, DAY2, Market, assert_balanced
 from tests.transfer_desk import (
     BUY,
     CASH_T,
+    FEES,
     SELL,
     SHEA,
     T5,
     accept,
+    listing_fee,
+    listing_order,
+    made,
+    next_day_afternoon,
     proposal,
-    proposed,
-    refusal,
     transfer_market,
 )
 
 pytestmark = pytest.mark.per_book  # transfers settle through the ledger the fast book also writes
-FEES = "EXCHANGE-FEES"
-LISTING_PPM = 1500
-# Individuals may hold at most 300,000 t; covered entities and institutions as by default.
-TIGHT = RiskLimits(position_limit_t={"covered_entity": 1_000_000, "institution": 1_000_000, "individual": 300_000})
-
-
-def listing_fee(value: int) -> int:
-    return (value * LISTING_PPM + 500_000) // 1_000_000
 
 
 @pytest.fixture
@@ -63,50 +53,6 @@ def desk(book_kind: str) -> Iterator[Market]:
     yield market
     market.exchange.validate_internal_state()
     assert_balanced(market)
-
-
-@pytest.fixture
-def tight(book_kind: str) -> Iterator[Market]:
-    market = transfer_market(book_kind, market_config(risk=TIGHT))
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
-
-
-def made(market: Market, command: ProposeTransfer, transfer_id: int) -> None:
-    """``command`` is accepted as proposal ``transfer_id``."""
-    assert market.send(command) == [proposed(market.ts, transfer_id, command)]
-
-
-def refused(market: Market, command: Command, text: str) -> None:
-    """``command`` is refused with exactly ``text`` and changes nothing (an open proposal stays open)."""
-    before = market.exchange.state_hash()
-
-    events = market.send(command)
-
-    assert events == [refusal(market.ts, command, text)]
-    assert market.exchange.state_hash() == before
-
-
-def listing_order(account: str, side: Side, quantity: int, price: int, cid: str) -> NewOrder:
-    """A limit day order on SHEA2025's listing book."""
-    return NewOrder(
-        account=account,
-        instrument=SHEA,
-        client_order_id=cid,
-        side=side,
-        order_type=OrderType.LIMIT,
-        quantity=quantity,
-        price=price,
-    )
-
-
-def next_day_afternoon(market: Market) -> None:
-    market.session(Session.CLOSED)
-    market.send(EndOfDay(trading_day=DAY1))
-    market.send(StartOfDay(trading_day=DAY2))
-    for session in (Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON):
-        market.session(session)
 
 
 # --------------------------------------------------------------- the listing's figures, the bulletin

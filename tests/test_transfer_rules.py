@@ -55,9 +55,10 @@ from tests.transfer_desk import (
     cancelled_by_proposer,
     decline,
     expired,
+    made,
     proposal,
     proposed,
-    refusal,
+    refused,
     rejected_by_counterparty,
     transfer_market,
     withdraw,
@@ -72,21 +73,6 @@ def desk(book_kind: str) -> Iterator[Market]:
     yield market
     market.exchange.validate_internal_state()
     assert_balanced(market)
-
-
-def refused(market: Market, command: Command, text: str) -> None:
-    """``command`` is refused with exactly ``text`` and changes nothing."""
-    before = market.exchange.state_hash()
-
-    events = market.send(command)
-
-    assert events == [refusal(market.ts, command, text)]
-    assert market.exchange.state_hash() == before
-
-
-def made(market: Market, command: ProposeTransfer, transfer_id: int) -> None:
-    """``command`` is accepted as proposal ``transfer_id``."""
-    assert market.send(command) == [proposed(market.ts, transfer_id, command)]
 
 
 # ------------------------------------------------------------------------------- a proposal

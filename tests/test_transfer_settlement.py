@@ -24,17 +24,13 @@ from engine.messages import (
     AccountStatement,
     AllocateAllowances,
     CancelOrder,
-    Command,
     DepositCash,
     EndOfDay,
-    NewOrder,
     OrderAccepted,
     OrderRejected,
     OrderType,
-    ProposeTransfer,
     Reject,
     Session,
-    Side,
     StartOfDay,
     TransferExpired,
     WithdrawCash,
@@ -44,6 +40,7 @@ from tests.conftest import DAY1, DAY2, Market, assert_balanced, market_config
 from tests.transfer_desk import (
     BUY,
     CASH_T,
+    FEES,
     SELL,
     SELLER_T,
     SHEA,
@@ -54,23 +51,19 @@ from tests.transfer_desk import (
     cancelled_by_proposer,
     decline,
     expired,
+    listing_fee,
+    listing_order,
+    made,
     proposal,
-    proposed,
-    refusal,
+    refused,
     rejected_by_counterparty,
     transfer_market,
     withdraw,
 )
 
 pytestmark = pytest.mark.per_book  # transfers settle through the ledger the fast book also writes
-FEES = "EXCHANGE-FEES"
-LISTING_PPM = 1500
 # Individuals may hold at most 300,000 t; covered entities and institutions as by default.
 TIGHT = RiskLimits(position_limit_t={"covered_entity": 1_000_000, "institution": 1_000_000, "individual": 300_000})
-
-
-def listing_fee(value: int) -> int:
-    return (value * LISTING_PPM + 500_000) // 1_000_000
 
 
 @pytest.fixture
@@ -87,42 +80,6 @@ def tight(book_kind: str) -> Iterator[Market]:
     yield market
     market.exchange.validate_internal_state()
     assert_balanced(market)
-
-
-def made(market: Market, command: ProposeTransfer, transfer_id: int) -> None:
-    """``command`` is accepted as proposal ``transfer_id``."""
-    assert market.send(command) == [proposed(market.ts, transfer_id, command)]
-
-
-def refused(market: Market, command: Command, text: str) -> None:
-    """``command`` is refused with exactly ``text`` and changes nothing (an open proposal stays open)."""
-    before = market.exchange.state_hash()
-
-    events = market.send(command)
-
-    assert events == [refusal(market.ts, command, text)]
-    assert market.exchange.state_hash() == before
-
-
-def listing_order(account: str, side: Side, quantity: int, price: int, cid: str) -> NewOrder:
-    """A limit day order on SHEA2025's listing book."""
-    return NewOrder(
-        account=account,
-        instrument=SHEA,
-        client_order_id=cid,
-        side=side,
-        order_type=OrderType.LIMIT,
-        quantity=quantity,
-        price=price,
-    )
-
-
-def next_day_afternoon(market: Market) -> None:
-    market.session(Session.CLOSED)
-    market.send(EndOfDay(trading_day=DAY1))
-    market.send(StartOfDay(trading_day=DAY2))
-    for session in (Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON):
-        market.session(session)
 
 
 # ------------------------------------------------------------------------------ settlement

@@ -20,7 +20,10 @@ from engine.messages import (
     CancelTransfer,
     Command,
     DepositCash,
+    EndOfDay,
     Event,
+    NewOrder,
+    OrderType,
     ProposeTransfer,
     Reject,
     RejectTransfer,
@@ -35,7 +38,7 @@ from engine.messages import (
     TransferProposed,
     TransferRejected,
 )
-from tests.conftest import DAY1, TRADERS, Market, market_config
+from tests.conftest import DAY1, DAY2, TRADERS, Market, market_config
 
 SHEA, T5 = "SHEA2025", "T5"
 BUY, SELL = Side.BUY, Side.SELL
@@ -43,6 +46,8 @@ CASH_T = 2_000_000_000  # fen deposited into each trader: 20,000,000.00 CNY
 SELLER_T = 600_000  # tonnes of SHEA2025 and of T5 allocated to A1 and A2
 SELLERS = ("A1", "A2")
 AGREEMENT_PPM = 1000  # 0.10% a side (config/fees.toml; engine.config.Fees.agreement_ppm)
+LISTING_PPM = 1500  # 0.15% a side (engine.config.Fees.listing_ppm)
+FEES = "EXCHANGE-FEES"
 SHEA_BAND = (5600, 10400)  # 80.00 ± 30%: on the 1-fen tick already
 T5_BAND = (5445, 10105)  # 77.75 ± 30% is 54.425 .. 101.075: rounded inward to the 5-fen tick
 
@@ -240,3 +245,50 @@ def expired(ts: int, transfer_id: int, command: ProposeTransfer) -> TransferExpi
         released_cash=cash,
         released_quantity=quantity,
     )
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+def made(market: Market, command: ProposeTransfer, transfer_id: int) -> None:
+    """``command`` is accepted as proposal ``transfer_id``."""
+    assert market.send(command) == [proposed(market.ts, transfer_id, command)]
+
+
+def refused(market: Market, command: Command, text: str) -> None:
+    """``command`` is refused with exactly ``text`` and changes nothing (an open proposal stays open)."""
+    before = market.exchange.state_hash()
+
+    events = market.send(command)
+
+    assert events == [refusal(market.ts, command, text)]
+    assert market.exchange.state_hash() == before
+
+
+# ------------------------------------------------------------------------------------ the listing
+
+
+def listing_fee(value: int) -> int:
+    """The listing fee on a traded value (config/fees.toml listing_ppm, 0.15%), half-up to the fen."""
+    return (value * LISTING_PPM + 500_000) // 1_000_000
+
+
+def listing_order(account: str, side: Side, quantity: int, price: int, cid: str) -> NewOrder:
+    """A limit day order on SHEA2025's listing book."""
+    return NewOrder(
+        account=account,
+        instrument=SHEA,
+        client_order_id=cid,
+        side=side,
+        order_type=OrderType.LIMIT,
+        quantity=quantity,
+        price=price,
+    )
+
+
+def next_day_afternoon(market: Market) -> None:
+    market.session(Session.CLOSED)
+    market.send(EndOfDay(trading_day=DAY1))
+    market.send(StartOfDay(trading_day=DAY2))
+    for session in (Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON):
+        market.session(session)

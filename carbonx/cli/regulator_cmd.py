@@ -314,7 +314,8 @@ def describe_day(event: Event) -> str | None:
                 f"{event.trades:,} trades"
             )
             if event.bulk_trades:
-                line += f"; bulk {event.bulk_volume:,} t in {event.bulk_trades:,} agreement transfers"
+                transfers = "agreement transfer" if event.bulk_trades == 1 else "agreement transfers"
+                line += f"; bulk {event.bulk_volume:,} t in {event.bulk_trades:,} {transfers}"
             return line
         case TransferExpired():
             return (

@@ -299,58 +299,25 @@ class Transfers(Mechanism):
         ]
 
     def _reject(self, cmd: RejectTransfer, ts: int) -> list[Event]:
-        try:
-            proposal = self._open_proposal(cmd.transfer_id, cmd.account, counterparty=True)
-        except Rejection as no:
-            return [self._refused(cmd, no, ts)]
-        cash, quantity = self._close(proposal, TransferStatus.REJECTED)
-        return [
-            TransferRejected(
-                ts_event=ts,
-                transfer_id=proposal.transfer_id,
-                account=cmd.account,
-                proposer=proposal.proposer,
-                instrument=proposal.instrument,
-                released_cash=cash,
-                released_quantity=quantity,
-            )
-        ]
+        return self._close_by(cmd, ts, TransferStatus.REJECTED)
 
     def _cancel(self, cmd: CancelTransfer, ts: int) -> list[Event]:
+        return self._close_by(cmd, ts, TransferStatus.CANCELLED)
+
+    def _close_by(self, cmd: RejectTransfer | CancelTransfer, ts: int, status: TransferStatus) -> list[Event]:
+        """The counterparty rejects (REJECTED) or the proposer cancels (CANCELLED) an open proposal."""
         try:
-            proposal = self._open_proposal(cmd.transfer_id, cmd.account, counterparty=False)
+            proposal = self._open_proposal(cmd.transfer_id, cmd.account, counterparty=status is TransferStatus.REJECTED)
         except Rejection as no:
             return [self._refused(cmd, no, ts)]
-        cash, quantity = self._close(proposal, TransferStatus.CANCELLED)
-        return [
-            TransferCancelled(
-                ts_event=ts,
-                transfer_id=proposal.transfer_id,
-                account=cmd.account,
-                counterparty=proposal.counterparty,
-                instrument=proposal.instrument,
-                released_cash=cash,
-                released_quantity=quantity,
-            )
-        ]
+        return [self._close(proposal, status, ts)]
 
     def _expire_all(self, ts: int) -> list[Event]:
-        events: list[Event] = []
-        for proposal in self.proposals.values():
-            if proposal.status is TransferStatus.OPEN:
-                cash, quantity = self._close(proposal, TransferStatus.EXPIRED)
-                events.append(
-                    TransferExpired(
-                        ts_event=ts,
-                        transfer_id=proposal.transfer_id,
-                        account=proposal.proposer,
-                        counterparty=proposal.counterparty,
-                        instrument=proposal.instrument,
-                        released_cash=cash,
-                        released_quantity=quantity,
-                    )
-                )
-        return events
+        return [
+            self._close(proposal, TransferStatus.EXPIRED, ts)
+            for proposal in self.proposals.values()
+            if proposal.status is TransferStatus.OPEN
+        ]
 
     # ------------------------------------------------------------------ checks
     def _check_proposal(self, cmd: ProposeTransfer) -> Proposal:
@@ -462,8 +429,9 @@ class Transfers(Mechanism):
         value = proposal.price * proposal.quantity
         return value + fee_for(value, self.rate_ppm)
 
-    def _close(self, proposal: Proposal, status: TransferStatus) -> tuple[int, int]:
-        """Close an open proposal without a trade: release the proposer's freeze; (cash, tonnes) released."""
+    def _close(self, proposal: Proposal, status: TransferStatus, ts: int) -> Event:
+        """Close an open proposal without a trade (rejected, cancelled or expired): the proposer's
+        freeze is released, and the event says so."""
         cash, quantity = proposal.frozen_cash, proposal.frozen_quantity
         if cash:
             self.ledger.release_cash(proposal.proposer, cash)
@@ -471,7 +439,26 @@ class Transfers(Mechanism):
             self.ledger.release_allowances(proposal.proposer, proposal.instrument, quantity)
         proposal.status = status
         proposal.frozen_cash = proposal.frozen_quantity = 0
-        return cash, quantity
+        if status is TransferStatus.REJECTED:
+            return TransferRejected(
+                ts_event=ts,
+                transfer_id=proposal.transfer_id,
+                account=proposal.counterparty,
+                proposer=proposal.proposer,
+                instrument=proposal.instrument,
+                released_cash=cash,
+                released_quantity=quantity,
+            )
+        closed = TransferCancelled if status is TransferStatus.CANCELLED else TransferExpired
+        return closed(
+            ts_event=ts,
+            transfer_id=proposal.transfer_id,
+            account=proposal.proposer,
+            counterparty=proposal.counterparty,
+            instrument=proposal.instrument,
+            released_cash=cash,
+            released_quantity=quantity,
+        )
 
     @staticmethod
     def _refused(cmd: Command, no: Rejection, ts: int) -> RequestRejected:
