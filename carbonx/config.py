@@ -333,6 +333,8 @@ def _check_transfer(path: Path, transfer: TransferRules) -> None:
     length, most = transfer.client_proposal_id_max_length, MAX_CLIENT_ORDER_ID_LENGTH
     key = "transfer.client_proposal_id_max_length"
     _require(path, key, 1 <= length <= most, f"must be 1..{most}, got {length}")
+    daily = transfer.max_proposals_per_day
+    _require(path, "transfer.max_proposals_per_day", daily >= 1, f"must be >= 1, got {daily}")
 
 
 def _check_id_length(path: Path, key: str, identifier: str) -> None:

@@ -104,6 +104,9 @@ class TransferRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     free_price_from_t: int = 500_000  # from this quantity the price is free (Shanghai 2015 rule)
     sessions: list[SessionName] = msgspec.field(default_factory=lambda: ["afternoon"])  # 13:00-15:00
     client_proposal_id_max_length: int = 36
+    # Proposals one account may make in a trading day (assumed): each is kept until the end of day,
+    # so a proposer that proposes and cancels in a loop cannot grow the day's record without end.
+    max_proposals_per_day: int = 1000
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -371,6 +371,7 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
         ),
         ("limits.toml", setting("free_price_from_t", "0"), "transfer.free_price_from_t", "must be >= 1 t, got 0"),
         ("limits.toml", setting("sessions", "[]"), "transfer.sessions", "name at least one session"),
+        ("limits.toml", setting("max_proposals_per_day", "0"), "transfer.max_proposals_per_day", "must be >= 1, got 0"),
         (
             "limits.toml",
             setting("sessions", '["afternoon", "afternoon"]'),

@@ -169,6 +169,12 @@ def _proposed(market: Market) -> Market:
     return market
 
 
+def _too_many_proposals(market: Market) -> list[Event]:
+    rules = market.exchange.transfers.rules
+    market.exchange.transfers.rules = msgspec.structs.replace(rules, max_proposals_per_day=1)
+    return _propose(_proposed(market), client_proposal_id="t2")
+
+
 def _transfer_not_open(market: Market) -> list[Event]:
     _proposed(market).send(CancelTransfer(account="A2", transfer_id=1))
     return market.send(CancelTransfer(account="A2", transfer_id=1))
@@ -230,6 +236,7 @@ SCENARIOS: dict[Reject, Scenario] = {
     Reject.NOT_TRANSFER_PROPOSER: lambda m: _proposed(m).send(CancelTransfer(account="A1", transfer_id=1)),
     Reject.DUPLICATE_PROPOSAL_ID: lambda m: _propose(_proposed(m)),
     Reject.INVALID_PROPOSAL_ID: lambda m: _propose(_afternoon(m), client_proposal_id=""),
+    Reject.TOO_MANY_PROPOSALS: _too_many_proposals,
 }
 
 # A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.
@@ -423,6 +430,7 @@ TRANSFERS = {
     Reject.NOT_TRANSFER_PROPOSER,
     Reject.DUPLICATE_PROPOSAL_ID,
     Reject.INVALID_PROPOSAL_ID,
+    Reject.TOO_MANY_PROPOSALS,
 }
 SYSTEM = {Reject.INTERNAL_ERROR}
 

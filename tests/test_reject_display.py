@@ -39,6 +39,7 @@ NOT_FEN: dict[str, set[str]] = {
     "NOT_TRANSFER_PROPOSER": {"transfer_id"},
     "DUPLICATE_PROPOSAL_ID": {"client_proposal_id"},
     "INVALID_PROPOSAL_ID": {"length", "max"},
+    "TOO_MANY_PROPOSALS": {"account", "max"},
     "UNKNOWN_ACCOUNT": {"account"},
     "PROHIBITED_PARTICIPANT": {"account"},
     "ACCOUNT_CLOSED": {"account"},

@@ -56,6 +56,7 @@ from tests.transfer_desk import (
     decline,
     expired,
     made,
+    next_day_afternoon,
     proposal,
     proposed,
     refused,
@@ -217,6 +218,21 @@ def test_a_client_proposal_id_is_unique_per_account_and_day(desk: Market) -> Non
     for session in (Session.MORNING, Session.LUNCH_BREAK, Session.AFTERNOON):
         desk.session(session)
     made(desk, first, 3)
+
+
+def test_an_account_makes_at_most_the_days_number_of_proposals(book_kind: str) -> None:
+    # Whatever becomes of them: each proposal is kept until the end of day, so a proposer that
+    # proposes and cancels in a loop is stopped at the cap, until the next trading day.
+    config = market_config(transfer=TransferRules(max_proposals_per_day=2))
+    market = transfer_market(book_kind, config)
+    made(market, proposal("A1", SELL, "A3", 100_000, 8000, "p1"), 1)
+    withdraw(market, "A1", 1)
+    made(market, proposal("A1", SELL, "A3", 100_000, 8000, "p2"), 2)
+
+    refused(market, proposal("A1", SELL, "A3", 100_000, 8000, "p3"), "TOO_MANY_PROPOSALS: account=A1 max=2")
+    made(market, proposal("A2", SELL, "A3", 100_000, 8000, "p3"), 3)  # per account
+    next_day_afternoon(market)
+    made(market, proposal("A1", SELL, "A3", 100_000, 8000, "p3"), 4)
 
 
 # ---------------------------------------------------------------------------- quantity and price

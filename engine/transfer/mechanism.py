@@ -5,7 +5,8 @@ quantity); the counterparty accepts or rejects it; the proposer may cancel it wh
 
 - Checks, in this order, each failure a reject with its code and ``key=value`` context: the
   proposer's account (known, open, a trading kind: TRANSFER_ACCOUNT_NOT_ELIGIBLE; not prohibited:
-  TRANSFER_PARTY_PROHIBITED), its client proposal id, the counterparty (not the same account,
+  TRANSFER_PARTY_PROHIBITED), its client proposal id, its proposals of the day (at most
+  ``max_proposals_per_day``: TOO_MANY_PROPOSALS), the counterparty (not the same account,
   eligible, not prohibited), the instrument, the hours (the configured sessions, the afternoon by
   default: TRANSFER_OUTSIDE_HOURS) and halts, the quantity (at least the minimum:
   TRANSFER_TOO_SMALL; on the lot), the price (on the tick; within ± the band of the reference
@@ -29,6 +30,7 @@ surveillance see it; market data publishes an executed transfer alone, on its bu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 import msgspec
@@ -120,6 +122,7 @@ class Transfers(Mechanism):
         self.last_session = max(self.sessions)  # sessions come in the order of their values
         self.proposals: dict[int, Proposal] = {}  # today's, by transfer id (ascending)
         self.client_ids: set[tuple[str, str]] = set()  # (proposer, client proposal id) used today
+        self.proposed: dict[str, int] = {}  # proposals made today per proposer (from ``proposals``)
         self.next_transfer_id = 1
 
     # ------------------------------------------------------------------ the mechanism
@@ -140,12 +143,14 @@ class Transfers(Mechanism):
     def restore(self, state: TransferState) -> None:
         self.proposals = {p.transfer_id: msgspec.structs.replace(p) for p in state.proposals}
         self.client_ids = {(p.proposer, p.client_proposal_id) for p in state.proposals}
+        self.proposed = dict(Counter(p.proposer for p in state.proposals))
         self.next_transfer_id = state.next_transfer_id
 
     def check(self) -> None:
         ids = list(self.proposals)
         assert ids == sorted(ids) and all(i < self.next_transfer_id for i in ids), "transfer ids out of order"
         assert self.client_ids == {(p.proposer, p.client_proposal_id) for p in self.proposals.values()}
+        assert self.proposed == dict(Counter(p.proposer for p in self.proposals.values()))
         for p in self.proposals.values():
             if p.status is TransferStatus.OPEN:
                 expected = (self._cash_needed(p), 0) if p.side is Side.BUY else (0, p.quantity)
@@ -167,6 +172,7 @@ class Transfers(Mechanism):
         events = self._expire_all(ts)
         self.proposals = {}
         self.client_ids = set()
+        self.proposed = {}
         return events
 
     # ------------------------------------------------------------------ what the view reads
@@ -209,6 +215,7 @@ class Transfers(Mechanism):
                 ]
         self.proposals[proposal.transfer_id] = proposal
         self.client_ids.add((cmd.account, cmd.client_proposal_id))
+        self.proposed[cmd.account] = self.proposed.get(cmd.account, 0) + 1
         self.next_transfer_id += 1
         return [
             TransferProposed(
@@ -328,6 +335,9 @@ class Transfers(Mechanism):
             raise Rejection(Reject.INVALID_PROPOSAL_ID, length=len(cmd.client_proposal_id), max=max_length)
         if (cmd.account, cmd.client_proposal_id) in self.client_ids:
             raise Rejection(Reject.DUPLICATE_PROPOSAL_ID, client_proposal_id=cmd.client_proposal_id)
+        most = self.rules.max_proposals_per_day
+        if self.proposed.get(cmd.account, 0) >= most:
+            raise Rejection(Reject.TOO_MANY_PROPOSALS, account=cmd.account, max=most)
         if cmd.counterparty == cmd.account:
             raise Rejection(Reject.TRANSFER_SAME_ACCOUNT, account=cmd.account)
         self._check_party(cmd.counterparty, "counterparty")
