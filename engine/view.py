@@ -238,20 +238,8 @@ class ExchangeView:
             accounts = (accounts,)
         wanted = None if accounts is None else frozenset(accounts)
         return [
-            TransferRecord(
-                transfer_id=p.transfer_id,
-                proposer=p.proposer,
-                client_proposal_id=p.client_proposal_id,
-                side=p.side,
-                counterparty=p.counterparty,
-                instrument=p.instrument,
-                price=p.price,
-                quantity=p.quantity,
-                status=p.status,
-                frozen_cash=p.frozen_cash,
-                frozen_quantity=p.frozen_quantity,
-            )
-            for p in self._exchange.transfers.records()
+            TransferRecord(**msgspec.structs.asdict(p))  # the same fields: a frozen copy
+            for p in self._exchange.transfers.proposals.values()
             if wanted is None or p.proposer in wanted or p.counterparty in wanted
         ]
 

@@ -8,6 +8,8 @@ names is the gateway's check (``gateway.authorise.may_see``), made before these 
 
 from __future__ import annotations
 
+import msgspec
+
 from engine.view import ExchangeView
 from gateway.access import MemberAccess
 from gateway.protocol import (
@@ -105,20 +107,6 @@ def transfer_list(view: ExchangeView, access: MemberAccess, query: ListTransfers
         accounts = list(access.accounts)
     else:
         accounts = None  # every account: also a proposal naming an account the config no longer has
-    transfers = [
-        TransferProposal(
-            transfer_id=t.transfer_id,
-            proposer=t.proposer,
-            client_proposal_id=t.client_proposal_id,
-            side=t.side,
-            counterparty=t.counterparty,
-            instrument=t.instrument,
-            price=t.price,
-            quantity=t.quantity,
-            status=t.status,
-            frozen_cash=t.frozen_cash,
-            frozen_quantity=t.frozen_quantity,
-        )
-        for t in view.transfers(accounts)
-    ]
+    # The wire record has the view's fields (tests/test_gateway_transfers.py holds the two alike).
+    transfers = [TransferProposal(**msgspec.structs.asdict(t)) for t in view.transfers(accounts)]
     return TransferList(request_id=query.request_id, transfers=transfers)

@@ -184,10 +184,6 @@ class Transfers(Mechanism):
             if p.status is TransferStatus.OPEN
         ]
 
-    def records(self) -> list[Proposal]:
-        """Today's proposals, by id: copies."""
-        return [msgspec.structs.replace(p) for p in self.proposals.values()]
-
     # ------------------------------------------------------------------ commands
     def _propose(self, cmd: ProposeTransfer, ts: int) -> list[Event]:
         try:
