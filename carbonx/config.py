@@ -20,11 +20,13 @@ from typing import Literal, TypeVar
 import msgspec
 import msgspec.toml
 
+from carbonx.config_auction import check_auction
 from carbonx.config_problems import syntax_problem, validation_problem
 from carbonx.errors import ConfigError
 from engine.config import (
     TRADING_ACCOUNT_KINDS,
     Account,
+    AuctionRules,
     Calendar,
     ExchangeConfig,
     Fees,
@@ -150,6 +152,10 @@ class _LimitsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
 
 
+class _AuctionsFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    auction: AuctionRules = msgspec.field(default_factory=AuctionRules)
+
+
 def load_config(directory: str | Path) -> LoadedConfig:
     """Read, decode and check every file of ``directory``; raise ``ConfigError`` on the first problem."""
     root = Path(directory)
@@ -166,6 +172,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
     limits = _load(root / "limits.toml", _LimitsFile) or _LimitsFile()
     fees = fees_file or Fees()
     registry = _load(root / "registry.toml", RegistryRules) or RegistryRules()
+    auction = (_load(root / "auctions.toml", _AuctionsFile) or _AuctionsFile()).auction
 
     _check_instruments(root / "instruments.toml", instruments.instrument)
     fee_account = _check_members(root / "members.toml", members)
@@ -175,6 +182,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
     _check_transfer(root / "limits.toml", limits.transfer)
     _check_risk(root / "limits.toml", limits.risk)
     _check_registry(root / "registry.toml", registry, instruments.instrument)
+    check_auction(root / "auctions.toml", auction)
     _check_calendar(root / "calendar.toml", calendar)
     _require(root / "node.toml", "data_dir", node.data_dir.strip() != "", "must not be empty")
 
@@ -191,6 +199,7 @@ def load_config(directory: str | Path) -> LoadedConfig:
         risk=limits.risk,
         registry=registry,
         transfer=limits.transfer,
+        auction=auction,
     )
     return LoadedConfig(exchange=exchange, node=node, directory=str(root), access=access)
 

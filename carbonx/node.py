@@ -27,11 +27,12 @@ from zmq.utils.monitor import parse_monitor_message
 from carbonx.config import LoadedConfig
 from carbonx.errors import CarbonxError
 from carbonx.node_state import NodeState, open_node_state
-from carbonx.scheduler import due_commands, next_wakeup
+from carbonx.scheduler import due_auction_commands, due_commands, next_auction_wakeup, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
 from engine.messages import AnyEvent, Command, EndOfDay, Event
 from engine.recovery import InvalidCommand, check_commands
+from engine.view import ExchangeView
 from gateway.access import GatewayOptions
 from gateway.connections import Connection
 from gateway.keys import load_server_secret
@@ -299,6 +300,8 @@ class Node:
         commands = due_commands(
             self.exchange.market, self._scheduler_now(), self.exchange.config.calendar, self.options.scheduler
         )
+        auctions = ExchangeView(self.exchange).auction_times()
+        commands += due_auction_commands(auctions, self.clock(), self.options.scheduler)
         if not commands:
             return []
         _log.info("scheduler.commands", commands=[type(c).__name__ for c in commands])
@@ -308,10 +311,15 @@ class Node:
         if self.demo:
             return None
         now = self._scheduler_now()
+        waits = []
         wake = next_wakeup(self.exchange.market, now, self.exchange.config.calendar, self.options.scheduler)
-        if wake is None:
-            return None
-        return max(0, int((wake - now).total_seconds() * 1_000) * _NS_PER_MS)
+        if wake is not None:
+            waits.append(max(0, int((wake - now).total_seconds() * 1_000) * _NS_PER_MS))
+        now_ns = self.clock()
+        auction_wake = next_auction_wakeup(ExchangeView(self.exchange).auction_times(), now_ns, self.options.scheduler)
+        if auction_wake is not None:
+            waits.append(max(0, auction_wake - now_ns))
+        return min(waits, default=None)
 
     # ------------------------------------------------------------------ sequencing
     def _sequence(self, work: Sequence[Submission]) -> None:

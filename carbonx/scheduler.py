@@ -18,7 +18,19 @@ from carbonx.config import SchedulerOptions
 from engine.config import Calendar
 from engine.market_day import MarketState
 from engine.market_day.calendar import day_from_int, day_to_int
-from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
+from engine.messages import (
+    AuctionStatus,
+    CloseAuction,
+    Command,
+    EndOfDay,
+    OpenAuction,
+    Session,
+    SetSession,
+    StartOfDay,
+)
+
+# (auction id, status, opens_at, closes_at) of each announced or open auction (``ExchangeView.auction_times``).
+AuctionTimes = list[tuple[int, AuctionStatus, int, int]]
 
 # A trading day walks through these phases in order and never back (engine.rules.NEXT_SESSION).
 # Session.CLOSED appears twice: before the morning opens and after the afternoon has closed
@@ -165,3 +177,36 @@ def _boundaries(day: dt.date, today: dt.date, calendar: Calendar, options: Sched
             options.end_of_day,
         }
     return sorted(moments)
+
+
+def due_auction_commands(auctions: AuctionTimes, now_ns: int, options: SchedulerOptions) -> list[Command]:
+    """Open each announced auction whose window has opened, close each whose window has closed.
+
+    An auction whose whole window passed while the node was down is opened and closed at once, so
+    the journal shows the path every auction took. The regulator may open or close one by hand
+    earlier (``carbonx auction open|close``); the scheduler then finds nothing to do for it. Mode
+    "manual" returns [] always, as for the day's commands.
+    """
+    if options.mode == "manual":
+        return []
+    commands: list[Command] = []
+    for auction_id, status, opens_at, closes_at in auctions:
+        if status is AuctionStatus.ANNOUNCED and opens_at <= now_ns:
+            commands.append(OpenAuction(auction_id=auction_id))
+            status = AuctionStatus.OPEN
+        if status is AuctionStatus.OPEN and closes_at <= now_ns:
+            commands.append(CloseAuction(auction_id=auction_id))
+    return commands
+
+
+def next_auction_wakeup(auctions: AuctionTimes, now_ns: int, options: SchedulerOptions) -> int | None:
+    """The next moment (ns) an auction opens or closes, strictly after ``now_ns``; None when none will."""
+    if options.mode == "manual":
+        return None
+    moments = [
+        moment
+        for _, status, opens_at, closes_at in auctions
+        for moment in ((opens_at, closes_at) if status is AuctionStatus.ANNOUNCED else (closes_at,))
+        if moment > now_ns
+    ]
+    return min(moments, default=None)

@@ -76,7 +76,7 @@ class Fees(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
     listing_ppm: int = 1500  # 0.15% (assumed)
     agreement_ppm: int = 1000  # 0.10% (assumed)
-    auction_ppm: int = 0
+    auction_ppm: int = 0  # reserve sales and buybacks
     fee_account: str = "EXCHANGE-FEES"
 
 
@@ -107,6 +107,44 @@ class TransferRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # Proposals one account may make in a trading day (assumed): each is kept until the end of day,
     # so a proposer that proposes and cancels in a loop cannot grow the day's record without end.
     max_proposals_per_day: int = 1000
+
+
+class PurposeRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The defaults of a reserve sale's purpose (RULES.md §3), used where an announcement leaves them out."""
+
+    vwap_k_bp: int  # k of the floor rule "k × VWAP", in basis points
+    eligible_kinds: list[str]
+    caps_t: dict[str, int] = msgspec.field(default_factory=dict)  # per account kind, tonnes
+    compliance_only: bool = False  # won allowances can only be surrendered
+
+
+def _compliance() -> PurposeRules:
+    return PurposeRules(vwap_k_bp=12_000, eligible_kinds=["covered_entity"], compliance_only=True)
+
+
+def _market_supply() -> PurposeRules:
+    return PurposeRules(
+        vwap_k_bp=10_000,
+        eligible_kinds=["covered_entity", "institution"],
+        caps_t={"covered_entity": 100_000, "institution": 50_000},
+    )
+
+
+class AuctionRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Sealed-bid auctions: reserve sales, buybacks, one-way bidding (docs/AUCTIONS.md)."""
+
+    compliance: PurposeRules = msgspec.field(default_factory=_compliance)
+    market_supply: PurposeRules = msgspec.field(default_factory=_market_supply)
+    one_way_min_t: int = 100_000  # a one-way sale is at least this many tonnes
+    one_way_floor_bp: int = 1000  # the seller's floor is at least the previous close − 10%
+    one_way_ceiling_bp: int = 1000  # bids are at most the previous close + 10%
+    one_way_fee_ppm: int = 1000  # per side, as agreement transfer (0.10%, assumed)
+    history_days: int = 250  # trading days of listing figures kept for VWAP windows
+    max_bids_per_account: int = 100  # live bids of one account in one auction
+    max_bids_per_auction: int = 100_000  # bids one auction takes (each is kept until it is cleared)
+    max_live_auctions: int = 32  # auctions applied for, announced, open or closed at once
+    results_kept: int = 64  # cleared auctions whose anonymised bid lists are kept for paging
+    client_bid_id_max_length: int = 36
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -146,3 +184,4 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
     registry: RegistryRules = msgspec.field(default_factory=RegistryRules)
     transfer: TransferRules = msgspec.field(default_factory=TransferRules)
+    auction: AuctionRules = msgspec.field(default_factory=AuctionRules)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from engine.auction import Auctions
 from engine.batch import CommandBatch, EventBatch
 from engine.config import ExchangeConfig
 from engine.end_of_day import DayEnd
@@ -47,6 +48,7 @@ MECHANISMS: tuple[Callable[[Context], Mechanism], ...] = (
     make_listing,
     Registry,
     Transfers,
+    Auctions,
 )
 
 STATE_VERSION = 2
@@ -127,8 +129,10 @@ class Exchange:
         registry = self._by_name["registry"]
         transfers = self._by_name["transfer"]
         assert isinstance(listing, ListingTrading) and isinstance(registry, Registry)
-        assert isinstance(transfers, Transfers)
+        auctions = self._by_name["auction"]
+        assert isinstance(transfers, Transfers) and isinstance(auctions, Auctions)
         self.transfers = transfers  # what the read view shows of the day's proposals
+        self.auctions = auctions  # what the read view shows of auctions, and the scheduler reads
         self.listing = listing  # the batches' fast path, and what the read view shows
         listing_link.listing = listing
         self.registry = registry
@@ -310,6 +314,9 @@ class _ListingLink:
 
     def open_buy_quantity(self, account: str, instrument: str) -> int:
         return self.listing.open_buy_quantity(account, instrument)
+
+    def day_volume_turnover(self, instrument: str) -> tuple[int, int]:
+        return self.listing.day_volume_turnover(instrument)
 
 
 def _decode_state(snapshot: bytes) -> ExchangeState:

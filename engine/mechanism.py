@@ -1,7 +1,7 @@
 """What a mechanism is: one package of the engine that owns some commands and a part of the state.
 
 ``engine.exchange.Exchange`` only dispatches. Each mechanism (the market day, listing trading, the
-registry, the end of day; agreement transfers and auctions next) declares:
+registry, agreement transfers, auctions, the end of day) declares:
 
 - ``handlers()``: the command types it applies, each with the function that applies it;
 - ``state()`` and ``restore()``: its part of the state, a msgspec struct, for the snapshot and the
@@ -53,11 +53,13 @@ class Market(Protocol):
 
 
 class ListingView(Protocol):
-    """What listing trading shows every other mechanism: the prices the others' rules hang on, and
-    the buys its open orders may still make (a position limit counts them), read only."""
+    """What listing trading shows every other mechanism: the prices the others' rules hang on, the
+    buys its open orders may still make (a position limit counts them), and the day's volume and
+    turnover so far (the auctions keep each day's for their VWAP windows), read only."""
 
     def reference_price(self, instrument: str) -> int: ...
     def open_buy_quantity(self, account: str, instrument: str) -> int: ...
+    def day_volume_turnover(self, instrument: str) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,16 @@ class Mechanism:
         """Another mechanism's command ran, or a command failed half way: drop whatever this one
         caches from the rest of the state (accounts' status, limits, the session), so that its
         next command reads them afresh."""
+
+
+class Rejection(Exception):
+    """A check of a mechanism failed: the reject's code and its ``key=value`` context. Raised by
+    checks and caught by the handler that made them, which turns it into the reject event."""
+
+    def __init__(self, code: Reject, **context: object) -> None:
+        super().__init__(code.name)
+        self.code = code
+        self.context = context
 
 
 def rejected(cmd: Command, code: Reject, ts: int, **context: object) -> RequestRejected:

@@ -18,19 +18,23 @@ from operator import attrgetter
 
 import msgspec
 
+from engine.auction.state import Auction, PublishedBid
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.listing.book import DepthLevel
-from engine.messages import OrderType, Session, Side, TransferStatus
+from engine.messages import AuctionCleared, AuctionStatus, AuctionTerms, OrderType, Session, Side, TransferStatus
 
 __all__ = [
     "AccountCash",
     "AccountHolding",
+    "AuctionRecord",
+    "BidRecord",
     "CashTotals",
     "DayFigures",
     "DepthLevel",
     "ExchangeView",
     "MarketStatus",
+    "PublishedBid",
     "RestingOrder",
     "TransferRecord",
 ]
@@ -98,6 +102,47 @@ class TransferRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     status: TransferStatus
     frozen_cash: int
     frozen_quantity: int
+
+
+class AuctionRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An auction as the exchange keeps it: live, or among the last finished ones kept.
+
+    ``terms`` are resolved (an application's as applied until it is approved); ``applicant`` is
+    the one-way seller that applied ("" for the regulator's own auctions); ``bids`` counts the live
+    bids, ``published_bids`` the anonymised list of a cleared one (``ExchangeView.published_bids``).
+    """
+
+    auction_id: int
+    status: AuctionStatus
+    terms: AuctionTerms
+    applicant: str
+    price_limit: int
+    vwap: int
+    bid_ceiling: int
+    reference_price: int
+    frozen_cash: int
+    frozen_quantity: int
+    bids: int
+    bids_received: int
+    published_bids: int
+    results: AuctionCleared | None
+    cancel_reason: str
+
+
+class BidRecord(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A bid of an auction not yet cleared (``live`` false: withdrawn). Private to its bidder, the
+    regulator and surveillance; a cleared auction's bidders read their ``BidAllocated`` reports."""
+
+    bid_id: int
+    auction_id: int
+    account: str
+    client_bid_id: str
+    price: int
+    quantity: int
+    time_rank: int
+    frozen_cash: int
+    frozen_quantity: int
+    live: bool
 
 
 class AccountCash(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -242,6 +287,63 @@ class ExchangeView:
             for p in self._exchange.transfers.proposals.values()
             if wanted is None or p.proposer in wanted or p.counterparty in wanted
         ]
+
+    def auctions(self) -> list[AuctionRecord]:
+        """Every auction kept, by id: live ones and the last finished ones (config ``results_kept``)."""
+        return [self._auction_record(a) for a in self._exchange.auctions.auctions.values()]
+
+    def auction_times(self) -> list[tuple[int, AuctionStatus, int, int]]:
+        """(id, status, opens_at, closes_at) of every announced or open auction: what the node's
+        scheduler reads on each poll, without the cost of the full records."""
+        wanted = (AuctionStatus.ANNOUNCED, AuctionStatus.OPEN)
+        return [
+            (a.auction_id, a.status, a.terms.opens_at, a.terms.closes_at)
+            for a in self._exchange.auctions.auctions.values()
+            if a.status in wanted
+        ]
+
+    def auction(self, auction_id: int) -> AuctionRecord | None:
+        found = self._exchange.auctions.auctions.get(auction_id)
+        return None if found is None else self._auction_record(found)
+
+    def _auction_record(self, auction: Auction) -> AuctionRecord:
+        live = self._exchange.auctions.live_totals
+        return AuctionRecord(
+            auction_id=auction.auction_id,
+            status=auction.status,
+            terms=auction.terms,
+            applicant=auction.applicant,
+            price_limit=auction.price_limit,
+            vwap=auction.vwap,
+            bid_ceiling=auction.bid_ceiling,
+            reference_price=auction.reference_price,
+            frozen_cash=auction.frozen_cash,
+            frozen_quantity=auction.frozen_quantity,
+            bids=sum(t[0] for (a, _), t in live.items() if a == auction.auction_id),
+            bids_received=auction.bids_received,
+            published_bids=len(auction.published),
+            results=auction.results,
+            cancel_reason=auction.cancel_reason,
+        )
+
+    def bids(self, auction_id: int | None = None, accounts: str | Collection[str] | None = None) -> list[BidRecord]:
+        """Bids of auctions not yet cleared, of one auction (or all) and of ``accounts`` (or all), by id."""
+        if isinstance(accounts, str):
+            accounts = (accounts,)
+        wanted = None if accounts is None else frozenset(accounts)
+        return [
+            BidRecord(**msgspec.structs.asdict(b))  # the same fields: a frozen copy
+            for b in self._exchange.auctions.bids.values()
+            if (auction_id is None or b.auction_id == auction_id) and (wanted is None or b.account in wanted)
+        ]
+
+    def published_bids(self, auction_id: int, offset: int = 0, limit: int | None = None) -> list[PublishedBid]:
+        """A page of a cleared auction's anonymised bid list, in time-rank order (empty: none kept)."""
+        found = self._exchange.auctions.auctions.get(auction_id)
+        if found is None or offset < 0:
+            return []
+        end = None if limit is None else offset + max(0, limit)
+        return found.published[offset:end]
 
     def cash(self, account: str) -> AccountCash:
         """The account's cash (``KeyError``: not an account)."""

@@ -37,6 +37,7 @@ TRADE_FIELDS = 8
 # trading methods, as ``trade_methods`` and the statements record them
 METHOD_LISTING = 0  # listing trading (the fast book's kernels leave ``trade_methods`` at 0)
 METHOD_TRANSFER = 1  # agreement transfer: a bulk trade
+METHOD_AUCTION = 2  # a sealed-bid auction's allocation (reserve sale, buyback, one-way bidding)
 
 
 class LedgerArrays:

@@ -349,12 +349,14 @@ class Ledger:
         buyer_fee: int,
         seller_fee: int,
         method: int = METHOD_LISTING,
+        compliance_only: bool = False,
     ) -> None:
         """Move both legs of one trade and both fees in one transaction, and log the trade.
 
         The buyer pays value + fee out of its frozen cash; the seller delivers out of its frozen
         allowances and receives value − fee; the allowances land in the buyer's restricted bucket
-        until the next trading day; both fees go to the fee account. The trade log's row, with
+        until the next trading day (``compliance_only``: in its compliance-only bucket, for good,
+        as a compliance auction's allowances are); both fees go to the fee account. The trade log's row, with
         the trading method (``settlement.arrays.METHOD_*``), is the record the statements read.
         """
         cash, holdings = self.arrays.cash, self.arrays.holdings
@@ -369,7 +371,7 @@ class Ledger:
         cash[s, K_PROCEEDS] += proceeds
         cash[fees, K_AVAIL] += buyer_fee + seller_fee
         holdings[s, j, H_FROZEN] -= quantity
-        holdings[b, j, H_RESTRICTED] += quantity
+        holdings[b, j, H_COMPLIANCE if compliance_only else H_RESTRICTED] += quantity
         self.arrays.ensure_trade_room(1)
         trades, row = self.arrays.trades, int(self.arrays.trade_count[0])
         trades[row, T_ID], trades[row, T_INSTR], trades[row, T_PRICE], trades[row, T_QTY] = trade_id, j, price, quantity

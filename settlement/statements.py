@@ -102,7 +102,7 @@ class StatementTrade(msgspec.Struct, frozen=True, kw_only=True, array_like=True)
     quantity: int
     value: int
     fee: int
-    method: int = 0  # the trading method: 0 listing, 1 agreement transfer (settlement.arrays.METHOD_*)
+    method: int = 0  # the trading method: 0 listing, 1 agreement transfer, 2 auction (settlement.arrays.METHOD_*)
 
 
 class Units(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

@@ -15,7 +15,7 @@ import pytest
 
 from carbonx.config import EngineOptions, LoadedConfig, NodeConfig, load_config
 from carbonx.errors import ConfigError
-from engine.config import Calendar, CarryOverRule, Fees, ListingLimits, RegistryRules, RiskLimits
+from engine.config import AuctionRules, Calendar, CarryOverRule, Fees, ListingLimits, RegistryRules, RiskLimits
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config"
 
@@ -126,7 +126,7 @@ def test_shipped_members_and_accounts() -> None:
 def test_optional_files_absent_use_defaults(tmp_path: Path) -> None:
     directory = tmp_path / "config"
     shutil.copytree(SHIPPED, directory)
-    for optional in ("node.toml", "calendar.toml", "fees.toml", "limits.toml", "registry.toml"):
+    for optional in ("node.toml", "calendar.toml", "fees.toml", "limits.toml", "registry.toml", "auctions.toml"):
         (directory / optional).unlink()
 
     loaded = load_config(directory)
@@ -137,6 +137,7 @@ def test_optional_files_absent_use_defaults(tmp_path: Path) -> None:
     assert loaded.exchange.listing == ListingLimits()
     assert loaded.exchange.risk == RiskLimits()
     assert loaded.exchange.registry == RegistryRules(offset_cap_bp=500, carry_over=[])
+    assert loaded.exchange.auction == AuctionRules()
 
 
 def test_lunch_break_may_be_empty(tmp_path: Path) -> None:
@@ -385,6 +386,18 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
             "must be 1..64, got 65",
         ),
         ("fees.toml", setting("auction_ppm", "2000000"), "auction_ppm", "outside 0..1000000"),
+        ("auctions.toml", setting("one_way_min_t", "0"), "auction.one_way_min_t", "must be >= 1 t, got 0"),
+        ("auctions.toml", setting("one_way_floor_bp", "10000"), "auction.one_way_floor_bp", "outside 1..9999"),
+        ("auctions.toml", setting("history_days", "0"), "auction.history_days", "must be 1..10000, got 0"),
+        ("auctions.toml", setting("max_bids_per_auction", "0"), "auction.max_bids_per_auction", "must be 1..1000000"),
+        ("auctions.toml", setting("vwap_k_bp", "0"), "auction.compliance.vwap_k_bp", "must be 1..100000"),
+        (
+            "auctions.toml",
+            setting("eligible_kinds", '["reserve"]'),
+            "auction.compliance",
+            "'reserve' is not a kind that bids",
+        ),
+        ("auctions.toml", setting("client_bid_id_max_length", "65"), "auction.client_bid_id_max_length", "1..64"),
         ("limits.toml", setting("band_bp", "0"), "listing.band_bp", "outside 1..9999"),
         ("limits.toml", setting("band_bp", "10000"), "listing.band_bp", "outside 1..9999"),
         ("limits.toml", setting("min_quantity_t", "0"), "listing.min_quantity_t", "must be >= 1"),

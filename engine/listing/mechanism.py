@@ -206,6 +206,11 @@ class ListingTrading(Mechanism, ABC):
         """The instrument's reference price today: the previous close (``engine.mechanism.ListingView``)."""
         return self.days[instrument].reference_price
 
+    def day_volume_turnover(self, instrument: str) -> tuple[int, int]:
+        """Today's listing volume (t) and turnover (fen) of the instrument so far."""
+        figures = self.days[instrument]
+        return figures.volume, figures.turnover
+
     @abstractmethod
     def open_buy_quantity(self, account: str, instrument: str) -> int:
         """Tonnes the account may still buy through its open listing orders (the position limit counts them)."""

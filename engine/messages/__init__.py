@@ -10,13 +10,47 @@ stays reserved as a comment and its number is never reused.
 
 The modules: ``base`` (enums, base classes), ``reject`` (codes), ``trading`` (orders, the day,
 halts), ``registry`` (funding and registry operations), ``registry_file`` (the record of a
-registry file, applied once), ``end_of_day`` (bulletin, statements), ``transfer`` (agreement transfers).
+registry file, applied once), ``end_of_day`` (bulletin, statements), ``transfer`` (agreement
+transfers), ``auction`` (sealed-bid auctions).
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from engine.messages.auction import (
+    AmendBid,
+    AnnounceAuction,
+    ApplyAuction,
+    ApproveAuction,
+    AuctionAnnounced,
+    AuctionApplied,
+    AuctionCancelled,
+    AuctionCleared,
+    AuctionClosed,
+    AuctionKind,
+    AuctionOpened,
+    AuctionStatus,
+    AuctionTerms,
+    BidAccepted,
+    BidAllocated,
+    BidAmended,
+    BidCap,
+    BidWithdrawn,
+    CancelAuction,
+    CancelCause,
+    ClearAuction,
+    CloseAuction,
+    DailyFiguresLoaded,
+    DayFigures,
+    LoadDailyFigures,
+    OpenAuction,
+    Pricing,
+    Purpose,
+    SubmitBid,
+    TieBreak,
+    WithdrawBid,
+)
 from engine.messages.base import CancelReason, Command, Event, Message, OrderType, Session, Side, StpMode
 from engine.messages.end_of_day import (
     AccountStatement,
@@ -112,6 +146,17 @@ AnyCommand = (
     | AcceptTransfer
     | RejectTransfer
     | CancelTransfer
+    | AnnounceAuction
+    | ApplyAuction
+    | ApproveAuction
+    | OpenAuction
+    | CloseAuction
+    | ClearAuction
+    | CancelAuction
+    | SubmitBid
+    | AmendBid
+    | WithdrawBid
+    | LoadDailyFigures
 )
 
 AnyEvent = (
@@ -148,6 +193,17 @@ AnyEvent = (
     | TransferCancelled
     | TransferExpired
     | TransferExecuted
+    | AuctionAnnounced
+    | AuctionApplied
+    | AuctionOpened
+    | AuctionClosed
+    | AuctionCancelled
+    | BidAccepted
+    | BidAmended
+    | BidWithdrawn
+    | BidAllocated
+    | AuctionCleared
+    | DailyFiguresLoaded
 )
 
 COMMAND_TYPES: tuple[type[Command], ...] = AnyCommand.__args__
@@ -170,11 +226,31 @@ __all__ = [
     "AllowancesCancelled",
     "AllowancesCarriedOver",
     "AllowancesSurrendered",
+    "AmendBid",
     "AmendOrder",
+    "AnnounceAuction",
     "AnyCommand",
     "AnyEvent",
+    "ApplyAuction",
+    "ApproveAuction",
+    "AuctionAnnounced",
+    "AuctionApplied",
+    "AuctionCancelled",
+    "AuctionCleared",
+    "AuctionClosed",
+    "AuctionKind",
+    "AuctionOpened",
+    "AuctionStatus",
+    "AuctionTerms",
+    "BidAccepted",
+    "BidAllocated",
+    "BidAmended",
+    "BidCap",
+    "BidWithdrawn",
     "CancelAllOrders",
     "CancelAllowances",
+    "CancelAuction",
+    "CancelCause",
     "CancelOrder",
     "CancelReason",
     "CancelTransfer",
@@ -182,10 +258,14 @@ __all__ = [
     "CashDeposited",
     "CashStatement",
     "CashWithdrawn",
+    "ClearAuction",
+    "CloseAuction",
     "Command",
     "ConservationChecked",
     "ConservationMismatch",
     "DailyBulletin",
+    "DailyFiguresLoaded",
+    "DayFigures",
     "DepositCash",
     "EndOfDay",
     "Event",
@@ -194,18 +274,22 @@ __all__ = [
     "HoldingStatement",
     "InstrumentStatusChanged",
     "LargeHolderReported",
+    "LoadDailyFigures",
     "MarketStatusChanged",
     "MemberSettlement",
     "MergeAccounts",
     "Message",
     "NewOrder",
+    "OpenAuction",
     "OrderAccepted",
     "OrderAmended",
     "OrderCancelled",
     "OrderConvertedToLimit",
     "OrderRejected",
     "OrderType",
+    "Pricing",
     "ProposeTransfer",
+    "Purpose",
     "RecordRegistryFile",
     "RegistryFileRecorded",
     "Reject",
@@ -222,7 +306,9 @@ __all__ = [
     "StartOfDay",
     "StatementTrade",
     "StpMode",
+    "SubmitBid",
     "SurrenderAllowances",
+    "TieBreak",
     "TradeExecuted",
     "TradingDayEnded",
     "TradingDayStarted",
@@ -234,6 +320,7 @@ __all__ = [
     "TransferRejected",
     "TransferStatus",
     "Units",
+    "WithdrawBid",
     "WithdrawCash",
     "command_decoder",
     "command_encoder",

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 import msgspec
 
 from engine.config import TRADING_ACCOUNT_KINDS, Account, Instrument
-from engine.mechanism import Context, Handler, Mechanism, rejected
+from engine.mechanism import Context, Handler, Mechanism, Rejection, rejected
 from engine.messages import (
     AcceptTransfer,
     CancelTransfer,
@@ -93,15 +93,6 @@ class TransferState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
 
     proposals: list[Proposal]
     next_transfer_id: int
-
-
-class Rejection(Exception):
-    """A check failed: the reject's code and context (caught in ``_guarded``; never escapes)."""
-
-    def __init__(self, code: Reject, **context: object) -> None:
-        super().__init__(code.name)
-        self.code = code
-        self.context = context
 
 
 class Transfers(Mechanism):

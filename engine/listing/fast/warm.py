@@ -38,6 +38,9 @@ class _NoOtherListing:
     def open_buy_quantity(self, account: str, instrument: str) -> int:
         raise LookupError("the kernel warm-up has no listing for other mechanisms to read")
 
+    def day_volume_turnover(self, instrument: str) -> tuple[int, int]:
+        raise LookupError("the kernel warm-up has no listing for other mechanisms to read")
+
 
 def kernels_cached() -> bool:
     """Whether the batch kernel is in numba's cache (False: the next start compiles)."""
