@@ -22,7 +22,16 @@ from engine.auction.state import Auction, PublishedBid
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.listing.book import DepthLevel
-from engine.messages import AuctionCleared, AuctionStatus, AuctionTerms, OrderType, Session, Side, TransferStatus
+from engine.messages import (
+    AuctionCleared,
+    AuctionStatus,
+    AuctionTerms,
+    BidAllocated,
+    OrderType,
+    Session,
+    Side,
+    TransferStatus,
+)
 
 __all__ = [
     "AccountCash",
@@ -336,6 +345,16 @@ class ExchangeView:
             for b in self._exchange.auctions.bids.values()
             if (auction_id is None or b.auction_id == auction_id) and (wanted is None or b.account in wanted)
         ]
+
+    def allocations(self, auction_id: int, accounts: str | Collection[str] | None = None) -> list[BidAllocated]:
+        """A cleared auction's outcome of each bid of ``accounts`` (or of every bidder), by bid id:
+        private, as the ``BidAllocated`` reports the bidders received."""
+        if isinstance(accounts, str):
+            accounts = (accounts,)
+        found = self._exchange.auctions.auctions.get(auction_id)
+        if found is None:
+            return []
+        return [a for a in found.allocations if accounts is None or a.account in accounts]
 
     def published_bids(self, auction_id: int, offset: int = 0, limit: int | None = None) -> list[PublishedBid]:
         """A page of a cleared auction's anonymised bid list, in time-rank order (empty: none kept)."""

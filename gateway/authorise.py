@@ -1,13 +1,18 @@
 """Who may send which command (docs/PROTOCOL.md §4.14 "Roles"), checked before anything is sequenced.
 
-- ``member``: orders, cancels, amends and mass cancels, and agreement transfers (propose, accept,
-  reject, cancel), on its own accounts only. An account of another member is refused exactly like
-  an account that does not exist (UNKNOWN_ACCOUNT), and another member's order id is the engine's
-  UNKNOWN_ORDER (a transfer id it is no party to, UNKNOWN_TRANSFER): nothing says the other exists.
-  A proposal's ``counterparty`` is another member's account by design: only ``account`` is checked.
+- ``member``: orders, cancels, amends and mass cancels, agreement transfers (propose, accept,
+  reject, cancel), auction bids (submit, amend, withdraw) and one-way applications (apply, and
+  withdraw its own: ``CancelAuction`` naming its account), on its own accounts only. An account of
+  another member is refused exactly like an account that does not exist (UNKNOWN_ACCOUNT), and
+  another member's order id is the engine's UNKNOWN_ORDER (a transfer id it is no party to,
+  UNKNOWN_TRANSFER; a bid id, UNKNOWN_BID; an application, UNKNOWN_AUCTION): nothing says the other
+  exists. A proposal's ``counterparty`` is another member's account by design: only ``account`` is
+  checked. A ``CancelAuction`` without an account is the regulator's: NOT_AUTHORISED.
 - ``regulator``: halts and resumes, the trading day's session commands, registry operations (and
-  ``RecordRegistryFile``, the record of a registry file that leads its batch), and cancels of any
-  account's orders and transfer proposals (an emergency power); it does not trade.
+  ``RecordRegistryFile``, the record of a registry file that leads its batch), cancels of any
+  account's orders and transfer proposals (an emergency power), and the auctions' own commands
+  (announce, approve, open, close, clear, cancel with ``account`` "", load daily figures); it does
+  not trade, and bids for nobody.
 - ``surveillance``: read-only; every command is NOT_AUTHORISED.
 """
 
@@ -18,19 +23,28 @@ from collections.abc import Container, Sequence
 from engine.messages import (
     AcceptTransfer,
     AllocateAllowances,
+    AmendBid,
     AmendOrder,
+    AnnounceAuction,
+    ApplyAuction,
+    ApproveAuction,
     CancelAllOrders,
     CancelAllowances,
+    CancelAuction,
     CancelOrder,
     CancelTransfer,
     CarryOverAllowances,
+    ClearAuction,
+    CloseAuction,
     Command,
     DepositCash,
     EndOfDay,
     HaltInstrument,
     HaltMarket,
+    LoadDailyFigures,
     MergeAccounts,
     NewOrder,
+    OpenAuction,
     ProposeTransfer,
     RecordRegistryFile,
     Reject,
@@ -40,7 +54,9 @@ from engine.messages import (
     SetSession,
     SplitAccount,
     StartOfDay,
+    SubmitBid,
     SurrenderAllowances,
+    WithdrawBid,
     WithdrawCash,
 )
 from gateway.access import MemberAccess
@@ -54,6 +70,11 @@ MEMBER_COMMANDS: tuple[type[Command], ...] = (
     AcceptTransfer,
     RejectTransfer,
     CancelTransfer,
+    SubmitBid,
+    AmendBid,
+    WithdrawBid,
+    ApplyAuction,
+    CancelAuction,  # an applicant withdrawing its own application (``account`` set)
 )
 REGULATOR_COMMANDS: tuple[type[Command], ...] = (
     HaltInstrument,
@@ -75,6 +96,13 @@ REGULATOR_COMMANDS: tuple[type[Command], ...] = (
     CancelAllOrders,
     CancelTransfer,
     RecordRegistryFile,
+    AnnounceAuction,
+    ApproveAuction,
+    OpenAuction,
+    CloseAuction,
+    ClearAuction,
+    CancelAuction,  # any auction, with ``account`` ""
+    LoadDailyFigures,
 )
 
 Problem = tuple[Reject, dict[str, object]]
@@ -111,6 +139,9 @@ def authorise(access: MemberAccess, command: Command) -> Problem | None:
             return Reject.NOT_AUTHORISED, {"command": kind, "role": access.role}
         if isinstance(command, CancelAllOrders) and command.on_disconnect:
             return Reject.NOT_AUTHORISED, {"command": kind, "on_disconnect": True}
+        if isinstance(command, CancelAuction) and not command.account:
+            # Withdrawing an auction is the regulator's; a member withdraws only its own application.
+            return Reject.NOT_AUTHORISED, {"command": kind, "role": access.role}
         account: str = getattr(command, "account", "")
         if account not in access.accounts:
             return Reject.UNKNOWN_ACCOUNT, {"account": account}

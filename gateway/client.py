@@ -13,6 +13,8 @@ loses its open orders when its session goes quiet for ``heartbeat_misses`` inter
     with MemberClient.from_keys("tcp://127.0.0.1:7001", "M001", "config/demo-keys") as client:
         result = client.new_order("A001", "SHEA2025", Side.BUY, quantity=100, price=8000)
         fills = [e for e in result.events if isinstance(e, Fill)]
+
+Auction requests (bids, announcements, the auction queries) come from ``gateway.client_auctions``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from engine.messages import (
     Side,
     StpMode,
 )
+from gateway.client_auctions import AsyncAuctionRequests, AuctionRequests
 from gateway.client_commands import ClientKeys as _Keys
 from gateway.client_commands import new_order_command, propose_transfer_command
 from gateway.client_core import ClientCore, Result
@@ -75,7 +78,7 @@ _NS_PER_MS = 1_000_000
 T = TypeVar("T", bound=WireMessage)
 
 
-class MemberClient:
+class MemberClient(AuctionRequests):
     def __init__(
         self,
         endpoint: str,
@@ -334,6 +337,12 @@ class MemberClient:
                 return answer
             self._wait_until(deadline, rid, logon)
 
+    def _ask(self, make: Callable[[int], WireMessage], kind: type[T]) -> T:
+        """Send a query and wait for its answer, of ``kind`` (a refusal raises ``GatewayError``)."""
+        rid = self.core.request_id()
+        self._send(make(rid))
+        return self._expect(rid, kind)
+
     def _expect(self, rid: int, kind: type[T]) -> T:
         answer = self._wait_answer(rid)
         if isinstance(answer, Refused):
@@ -377,7 +386,7 @@ class MemberClient:
         self._last_sent = time.monotonic_ns()
 
 
-class AsyncMemberClient:
+class AsyncMemberClient(AsyncAuctionRequests):
     """The asyncio client: the same requests as ``MemberClient``, awaited; heartbeats in the background."""
 
     def __init__(
@@ -457,6 +466,16 @@ class AsyncMemberClient:
         result = await self._wait(lambda: self.core.result(rid), f"request {rid}")
         assert isinstance(result, Result)
         return result
+
+    async def _ask(self, make: Callable[[int], WireMessage], kind: type[T]) -> T:
+        rid = self.core.request_id()
+        await self._send(make(rid))
+        answer = await self._wait(lambda: self.core.answer(rid), f"request {rid}")
+        if isinstance(answer, Refused):
+            raise GatewayError(f"{self.endpoint}: refused: {answer.text}")
+        if not isinstance(answer, kind):
+            raise GatewayError(f"{self.endpoint}: unexpected answer {type(answer).__name__}")
+        return answer
 
     async def new_order(
         self, account: str, instrument: str, side: Side, quantity: int, price: int = 0, **kw: object

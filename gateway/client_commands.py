@@ -9,7 +9,7 @@ from typing import Any
 
 import zmq
 
-from engine.messages import NewOrder, OrderType, ProposeTransfer, Side, StpMode
+from engine.messages import NewOrder, OrderType, ProposeTransfer, Side, StpMode, SubmitBid
 from gateway.keys import load_member_secret, load_server_public
 
 
@@ -68,6 +68,18 @@ def propose_transfer_command(
         side=side,
         counterparty=counterparty,
         instrument=instrument,
+        price=price,
+        quantity=quantity,
+    )
+
+
+def submit_bid_command(
+    account: str, auction_id: int, price: int, quantity: int, client_bid_id: str | None = None
+) -> SubmitBid:
+    return SubmitBid(
+        account=account,
+        auction_id=auction_id,
+        client_bid_id=client_bid_id or uuid.uuid4().hex[:20],
         price=price,
         quantity=quantity,
     )

@@ -17,8 +17,21 @@ from typing import Annotated
 
 import msgspec
 
-from engine.messages import AnyCommand, AnyEvent, CancelReason, Event, OrderType, Reject, Side, TransferStatus
-from engine.messages.limits import AccountId, InstrumentCode, MemberId, ReportSeq, RequestId
+from engine.messages import (
+    AnyCommand,
+    AnyEvent,
+    AuctionCleared,
+    AuctionStatus,
+    AuctionTerms,
+    BidAllocated,
+    CancelReason,
+    Event,
+    OrderType,
+    Reject,
+    Side,
+    TransferStatus,
+)
+from engine.messages.limits import AccountId, InstrumentCode, MemberId, OrderId, ReportSeq, RequestId
 
 PROTOCOL_VERSION = 1
 
@@ -26,6 +39,7 @@ PROTOCOL_VERSION = 1
 HeartbeatMs = Annotated[int, msgspec.Meta(ge=0, le=3_600_000)]  # then clamped to the gateway's bounds
 ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 FromSeq = Annotated[int, msgspec.Meta(ge=1, le=2**62)]  # report numbers start at 1
+Position = Annotated[int, msgspec.Meta(ge=0, le=2**62)]  # an offset or a count in a paged list
 
 
 class WireMessage(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -108,8 +122,46 @@ class ListTransfers(WireMessage, frozen=True, kw_only=True, tag=True):
     account: AccountId = ""
 
 
+class ListAuctions(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The auctions the sender may see: every one announced (public), and the one-way applications
+    of its own accounts (the regulator and surveillance: every application)."""
+
+    request_id: RequestId
+
+
+class ListBids(WireMessage, frozen=True, kw_only=True, tag=True):
+    """The bids of auctions not yet cleared, of one account or of every account the sender may see
+    (a member: its own; the regulator and surveillance: everybody's), of one auction or of all (0).
+    Of one cleared auction (still kept), the outcome of each of those bids: ``BidList.allocations``."""
+
+    request_id: RequestId
+    auction_id: OrderId = 0
+    account: AccountId = ""
+
+
+class ListAuctionBids(WireMessage, frozen=True, kw_only=True, tag=True):
+    """A page of a cleared auction's anonymised bid list (public), from ``offset``, at most ``limit``
+    bids (0, or more than the gateway's page: the page the gateway's frame limit allows)."""
+
+    request_id: RequestId
+    auction_id: OrderId
+    offset: Position = 0
+    limit: Position = 0
+
+
 ClientMessage = (
-    Logon | Heartbeat | Logout | Submit | SubmitBatch | ResendRequest | ListOrders | QueryAccounts | ListTransfers
+    Logon
+    | Heartbeat
+    | Logout
+    | Submit
+    | SubmitBatch
+    | ResendRequest
+    | ListOrders
+    | QueryAccounts
+    | ListTransfers
+    | ListAuctions
+    | ListBids
+    | ListAuctionBids
 )
 
 
@@ -307,6 +359,78 @@ class TransferList(WireMessage, frozen=True, kw_only=True, tag=True):
     transfers: list[TransferProposal]
 
 
+class AuctionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One auction as the sender may see it (``engine.view.AuctionRecord``'s fields). A member is not
+    told how many bids an auction holds before it clears (``bids``, ``bids_received`` are 0): the
+    results publish the count; nor who sells in another member's one-way sale (``applicant`` and
+    ``terms.auctioneer`` are "")."""
+
+    auction_id: int
+    status: AuctionStatus
+    terms: AuctionTerms  # as resolved (an application's as applied until it is approved)
+    applicant: str  # the one-way seller that applied ("" for the regulator's own auctions)
+    price_limit: int  # the floor of a sale, the ceiling of a buyback (fen/t)
+    vwap: int
+    bid_ceiling: int
+    reference_price: int
+    frozen_cash: int  # the auctioneer's freeze now
+    frozen_quantity: int
+    bids: int  # live bids now
+    bids_received: int
+    published_bids: int  # the length of the anonymised bid list (``ListAuctionBids``) once cleared
+    results: AuctionCleared | None
+    cancel_reason: str
+
+
+class AuctionList(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    auctions: list[AuctionInfo]
+
+
+class BidInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One bid of an auction not yet cleared (``engine.view.BidRecord``'s fields; ``live`` false: withdrawn)."""
+
+    bid_id: int
+    auction_id: int
+    account: str
+    client_bid_id: str
+    price: int
+    quantity: int
+    time_rank: int
+    frozen_cash: int
+    frozen_quantity: int
+    live: bool
+
+
+class BidList(WireMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    bids: list[BidInfo]
+    # A cleared auction's outcome of each bid asked for (``ListBids`` naming the auction): what its
+    # bidder was told in its ``BidAllocated`` report, to ask again at any time while it is kept.
+    allocations: list[BidAllocated] = msgspec.field(default_factory=list)
+
+
+class PublishedBidInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One bid of a cleared auction's anonymised list (``engine.auction.state.PublishedBid``'s fields)."""
+
+    bidder: int  # the bidder's pseudonym in this auction: 1, 2, ... by its earliest bid
+    time_rank: int
+    price: int
+    quantity: int
+    allocated: int
+    allocation_price: int
+
+
+class AuctionBidsPage(WireMessage, frozen=True, kw_only=True, tag=True):
+    """A page of ``ListAuctionBids``: ``bids`` from ``offset`` of ``total`` (0: no such list kept)."""
+
+    request_id: int
+    auction_id: int
+    offset: int
+    total: int
+    bids: list[PublishedBidInfo]
+
+
 ServerMessage = (
     LogonAccepted
     | Heartbeat
@@ -320,6 +444,9 @@ ServerMessage = (
     | AccountList
     | ResendEnd
     | TransferList
+    | AuctionList
+    | BidList
+    | AuctionBidsPage
 )
 
 encoder = msgspec.msgpack.Encoder()
@@ -332,7 +459,12 @@ __all__ = [
     "AccountBalance",
     "AccountList",
     "Ack",
+    "AuctionBidsPage",
+    "AuctionInfo",
+    "AuctionList",
     "BatchRejection",
+    "BidInfo",
+    "BidList",
     "CancelReason",
     "ClientMessage",
     "DropCopy",
@@ -340,6 +472,9 @@ __all__ = [
     "Fill",
     "Heartbeat",
     "HoldingBalance",
+    "ListAuctionBids",
+    "ListAuctions",
+    "ListBids",
     "ListOrders",
     "ListTransfers",
     "LoggedOut",
@@ -348,6 +483,7 @@ __all__ = [
     "Logout",
     "OpenOrder",
     "OrderList",
+    "PublishedBidInfo",
     "QueryAccounts",
     "Refused",
     "Rehearsal",

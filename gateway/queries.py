@@ -1,9 +1,14 @@
 """Answers to the order-entry queries, read from the exchange's state (docs/PROTOCOL.md §4.13).
 
-The queries (``ListOrders``, ``QueryAccounts``, ``ListTransfers``) change nothing and are
-answered at once, from the state before the requests received in the same turn are applied,
-through the engine's read view (``engine.view``). Whether the sender may see the account it
-names is the gateway's check (``gateway.authorise.may_see``), made before these are called.
+The queries (``ListOrders``, ``QueryAccounts``, ``ListTransfers`` and the auctions' ``ListAuctions``,
+``ListBids``, ``ListAuctionBids``) change nothing and are answered at once, from the state before
+the requests received in the same turn are applied, through the engine's read view
+(``engine.view``). Whether the sender may see the account it names is the gateway's check
+(``gateway.authorise.may_see``), made before these are called.
+
+A cleared auction's anonymised bid list can hold ``max_bids_per_auction`` (100,000) bids: it is
+served in pages, each sized to fit the gateway's frame limit (``max_frame_bytes``) whatever its
+numbers hold, so a client that reads frames no larger than the ones it may send reads every page.
 """
 
 from __future__ import annotations
@@ -11,11 +16,18 @@ from __future__ import annotations
 import msgspec
 
 from engine.view import ExchangeView
-from gateway.access import MemberAccess
+from gateway.access import GatewayOptions, MemberAccess
+from gateway.auction_queries import auction_bids_page, auction_list, bid_list
 from gateway.protocol import (
     AccountBalance,
     AccountList,
+    AuctionBidsPage,
+    AuctionList,
+    BidList,
     HoldingBalance,
+    ListAuctionBids,
+    ListAuctions,
+    ListBids,
     ListOrders,
     ListTransfers,
     OpenOrder,
@@ -25,16 +37,27 @@ from gateway.protocol import (
     TransferProposal,
 )
 
-Query = ListOrders | QueryAccounts | ListTransfers
+Query = ListOrders | QueryAccounts | ListTransfers | ListAuctions | ListBids | ListAuctionBids
+Answer = OrderList | AccountList | TransferList | AuctionList | BidList | AuctionBidsPage
+_MAX_FRAME_BYTES = GatewayOptions().max_frame_bytes
 
 
-def answer_query(view: ExchangeView, access: MemberAccess, query: Query) -> OrderList | AccountList | TransferList:
-    """The answer to a query the sender may make (the account it names, if any, is one it may see)."""
+def answer_query(
+    view: ExchangeView, access: MemberAccess, query: Query, max_frame_bytes: int = _MAX_FRAME_BYTES
+) -> Answer:
+    """The answer to a query the sender may make (the account it names, if any, is one it may see);
+    ``max_frame_bytes`` bounds a page of an auction's bid list."""
     if isinstance(query, ListOrders):
         return order_list(view, access, query)
     if isinstance(query, QueryAccounts):
         return account_list(view, access, query)
-    return transfer_list(view, access, query)
+    if isinstance(query, ListTransfers):
+        return transfer_list(view, access, query)
+    if isinstance(query, ListAuctions):
+        return auction_list(view, access, query)
+    if isinstance(query, ListBids):
+        return bid_list(view, access, query)
+    return auction_bids_page(view, query, max_frame_bytes)
 
 
 def visible_accounts(view: ExchangeView, access: MemberAccess) -> list[str]:

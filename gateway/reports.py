@@ -12,7 +12,10 @@ Who sees what:
 - an agreement transfer's events name both parties (proposer and counterparty, or buyer and seller):
   each party's member sees them unchanged, once even when it holds both accounts, and the executed
   transfer is no ``Fill``: the parties of a bilateral trade know each other. Nobody else does;
-- the regulator role also sees large-holder reports, the conservation check and every transfer event;
+- a bid's events and a one-way application go to the bidder's member (never another's); an auction's
+  notices and state changes to the auctioneer's member (gateway/auction_reports.py);
+- the regulator role also sees large-holder reports, the conservation check, every transfer event and
+  every auction event;
 - the surveillance role sees every event unchanged: it is the drop copy.
 """
 
@@ -48,6 +51,7 @@ from engine.messages import (
     TransferRejected,
 )
 from gateway.access import MemberAccess
+from gateway.auction_reports import AUCTION_EVENTS, Auctioneers
 from gateway.protocol import DropCopy, ExecutionReport, Fill, ReportEvent
 
 _REGULATOR_EVENTS = (LargeHolderReported, ConservationChecked)
@@ -60,10 +64,11 @@ _TRANSFER_EVENTS = (
     TransferExpired,
     TransferExecuted,
 )
+_SUPERVISED = (*_TRANSFER_EVENTS, *AUCTION_EVENTS)  # every regulator sees them
 # Trades (a Fill per side) and events that may name several members; every other event names at most
 # one account.
 _SPECIAL: frozenset[type] = frozenset(
-    {TradeExecuted, AccountsMerged, AccountSplit, MemberSettlement, *_REGULATOR_EVENTS, *_TRANSFER_EVENTS}
+    {TradeExecuted, AccountsMerged, AccountSplit, MemberSettlement, *_REGULATOR_EVENTS, *_SUPERVISED}
 )
 # Commands that never start or end a trading day: their events need no look for a day change.
 _ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
@@ -116,6 +121,7 @@ class ReportsState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     streams: list[StreamState]
     placed: list[tuple[str, str, PlacedRecord]]  # account, client order id, where its result is
     day_starts: list[tuple[str, int]]  # member, first report number of the current trading day
+    auctioneers: list[tuple[int, str]] = []  # auction id, auctioneer account: the live auctions
 
 
 _state_encoder = msgspec.msgpack.Encoder()
@@ -155,6 +161,7 @@ class ReportBook:
         self.day_starts: dict[str, int] = {m: 1 for m in self.streams}
         self.journal_seq = 0
         self.drop_seq = 0  # every event ever produced: the drop copy's numbering
+        self.auctioneers = Auctioneers()  # who auctions what: the later notices do not name it
 
     # ------------------------------------------------------------------ routing
     def route(self, origin: str, request_id: int, command: object, events: Sequence[Event], journal_seq: int) -> Routed:
@@ -328,7 +335,10 @@ class ReportBook:
     def _members_named(self, origin: str, event: Event) -> list[str]:
         """Who sees an event that may name several members (surveillance aside), in order."""
         seen: set[str] = set(self.surveillance)
-        targets = [self.owner[a] for a in _accounts(event) if a in self.owner]
+        accounts = _accounts(event)
+        if isinstance(event, AUCTION_EVENTS):
+            accounts.append(self.auctioneers.of(event))  # "" for a bid: its bidder's member alone
+        targets = [self.owner[a] for a in accounts if a in self.owner]
         if isinstance(event, MemberSettlement):
             targets.append(event.member)
         if isinstance(event, _REGULATOR_EVENTS):
@@ -336,8 +346,8 @@ class ReportBook:
             # member's command failed (INTERNAL_ERROR) holds market-wide totals.
             targets.extend(self.regulators)
         else:
-            if isinstance(event, _TRANSFER_EVENTS):
-                targets.extend(self.regulators)  # the supervisor of bulk trades sees every proposal
+            if isinstance(event, _SUPERVISED):
+                targets.extend(self.regulators)  # the supervisor sees every proposal, auction and bid
             if origin:
                 targets.append(origin)
         members: list[str] = []
@@ -401,6 +411,7 @@ class ReportBook:
             # In the order orders were placed: the same on a replay, and kept by ``restore``.
             placed=[(a, c, p) for (a, c), p in self.placed.items()],
             day_starts=sorted(self.day_starts.items()),
+            auctioneers=sorted(self.auctioneers.by_auction.items()),
         )
 
     def encode(self) -> bytes:
@@ -428,6 +439,7 @@ class ReportBook:
             stream.last = saved.first + len(saved.kept) - 1
         self.placed = {(a, c): p for a, c, p in state.placed}
         self.day_starts.update(dict(state.day_starts))
+        self.auctioneers.by_auction = dict(state.auctioneers)
 
 
 def drop_copies(pending: Iterable[DropCopies]) -> list[DropCopy]:

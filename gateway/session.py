@@ -46,6 +46,9 @@ from gateway.protocol import (
     DropCopy,
     ExecutionReport,
     Heartbeat,
+    ListAuctionBids,
+    ListAuctions,
+    ListBids,
     ListOrders,
     ListTransfers,
     LoggedOut,
@@ -244,10 +247,13 @@ class Gateway:
             self._submit(session, message.request_id, [message.command], False, False, batch=False)
         elif isinstance(message, SubmitBatch):
             self._submit_batch(session, message)
-        elif isinstance(message, ListOrders | QueryAccounts | ListTransfers) and self._may_see(
+        elif isinstance(message, ListOrders | QueryAccounts | ListTransfers | ListBids) and self._may_see(
             session, message.request_id, message.account
         ):
             self._send(session.routing_id, answer_query(self.view, session.access, message))
+        elif isinstance(message, ListAuctions | ListAuctionBids):
+            answer = answer_query(self.view, session.access, message, self.options.max_frame_bytes)
+            self._send(session.routing_id, answer)
 
     def connection_closed(self, fd: int, now: int) -> None:
         """The node's socket monitor saw socket ``fd`` close: its session, if any, is lost at once."""

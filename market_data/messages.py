@@ -2,14 +2,22 @@
 
 Each published message is two ZeroMQ frames, ``[topic, payload]``. The topic is ASCII
 ``"<channel>.<INSTRUMENT>"`` (channels ``quote``, ``depth``, ``trade``, ``bulk``, ``status``,
-``bulletin``); the market-wide status is ``status.MARKET`` and heartbeats are ``heartbeat``. The
-payload is one msgpack map whose ``type`` key names the message.
+``bulletin``); the market-wide status is ``status.MARKET``, an auction's topic is
+``auction.<AUCTION_ID>`` and heartbeats are ``heartbeat``. The payload is one msgpack map whose
+``type`` key names the message.
 
 Two channels are streams, every message kept: ``trade`` (listing trades) and ``bulk`` (agreement
 transfers, 协议转让, once executed). A bulk trade never sets a listing price; the day's bulk figures
 travel in the quote and the bulletin, apart from the listing's. Market data is public: nothing of a
 transfer before it executes (proposal, acceptance, rejection, cancel, expiry) and no account is ever
 on it.
+
+Auctions (issue 16: reserve sales, buybacks, one-way bidding) publish on ``auction.<AUCTION_ID>``
+their notice (``AuctionNotice``: the announced terms), their state changes (``AuctionState``:
+opened, closed, cancelled) and their results (``AuctionResults``). Sealed bids are private: no bid,
+no bidder and no one-way seller is ever on market data. The snapshot service also answers
+``AuctionsRequest`` (every auction it keeps, with its latest messages) and ``AuctionBidsRequest``
+(a page of a cleared auction's anonymised bid list).
 
 Every channel message carries ``epoch`` (the node's start time in ns: a new value means the node
 restarted and every topic's sequence began again), ``seq`` (per topic, from 1, consecutive: a jump
@@ -23,11 +31,17 @@ field is never renamed, reordered or retyped.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-from engine.messages import Session, Side
+from engine.messages import AuctionKind, AuctionStatus, CancelCause, Pricing, Purpose, Session, Side, TieBreak
 
-CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "bulk", "status", "bulletin")
+CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "bulk", "status", "bulletin", "auction")
+AUCTION_CHANNEL = "auction"  # topics ``auction.<AUCTION_ID>``: per auction, not per instrument
+# In a SnapshotRequest's topics, the channel alone stands for every auction topic the service keeps: a
+# subscriber that follows some instruments does not know the auctions' ids before its snapshot.
+ALL_AUCTIONS = AUCTION_CHANNEL + "."
 STATE_CHANNELS: frozenset[str] = frozenset({"quote", "depth", "status", "bulletin"})  # latest value is the state
 STREAM_CHANNELS: frozenset[str] = frozenset({"trade", "bulk"})  # every message counts; never conflated
 MARKET = "MARKET"  # the instrument part of the market-wide status topic
@@ -37,6 +51,10 @@ SILENT_AFTER_HEARTBEATS = 3  # a feed with nothing for this many heartbeat inter
 
 def topic(channel: str, instrument: str) -> str:
     return f"{channel}.{instrument}"
+
+
+def auction_topic(auction_id: int) -> str:
+    return topic(AUCTION_CHANNEL, str(auction_id))
 
 
 def split_topic(name: str) -> tuple[str, str]:
@@ -178,9 +196,154 @@ class MarketDataHeartbeat(MarketDataMessage, frozen=True, kw_only=True, tag=True
     heartbeat_ms: int = 0
 
 
+# ---------------------------------------------------------------------------------- auctions
+
+
+class AuctionCap(msgspec.Struct, frozen=True, kw_only=True):
+    """The most one account of ``kind`` may have bid at once: ``max_t`` tonnes, ``max_bp`` basis
+    points of the volume, or the smaller of the two (0: that one does not apply)."""
+
+    kind: str
+    max_t: int = 0
+    max_bp: int = 0
+
+
+class AuctionNotice(ChannelMessage, frozen=True, kw_only=True, tag=True):
+    """An auction announced (a one-way application approved): its terms as resolved, every default
+    filled in, first on ``auction.<AUCTION_ID>``.
+
+    ``auctioneer`` names the system account of a reserve sale (the reserve) or a buyback (the
+    treasury); a one-way seller is a member's account and stays private: "" there.
+    """
+
+    auction_id: int
+    kind: AuctionKind
+    purpose: Purpose  # reserve sales; NONE otherwise
+    instrument: str
+    auctioneer: str
+    volume: int  # t offered (a sale) or sought (a buyback); 0 for a budget-only buyback
+    budget: int  # fen: a buyback's most money spent; 0: none
+    price_limit: int  # fen/t: the floor of a sale, the ceiling of a buyback
+    vwap: int  # fen/t: the VWAP the limit came from (0: a fixed price)
+    vwap_k_bp: int  # the VWAP rule's k in basis points (0: a fixed price)
+    vwap_from: int  # the VWAP window's first trading day, YYYYMMDD (0: a fixed price)
+    vwap_to: int
+    price_cap: int  # fen/t: caps a VWAP-derived limit (0: none)
+    bid_ceiling: int  # fen/t: one-way bidding's highest bid (0: none)
+    opens_at: int  # ns UTC: bidding opens
+    closes_at: int
+    cutoff_at: int  # ns UTC: the last moment bids may be entered, changed or withdrawn
+    bid_lot_t: int
+    pricing: Pricing
+    tie_break: TieBreak
+    eligible_kinds: list[str]  # account kinds that may bid
+    caps: list[AuctionCap]
+    cancel_if_undersubscribed: bool
+    cancel_below_reference_bp: int  # 0: off
+    seed_commitment: str  # SHA-256 of the seed, hex ("" for a time tie-break without one)
+    name: str
+
+
+class AuctionState(ChannelMessage, frozen=True, kw_only=True, tag=True):
+    """An auction's state changed: bidding opened or closed, or the auction was cancelled before clearing."""
+
+    auction_id: int
+    instrument: str
+    status: AuctionStatus  # OPEN, CLOSED or CANCELLED (CLEARED comes as ``AuctionResults``)
+    reason: str = ""  # a cancellation's reason
+
+
+class AuctionResults(ChannelMessage, frozen=True, kw_only=True, tag=True):
+    """A cleared auction's public results: every field of the engine's ``AuctionCleared``. The
+    anonymised bid list is served in pages by the snapshot service (``AuctionBidsRequest``)."""
+
+    auction_id: int
+    kind: AuctionKind
+    instrument: str
+    volume_offered: int  # t; 0 for a budget-only buyback
+    budget: int  # fen
+    price_limit: int  # fen/t
+    bid_volume: int  # t
+    bid_count: int  # bids at the close (the length of the anonymised bid list)
+    bidders: int
+    successful_bidders: int
+    volume_sold: int  # t allocated (bought, for a buyback)
+    clearing_price: int  # fen/t; 0: nothing sold (or cancelled)
+    revenue: int  # fen: Σ price × quantity allocated (spent, for a buyback)
+    bid_to_cover_bp: int
+    min_bid: int  # fen/t
+    median_bid: int
+    max_bid: int
+    covered_share_bp: int  # share of the volume sold won by covered entities
+    hhi: int  # Herfindahl-Hirschman index of the allocations per bidder (0-10,000)
+    cancelled: bool  # by its own cancellation rules
+    cancel_cause: CancelCause
+    reference_price: int  # fen/t: the previous close the cancellation test used (0: no such test)
+    cancel_below_reference_bp: int
+    seed_commitment: str
+    seed: str  # the revealed seed, hex ("" for a time tie-break)
+    fees: int  # fen: the fees charged on both sides
+
+
+AuctionMessage = AuctionNotice | AuctionState | AuctionResults
+
+
+class AuctionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """What an auction's topic has said so far: its notice and its latest state change and results.
+
+    ``seq`` is the topic's last seq; ``status`` follows from the messages (the notice: ANNOUNCED;
+    a state change: its status; results: CLEARED, even when its rules cancelled it).
+    """
+
+    auction_id: int
+    seq: int
+    status: AuctionStatus
+    notice: AuctionNotice
+    state: AuctionState | None = None
+    results: AuctionResults | None = None
+
+
+def follow_auction(kept: AuctionSnapshot | None, message: AuctionMessage) -> AuctionSnapshot | None:
+    """``kept`` after ``message`` (the next of its topic); None while the topic has no notice yet."""
+    if isinstance(message, AuctionNotice):
+        if kept is None:
+            return AuctionSnapshot(
+                auction_id=message.auction_id, seq=message.seq, status=AuctionStatus.ANNOUNCED, notice=message
+            )
+        return msgspec.structs.replace(kept, seq=message.seq, notice=message)
+    if kept is None:
+        return None
+    if isinstance(message, AuctionState):
+        return msgspec.structs.replace(kept, seq=message.seq, status=message.status, state=message)
+    return msgspec.structs.replace(kept, seq=message.seq, status=AuctionStatus.CLEARED, results=message)
+
+
+class AuctionBid(msgspec.Struct, frozen=True, array_like=True):
+    """One bid of a cleared auction's anonymised list: ``[bidder, time_rank, price, quantity,
+    allocated, allocation_price]`` on the wire. ``bidder`` is a pseudonym within the auction."""
+
+    bidder: int
+    time_rank: int
+    price: int
+    quantity: int
+    allocated: int
+    allocation_price: int  # fen/t paid (got); 0 when nothing was allocated
+
+
 StateMessage = Quote | Depth | InstrumentStatus | MarketStatus | Bulletin
-ChannelPayload = Quote | Depth | Trade | BulkTrade | InstrumentStatus | MarketStatus | Bulletin
-Published = Quote | Depth | Trade | BulkTrade | InstrumentStatus | MarketStatus | Bulletin | MarketDataHeartbeat
+ChannelPayload = (
+    Quote
+    | Depth
+    | Trade
+    | BulkTrade
+    | InstrumentStatus
+    | MarketStatus
+    | Bulletin
+    | AuctionNotice
+    | AuctionState
+    | AuctionResults
+)
+Published = ChannelPayload | MarketDataHeartbeat
 
 
 # ---------------------------------------------------------------------------------- snapshot service
@@ -200,6 +363,9 @@ class TopicSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     (trade topics) and ``bulk_trades`` (bulk topics) are oldest first and keep each message's own
     ``seq``, so a subscriber can fill a gap from them. Bulk trades have a field of their own, not
     ``trades``: a reader older than them decodes every item still (it ignores the unknown key).
+    ``auction`` (auction topics) holds the auction's notice and latest state change and results,
+    each with its own ``seq``; on other topics it is unset and not on the wire at all, so their
+    items keep the bytes they had before auctions.
     """
 
     topic: str
@@ -207,6 +373,7 @@ class TopicSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     latest: StateMessage | None = None
     trades: list[Trade] = msgspec.field(default_factory=list)
     bulk_trades: list[BulkTrade] = msgspec.field(default_factory=list)
+    auction: AuctionSnapshot | msgspec.UnsetType = msgspec.UNSET
 
 
 class Snapshot(MarketDataMessage, frozen=True, kw_only=True, tag=True):
@@ -215,20 +382,75 @@ class Snapshot(MarketDataMessage, frozen=True, kw_only=True, tag=True):
     items: list[TopicSnapshot]
 
 
+class AuctionsRequest(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    """Ask for the auctions the exchange keeps (announced, live, and the last finished ones)."""
+
+    request_id: int
+    auction_ids: list[int] = msgspec.field(default_factory=list)  # empty: every auction kept
+
+
+class AuctionsReply(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    epoch: int
+    auctions: list[AuctionSnapshot]  # by auction id
+
+
+class AuctionBidsRequest(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    """Ask for a page of a cleared auction's anonymised bid list, in time-rank order."""
+
+    request_id: int
+    auction_id: int
+    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0, or more than the service's page size: its page size
+
+
+class AuctionBidsReply(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    epoch: int
+    auction_id: int
+    offset: int
+    total: int  # bids in the whole list
+    bids: list[AuctionBid]
+
+
 class SnapshotError(MarketDataMessage, frozen=True, kw_only=True, tag=True):
     """A refused request: ``text`` starts with a code (``MALFORMED_REQUEST``, ``THROTTLED``,
-    ``TOO_MANY_TOPICS``, ``REPLY_TOO_LARGE``, ``INTERNAL_ERROR``) and adds ``key=value`` context.
-    ``request_id`` is the request's whenever it can be read, else 0 (PROTOCOL.md §6.6)."""
+    ``TOO_MANY_TOPICS``, ``REPLY_TOO_LARGE``, ``UNKNOWN_AUCTION``, ``AUCTION_NOT_CLEARED``,
+    ``INTERNAL_ERROR``) and adds ``key=value`` context. ``request_id`` is the request's whenever it
+    can be read, else 0 (PROTOCOL.md §6.6)."""
 
     request_id: int
     text: str
 
 
-SnapshotReply = Snapshot | SnapshotError
+ServiceRequest = SnapshotRequest | AuctionsRequest | AuctionBidsRequest
+SnapshotReply = Snapshot | SnapshotError | AuctionsReply | AuctionBidsReply
+
+_WIDEST_INT = 2**64 - 1  # msgpack's widest integer: 9 bytes
+
+
+def bids_page_size(max_reply_bytes: int) -> int:
+    """The most bids an ``AuctionBidsReply`` may carry and still fit ``max_reply_bytes``, whatever
+    its numbers: the reply's envelope and each bid counted at their widest (every integer 9 bytes,
+    the bid array's header 5)."""
+    widest_bid = len(_encoder.encode(AuctionBid(*[_WIDEST_INT] * len(AuctionBid.__struct_fields__))))
+    widest = {name: _WIDEST_INT for name in ("request_id", "epoch", "auction_id", "offset", "total")}
+    envelope = len(_encoder.encode(AuctionBidsReply(**widest, bids=[]))) - 1 + 5
+    return max(1, (max_reply_bytes - envelope) // widest_bid)
+
+
+class _RequestType(msgspec.Struct, frozen=True):
+    type: str = "SnapshotRequest"  # a map without a type has always been read as a SnapshotRequest
+
 
 _encoder = msgspec.msgpack.Encoder()
 _published_decoder: msgspec.msgpack.Decoder[Published] = msgspec.msgpack.Decoder(Published)
+_request_type_decoder = msgspec.msgpack.Decoder(_RequestType)
 _request_decoder: msgspec.msgpack.Decoder[SnapshotRequest] = msgspec.msgpack.Decoder(SnapshotRequest)
+_request_decoders: dict[str, msgspec.msgpack.Decoder[ServiceRequest]] = {
+    "AuctionsRequest": msgspec.msgpack.Decoder(AuctionsRequest),
+    "AuctionBidsRequest": msgspec.msgpack.Decoder(AuctionBidsRequest),
+}
 _reply_decoder: msgspec.msgpack.Decoder[SnapshotReply] = msgspec.msgpack.Decoder(SnapshotReply)
 
 
@@ -241,8 +463,11 @@ def decode_channel_message(payload: bytes) -> Published:
     return _published_decoder.decode(payload)
 
 
-def decode_snapshot_request(payload: bytes) -> SnapshotRequest:
-    return _request_decoder.decode(payload)
+def decode_snapshot_request(payload: bytes) -> ServiceRequest:
+    """A request to the snapshot service; its ``type`` picks the decoder (none: a SnapshotRequest,
+    and a type it does not know fails as a SnapshotRequest does)."""
+    kind = _request_type_decoder.decode(payload).type
+    return _request_decoders.get(kind, _request_decoder).decode(payload)
 
 
 def decode_snapshot_reply(payload: bytes) -> SnapshotReply:
@@ -251,4 +476,9 @@ def decode_snapshot_reply(payload: bytes) -> SnapshotReply:
 
 def encode_topic_snapshot(item: TopicSnapshot) -> bytes:
     """One ``Snapshot.items`` element on its own: the snapshot service caches these per topic and seq."""
+    return _encoder.encode(item)
+
+
+def encode_auction(item: AuctionSnapshot) -> bytes:
+    """One ``AuctionsReply.auctions`` element on its own: the snapshot service caches these per seq."""
     return _encoder.encode(item)

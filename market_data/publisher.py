@@ -14,7 +14,11 @@ What goes out (real-time quotes: reform plan §6, Decree 20 Art. 31; the wire: d
 - quote and depth of an instrument whenever an event touched it and the value changed (seq and ts
   are not part of the value). With ``conflate_ns`` > 0 each quote and depth topic goes out at most
   once per interval, and the latest value is never lost: it leaves when the interval ends
-  (``next_due_ns`` tells the node how long it may sleep).
+  (``next_due_ns`` tells the node how long it may sleep);
+- an auction's notice, state changes and results on ``auction.<AUCTION_ID>``, in event order and
+  never conflated (``market_data.auction_feed``: nothing of a bid, a bidder or a one-way seller).
+  The publisher keeps each auction's latest messages for as long as the exchange keeps the
+  auction, for the snapshot service (``auction_item``), and forgets the topic after.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import msgspec
 
 from engine.exchange import Exchange
 from engine.messages import (
+    AuctionAnnounced,
     DailyBulletin,
     Event,
     InstrumentStatusChanged,
@@ -40,9 +45,13 @@ from engine.messages import (
     TransferStatus,
 )
 from engine.view import ExchangeView
+from market_data import auction_feed
 from market_data.messages import (
+    AUCTION_CHANNEL,
     HEARTBEAT_TOPIC,
     MARKET,
+    AuctionMessage,
+    AuctionSnapshot,
     BulkTrade,
     Bulletin,
     Depth,
@@ -56,8 +65,11 @@ from market_data.messages import (
     StateMessage,
     TopicSnapshot,
     Trade,
+    auction_topic,
     encode,
+    encode_auction,
     encode_topic_snapshot,
+    follow_auction,
     split_topic,
     topic,
 )
@@ -67,6 +79,7 @@ _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDa
 # Events that publish a status or a bulletin, or change the whole market.
 _STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS})
 _NO_BULK = (0, 0, 0)  # an instrument's bulk figures of the day: (volume t, turnover fen, trades)
+_AUCTION_EVENTS = auction_feed.AUCTION_EVENTS
 
 
 class Publisher:
@@ -113,6 +126,10 @@ class Publisher:
         self._outbox: list[tuple[str, int, MarketDataMessage]] = []
         self._pending: dict[str, int] = {}  # conflation: quote/depth topic -> ts of the last event touching it
         self._last_sent_ns: dict[str, int] = {}  # conflation: quote/depth topic -> when it last went out
+        # Auction topics -> what each has said so far (only announced auctions: an application is private).
+        self._auctions: dict[str, AuctionSnapshot] = {}
+        self._auction_items: dict[str, tuple[int, bytes]] = {}  # encoded ``_auctions`` entries, per seq
+        self._auctions_finished = False  # an auction ended: the exchange may have forgotten an old one
         self._market_status = self._initial_market_status()
         self._publish(topic("status", MARKET), self._market_status, ts)
         for code in self.view.instruments():
@@ -123,6 +140,9 @@ class Publisher:
             self._publish(topic("status", code), status, ts)
             self._publish(topic("quote", code), self._quote(code), ts)
             self._publish(topic("depth", code), self._depth(code), ts)
+        for record in self.view.auctions():
+            for message in auction_feed.published_so_far(epoch, record):
+                self._publish_auction(message, ts)
 
     # ------------------------------------------------------------------ input
     def on_events(self, events: Sequence[Event]) -> None:
@@ -141,6 +161,8 @@ class Publisher:
                     self._on_bulk_trade(event)
                 elif type(event) in _STATUS_EVENTS:
                     self._on_status(event, touched)
+                elif type(event) in _AUCTION_EVENTS:
+                    self._on_auction(event)
                 instrument = getattr(event, "instrument", None)
                 if instrument in instruments:
                     touched[instrument] = event.ts_event
@@ -209,6 +231,34 @@ class Publisher:
         volume, turnover, trades = self._bulk_day.get(code, _NO_BULK)
         self._bulk_day[code] = (volume + event.quantity, turnover + event.price * event.quantity, trades + 1)
 
+    def _on_auction(self, event: Event) -> None:
+        """A public auction event: its message on the auction's topic. An auction never announced
+        (a one-way application withdrawn or refused) has no topic and publishes nothing."""
+        assert isinstance(event, auction_feed.PublicAuctionEvent)  # _AUCTION_EVENTS
+        if not isinstance(event, AuctionAnnounced) and auction_topic(event.auction_id) not in self._auctions:
+            return
+        self._publish_auction(auction_feed.message_of(self.epoch, event), event.ts_event)
+        if isinstance(event, auction_feed.FINISHING_EVENTS):
+            self._auctions_finished = True
+
+    def _publish_auction(self, value: AuctionMessage, ts: int) -> None:
+        name = auction_topic(value.auction_id)
+        seq = self._next_seq(name)
+        message = msgspec.structs.replace(value, epoch=self.epoch, seq=seq, ts=ts)
+        kept = follow_auction(self._auctions.get(name), message)
+        if kept is not None:
+            self._auctions[name] = kept
+        self._outbox.append((name, seq, message))
+
+    def _forget_finished_auctions(self) -> None:
+        """Drop the topics of the auctions the exchange no longer keeps (config ``results_kept``):
+        their last messages have gone out; nothing of them is in a snapshot or a heartbeat after."""
+        self._auctions_finished = False
+        kept = {auction_topic(record.auction_id) for record in self.view.auctions()}
+        for name in [name for name in self._auctions if name not in kept]:
+            for table in (self._auctions, self._auction_items, self._items, self._seqs, self._sent_seqs):
+                table.pop(name, None)
+
     def _executed_today(self) -> dict[str, tuple[int, int, int]]:
         """The bulk figures of the transfers the exchange executed today (before this publisher began)."""
         figures: dict[str, tuple[int, int, int]] = {}
@@ -252,7 +302,10 @@ class Publisher:
         sent = self._sent_seqs
         for name, seq, _ in out:
             sent[name] = seq
-        return [(name.encode(), encode(message)) for name, _, message in out if wanted is None or wanted(name)]
+        frames = [(name.encode(), encode(message)) for name, _, message in out if wanted is None or wanted(name)]
+        if self._auctions_finished:
+            self._forget_finished_auctions()
+        return frames
 
     def next_due_ns(self, now_ns: int) -> int | None:
         """When ``drain`` next has something to send (``now_ns`` if already), or None: nothing pending."""
@@ -289,6 +342,21 @@ class Publisher:
         self._items[name] = (seq, encoded)
         return encoded
 
+    def auction_topics(self) -> list[str]:
+        """The topics of the auctions kept (announced, live, and the last finished), oldest first."""
+        return list(self._auctions)
+
+    def auction_item(self, auction_id: int) -> bytes | None:
+        """An auction's ``AuctionSnapshot``, encoded once per seq (None: no such public auction)."""
+        name = auction_topic(auction_id)
+        kept = self._auctions.get(name)
+        if kept is None:
+            return None
+        cached = self._auction_items.get(name)
+        if cached is None or cached[0] != kept.seq:
+            cached = self._auction_items[name] = (kept.seq, encode_auction(kept))
+        return cached[1]
+
     def snapshot(self, request_id: int, topics: Iterable[str] = ()) -> Snapshot:
         """The decoded form of a snapshot of ``topics`` (empty: every topic), for readers in process."""
         names = list(topics) or self.topics()
@@ -302,6 +370,8 @@ class Publisher:
             return TopicSnapshot(topic=name, seq=seq, trades=list(self._trades.get(name, ())))
         if channel == "bulk":
             return TopicSnapshot(topic=name, seq=seq, bulk_trades=list(self._bulk_trades.get(name, ())))
+        if channel == AUCTION_CHANNEL:
+            return TopicSnapshot(topic=name, seq=seq, auction=self._auctions.get(name, msgspec.UNSET))
         return TopicSnapshot(topic=name, seq=seq, latest=self._latest.get(name))
 
     def _next_seq(self, name: str) -> int:

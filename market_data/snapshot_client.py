@@ -23,6 +23,11 @@ from market_data.messages import SnapshotReply, SnapshotRequest, decode_snapshot
 log = structlog.get_logger("carbonx.market_data")
 
 
+class MarketDataError(Exception):
+    """An endpoint a subscriber cannot use, or a request the snapshot service did not answer;
+    ``str()`` is one line (the command line prints it so)."""
+
+
 class Request(NamedTuple):
     request_id: int
     topics: frozenset[str]  # empty for a full sync

@@ -30,6 +30,14 @@ The socket has no authentication, so everything here is sized for a hostile peer
 
 Replies are built from the publisher's encoded items (``Publisher.snapshot_item``, cached per topic
 and seq), so answering the same state again costs a copy, not an encoding.
+
+Auctions (issue 16): an ``AuctionsRequest`` is answered with every auction the exchange keeps
+(``ExchangeView.auctions``), each with what its topic has published (``Publisher.auction_item``),
+never an application not yet approved. An ``AuctionBidsRequest`` gets one page of a cleared
+auction's anonymised bid list with the list's ``total``; a page holds at most ``bids_page`` bids,
+computed from ``max_reply_bytes`` and the widest encoding of a bid (``bids_page_size``), so every
+page fits the reply limit whatever its numbers. A request naming ``auction.`` among its topics gets
+every auction topic.
 """
 
 from __future__ import annotations
@@ -38,8 +46,21 @@ import msgspec
 import structlog
 import zmq
 
+from engine.messages import AuctionStatus
 from engine.messages.peek import read_request_id
-from market_data.messages import SnapshotError, SnapshotRequest, decode_snapshot_request, encode
+from market_data.auction_feed import auction_bid
+from market_data.messages import (
+    ALL_AUCTIONS,
+    AuctionBidsReply,
+    AuctionBidsRequest,
+    AuctionsRequest,
+    ServiceRequest,
+    SnapshotError,
+    SnapshotRequest,
+    bids_page_size,
+    decode_snapshot_request,
+    encode,
+)
 from market_data.publisher import Publisher
 
 _log = structlog.get_logger("carbonx.market_data")
@@ -74,6 +95,14 @@ class _EncodedSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag_field="typ
     items: list[msgspec.Raw]
 
 
+class _EncodedAuctions(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="AuctionsReply"):
+    """``messages.AuctionsReply`` with its auctions already encoded: the same bytes on the wire."""
+
+    request_id: int
+    epoch: int
+    auctions: list[msgspec.Raw]
+
+
 class _Refusal(Exception):
     """A request the service will not answer with a snapshot: ``text`` goes into the SnapshotError."""
 
@@ -104,6 +133,7 @@ class SnapshotService:
         self.socket = socket
         self.publisher = publisher
         self.limits = limits
+        self.bids_page = bids_page_size(limits.max_reply_bytes)  # bids per AuctionBidsReply, at most
         if socket is not None:
             socket.setsockopt(zmq.MAXMSGSIZE, limits.max_request_bytes)
             socket.setsockopt(zmq.SNDHWM, limits.hwm)
@@ -181,7 +211,7 @@ class SnapshotService:
             if not allowed:
                 retry_ms = -(-wait_ns // _NS_PER_MS)
                 raise _Refusal(f"THROTTLED: retry_after_ms={retry_ms}, requests_per_s={self.limits.requests_per_s}")
-            reply = self._snapshot(request)
+            reply = self._reply(request)
         except _Refusal as refusal:
             self._note(peer, address, now, "snapshot.refused", request_id=request_id, text=refusal.text)
             return self._refuse(request_id, refusal.text)
@@ -191,12 +221,22 @@ class SnapshotService:
         self.answered += 1
         return reply
 
+    def _reply(self, request: ServiceRequest) -> bytes:
+        if isinstance(request, AuctionsRequest):
+            return self._auctions(request)
+        if isinstance(request, AuctionBidsRequest):
+            return self._auction_bids(request)
+        return self._snapshot(request)
+
     def _snapshot(self, request: SnapshotRequest) -> bytes:
         limits, publisher = self.limits, self.publisher
         # Deduplicated, in the order first named: a name repeated 4,000 times is one item.
         names = list(dict.fromkeys(request.topics)) if request.topics else publisher.topics()
         if len(names) > limits.max_topics and request.topics:
             raise _Refusal(f"TOO_MANY_TOPICS: topics={len(names)}, max_topics={limits.max_topics}")
+        if ALL_AUCTIONS in names:
+            at = names.index(ALL_AUCTIONS)
+            names = list(dict.fromkeys([*names[:at], *publisher.auction_topics(), *names[at + 1 :]]))
         items: list[msgspec.Raw] = []
         size = 0
         for name in names:
@@ -207,6 +247,50 @@ class SnapshotService:
                 raise _Refusal(text + " (ask for fewer topics)")
             items.append(msgspec.Raw(item))
         return _encoder.encode(_EncodedSnapshot(request_id=request.request_id, epoch=publisher.epoch, items=items))
+
+    def _auctions(self, request: AuctionsRequest) -> bytes:
+        limits, publisher = self.limits, self.publisher
+        wanted = frozenset(request.auction_ids)
+        auctions: list[msgspec.Raw] = []
+        size = 0
+        for record in publisher.view.auctions():
+            # An application not yet approved is private to its applicant and the regulator.
+            if record.status is AuctionStatus.APPLIED or (wanted and record.auction_id not in wanted):
+                continue
+            item = publisher.auction_item(record.auction_id)
+            if item is None:
+                continue
+            size += len(item)
+            if size > limits.max_reply_bytes:
+                text = f"REPLY_TOO_LARGE: max_reply_bytes={limits.max_reply_bytes}, auctions={len(auctions) + 1}"
+                raise _Refusal(text + " (ask for fewer auction_ids)")
+            auctions.append(msgspec.Raw(item))
+        return _encoder.encode(
+            _EncodedAuctions(request_id=request.request_id, epoch=publisher.epoch, auctions=auctions)
+        )
+
+    def _auction_bids(self, request: AuctionBidsRequest) -> bytes:
+        view, auction_id = self.publisher.view, request.auction_id
+        record = view.auction(auction_id)
+        if record is None or record.status is AuctionStatus.APPLIED:  # an application: private
+            raise _Refusal(f"UNKNOWN_AUCTION: auction_id={auction_id}")
+        if record.status is not AuctionStatus.CLEARED:
+            raise _Refusal(f"AUCTION_NOT_CLEARED: auction_id={auction_id}, status={record.status.name}")
+        limit = min(request.limit or self.bids_page, self.bids_page)
+        page = view.published_bids(auction_id, request.offset, limit)
+        reply = encode(
+            AuctionBidsReply(
+                request_id=request.request_id,
+                epoch=self.publisher.epoch,
+                auction_id=auction_id,
+                offset=request.offset,
+                total=record.published_bids,
+                bids=[auction_bid(bid) for bid in page],
+            )
+        )
+        if len(reply) > self.limits.max_reply_bytes:  # a limit below one widest bid's page (bids_page is 1)
+            raise _Refusal(f"REPLY_TOO_LARGE: max_reply_bytes={self.limits.max_reply_bytes}, bids={len(page)}")
+        return reply
 
     def _refuse(self, request_id: int, text: str) -> bytes:
         self.refused += 1

@@ -16,6 +16,10 @@ DEALER socket at the next ``poll`` (or, within one long poll, after another time
 ``poll`` never waits longer than its own timeout. The socket and its timing are
 ``market_data.snapshot_client``'s; what to ask for and what to do with the answer are here.
 
+Auction topics (``auction.<ID>``) are state topics of three messages: the notice, the latest state
+change and the results (``market_data.auction_client``, mixed in here, keeps them and asks the
+snapshot service for the auctions and their bid lists).
+
 Heartbeats tell their interval (``heartbeat_ms``; the last came at ``last_heartbeat_at``). A feed
 from which nothing has arrived for ``SILENT_AFTER_HEARTBEATS`` intervals is silent — the node
 stopped, or the network is cut: ``feed_silent`` says so and one line is logged, and one more when
@@ -37,11 +41,17 @@ import msgspec
 import structlog
 import zmq
 
+from market_data.auction_client import AuctionFollower
 from market_data.messages import (
+    ALL_AUCTIONS,
+    AUCTION_CHANNEL,
     CHANNELS,
     HEARTBEAT_TOPIC,
     MARKET,
     SILENT_AFTER_HEARTBEATS,
+    AuctionNotice,
+    AuctionResults,
+    AuctionState,
     BulkTrade,
     Bulletin,
     ChannelPayload,
@@ -60,7 +70,7 @@ from market_data.messages import (
     split_topic,
     topic,
 )
-from market_data.snapshot_client import Request, SnapshotClient
+from market_data.snapshot_client import MarketDataError, Request, SnapshotClient
 
 log = structlog.get_logger("carbonx.market_data")
 
@@ -72,10 +82,6 @@ S = TypeVar("S", bound=StateMessage)
 M = TypeVar("M", Trade, BulkTrade)
 
 
-class MarketDataError(Exception):
-    """An endpoint a subscriber cannot use; ``str()`` is one line (the command line prints it so)."""
-
-
 def _check_endpoint(context: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> None:
     probe = context.socket(zmq.DEALER)
     try:
@@ -84,7 +90,7 @@ def _check_endpoint(context: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> N
         probe.close(linger=0)
 
 
-class Subscriber:
+class Subscriber(AuctionFollower):
     def __init__(
         self,
         endpoint: str,
@@ -136,6 +142,7 @@ class Subscriber:
         self._latest: dict[str, StateMessage] = {}
         self._trades: dict[str, deque[Trade]] = {}
         self._bulk_trades: dict[str, deque[BulkTrade]] = {}
+        self._auctions = {}  # auction id -> what its topic said (AuctionFollower)
         self._known: dict[str, None] = {}  # instrument codes, in the order the service lists them
         self.epoch: int | None = None
         self.synced = False  # a full snapshot of the current epoch is applied
@@ -253,7 +260,9 @@ class Subscriber:
         for channel in CHANNELS:
             if channel not in self._channels:
                 continue
-            if self._instruments is None:
+            if channel == AUCTION_CHANNEL:
+                prefixes.append(ALL_AUCTIONS)  # every auction, whichever instruments: their ids are not known
+            elif self._instruments is None:
                 prefixes.append(channel + ".")
             else:
                 prefixes += [topic(channel, code) for code in sorted(self._instruments)]
@@ -266,7 +275,7 @@ class Subscriber:
         channel, instrument = split_topic(name)
         if channel not in self._channels or not instrument:
             return False
-        if self._instruments is None or instrument in self._instruments:
+        if channel == AUCTION_CHANNEL or self._instruments is None or instrument in self._instruments:
             return True
         return channel == "status" and instrument == MARKET
 
@@ -401,6 +410,8 @@ class Subscriber:
             self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
         elif isinstance(message, BulkTrade):
             self._bulk_trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
+        elif isinstance(message, AuctionNotice | AuctionState | AuctionResults):
+            self._follow_auction(message)
         else:
             self._latest[name] = message
         self._last_seq[name] = message.seq
@@ -408,8 +419,8 @@ class Subscriber:
         out.append(message)
 
     def _learn(self, name: str) -> None:
-        instrument = split_topic(name)[1]
-        if instrument and instrument != MARKET and instrument not in self._known:
+        channel, instrument = split_topic(name)
+        if instrument and instrument != MARKET and channel != AUCTION_CHANNEL and instrument not in self._known:
             self._known[instrument] = None
 
     # ------------------------------------------------------------------ the snapshot service
@@ -441,7 +452,8 @@ class Subscriber:
                 self._needs.update(request.topics)
             self._snapshots.back_off()
             return
-        self._apply_snapshot(request, reply, out)
+        if isinstance(reply, Snapshot):  # the only answer to the SnapshotRequest this client sends
+            self._apply_snapshot(request, reply, out)
 
     def _apply_snapshot(self, request: Request, snapshot: Snapshot, out: list[ChannelPayload]) -> None:
         if request.full:
@@ -483,6 +495,9 @@ class Subscriber:
             self._apply_stream(item, item.trades, self._trades, last, out, deliver=deliver_trades)
         elif channel == "bulk":
             self._apply_stream(item, item.bulk_trades, self._bulk_trades, last, out, deliver=deliver_trades)
+        elif channel == AUCTION_CHANNEL:
+            if not isinstance(item.auction, msgspec.UnsetType):
+                self._apply_auction_item(item.auction, last, out)
         elif item.latest is not None:
             self._latest[name] = item.latest
             out.append(item.latest)

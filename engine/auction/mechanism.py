@@ -111,7 +111,10 @@ class Auctions(Bidding, Mechanism):
 
     def state(self) -> AuctionState:
         return AuctionState(
-            auctions=[msgspec.structs.replace(a, published=list(a.published)) for a in self.auctions.values()],
+            auctions=[
+                msgspec.structs.replace(a, published=list(a.published), allocations=list(a.allocations))
+                for a in self.auctions.values()
+            ],
             bids=[msgspec.structs.replace(b) for b in self.bids.values()],
             history=self.history.state(),
             next_auction_id=self.next_auction_id,
@@ -119,7 +122,10 @@ class Auctions(Bidding, Mechanism):
         )
 
     def restore(self, state: AuctionState) -> None:
-        self.auctions = {a.auction_id: msgspec.structs.replace(a, published=list(a.published)) for a in state.auctions}
+        self.auctions = {
+            a.auction_id: msgspec.structs.replace(a, published=list(a.published), allocations=list(a.allocations))
+            for a in state.auctions
+        }
         self.bids = {b.bid_id: msgspec.structs.replace(b) for b in state.bids}
         self.history.restore(state.history)
         self.next_auction_id = state.next_auction_id

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from engine.auction.clearing import BP, ClearingTerms, SealedBid, cancel_cause, clear, figures, half_up
 from engine.auction.state import Auction, Bid, PublishedBid
 from engine.messages import Event
-from engine.messages.auction import AuctionCleared, AuctionKind, AuctionStatus, BidAllocated, CancelCause
+from engine.messages.auction import (
+    AuctionCleared,
+    AuctionKind,
+    AuctionSettled,
+    AuctionStatus,
+    BidAllocated,
+    CancelCause,
+)
 from settlement.arrays import METHOD_AUCTION
 from settlement.ledger import Ledger, fee_for
 
@@ -74,7 +81,7 @@ class Settlement:
         rate = self.fee_rate(terms.kind)
         compliance_only = self.compliance_only(auction) and not cancelled
         events: list[Event] = []
-        sold = revenue = fees = net_to_auctioneer = 0
+        sold = revenue = fees = auctioneer_fees = net_to_auctioneer = 0
         won: Counter[str] = Counter()
         for bid in bids:
             quantity = 0 if cancelled else outcome.fills[bid.bid_id]
@@ -100,6 +107,7 @@ class Settlement:
                 sold += quantity
                 revenue += value
                 fees += fee + auctioneer_fee
+                auctioneer_fees += auctioneer_fee
                 net_to_auctioneer += value - auctioneer_fee
                 won[bid.account] += quantity
             released_cash = released_quantity = 0
@@ -130,10 +138,27 @@ class Settlement:
                     compliance_only=compliance_only and quantity > 0,
                 )
             )
-        self._release_auctioneer(auction, sold, revenue)
-        self._pass_on(auction, sold, net_to_auctioneer)
+        released_cash, released_quantity = self._release_auctioneer(auction, sold, revenue)
+        passed_to, passed_cash, passed_quantity = self._pass_on(auction, sold, net_to_auctioneer)
+        events.append(
+            AuctionSettled(
+                ts_event=ts,
+                auction_id=auction.auction_id,
+                account=terms.auctioneer,
+                instrument=terms.instrument,
+                quantity=sold,
+                value=revenue,
+                fee=auctioneer_fees,
+                released_cash=released_cash,
+                released_quantity=released_quantity,
+                passed_to=passed_to,
+                passed_cash=passed_cash,
+                passed_quantity=passed_quantity,
+            )
+        )
         published = self._publish(bids, outcome.fills if not cancelled else {}, outcome.prices)
         auction.published = published
+        auction.allocations = [e for e in events if isinstance(e, BidAllocated)]
         auction.status = AuctionStatus.CLEARED
         stats = figures(sealed, terms.volume, won.values())
         covered = sum(q for account, q in won.items() if self.account_kind(account) == "covered_entity")
@@ -169,26 +194,29 @@ class Settlement:
         events.append(auction.results)
         return events
 
-    def _release_auctioneer(self, auction: Auction, sold: int, spent: int) -> None:
+    def _release_auctioneer(self, auction: Auction, sold: int, spent: int) -> tuple[int, int]:
         """Give the auctioneer back what it froze and did not deliver (a sale) or spend (a buyback)."""
         terms = auction.terms
-        if auction.frozen_quantity:
-            rest = auction.frozen_quantity - sold
-            if rest:
-                self.ledger.release_allowances(terms.auctioneer, terms.instrument, rest)
-        if auction.frozen_cash:
-            rest = auction.frozen_cash - spent
-            if rest:
-                self.ledger.release_cash(terms.auctioneer, rest)
+        cash = auction.frozen_cash - spent if auction.frozen_cash else 0
+        quantity = auction.frozen_quantity - sold if auction.frozen_quantity else 0
+        if quantity:
+            self.ledger.release_allowances(terms.auctioneer, terms.instrument, quantity)
+        if cash:
+            self.ledger.release_cash(terms.auctioneer, cash)
         auction.frozen_cash = auction.frozen_quantity = 0
+        return cash, quantity
 
-    def _pass_on(self, auction: Auction, sold: int, net: int) -> None:
-        """A reserve sale's revenue to the treasury; a buyback's tonnes to the reserve account."""
+    def _pass_on(self, auction: Auction, sold: int, net: int) -> tuple[str, int, int]:
+        """A reserve sale's revenue to the treasury; a buyback's tonnes to the reserve account:
+        (to whom, cash, tonnes)."""
         terms = auction.terms
         if terms.kind is AuctionKind.RESERVE_SALE and net > 0 and self.treasury:
             self.ledger.transfer(terms.auctioneer, self.treasury, net, [])
+            return self.treasury, net, 0
         if terms.kind is AuctionKind.BUYBACK and sold and self.reserve:
             self.ledger.transfer(terms.auctioneer, self.reserve, 0, [(terms.instrument, "restricted", sold)])
+            return self.reserve, 0, sold
+        return "", 0, 0
 
     @staticmethod
     def _publish(bids: list[Bid], fills: dict[int, int], prices: dict[int, int]) -> list[PublishedBid]:

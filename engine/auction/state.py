@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from engine.auction.history import InstrumentHistory
-from engine.messages.auction import AuctionCleared, AuctionStatus, AuctionTerms
+from engine.messages.auction import AuctionCleared, AuctionStatus, AuctionTerms, BidAllocated
 
 # An auction that can still change: it holds freezes, and counts against ``max_live_auctions``.
 LIVE = frozenset({AuctionStatus.APPLIED, AuctionStatus.ANNOUNCED, AuctionStatus.OPEN, AuctionStatus.CLOSED})
@@ -61,6 +61,9 @@ class Auction(msgspec.Struct, kw_only=True, array_like=True):
     results: AuctionCleared | None = None
     published: list[PublishedBid] = msgspec.field(default_factory=list)
     cancel_reason: str = ""
+    # Each bid's outcome once cleared, by bid id: private to its bidder (and the regulator and
+    # surveillance), kept with the results so a bidder can ask again after its report.
+    allocations: list[BidAllocated] = msgspec.field(default_factory=list)
 
 
 class AuctionState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

@@ -30,6 +30,7 @@ from engine.messages.auction import (
     AuctionClosed,
     AuctionKind,
     AuctionOpened,
+    AuctionSettled,
     AuctionStatus,
     AuctionTerms,
     BidAccepted,
@@ -202,6 +203,7 @@ AnyEvent = (
     | BidAmended
     | BidWithdrawn
     | BidAllocated
+    | AuctionSettled
     | AuctionCleared
     | DailyFiguresLoaded
 )
@@ -240,6 +242,7 @@ __all__ = [
     "AuctionClosed",
     "AuctionKind",
     "AuctionOpened",
+    "AuctionSettled",
     "AuctionStatus",
     "AuctionTerms",
     "BidAccepted",

@@ -327,6 +327,24 @@ class BidAllocated(Event, frozen=True, kw_only=True, tag=True):
     compliance_only: bool = False  # the tonnes went to the compliance-only bucket
 
 
+class AuctionSettled(Event, frozen=True, kw_only=True, tag=True):
+    """The auctioneer's side of a cleared (or self-cancelled) auction, to it alone: what it delivered
+    (a sale) or bought (a buyback), for what, its fee (a one-way seller's), what was released, and
+    what passed on (a reserve sale's revenue to the treasury, a buyback's tonnes to the reserve)."""
+
+    auction_id: int
+    account: str  # the auctioneer's
+    instrument: str
+    quantity: int  # tonnes delivered (a sale) or bought (a buyback)
+    value: int  # Σ price × quantity: received (a sale) or paid (a buyback)
+    fee: int
+    released_cash: int
+    released_quantity: int
+    passed_to: str  # the treasury (a reserve sale's revenue) or the reserve (a buyback's tonnes); "" none
+    passed_cash: int
+    passed_quantity: int
+
+
 class AuctionCleared(Event, frozen=True, kw_only=True, tag=True):
     """The public results (RULES.md "Auction details common to §3-§5"). The anonymised bid list
     is served in pages (``engine.view``; gateway ``ListAuctionBids``; the snapshot service)."""
