@@ -98,7 +98,7 @@ def held(simulated: Path) -> Iterator[Path]:
 # and a writer gets a case in WRITERS below.
 WRITES_DATA_DIR = {"serve", "simulate", "registry"}
 READS_DATA_DIR = {"replay", "eod", "bulletin"}
-NO_DATA_DIR = {"quotes", "order", "account", "fills", "regulator", "keys", "transfer"}
+NO_DATA_DIR = {"quotes", "order", "account", "fills", "regulator", "keys", "transfer", "auction"}
 
 
 @pytest.mark.not_per_book

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from carbonx.cli import (
+    auction_cmd,
     bulletin_cmd,
     eod_cmd,
     fills_cmd,
@@ -32,7 +33,7 @@ from carbonx.version import carbonx_version
 from engine.journal import JournalCorrupt
 from engine.recovery import DataDirError, InvalidCommand
 from gateway.errors import GatewayError
-from market_data.subscriber import MarketDataError
+from market_data.snapshot_client import MarketDataError
 
 DESCRIPTION = """\
 carbonx — trading, auction and settlement system of the Shanghai carbon allowance exchange.
@@ -48,7 +49,8 @@ state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
 snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
-fills, account, transfer, quotes, bulletin, regulator, registry) talk to it; docs/PROTOCOL.md is the wire protocol.
+fills, account, transfer, auction, quotes, bulletin, regulator, registry) talk to it;
+docs/PROTOCOL.md is the wire protocol.
 """
 
 EPILOG = """\
@@ -73,6 +75,9 @@ examples, by who uses them (make run starts a demo node; demo members M001 M002 
   carbonx regulator session afternoon    from the morning, through the break: agreement transfers open
   carbonx regulator session close        then: carbonx regulator end-of-day, start-of-day
   carbonx transfer list --all            every agreement transfer proposal of today
+  carbonx auction announce examples/auctions/reserve_sale.toml
+                                         a sealed-bid reserve sale; bids, clearing, results,
+                                         verify: carbonx auction --help
   carbonx registry allocate examples/registry/allocate.csv
                                          apply a free allocation through the journal
   carbonx eod report                     the latest day: bulletin, settlement, statements
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     member_cmds.add_parsers(commands)
     fills_cmd.add_parser(commands)
     transfer_cmd.add_parser(commands)
+    auction_cmd.add_parser(commands)
     regulator_cmd.add_parser(commands)
     keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)

@@ -124,6 +124,9 @@ PRICE_KEYS: dict[str, frozenset[str]] = {
     "PRICE_OUT_OF_BAND": frozenset({"price", "lower", "upper"}),
     "AMEND_NO_CHANGE": frozenset({"price"}),
     "TRANSFER_PRICE_OUT_OF_BAND": frozenset({"price", "lower", "upper"}),
+    "BID_BELOW_FLOOR": frozenset({"price", "floor"}),
+    "BID_ABOVE_CEILING": frozenset({"price", "ceiling"}),
+    "INVALID_AUCTION_TERMS": frozenset({"price", "lower", "upper"}),
 }
 MONEY_KEYS: dict[str, frozenset[str]] = {
     "INSUFFICIENT_FUNDS": frozenset({"required", "available"}),
