@@ -1,6 +1,6 @@
 """Every reject code is reachable through the engine, every reject text has the documented shape, and
 the codes keep their subsystem ranges (2xxx rules, 3xxx funds, holdings and position limits, 4xxx
-order book, 5xxx agreement transfers, 6xxx registry operations).
+order book, 5xxx agreement transfers and auctions, 6xxx registry operations).
 
 Adding a code to ``engine.messages.Reject`` without a scenario here fails
 ``test_every_reject_code_has_a_scenario`` and that code's parametrised case.
@@ -8,8 +8,10 @@ Adding a code to ``engine.messages.Reject`` without a scenario here fails
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import pytest
@@ -18,17 +20,27 @@ from engine.config import CarryOverRule, ExchangeConfig, Instrument, RegistryRul
 from engine.messages import (
     AcceptTransfer,
     AllocateAllowances,
+    AnnounceAuction,
+    ApplyAuction,
+    ApproveAuction,
+    AuctionKind,
+    AuctionTerms,
     CancelTransfer,
     CarryOverAllowances,
+    ClearAuction,
+    CloseAuction,
     DepositCash,
     EndOfDay,
     Event,
     HaltInstrument,
     HaltMarket,
+    LoadDailyFigures,
     MergeAccounts,
+    OpenAuction,
     OrderRejected,
     OrderType,
     ProposeTransfer,
+    Purpose,
     RecordRegistryFile,
     Reject,
     RequestRejected,
@@ -36,7 +48,10 @@ from engine.messages import (
     Session,
     Side,
     StartOfDay,
+    SubmitBid,
     SurrenderAllowances,
+    TieBreak,
+    WithdrawBid,
     WithdrawCash,
 )
 from tests.conftest import CASH, DAY1, DAY2, HOLDING, InjectedDefect, Market, market_config
@@ -180,6 +195,71 @@ def _transfer_not_open(market: Market) -> list[Event]:
     return market.send(CancelTransfer(account="A2", transfer_id=1))
 
 
+def _sale_terms(**fields: Any) -> AuctionTerms:
+    """A market-supply reserve sale of 10,000 t of SHEA2025 at a floor of 80.00, bidding all day long."""
+    terms: dict[str, Any] = {"volume": 10_000, "price": 8000, "opens_at": 1, "closes_at": 2**62}
+    terms.update(fields)
+    return AuctionTerms(
+        kind=AuctionKind.RESERVE_SALE,
+        instrument="SHEA2025",
+        auctioneer="RESERVE",
+        purpose=Purpose.MARKET_SUPPLY,
+        **terms,
+    )
+
+
+def _announced(market: Market, **fields: Any) -> Market:
+    """Auction 1, announced: the reserve sale of ``_sale_terms``; the reserve is allocated its tonnes first."""
+    market.send(AllocateAllowances(account="RESERVE", instrument="SHEA2025", quantity=10_000))
+    market.send(AnnounceAuction(terms=_sale_terms(**fields)))
+    return market
+
+
+def _opened(market: Market, **fields: Any) -> Market:
+    _announced(market, **fields).send(OpenAuction(auction_id=1))
+    return market
+
+
+def _bid(market: Market, account: str = "A1", price: int = 8000, quantity: int = 1, cid: str = "b1") -> list[Event]:
+    return market.send(SubmitBid(account=account, auction_id=1, client_bid_id=cid, price=price, quantity=quantity))
+
+
+def _cutoff_passed(market: Market) -> list[Event]:
+    # Allocation, announcement and opening take three exchange times; the bid comes at the cut-off.
+    _opened(market, cutoff_at=market.ts + 4)
+    return _bid(market)
+
+
+def _bid_above_ceiling(market: Market) -> list[Event]:
+    # A one-way sale: bids at most the previous close (80.00) + 10%.
+    market.send(AllocateAllowances(account="A1", instrument="SHEA2025", quantity=100_000))
+    terms = msgspec.structs.replace(_sale_terms(volume=100_000, price=7200), kind=AuctionKind.ONE_WAY, auctioneer="A1")
+    market.send(ApplyAuction(account="A1", terms=msgspec.structs.replace(terms, purpose=Purpose.NONE)))
+    market.send(ApproveAuction(auction_id=1))
+    market.send(OpenAuction(auction_id=1))
+    return _bid(market, "A2", price=8801)
+
+
+def _too_many_bids(market: Market) -> list[Event]:
+    rules = market.exchange.auctions.rules
+    market.exchange.auctions.rules = msgspec.structs.replace(rules, max_bids_per_account=1)
+    _bid(_opened(market))
+    return _bid(market, cid="b2")
+
+
+def _too_many_auctions(market: Market) -> list[Event]:
+    rules = market.exchange.auctions.rules
+    market.exchange.auctions.rules = msgspec.structs.replace(rules, max_live_auctions=1)
+    _announced(market, volume=5_000)
+    return market.send(AnnounceAuction(terms=_sale_terms(volume=5_000)))
+
+
+def _seed_mismatch(market: Market) -> list[Event]:
+    committed = hashlib.sha256(bytes(32)).hexdigest()
+    _opened(market, tie_break=TieBreak.RANDOM, seed_commitment=committed).send(CloseAuction(auction_id=1))
+    return market.send(ClearAuction(auction_id=1, seed="11" * 32))
+
+
 SCENARIOS: dict[Reject, Scenario] = {
     Reject.UNKNOWN_ACCOUNT: lambda m: m.buy("NOBODY", 100, 8000),
     Reject.UNKNOWN_INSTRUMENT: lambda m: m.buy("A1", 100, 8000, instrument="SHEA1999"),
@@ -237,6 +317,25 @@ SCENARIOS: dict[Reject, Scenario] = {
     Reject.DUPLICATE_PROPOSAL_ID: lambda m: _propose(_proposed(m)),
     Reject.INVALID_PROPOSAL_ID: lambda m: _propose(_afternoon(m), client_proposal_id=""),
     Reject.TOO_MANY_PROPOSALS: _too_many_proposals,
+    Reject.UNKNOWN_AUCTION: lambda m: _bid(m),
+    Reject.AUCTION_NOT_OPEN: lambda m: _bid(_announced(m)),
+    Reject.AUCTION_CUTOFF_PASSED: _cutoff_passed,
+    Reject.BID_BELOW_FLOOR: lambda m: _bid(_opened(m), price=7999),
+    Reject.BID_ABOVE_CEILING: _bid_above_ceiling,
+    Reject.BIDDER_NOT_ELIGIBLE: lambda m: _bid(_opened(m), "A3"),  # an individual in a market-supply sale
+    Reject.BID_CAP_EXCEEDED: lambda m: _bid(_opened(m), "A2", quantity=10_001),  # never more than the volume
+    Reject.UNKNOWN_BID: lambda m: m.send(WithdrawBid(account="A1", bid_id=99)),
+    Reject.TOO_MANY_BIDS: _too_many_bids,
+    Reject.INVALID_BID_ID: lambda m: _bid(_opened(m), cid=""),
+    Reject.DUPLICATE_BID_ID: lambda m: [*_bid(_opened(m)), *_bid(m)],
+    Reject.INVALID_AUCTION_TERMS: lambda m: _announced(m, volume=0).events[-1:],
+    Reject.AUCTION_NO_REFERENCE_PRICE: lambda m: m.send(
+        AnnounceAuction(terms=_sale_terms(price=0, vwap_from=DAY1, vwap_to=DAY1))
+    ),
+    Reject.AUCTION_WRONG_STATUS: lambda m: _announced(m).send(CloseAuction(auction_id=1)),
+    Reject.SEED_MISMATCH: _seed_mismatch,
+    Reject.TOO_MANY_AUCTIONS: _too_many_auctions,
+    Reject.INVALID_DAILY_FIGURES: lambda m: m.send(LoadDailyFigures(instrument="SHEA2025", days=[])),
 }
 
 # A reject text: the code's name, alone or followed by ': ' and space-separated key=value pairs.
@@ -432,6 +531,25 @@ TRANSFERS = {
     Reject.INVALID_PROPOSAL_ID,
     Reject.TOO_MANY_PROPOSALS,
 }
+AUCTIONS = {
+    Reject.UNKNOWN_AUCTION,
+    Reject.AUCTION_NOT_OPEN,
+    Reject.AUCTION_CUTOFF_PASSED,
+    Reject.BID_BELOW_FLOOR,
+    Reject.BID_ABOVE_CEILING,
+    Reject.BIDDER_NOT_ELIGIBLE,
+    Reject.BID_CAP_EXCEEDED,
+    Reject.UNKNOWN_BID,
+    Reject.TOO_MANY_BIDS,
+    Reject.INVALID_BID_ID,
+    Reject.DUPLICATE_BID_ID,
+    Reject.INVALID_AUCTION_TERMS,
+    Reject.AUCTION_NO_REFERENCE_PRICE,
+    Reject.AUCTION_WRONG_STATUS,
+    Reject.SEED_MISMATCH,
+    Reject.TOO_MANY_AUCTIONS,
+    Reject.INVALID_DAILY_FIGURES,
+}
 SYSTEM = {Reject.INTERNAL_ERROR}
 
 
@@ -467,7 +585,8 @@ def test_reject_codes_are_grouped_by_subsystem() -> None:
     assert in_range(2) == MARKET_RULES
     assert in_range(3) == FUNDS_AND_HOLDINGS
     assert in_range(4) == ORDER_BOOK
-    assert in_range(5) == TRANSFERS
+    assert in_range(5) == TRANSFERS | AUCTIONS
+    assert {code.value for code in AUCTIONS} == set(range(5015, 5032))
     assert in_range(6) == REGISTRY
     assert in_range(9) == SYSTEM
     # 7xxx and 8xxx unused; x000 is never a code.

@@ -130,7 +130,7 @@ class Bidding:
     def _withdraw(self, cmd: WithdrawBid, ts: int) -> list[Event]:
         try:
             bid = self._own_bid(cmd.bid_id, cmd.account)
-            self._biddable(bid.auction_id, cmd.account, ts)
+            self._biddable(bid.auction_id, cmd.account, ts, withdrawing=True)
         except Rejection as no:
             return [refused(cmd, no, ts)]
         return [self._release_bid(bid, ts)]
@@ -157,8 +157,9 @@ class Bidding:
             released_quantity=quantity,
         )
 
-    def _biddable(self, auction_id: int, account: str, ts: int) -> Auction:
-        """The auction a bidder acts on: open, before its cut-off, neither market nor instrument halted.
+    def _biddable(self, auction_id: int, account: str, ts: int, *, withdrawing: bool = False) -> Auction:
+        """The auction a bidder acts on: open, before its cut-off, neither market nor instrument halted
+        (a withdrawal goes through a halt, as a cancel does on the listing).
 
         An application is known to its applicant alone: to anybody else it is UNKNOWN_AUCTION.
         """
@@ -169,6 +170,8 @@ class Bidding:
             raise Rejection(Reject.AUCTION_NOT_OPEN, auction_id=auction_id, status=auction.status.name)
         if ts >= auction.terms.cutoff_at:
             raise Rejection(Reject.AUCTION_CUTOFF_PASSED, auction_id=auction_id, cutoff_at=auction.terms.cutoff_at)
+        if withdrawing:
+            return auction
         if self.market.halted:
             raise Rejection(Reject.MARKET_HALTED)
         if auction.terms.instrument in self.market.instrument_halts:

@@ -277,7 +277,7 @@ class Auctions(Bidding, Mechanism):
             seed = self._revealed_seed(auction, cmd.seed)
         except Rejection as no:
             return [refused(cmd, no, ts)]
-        return self._settle(auction, seed, cmd.seed if seed is not None else "", ts)
+        return self._settle(auction, seed, seed.hex() if seed is not None else "", ts)  # published in lowercase
 
     def _cancel(self, cmd: CancelAuction, ts: int) -> list[Event]:
         try:
@@ -414,9 +414,11 @@ class Auctions(Bidding, Mechanism):
             bid = self.bids.pop(bid_id)
             self.client_ids.discard((bid.auction_id, bid.account, bid.client_bid_id))
             self.live_totals.pop((bid.auction_id, bid.account), None)
-        finished = [a.auction_id for a in self.auctions.values() if a.status not in LIVE]
-        for auction_id in finished[: max(0, len(finished) - self.rules.results_kept)]:
-            del self.auctions[auction_id]
+        done = [a for a in self.auctions.values() if a.status not in LIVE]
+        auction.finished = 1 + max((a.finished for a in done), default=0)
+        done.sort(key=lambda a: a.finished)
+        for old in done[: max(0, len(done) - self.rules.results_kept)]:
+            del self.auctions[old.auction_id]
 
     def _index(self) -> None:
         self.live_totals = {}

@@ -99,8 +99,8 @@ class Settlement:
                     instrument=terms.instrument,
                     price=price,
                     quantity=quantity,
-                    buyer_fee=fee,
-                    seller_fee=auctioneer_fee,
+                    buyer_fee=fee if sells else auctioneer_fee,  # the bidder's fee on its own side
+                    seller_fee=auctioneer_fee if sells else fee,
                     method=METHOD_AUCTION,
                     compliance_only=compliance_only,
                 )

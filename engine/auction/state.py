@@ -64,6 +64,8 @@ class Auction(msgspec.Struct, kw_only=True, array_like=True):
     # Each bid's outcome once cleared, by bid id: private to its bidder (and the regulator and
     # surveillance), kept with the results so a bidder can ask again after its report.
     allocations: list[BidAllocated] = msgspec.field(default_factory=list)
+    # Its place among the finished auctions (1, 2, ...; 0: not finished): the oldest are forgotten first.
+    finished: int = 0
 
 
 class AuctionState(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

@@ -129,7 +129,7 @@ class AuctionTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     price_cap: Price = 0  # caps a VWAP-derived price limit; 0: no cap
     opens_at: Timestamp = 0  # bidding opens (ns since the epoch, UTC)
     closes_at: Timestamp = 0  # bidding closes
-    cutoff_at: Timestamp = 0  # last moment bids may be entered, changed or withdrawn; 0: ``closes_at``
+    cutoff_at: Timestamp = 0  # bids are entered, changed or withdrawn before it; 0: ``closes_at``
     # None: the purpose's default (a reserve sale's), or every trading kind
     eligible_kinds: Annotated[list[KindName], msgspec.Meta(max_length=MAX_ELIGIBLE_KINDS)] | None = None
     caps: Annotated[list[BidCap], msgspec.Meta(max_length=MAX_CAPS)] | None = None  # None: the purpose's default
