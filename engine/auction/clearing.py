@@ -13,7 +13,8 @@ with them from the anonymised bid list alone, so both read the same specificatio
 3. The first level that does not fit is the marginal one: its bids share the room by the
    tie-break — ``time``: earlier first; ``random``: in the seeded random order; ``pro_rata``: each
    gets remainder × its quantity ÷ the level's total, rounded down to the lot, and the leftover
-   lots go one at a time in the seeded random order. Nothing below it fills.
+   lots go one at a time in the seeded random order to the bids whose share was rounded down.
+   Nothing below it fills.
 4. Uniform pricing: every accepted bid pays (or gets) the clearing price, the marginal accepted
    price: the lowest accepted bid of a sale, the highest accepted offer of a buyback.
    Pay-as-bid: each its own price.
@@ -133,16 +134,21 @@ def _share(level: list[SealedBid], room: int, terms: ClearingTerms, seed: bytes 
         order = SeedStream(seed).shuffle(in_time)
     if terms.tie_break is TieBreak.PRO_RATA:
         lot, total = terms.lot, sum(b.quantity for b in level)
+        rounded = set()  # the bids whose exact share is not a whole number of lots
         for b in level:
             share = room * b.quantity // total
             allocation[b.key] = share - share % lot
+            if room * b.quantity != allocation[b.key] * total:
+                rounded.add(b.key)
         left = room - sum(allocation.values())
-        # Each share lost less than one lot to rounding, so one lot each in the random order
-        # places every leftover lot, and every bid stays within one lot of its exact share.
+        # The leftover lots are the parts of lots the rounding took, which add up to whole lots: fewer
+        # than the bids that lost a part. One lot each to those, in the random order, places them all
+        # and leaves every bid strictly within one lot of its exact share (none gets a lot it was not
+        # owed part of).
         for b in order:
             if left < lot:
                 break
-            if allocation[b.key] + lot <= b.quantity:
+            if b.key in rounded:
                 allocation[b.key] += lot
                 left -= lot
         return allocation
