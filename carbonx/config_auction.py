@@ -20,6 +20,8 @@ MOST = {
     "max_bids_per_account": 10_000,
     "max_bids_per_auction": 1_000_000,
     "max_live_auctions": 1_000,
+    "max_live_applications": 1_000,
+    "max_applications_per_account": 1_000,
     "results_kept": 10_000,
 }
 

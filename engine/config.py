@@ -142,7 +142,11 @@ class AuctionRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     history_days: int = 250  # trading days of listing figures kept for VWAP windows
     max_bids_per_account: int = 100  # live bids of one account in one auction
     max_bids_per_auction: int = 100_000  # bids one auction takes (each is kept until it is cleared)
-    max_live_auctions: int = 32  # auctions applied for, announced, open or closed at once
+    max_live_auctions: int = 32  # the regulator's auctions announced, open or closed at once
+    # One-way applications live at once (applied for, announced, open or closed), in all and per
+    # account: members' applications never take the regulator's room, nor one member all of theirs.
+    max_live_applications: int = 16
+    max_applications_per_account: int = 2
     results_kept: int = 64  # cleared auctions whose anonymised bid lists are kept for paging
     client_bid_id_max_length: int = 36
 

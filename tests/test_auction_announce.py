@@ -165,14 +165,26 @@ def test_a_one_way_seller_without_the_tonnes_is_refused(desk: Market) -> None:
     )
 
 
-def test_at_most_max_live_auctions_are_applied_announced_open_or_closed(book_kind: str) -> None:
+def test_at_most_max_live_auctions_are_announced_open_or_closed(book_kind: str) -> None:
     market = auction_market(book_kind, auction_config(auction=AuctionRules(max_live_auctions=2)))
     announce(market, reserve_sale(volume=1_000))
-    market.send(ApplyAuction(account="A1", terms=one_way()))
+    announce(market, reserve_sale(volume=1_000))
 
     refused(market, AnnounceAuction(terms=reserve_sale(volume=1_000)), "TOO_MANY_AUCTIONS: live=2 max=2")
-    refused(market, ApplyAuction(account="A2", terms=one_way(seller="A2")), "TOO_MANY_AUCTIONS: live=2 max=2")
     market.send(CancelAuction(auction_id=1))  # a finished auction no longer counts
+    assert [e.auction_id for e in announce(market, reserve_sale(volume=1_000))] == [3]
+    assert_balanced(market)
+
+
+def test_applications_are_counted_apart_in_all_and_per_account(book_kind: str) -> None:
+    rules = AuctionRules(max_live_auctions=1, max_live_applications=2, max_applications_per_account=1)
+    market = auction_market(book_kind, auction_config(auction=rules))
+    market.send(ApplyAuction(account="A1", terms=one_way()))
+
+    refused(market, ApplyAuction(account="A1", terms=one_way()), "TOO_MANY_AUCTIONS: account=A1 live=1 max=1")
+    market.send(ApplyAuction(account="A2", terms=one_way(seller="A2")))
+    refused(market, ApplyAuction(account="B1", terms=one_way(seller="B1")), "TOO_MANY_AUCTIONS: live=2 max=2")
+    # Members' applications never keep the regulator from announcing its own.
     assert [e.auction_id for e in announce(market, reserve_sale(volume=1_000))] == [3]
     assert_balanced(market)
 

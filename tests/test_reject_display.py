@@ -53,7 +53,7 @@ NOT_FEN: dict[str, set[str]] = {
     "AUCTION_NO_REFERENCE_PRICE": {"instrument", "vwap_from", "vwap_to"},
     "AUCTION_WRONG_STATUS": {"auction_id", "status", "needed"},
     "SEED_MISMATCH": {"auction_id", "commitment"},
-    "TOO_MANY_AUCTIONS": {"live", "max"},
+    "TOO_MANY_AUCTIONS": {"account", "live", "max"},
     "INVALID_DAILY_FIGURES": {"field", "reason"},
     "UNKNOWN_ACCOUNT": {"account"},
     "PROHIBITED_PARTICIPANT": {"account"},

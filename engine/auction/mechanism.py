@@ -212,7 +212,7 @@ class Auctions(Bidding, Mechanism):
         try:
             if cmd.terms.kind is not AuctionKind.ONE_WAY:
                 raise Rejection(Reject.INVALID_AUCTION_TERMS, term="kind", reason="only_one_way_by_application")
-            self._check_room()
+            self._check_room(applicant=cmd.account)
             resolved = self._resolve(cmd.terms, ts, applicant=cmd.account)
         except Rejection as no:
             return [refused(cmd, no, ts)]
@@ -335,10 +335,20 @@ class Auctions(Bidding, Mechanism):
         ]
 
     # ------------------------------------------------------------------ checks
-    def _check_room(self) -> None:
-        live = sum(1 for a in self.auctions.values() if a.status in LIVE)
-        if live >= self.rules.max_live_auctions:
-            raise Rejection(Reject.TOO_MANY_AUCTIONS, live=live, max=self.rules.max_live_auctions)
+    def _check_room(self, applicant: str = "") -> None:
+        """Room for one more live auction: the regulator's and members' applications are counted
+        apart, so that applications never keep the regulator from announcing."""
+        rules = self.rules
+        live = [a for a in self.auctions.values() if a.status in LIVE and bool(a.applicant) == bool(applicant)]
+        most = rules.max_live_applications if applicant else rules.max_live_auctions
+        if len(live) >= most:
+            raise Rejection(Reject.TOO_MANY_AUCTIONS, live=len(live), max=most)
+        if applicant:
+            own = sum(1 for a in live if a.applicant == applicant)
+            if own >= rules.max_applications_per_account:
+                raise Rejection(
+                    Reject.TOO_MANY_AUCTIONS, account=applicant, live=own, max=rules.max_applications_per_account
+                )
 
     def _resolve(self, terms: AuctionTerms, ts: int, *, applicant: str = "", approving: bool = False) -> Resolved:
         if terms.instrument not in self.instruments:

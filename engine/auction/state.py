@@ -7,7 +7,8 @@ import msgspec
 from engine.auction.history import InstrumentHistory
 from engine.messages.auction import AuctionCleared, AuctionStatus, AuctionTerms, BidAllocated
 
-# An auction that can still change: it holds freezes, and counts against ``max_live_auctions``.
+# An auction that can still change: it holds freezes, and counts against ``max_live_auctions`` (the
+# regulator's) or ``max_live_applications`` (a member's one-way sale).
 LIVE = frozenset({AuctionStatus.APPLIED, AuctionStatus.ANNOUNCED, AuctionStatus.OPEN, AuctionStatus.CLOSED})
 
 
