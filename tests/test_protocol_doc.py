@@ -160,6 +160,8 @@ def expected_topic(message: msgspec.Struct) -> str:
         md.BulkTrade: "bulk",
         md.InstrumentStatus: "status",
     }
+    if isinstance(message, md.AuctionNotice | md.AuctionState | md.AuctionResults):
+        return md.auction_topic(message.auction_id)
     channel = channels.get(type(message), "bulletin")
     return md.topic(channel, getattr(message, "instrument", ""))
 
