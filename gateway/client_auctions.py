@@ -14,6 +14,7 @@ with the auction id, ``BidAccepted`` with the bid id, or a ``RequestRejected``).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -54,11 +55,13 @@ T = TypeVar("T", bound=WireMessage)
 class AuctionRequests:
     """Auction requests of the blocking client (``submit`` and ``_ask`` are ``MemberClient``'s)."""
 
+    @abstractmethod
     def submit(self, command: Command) -> Result:
-        raise NotImplementedError
+        """``MemberClient.submit``: send one command and wait for its result."""
 
+    @abstractmethod
     def _ask(self, make: Callable[[int], WireMessage], kind: type[T]) -> T:
-        raise NotImplementedError
+        """``MemberClient._ask``: send a query and wait for its answer of type ``kind``."""
 
     # ------------------------------------------------------------------ the regulator
     def announce_auction(self, terms: AuctionTerms) -> Result:
@@ -141,11 +144,13 @@ class AuctionRequests:
 class AsyncAuctionRequests:
     """The same requests for ``AsyncMemberClient``, awaited."""
 
+    @abstractmethod
     async def submit(self, command: Command) -> Result:
-        raise NotImplementedError
+        """``AsyncMemberClient.submit``."""
 
+    @abstractmethod
     async def _ask(self, make: Callable[[int], WireMessage], kind: type[T]) -> T:
-        raise NotImplementedError
+        """``AsyncMemberClient._ask``."""
 
     async def announce_auction(self, terms: AuctionTerms) -> Result:
         return await self.submit(AnnounceAuction(terms=terms))

@@ -48,6 +48,7 @@ class Bidding:
     bids: dict[int, Bid]
     next_bid_id: int
     live_totals: dict[tuple[int, str], list[int]]
+    buying: dict[tuple[str, str], int]
     client_ids: set[tuple[int, str, str]]
     fee_rates: dict[AuctionKind, int]  # per side, by kind of auction
 
@@ -76,9 +77,7 @@ class Bidding:
         auction.bids_received += 1
         self.bids[bid.bid_id] = bid
         self.client_ids.add((auction.auction_id, cmd.account, cmd.client_bid_id))
-        totals = self.live_totals.setdefault((auction.auction_id, cmd.account), [0, 0])
-        totals[0] += 1
-        totals[1] += bid.quantity
+        self._tally(auction, bid, +1)
         return [
             BidAccepted(
                 ts_event=ts,
@@ -111,8 +110,9 @@ class Bidding:
         if not (cmd.price == bid.price and cmd.quantity < bid.quantity):
             bid.time_rank = auction.next_rank
             auction.next_rank += 1
-        self.live_totals[(auction.auction_id, cmd.account)][1] += cmd.quantity - bid.quantity
+        self._tally(auction, bid, -1)
         bid.price, bid.quantity = cmd.price, cmd.quantity
+        self._tally(auction, bid, +1)
         return [
             BidAmended(
                 ts_event=ts,
@@ -145,9 +145,7 @@ class Bidding:
             self.ledger.release_allowances(bid.account, auction.terms.instrument, quantity)
         bid.frozen_cash = bid.frozen_quantity = 0
         bid.live = False
-        totals = self.live_totals[(bid.auction_id, bid.account)]
-        totals[0] -= 1
-        totals[1] -= bid.quantity
+        self._tally(auction, bid, -1)
         return BidWithdrawn(
             ts_event=ts,
             bid_id=bid.bid_id,
@@ -156,6 +154,22 @@ class Bidding:
             released_cash=cash,
             released_quantity=quantity,
         )
+
+    def _tally(self, auction: Auction, bid: Bid, sign: int) -> None:
+        """Count a live bid in (``sign`` +1) or out (-1) of the indexes the checks read: per auction and
+        account its live bids and their tonnes (the cap, the number of bids), and per account and
+        instrument the tonnes its live bids may buy (the position limit), so that no check walks
+        every bid."""
+        totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
+        totals[0] += sign
+        totals[1] += sign * bid.quantity
+        if auction.terms.kind is not AuctionKind.BUYBACK:
+            key = (bid.account, auction.terms.instrument)
+            left = self.buying.get(key, 0) + sign * bid.quantity
+            if left:
+                self.buying[key] = left
+            else:
+                del self.buying[key]
 
     def _biddable(self, auction_id: int, account: str, ts: int, *, withdrawing: bool = False) -> Auction:
         """The auction a bidder acts on: open, before its cut-off, neither market nor instrument halted
@@ -237,15 +251,8 @@ class Bidding:
         limit = self.risk.limit(account, instrument)
         if limit is None:
             return
-        bidding = sum(
-            totals[1]
-            for (auction_id, holder), totals in self.live_totals.items()
-            if holder == account
-            and self.auctions[auction_id].terms.instrument == instrument
-            and self.auctions[auction_id].terms.kind is not AuctionKind.BUYBACK
-        )
         position = self.ledger.total_held((account, instrument)) + self.listing.open_buy_quantity(account, instrument)
-        position += bidding
+        position += self.buying.get((account, instrument), 0)
         if position + quantity > limit:
             raise Rejection(Reject.POSITION_LIMIT, position=position, quantity=quantity, limit=limit)
 

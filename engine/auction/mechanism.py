@@ -91,6 +91,7 @@ class Auctions(Bidding, Mechanism):
         # Derived from ``bids`` (``_index``): per (auction, account) the live bids' count and tonnes,
         # and the (auction, account, client bid id) triples used.
         self.live_totals: dict[tuple[int, str], list[int]] = {}
+        self.buying: dict[tuple[str, str], int] = {}  # (account, instrument) -> tonnes its live bids may buy
         self.client_ids: set[tuple[int, str, str]] = set()
 
     # ------------------------------------------------------------------ the mechanism
@@ -135,9 +136,10 @@ class Auctions(Bidding, Mechanism):
     def check(self) -> None:
         assert list(self.auctions) == sorted(self.auctions), "auctions out of order"
         assert list(self.bids) == sorted(self.bids), "bids out of order"
-        totals, client_ids = dict(self.live_totals), set(self.client_ids)
+        totals, client_ids, buying = dict(self.live_totals), set(self.client_ids), dict(self.buying)
         self._index()
         assert totals == self.live_totals and client_ids == self.client_ids, "bid indexes out of date"
+        assert buying == self.buying, "the tonnes bid to buy are out of date"
         self.history.check()
         for auction in self.auctions.values():
             assert auction.auction_id < self.next_auction_id
@@ -422,6 +424,8 @@ class Auctions(Bidding, Mechanism):
         only the last ``results_kept`` finished auctions are kept."""
         for bid_id in [b.bid_id for b in self.bids.values() if b.auction_id == auction.auction_id]:
             bid = self.bids.pop(bid_id)
+            if bid.live:
+                self._tally(auction, bid, -1)
             self.client_ids.discard((bid.auction_id, bid.account, bid.client_bid_id))
             self.live_totals.pop((bid.auction_id, bid.account), None)
         done = [a for a in self.auctions.values() if a.status not in LIVE]
@@ -433,12 +437,12 @@ class Auctions(Bidding, Mechanism):
     def _index(self) -> None:
         self.live_totals = {}
         self.client_ids = set()
+        self.buying = {}
         for bid in self.bids.values():
             self.client_ids.add((bid.auction_id, bid.account, bid.client_bid_id))
-            totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
+            self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
             if bid.live:
-                totals[0] += 1
-                totals[1] += bid.quantity
+                self._tally(self.auctions[bid.auction_id], bid, +1)
 
     def _announced(self, auction: Auction, ts: int) -> AuctionAnnounced:
         return AuctionAnnounced(
