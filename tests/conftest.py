@@ -346,6 +346,17 @@ def market(config: ExchangeConfig, book_kind: str) -> Iterator[Market]:
     assert_balanced(m)
 
 
+@pytest.fixture
+def desk(book_kind: str) -> Iterator[Market]:
+    """The auction tests' market (tests/auction_desk.py ``auction_market``), left valid and balanced."""
+    from tests.auction_desk import auction_market  # it imports this module
+
+    m = auction_market(book_kind)
+    yield m
+    m.exchange.validate_internal_state()
+    assert_balanced(m)
+
+
 class InjectedDefect(RuntimeError):
     """A failure a test injects on purpose into the engine (tests/test_internal_error.py)."""
 

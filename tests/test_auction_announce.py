@@ -10,8 +10,6 @@ tests/auction_desk.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import msgspec
 import pytest
 
@@ -58,15 +56,6 @@ from tests.auction_desk import (
 )
 from tests.conftest import DAY1, Market, assert_balanced
 from tests.transfer_desk import refused
-
-
-@pytest.fixture
-def desk(book_kind: str) -> Iterator[Market]:
-    market = auction_market(book_kind)
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
-
 
 # ------------------------------------------------------------------------------ what is frozen
 

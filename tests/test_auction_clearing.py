@@ -12,10 +12,6 @@ bucket and fees: tests/test_auction_settlement.py. The market: tests/auction_des
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from engine.messages import AuctionClosed, BidAllocated, CancelCause, Pricing, TieBreak
 from tests.auction_desk import (
     BIDDER_CASH,
@@ -31,7 +27,6 @@ from tests.auction_desk import (
     TREASURY_CASH,
     allocated,
     announce_open,
-    auction_market,
     bid,
     clear,
     cleared,
@@ -39,18 +34,10 @@ from tests.auction_desk import (
     reserve_sale,
     settled,
 )
-from tests.conftest import Market, assert_balanced
+from tests.conftest import Market
 
 OTHER_SEED = "00" * 32  # its random order of three tied bids differs from SEED's (tests/test_auction_prng.py)
 OTHER_COMMITMENT = "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"  # SHA-256 of 32 zero bytes
-
-
-@pytest.fixture
-def desk(book_kind: str) -> Iterator[Market]:
-    market = auction_market(book_kind)
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
 
 
 def four_bids(market: Market, auction_id: int) -> None:

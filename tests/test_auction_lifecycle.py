@@ -10,10 +10,6 @@ numbered by their earliest live bid's time rank). The market: tests/auction_desk
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from engine.config import AuctionRules
 from engine.messages import (
     ApplyAuction,
@@ -58,14 +54,6 @@ from tests.conftest import Market, assert_balanced
 from tests.transfer_desk import refused
 
 RANDOM = {"tie_break": TieBreak.RANDOM, "seed_commitment": COMMITMENT}
-
-
-@pytest.fixture
-def desk(book_kind: str) -> Iterator[Market]:
-    market = auction_market(book_kind)
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
 
 
 def status(market: Market, auction_id: int) -> AuctionStatus | None:

@@ -10,8 +10,6 @@ tests/auction_desk.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from engine.config import AuctionRules
@@ -38,14 +36,6 @@ from tests.transfer_desk import refused
 WEEK_BEFORE = [20261116, 20261117, 20261118, 20261119, DAY0]
 # Two days before go-live: 1,000 t at 80.00 and 2,000 t at 80.11: VWAP 24,022,000 / 3,000 = 80.07333...
 BEFORE_GO_LIVE = (figures(20261119, 1_000, 8_000_000), figures(DAY0, 2_000, 16_022_000, close=8011))
-
-
-@pytest.fixture
-def desk(book_kind: str) -> Iterator[Market]:
-    market = auction_market(book_kind)
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
 
 
 # ------------------------------------------------------------------------------ purposes and price rules

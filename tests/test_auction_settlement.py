@@ -11,8 +11,6 @@ pays none). The market: tests/auction_desk.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from engine.config import Fees
@@ -52,14 +50,6 @@ from tests.auction_desk import (
 from tests.conftest import DAY1, DAY2, Market, assert_balanced
 
 AUCTION_PPM = 500  # 0.05% a side: a fee the tests set (the default is none)
-
-
-@pytest.fixture
-def desk(book_kind: str) -> Iterator[Market]:
-    market = auction_market(book_kind)
-    yield market
-    market.exchange.validate_internal_state()
-    assert_balanced(market)
 
 
 def four_offers(market: Market, auction_id: int) -> None:
