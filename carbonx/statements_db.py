@@ -175,6 +175,31 @@ ALTER TABLE statement_trades_2 RENAME TO statement_trades;
 CREATE INDEX statement_trades_by_account ON statement_trades (account, trading_day);
 CREATE INDEX statement_trades_by_trade ON statement_trades (trade_id);
 """,
+    # 3: sealed-bid auctions. An allocation is a statement trade of method 2 (settlement.arrays
+    # METHOD_AUCTION, trade id = bid id), which migration 2's CHECK refused: an end of day with a
+    # cleared auction could not be recorded. The table is copied with the CHECK widened.
+    """
+CREATE TABLE statement_trades_3 (
+    trading_day INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    trade_id INTEGER NOT NULL,
+    instrument TEXT NOT NULL,
+    side INTEGER NOT NULL CHECK (side IN (1, 2)),
+    price INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    value INTEGER NOT NULL,
+    fee INTEGER NOT NULL,
+    method INTEGER NOT NULL DEFAULT 0 CHECK (method IN (0, 1, 2)),
+    PRIMARY KEY (trading_day, account, method, trade_id, side),
+    FOREIGN KEY (trading_day, account) REFERENCES cash_statements (trading_day, account)
+) STRICT;
+INSERT INTO statement_trades_3 SELECT trading_day, account, trade_id, instrument, side, price, quantity, value, fee,
+    method FROM statement_trades;
+DROP TABLE statement_trades;
+ALTER TABLE statement_trades_3 RENAME TO statement_trades;
+CREATE INDEX statement_trades_by_account ON statement_trades (account, trading_day);
+CREATE INDEX statement_trades_by_trade ON statement_trades (trade_id);
+""",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -69,6 +69,9 @@ class Account(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     kind: AccountKind
     name: str = ""
     prohibited: bool = False  # Decree 20 Art. 32: staff of the regulator, registry, exchange
+    # The beneficial-owner group the account belongs to ("" none): accounts of different members that
+    # one owner controls. Surveillance treats trades within a group as it treats trades within a member.
+    owner_group: str = ""
 
 
 class Fees(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -128,31 +128,49 @@ def _only_zeros_follow(f: BinaryIO, remaining: int) -> bool:
     return True
 
 
-def _scan(path: Path, f: BinaryIO) -> Iterator[tuple[JournalRecord, int]]:
-    """Yield each good record with the offset where it ends; stop at a torn tail, raise on damage."""
+def _scan(
+    path: Path, f: BinaryIO, *, start: int = 0, last_seq: int = 0, tail: bool = False
+) -> Iterator[tuple[JournalRecord, int]]:
+    """Yield each good record with the offset where it ends; stop at a torn tail, raise on damage.
+
+    ``start``: the offset of a record boundary to begin at (one a previous scan ended at), the
+    records before it having seqs up to ``last_seq``. ``tail``: the journal is being written by a
+    running node, so an incomplete last record is the write in progress, not a torn one: stop there
+    without a warning.
+    """
     size = os.fstat(f.fileno()).st_size  # a concurrent writer's later bytes are not looked at
     header = f.read(len(JOURNAL_MAGIC))
     if header != JOURNAL_MAGIC:
         if size < len(JOURNAL_MAGIC) and JOURNAL_MAGIC.startswith(header):
-            if size:
+            if size and not tail:
                 _warn("journal.torn_record_dropped", path, offset=0, reason="incomplete file header")
             return
         raise JournalCorrupt(path, 0, "bad header")
-    offset, last_seq, beyond_bounds = len(JOURNAL_MAGIC), 0, 0
+    offset, beyond_bounds = len(JOURNAL_MAGIC), 0
+    if start > offset:
+        if start > size:
+            raise JournalCorrupt(path, start, f"the journal is shorter ({size} bytes) than where reading stopped")
+        f.seek(start)
+        offset = start
+
+    def torn(reason: str) -> None:
+        if not tail:
+            _warn("journal.torn_record_dropped", path, offset=offset, reason=reason)
+
     while offset < size:
         if size - offset < _RECORD_HEADER.size:
-            _warn("journal.torn_record_dropped", path, offset=offset, reason="incomplete length header")
+            torn("incomplete length header")
             return
         length, crc = _RECORD_HEADER.unpack(f.read(_RECORD_HEADER.size))
         end = offset + _RECORD_HEADER.size + length
         if end > size:
-            _warn("journal.torn_record_dropped", path, offset=offset, reason="payload shorter than length")
+            torn("payload shorter than length")
             return
         payload = f.read(length)
         if length == 0 or zlib.crc32(payload) != crc:
             reason = "zero length" if length == 0 else "crc mismatch"
             if _only_zeros_follow(f, size - end):
-                _warn("journal.torn_record_dropped", path, offset=offset, reason=reason)
+                torn(reason)
                 return
             raise JournalCorrupt(path, offset, f"{reason} with data after the record")
         try:
@@ -186,6 +204,16 @@ def _beyond_bounds(
     if not warned:  # one line per read of the journal, not one per record
         _warn("journal.record_beyond_bounds", path, offset=offset, seq=record.seq, bound=str(error))
     return record
+
+
+def follow_journal(directory: Path, start: int = 0, last_seq: int = 0) -> Iterator[tuple[JournalRecord, int]]:
+    """Read a journal a running node may be writing, read-only and without its lock: each complete
+    record with a valid CRC from byte offset ``start`` (0: the beginning; else where an earlier call's
+    last record ended, after seq ``last_seq``), with the offset where it ends. An incomplete last
+    record is the node's write in progress: reading stops before it, quietly."""
+    path = directory / JOURNAL_FILE
+    with path.open("rb") as f:
+        yield from _scan(path, f, start=start, last_seq=last_seq, tail=True)
 
 
 def read_journal(directory: Path, after_seq: int = 0) -> Iterator[JournalRecord]:

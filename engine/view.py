@@ -22,6 +22,7 @@ from engine.auction.state import Auction, PublishedBid
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.listing.book import DepthLevel
+from engine.listing.orders import Order
 from engine.messages import (
     AuctionCleared,
     AuctionStatus,
@@ -252,6 +253,14 @@ class ExchangeView:
         """How many orders rest on the instrument's book, both sides."""
         return len(self._exchange.listing.books[instrument])
 
+    def book(self, instrument: str) -> list[RestingOrder]:
+        """Every order resting on ``instrument``'s book in priority order: bids best price first, then
+        asks best price first, each level first come first served (both books keep this order)."""
+        books = self._exchange.listing.books
+        if instrument not in books:
+            return []
+        return [_resting(o) for o in books[instrument].orders()]
+
     # ------------------------------------------------------------------ accounts
     def open_orders(
         self, accounts: str | Collection[str] | None = None, instrument: str | None = None
@@ -267,17 +276,7 @@ class ExchangeView:
             accounts = (accounts,)  # one account, not the characters of its id
         wanted = None if accounts is None else frozenset(accounts)
         orders = [
-            RestingOrder(
-                order_id=o.order_id,
-                account=o.account,
-                instrument=o.instrument,
-                client_order_id=o.client_order_id,
-                side=o.side,
-                order_type=o.order_type,
-                price=o.price,
-                leaves=o.leaves,
-                filled=o.filled,
-            )
+            _resting(o)
             for code in codes
             for o in books[code].orders()
             if wanted is None or o.account in wanted
@@ -403,3 +402,17 @@ class ExchangeView:
 
 
 _ORDER_ID = attrgetter("order_id")
+
+
+def _resting(o: Order) -> RestingOrder:
+    return RestingOrder(
+        order_id=o.order_id,
+        account=o.account,
+        instrument=o.instrument,
+        client_order_id=o.client_order_id,
+        side=o.side,
+        order_type=o.order_type,
+        price=o.price,
+        leaves=o.leaves,
+        filled=o.filled,
+    )

@@ -255,7 +255,7 @@ def test_a_database_from_before_transfers_is_migrated_and_keeps_its_days(market:
         key = [
             row[1] for row in sorted(db.execute("PRAGMA table_info(statement_trades)"), key=lambda r: r[5]) if row[5]
         ]
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
     assert live_schema(path) == {table: list(columns) for table, columns in COLUMNS.items()}
     assert {"statement_trades_by_account", "statement_trades_by_trade"} <= indexes
     assert key == ["trading_day", "account", "method", "trade_id", "side"]

@@ -97,7 +97,7 @@ def held(simulated: Path) -> Iterator[Path]:
 # Every `carbonx` command, by what it does to a data directory. A new command must be placed here,
 # and a writer gets a case in WRITERS below.
 WRITES_DATA_DIR = {"serve", "simulate", "registry"}
-READS_DATA_DIR = {"replay", "eod", "bulletin"}
+READS_DATA_DIR = {"replay", "eod", "bulletin", "surveil"}
 NO_DATA_DIR = {"quotes", "order", "account", "fills", "regulator", "keys", "transfer", "auction"}
 
 
@@ -152,7 +152,15 @@ def test_a_writer_refuses_a_held_data_directory_with_one_line_and_changes_nothin
 
 
 @pytest.mark.not_per_book
-@pytest.mark.parametrize("argv", [["replay", "{dir}"], ["eod", "report", "--date", str(DAY), "--data-dir", "{dir}"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", "{dir}"],
+        ["eod", "report", "--date", str(DAY), "--data-dir", "{dir}"],
+        ["surveil", "ingest", "--data-dir", "{dir}"],  # its store is beside the directory, never in it
+        ["surveil", "book", "SHEA2025", "--seq", "20", "--data-dir", "{dir}"],
+    ],
+)
 def test_a_reader_works_on_a_held_data_directory_and_changes_nothing(
     held: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:

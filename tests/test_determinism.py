@@ -75,3 +75,23 @@ def test_gateway_and_market_data_never_import_the_layers_above() -> None:
         for path in (ROOT / package).rglob("*.py"):
             roots = imported_roots(ast.parse(path.read_text(encoding="utf-8")))
             assert roots & {"carbonx", "surveillance", "bench"} == set(), path
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+def test_surveillance_reads_only_the_engine_and_the_drop_copy_client() -> None:
+    # docs/ARCHITECTURE.md: surveillance may import engine (replay and the read view), the drop-copy
+    # client of gateway, duckdb and matplotlib; it never reaches inside the gateway, market data or the node.
+    for path in (ROOT / "surveillance").rglob("*.py"):
+        modules = imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        roots = {module.split(".")[0] for module in modules}
+        assert roots & {"carbonx", "market_data", "bench", "zmq"} == set(), path
+        assert {m for m in modules if m.split(".")[0] == "gateway"} <= {"gateway.drop_copy"}, path

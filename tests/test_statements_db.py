@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from carbonx.statements_db import COLUMNS, DB_FILE, SCHEMA_VERSION, StatementStore, StatementStoreError
+from carbonx.statements_db import (
+    COLUMNS,
+    DB_FILE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    StatementStore,
+    StatementStoreError,
+    _statements,
+)
 from engine.messages import (
     AccountStatement,
     AllocateAllowances,
@@ -85,7 +93,36 @@ def test_a_new_file_is_created_and_migrated_to_the_current_schema(db_path: Path)
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
+    assert live_schema(db_path) == {table: list(columns) for table, columns in COLUMNS.items()}
+
+
+def test_a_version_2_database_keeps_its_trades_and_takes_auction_allocations_after_migration(db_path: Path) -> None:
+    # Version 2's CHECK (method IN (0, 1)) refused an auction allocation (method 2): migration 3 widens it.
+    trade = "INSERT INTO statement_trades VALUES (20261201, 'A001', {id}, 'SHEA2025', 1, 8000, 10, 80000, 80, {method})"
+    with sqlite3.connect(db_path) as db:
+        for script in MIGRATIONS[:2]:
+            for statement in _statements(script):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO trading_days VALUES (20261201, 1, 0, 0, 1)")
+        db.execute(
+            "INSERT INTO cash_statements VALUES (20261201, 'A001', 'M001', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
+        )
+        db.execute(trade.format(id=7, method=1))
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(trade.format(id=8, method=2))
+
+    with StatementStore.open(db_path):
+        pass
+
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        db.execute(trade.format(id=8, method=2))
+        assert db.execute("SELECT trade_id, method FROM statement_trades ORDER BY trade_id").fetchall() == [
+            (7, 1),
+            (8, 2),
+        ]
     assert live_schema(db_path) == {table: list(columns) for table, columns in COLUMNS.items()}
 
 
@@ -117,7 +154,7 @@ def test_a_database_of_a_newer_schema_is_refused_with_one_line_naming_the_file(d
         StatementStore.open(db_path)
 
     assert str(error.value) == (
-        f"{db_path}: database schema version 3 is newer than this carbonx knows (2); "
+        f"{db_path}: database schema version 4 is newer than this carbonx knows (3); "
         "use the carbonx that wrote it or a newer one"
     )
     with sqlite3.connect(db_path) as db:  # left as it was

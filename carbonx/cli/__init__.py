@@ -24,6 +24,7 @@ from carbonx.cli import (
     replay_cmd,
     serve_cmd,
     simulate_cmd,
+    surveil_cmd,
     transfer_cmd,
 )
 from carbonx.errors import CarbonxError
@@ -34,6 +35,7 @@ from engine.journal import JournalCorrupt
 from engine.recovery import DataDirError, InvalidCommand
 from gateway.errors import GatewayError
 from market_data.snapshot_client import MarketDataError
+from surveillance.settings import SurveillanceError
 
 DESCRIPTION = """\
 carbonx — trading, auction and settlement system of the Shanghai carbon allowance exchange.
@@ -101,6 +103,7 @@ USER_ERRORS = (
     InvalidCommand,
     SimulationError,
     JournalCorrupt,
+    SurveillanceError,
     OSError,
 )
 
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd.add_parser(commands)
     simulate_cmd.add_parser(commands)
     replay_cmd.add_parser(commands)
+    surveil_cmd.add_parser(commands)
     eod_cmd.add_parser(commands)
     registry_cmd.add_parser(commands)
     return parser

@@ -31,7 +31,7 @@ from engine.messages import (
     MemberSettlement,
     TradingDayEnded,
 )
-from settlement.arrays import METHOD_LISTING, METHOD_TRANSFER
+from settlement.arrays import METHOD_AUCTION, METHOD_LISTING, METHOD_TRANSFER
 from settlement.statements import CashStatement, HoldingStatement, StatementTrade
 
 HELP = "end-of-day reports: bulletin, conservation, member settlement and account statements"
@@ -75,7 +75,7 @@ is recorded when it ends: by the node's scheduler, or `carbonx regulator end-of-
 """
 FORMATS = ("table", "csv", "json")
 SIDES = {1: "buy", 2: "sell"}
-METHODS = {METHOD_LISTING: "listing", METHOD_TRANSFER: "transfer"}  # StatementTrade.method
+METHODS = {METHOD_LISTING: "listing", METHOD_TRANSFER: "transfer", METHOD_AUCTION: "auction"}  # StatementTrade.method
 
 # Movements of a statement section with the sign they add to the balance, in the statement's order.
 CASH_MOVEMENTS = (

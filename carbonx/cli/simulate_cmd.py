@@ -13,11 +13,13 @@ from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
 from carbonx.data_dir import writable_data_dir
 from carbonx.member_flow import EXPECTED_REJECTS, RACES_HEADLINE
+from carbonx.planted_simulation import PlantedSimulation, run_planted_simulation
 from carbonx.scheduler import day_to_open
 from carbonx.simulation import SIMULATION_DATA_DIR, SimulationResult, run_simulation
 from engine.config import Calendar
+from surveillance.planted import ORDERS_PER_DAY
 
-HELP = "run a seeded simulated trading day and print its daily bulletin"
+HELP = "run a seeded simulated trading day (or three, with planted manipulation) and print its bulletin"
 DESCRIPTION = """\
 Run one trading day with simulated members through the engine in process: deposits and free
 allocation at the start, the morning and afternoon sessions with a seeded order flow from every
@@ -35,6 +37,15 @@ same state hash.
 The data directory is the simulation's own (var-simulate unless --data-dir says otherwise), never
 the node's var by default. A directory a running node holds is refused, --overwrite or not, and
 nothing in it is touched.
+
+With --with-manipulation it runs the planted-manipulation market instead (surveillance's measure
+of quality; --config is not read): its own config of 60 members and 200+ accounts in two
+instruments, three trading days from --date of honest flow (--orders messages a day, 3000 by
+default) with reserve sales on the first and third, and every surveillance pattern planted by
+dedicated accounts: wash trades, round trips, circular trades and transfers, layering, order-to-trade
+churn, marking the close, concentration, post-auction ramping, identical and floor bids, a
+prohibited participant. The ground truth goes to planted-cases.json in the data directory; then
+`carbonx surveil ingest --data-dir DIR` and `carbonx surveil alerts --data-dir DIR` list every case.
 """
 
 
@@ -47,9 +58,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--orders",
         type=_positive,
-        default=4000,
+        default=None,
         metavar="N",
-        help="order-entry commands in the day (default: 4000)",
+        help=f"order-entry commands in the day (default: 4000; {ORDERS_PER_DAY} a day with --with-manipulation)",
     )
     parser.add_argument(
         "--date",
@@ -66,10 +77,18 @@ def add_parser(commands: Any) -> None:
         help=f"where to write the journal and database (default: {SIMULATION_DATA_DIR}, not the node's var)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier simulation's data directory")
+    parser.add_argument(
+        "--with-manipulation",
+        action="store_true",
+        help="three days of the planted-manipulation market, with its labels (planted-cases.json)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.with_manipulation:
+        return _run_planted(args)
+    orders = args.orders or 4000
     loaded = load_config(args.config)
     calendar = loaded.exchange.calendar
     day = args.date or default_day(calendar, dt.datetime.now(dt.UTC))
@@ -79,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         loaded.exchange,
         data_dir,
         seed=args.seed,
-        orders=args.orders,
+        orders=orders,
         trading_day=day,
         overwrite=args.overwrite,
         fsync=loaded.node.fsync,
@@ -87,9 +106,58 @@ def run(args: argparse.Namespace) -> int:
     )
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)  # the progress line goes
-    for line in report(result, args.seed, args.orders):
+    for line in report(result, args.seed, orders):
         print(line)
     return 0
+
+
+def _run_planted(args: argparse.Namespace) -> int:
+    """The planted market: its own config and calendar; the journal is not fsynced (the seed remakes it)."""
+    data_dir: Path = args.data_dir or Path(SIMULATION_DATA_DIR)
+    writable_data_dir(data_dir)
+    day = args.date or default_day(Calendar(), dt.datetime.now(dt.UTC))
+    result = run_planted_simulation(
+        data_dir,
+        seed=args.seed,
+        first_day=day,
+        orders_per_day=args.orders or ORDERS_PER_DAY,
+        overwrite=args.overwrite,
+        fsync=False,
+    )
+    for line in planted_report(result):
+        print(line)
+    return 0
+
+
+def planted_report(result: PlantedSimulation) -> list[str]:
+    run = result.run
+    days = ", ".join(str(dt.datetime.strptime(str(d), "%Y%m%d").date()) for d in run.trading_days)
+    lines = [
+        f"carbonx simulate --with-manipulation: seed {result.seed}, {run.accounts} trading accounts, "
+        f"trading days {days}",
+        "",
+        f"journal            {result.data_dir} ({run.commands:,} commands; snapshot at seq {run.commands:,})",
+        f"statements         database {result.database}",
+        f"state hash         {run.state_hash}",
+        f"planted cases      {len(run.cases)}, of {len({c.rule for c in run.cases})} rules, in {result.labels}:",
+    ]
+    rows = [
+        [
+            case.rule,
+            str(dt.datetime.strptime(str(case.trading_day), "%Y%m%d").date()),
+            case.instrument,
+            ", ".join(case.accounts),
+        ]
+        for case in run.cases
+    ]
+    header = ["rule", "day", "instrument", "accounts"]
+    lines += ["  " + line for line in table(header, rows, left=header)]
+    lines += [
+        "",
+        f"next               carbonx surveil ingest --data-dir {result.data_dir}",
+        f"                   carbonx surveil alerts --data-dir {result.data_dir}",
+    ]
+    return lines
 
 
 def default_day(calendar: Calendar, now: dt.datetime) -> dt.date:
