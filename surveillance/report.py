@@ -16,14 +16,13 @@ import base64
 import datetime as dt
 import html
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
-import msgspec
 
 from surveillance import charts
-from surveillance.alerts import SCORE_MAX, Evidence, cny
-from surveillance.cases import case_status
+from surveillance.alerts import SCORE_MAX, cny
+from surveillance.cases import AlertRow, CaseAction, case_actions, list_alerts
 
 EMPTY = "-"  # a figure that does not exist, as carbonx's command line shows it
 ROW_LIMIT = 50  # rows per evidence table; the rest are counted ("and N more")
@@ -52,27 +51,6 @@ figcaption { font-size: .85em; color: #555; }
   a { color: inherit; text-decoration: none; }
 }
 """
-
-
-class AlertRow(NamedTuple):
-    alert_id: int
-    rule: str
-    instrument: str
-    subjects: list[str]
-    score_bp: int
-    parameters: dict[str, int]
-    figures: dict[str, int]
-    evidence: Evidence
-    summary: str
-    raised_seq: int
-
-
-class CaseAction(NamedTuple):
-    acted_at: int  # wall-clock ns
-    analyst: str
-    action: str  # assign, note, escalate, close
-    assignee: str
-    text: str
 
 
 # ------------------------------------------------------------------------------------------ formats
@@ -146,34 +124,6 @@ def _status(status: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ store reads
-
-
-def _alerts(con: duckdb.DuckDBPyConnection, day: int) -> list[AlertRow]:
-    rows = con.execute(
-        """SELECT alert_id, rule, instrument, subjects, score_bp, parameters, figures, evidence, summary, raised_seq
-           FROM alerts WHERE day = ? ORDER BY score_bp DESC, alert_id""",
-        [day],
-    ).fetchall()
-    ints = msgspec.json.Decoder(dict[str, int])
-    evidence = msgspec.json.Decoder(Evidence)
-    return [
-        AlertRow(aid, rule, instrument, [s for s in subjects.split(",") if s], score_bp, ints.decode(parameters),
-                 ints.decode(figures), evidence.decode(proof), summary, raised_seq)
-        for aid, rule, instrument, subjects, score_bp, parameters, figures, proof, summary, raised_seq in rows
-    ]  # fmt: skip
-
-
-def _case_actions(con: duckdb.DuckDBPyConnection, alert_ids: list[int]) -> dict[int, list[CaseAction]]:
-    """Each alert's actions in the order they were appended (action ids grow with every action)."""
-    found: dict[int, list[CaseAction]] = {alert_id: [] for alert_id in alert_ids}
-    rows = con.execute(
-        """SELECT alert_id, acted_at, analyst, action, assignee, text FROM case_actions
-           WHERE list_contains(?::BIGINT[], alert_id) ORDER BY action_id""",
-        [alert_ids],
-    ).fetchall()
-    for alert_id, *action in rows:
-        found[alert_id].append(CaseAction(*action))
-    return found
 
 
 def _accounts(con: duckdb.DuckDBPyConnection, accounts: list[str]) -> dict[str, tuple[str, str, str, bool]]:
@@ -393,12 +343,12 @@ def _alert(con: duckdb.DuckDBPyConnection, day: int, alert: AlertRow, status: st
 def day_report(con: duckdb.DuckDBPyConnection, day: int) -> str:
     """The complete HTML document of trading day ``day`` (YYYYMMDD): summary, the day's figures,
     pictures, then every alert by score, highest first, with its evidence and case."""
-    alerts = _alerts(con, day)
-    actions = _case_actions(con, [a.alert_id for a in alerts])
-    statuses = {a.alert_id: case_status(action.action for action in actions[a.alert_id]) for a in alerts}
-    found = con.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+    alerts = list_alerts(con, day=day)  # by score, highest first, then id
+    actions = {a.alert_id: case_actions(con, a.alert_id) for a in alerts}
+    statuses = {a.alert_id: a.status for a in alerts}
+    last_seq = [str(row[0]) for row in con.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchall()]
     sections = [
-        f"<header>{_summary(day, str(found[0]) if found else '', alerts, statuses)}</header>",
+        f"<header>{_summary(day, last_seq[0] if last_seq else '', alerts, statuses)}</header>",
         "<main>",
         f'<section id="market">{_bulletins(con, day)}</section>',
         f'<section id="pictures">{_pictures(con, day, alerts)}</section>',

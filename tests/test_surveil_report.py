@@ -14,7 +14,8 @@ from matplotlib.patches import Rectangle
 
 from surveillance import charts
 from surveillance.alerts import Evidence, evidence
-from surveillance.report import ROW_LIMIT, case_status, cny, day_report, score
+from surveillance.cases import case_status
+from surveillance.report import ROW_LIMIT, cny, day_report, score
 from tests.surveil_rows import DAY, SECOND, Market, at
 
 NEXT_DAY = 20261202
