@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import duckdb
 import msgspec
 
 from surveillance.alerts import Evidence
 from surveillance.settings import SurveillanceError
-from surveillance.store import Store
+
+if TYPE_CHECKING:  # the command line reads STATUSES for its parser without loading DuckDB
+    import duckdb
+
+    from surveillance.store import Store
 
 ACTIONS = ("assign", "note", "escalate", "close")
 STATUSES = ("new", "assigned", "escalated", "closed")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import msgspec
 
-BUY, SELL = 1, 2
-
 
 class RestingOrder(msgspec.Struct, array_like=True, gc=False):
+    """An order resting on the book as the events left it; ``side`` 1 buy, 2 sell (engine.messages.Side)."""
+
     instrument: str
     side: int
     price: int
@@ -110,7 +110,8 @@ class Tracker:
         order = self.orders.get(order_id)
         if order is None:
             return
-        self._side(order).add(order.price, leaves - order.leaves)
+        # The order rests, so its instrument's sides exist: (bids, asks) indexed by side - 1 (BUY 1, SELL 2).
+        self.sides[order.instrument][order.side - 1].add(order.price, leaves - order.leaves)
         if leaves <= 0:
             del self.orders[order_id]
         else:
@@ -120,14 +121,14 @@ class Tracker:
         order = self.orders.pop(order_id, None)
         if order is None:
             return
-        self._side(order).add(order.price, -order.leaves)
+        self.sides[order.instrument][order.side - 1].add(order.price, -order.leaves)
         self.rest(order_id, order.instrument, order.side, price, leaves)
 
     def _side(self, order: RestingOrder) -> _Side:
         sides = self.sides.get(order.instrument)
         if sides is None:
             sides = self.sides[order.instrument] = (_Side(buy=True), _Side(buy=False))
-        return sides[0] if order.side == BUY else sides[1]
+        return sides[order.side - 1]
 
     # ------------------------------------------------------------------ the day
     @property

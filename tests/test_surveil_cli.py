@@ -6,6 +6,8 @@ import datetime as dt
 import getpass
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -388,3 +390,12 @@ def test_the_help_of_surveil_lists_every_action(capsys: pytest.CaptureFixture[st
 
     assert exited.value.code == 0
     assert [action for action in HELP if f"    {action} " not in out] == []
+
+
+def test_no_other_command_and_not_the_node_loads_duckdb_or_matplotlib() -> None:
+    # The node builds the whole parser; surveillance's libraries load only when a surveil action runs.
+    probe = (
+        "import sys, carbonx.cli as c; c.build_parser(); print('duckdb' in sys.modules, 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.split() == ["False", "False"]
