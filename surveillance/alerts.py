@@ -1,7 +1,10 @@
 """An alert: the rule that fired, the parameters it used, a score and the evidence.
 
 Every rule (``surveillance/rules/``) returns ``Alert`` values; the store keeps each once, by its
-fingerprint, so running the rules again over the same days adds nothing. The score runs from 0 to 1
+fingerprint, so running the rules again over the same days adds nothing. The fingerprint is what
+the alert is about — rule, day, instrument, subjects, the auctions it concerns and the rule's own
+``instance`` key (a cycle's route) — and not its evidence: a pattern that grows during the day (a
+third wash trade of the same pair) is the same alert, raised once with what was known then. The score runs from 0 to 1
 (kept as basis points, 0-10,000: integers everywhere) and grows with how far the evidence exceeds
 the rule's threshold; each rule documents its formula in docs/SURVEILLANCE.md.
 """
@@ -37,11 +40,12 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     figures: dict[str, int]  # the measures the rule compared with its thresholds
     evidence: Evidence
     summary: str  # one line for the analyst
+    instance: str = ""  # what tells two alerts of one rule on the same subjects apart (a cycle's route)
 
     def fingerprint(self) -> str:
-        """The alert's identity: rule, day, instrument, subjects and evidence (not the score or text)."""
-        key = msgspec.json.encode([self.rule, self.trading_day, self.instrument, self.subjects, self.evidence])
-        return hashlib.sha256(key).hexdigest()[:32]
+        """The alert's identity: rule, day, instrument, subjects, auctions and instance (not the evidence)."""
+        key = [self.rule, self.trading_day, self.instrument, self.subjects, self.evidence.auctions, self.instance]
+        return hashlib.sha256(msgspec.json.encode(key)).hexdigest()[:32]
 
 
 def excess_score(observed: int | float, threshold: int | float) -> int:

@@ -1,8 +1,14 @@
 """Running the rules over trading days and keeping what they find: each alert once, never changed.
 
-An alert's identity is its fingerprint (rule, day, instrument, subjects, evidence): running the rules
-again over the same day — after a later ingest, or by hand — adds only alerts that are new, so the
-alert ids analysts work with stay put. An alert is raised with the journal seq the store had reached.
+An alert's identity is its fingerprint (``Alert.fingerprint``: what it is about, not its evidence):
+running the rules again over the same day — after a later ingest, or by hand — adds only alerts that
+are new, so the alert ids analysts work with stay put. An alert is raised with the journal seq the
+store had reached.
+
+Some rules judge a figure of the whole day — the close, a share of the day's volume, the day's
+order-to-trade ratio, the holdings at the end of day, a ramp judged at each day's end — and run on
+a day only once it has ended: during the day (``surveil watch``) they would alert on a figure that
+is not yet the day's. The others fire as their pattern completes.
 """
 
 from __future__ import annotations
@@ -29,16 +35,29 @@ RULE_MODULES: tuple[ModuleType, ...] = (
     prohibited,
 )
 RULE_IDS: tuple[str, ...] = tuple(rule for module in RULE_MODULES for rule in module.RULE_IDS)
+DAY_END_RULES: frozenset[str] = frozenset(
+    {
+        "spoofing.order_to_trade",
+        "marking_close.vwap",
+        "marking_close.last_minutes",
+        "concentration.volume_share",
+        "concentration.near_limit",
+        "concentration.large_holder",
+        "auction.ramping",
+    }
+)
 
 Detector = Callable[[duckdb.DuckDBPyConnection, int, SurveillanceSettings], list[Alert]]
 
 
 def detect_day(con: duckdb.DuckDBPyConnection, day: int, settings: SurveillanceSettings) -> list[Alert]:
-    """Every alert of trading day ``day``, rule by rule, in a stable order."""
+    """Every alert of trading day ``day``, rule by rule, in a stable order (the day-end rules' only
+    once the day has ended)."""
+    ended = bool(con.execute("SELECT count(*) FROM days WHERE day = ? AND ended", [day]).fetchall()[0][0])
     alerts: list[Alert] = []
     for module in RULE_MODULES:
         detector: Detector = module.detect
-        alerts += detector(con, day, settings)
+        alerts += [a for a in detector(con, day, settings) if ended or a.rule not in DAY_END_RULES]
     return alerts
 
 

@@ -7,6 +7,8 @@ events with deadlines, never sleeps.
 
 from __future__ import annotations
 
+import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonx.cli import main
 from engine.messages import OrderRejected, Reject, Side
 from gateway.client import MemberClient
 from gateway.drop_copy import DropCopyClient
@@ -87,3 +90,48 @@ def test_watch_reports_a_prohibited_participant_as_the_order_arrives(node: NodeP
     stored = list_alerts(store.con, rule="prohibited")
     assert [a.alert_id for a in stored] == [prohibited[0][0]]
     store.close()
+
+
+def _problem(drop_copy: DropCopyClient) -> str | None:
+    deadline = time.monotonic() + 10
+    while drop_copy.problem is None and time.monotonic() < deadline:
+        drop_copy.receive(timeout_ms=100)
+    return drop_copy.problem
+
+
+def test_the_drop_copy_client_says_when_the_node_refuses_its_key(node: NodeProcess) -> None:
+    # M001 is a member firm: the drop copy's ZAP domain admits surveillance keys only.
+    with DropCopyClient.from_keys(node.endpoints["drop copy"], "M001", node.keys_dir) as drop_copy:
+        problem = _problem(drop_copy)
+    assert (
+        problem == f"{node.endpoints['drop copy']}: the node refused this key on the drop copy (surveillance keys only)"
+    )
+
+
+def test_the_drop_copy_client_says_when_nothing_answers(node: NodeProcess, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with DropCopyClient.from_keys(endpoint, "EXCHANGE", node.keys_dir) as drop_copy:
+        problem = _problem(drop_copy)
+    assert problem == f"{endpoint}: no answer (is the node running?); retrying"
+
+
+def test_watch_with_a_key_the_node_refuses_ends_with_one_line(
+    node: NodeProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    shutil.copytree(node.keys_dir, keys)
+    shutil.copy(keys / "M001.key_secret", keys / "EXCHANGE.key_secret")  # not the key members.toml gives EXCHANGE
+    endpoint = node.endpoints["drop copy"]
+
+    status = main(
+        ["surveil", "watch", "--config", str(node.config), "--data-dir", str(node.data_dir), "--store",
+         str(tmp_path / "store"), "--endpoint", endpoint, "--keys-dir", str(keys), "--seconds", "20"]
+    )  # fmt: skip
+
+    err = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert err[-1] == (
+        f"carbonx surveil: error: {endpoint}: the node refused this key on the drop copy (surveillance keys only)"
+    )

@@ -185,8 +185,15 @@ def run_watch(args: argparse.Namespace) -> int:
               f"{subjects}  score {score(alert.score_bp)}  {alert.summary}", flush=True)  # fmt: skip
 
     started = dt.datetime.now(dt.UTC)
+    said: list[str] = []
 
     def stop(summary: WatchSummary) -> bool:
+        problem = drop_copy.problem
+        if problem and problem not in said[-1:]:
+            if "refused" in problem or "not a carbonx" in problem:
+                raise CarbonxError(problem)  # no retry will change the key or the peer
+            print(f"carbonx surveil watch: {problem}", file=sys.stderr, flush=True)
+        said[:] = [problem or ""]
         return bool(deadline) and (dt.datetime.now(dt.UTC) - started).total_seconds() >= deadline
 
     print(f"watching the drop copy at {endpoint} as {member}; store {where.store_dir}", file=sys.stderr, flush=True)

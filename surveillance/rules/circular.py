@@ -190,6 +190,7 @@ def _alerts(
                 evidence=evidence(accounts, trades=trades, transfers=transfers),
                 summary=f"{instrument} went round {route} ({len(instances)} instance(s)), "
                 f"{tightest[0].quantity} t back to its seller within {tightest.span_ns() // SECOND_NS} s",
+                instance=route,  # the same accounts round the other way are another cycle
             )
         )
     return alerts
