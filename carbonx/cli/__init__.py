@@ -50,7 +50,8 @@ commands too. Every command is journaled before it is applied; `carbonx replay` 
 state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
-snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
+snapshot service, the drop copy for surveillance, and the scheduler. `carbonx surveil` is the
+surveillance analysts' side: alerts and cases, trails and the book at any moment, from the journal. The client commands (order,
 fills, account, transfer, auction, quotes, bulletin, regulator, registry) talk to it;
 docs/PROTOCOL.md is the wire protocol.
 """
@@ -84,6 +85,13 @@ examples, by who uses them (make run starts a demo node; demo members M001 M002 
                                          apply a free allocation through the journal
   carbonx eod report                     the latest day: bulletin, settlement, statements
   carbonx eod report --date 2026-11-23 --account A001 --format csv
+ surveillance analysts (the store beside the data directory; docs/SURVEILLANCE.md)
+  carbonx surveil ingest                 the journal into the store, then the rules: new alerts
+  carbonx surveil alerts --status new    then: surveil alert ID, assign, note, escalate, close
+  carbonx surveil trail --order 12       every event of an order (or --account A) with journal seqs
+  carbonx surveil book SHEA2025 --seq 40
+                                         the book as it stood after seq 40, replayed from the journal
+  carbonx surveil watch                  the drop copy live: each alert as it fires
  running the exchange
   carbonx serve --demo                   the exchange, demo members funded, a session open (make run)
   carbonx keys generate --force          real CURVE key pairs in place of the demo ones
