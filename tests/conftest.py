@@ -270,6 +270,15 @@ _WATCHED_FROM = pytest.StashKey[Counter[str]]()
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's state directory (XDG_STATE_HOME: `carbonx surveil` remembers the last store there)
+    is the session's own, never the home of whoever runs the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _listing_commands_counted() -> Iterator[None]:
     """Note every listing command any ``Exchange`` of this process applies, one by one or in a batch
     (a node in process included), for ``_books_untouched``."""

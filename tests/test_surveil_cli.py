@@ -399,3 +399,23 @@ def test_no_other_command_and_not_the_node_loads_duckdb_or_matplotlib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_without_a_store_or_data_dir_an_action_uses_the_store_of_the_last_ingest(
+    capsys: pytest.CaptureFixture[str], where: Where, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)  # node.toml's data_dir, var, is not there
+    assert main(["surveil", "alerts", "--config", CONFIG]) == 2
+    assert "no surveillance store yet" in capsys.readouterr().err
+
+    assert main(["surveil", "ingest", "--config", CONFIG, "--data-dir", str(where.data_dir), "--store",
+                 str(where.store_dir)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["surveil", "alerts", "--config", CONFIG]) == 0
+    out, err = capsys.readouterr()
+
+    assert err == f"carbonx surveil: the store of the last ingest, {where.store_dir.resolve()} (--store or " \
+        "--data-dir chooses another)\n"  # fmt: skip
+    assert out.splitlines()[0].split()[:3] == ["id", "day", "rule"]
+    assert main(["surveil", "book", "SHEA2025", "--seq", "5", "--config", CONFIG]) == 0  # the store's data directory

@@ -145,8 +145,17 @@ line as it fires. Runs beside the node (it reads the data directory's journal). 
 def _store_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("where")
     group.add_argument("--config", default="config", metavar="DIR", help="config directory (default: config)")
-    group.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help="default: node.toml data_dir")
-    group.add_argument("--store", type=Path, default=None, metavar="DIR", help="default: DATA_DIR-surveillance")
+    group.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR", help="the node's data directory (default: see --store)"
+    )
+    group.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="default: DATA_DIR-surveillance with --data-dir; without either, the store of the last ingest; "
+        "else the one beside node.toml data_dir",
+    )
 
 
 def _lazy(name: str) -> Callable[[argparse.Namespace], int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,28 @@ from surveillance.detect import raise_alerts, stored_days
 from surveillance.export import export_parquet, import_parquet
 from surveillance.ingest import ingest, open_data_dir
 from surveillance.settings import SurveillanceError, load_settings
-from surveillance.store import Store, check_store_dir, default_store_dir
+from surveillance.store import STORE_FILE, Store, check_store_dir, default_store_dir
 from surveillance.watch import WatchSummary, watch
 
 
 class _Where:
+    """Which data directory and store an action works on: ``--store``, else the one beside ``--data-dir``,
+    else the store of the last ingest on this machine (said on stderr), else the one beside node.toml's
+    ``data_dir``. A store names the data directory it was ingested from."""
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._loaded: Any = None
         given: Path | None = args.data_dir
-        self.data_dir = given if given is not None else Path(self.loaded.node.data_dir)
-        self.store_dir: Path = args.store if args.store is not None else default_store_dir(self.data_dir)
+        chosen: Path | None = args.store
+        if chosen is None and given is None:
+            chosen = _remembered()
+            if chosen is not None:
+                said = f"the store of the last ingest, {chosen} (--store or --data-dir chooses another)"
+                print(f"carbonx surveil: {said}", file=sys.stderr)
+        recorded = _data_dir_of(chosen) if chosen is not None and given is None else None
+        self.data_dir: Path = given or recorded or Path(self.loaded.node.data_dir)
+        self.store_dir: Path = chosen if chosen is not None else default_store_dir(self.data_dir)
         check_store_dir(self.store_dir, self.data_dir)
 
     @property
@@ -58,6 +70,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     with where.store() as store:
         result = ingest(where.data_dir, store, where.store_dir)
         raised = raise_alerts(store, result.days, settings)
+    _remember(where.store_dir)
     for line in ingest_text(result, len(raised), str(where.store_dir)):
         print(line)
     return 0
@@ -157,6 +170,7 @@ def run_import(args: argparse.Namespace) -> int:
     where = _Where(args)
     with where.store() as store:
         loaded = import_parquet(store, args.source)
+    _remember(where.store_dir)
     for table in loaded:
         print(f"{table.table:<16} {table.rows:>10,} rows")
     print(f"store: {where.store_dir}")
@@ -203,6 +217,42 @@ def run_watch(args: argparse.Namespace) -> int:
     print(f"stopped: {summary.drop_copies:,} drop-copy events ({summary.missed:,} missed), "
           f"{summary.alerts:,} alerts, store at seq {summary.last_seq:,}", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _last_store_file() -> Path:
+    """Where this machine's user keeps the store of the last ingest (XDG base directories)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "carbonx" / "surveil-store"
+
+
+def _remembered() -> Path | None:
+    try:
+        store_dir = Path(_last_store_file().read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return store_dir if (store_dir / STORE_FILE).is_file() else None
+
+
+def _remember(store_dir: Path) -> None:
+    """Keep the store for the actions that name none; a home that cannot be written only loses that."""
+    path = _last_store_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(f"{store_dir.resolve()}\n", encoding="utf-8")
+        temporary.replace(path)
+    except OSError:
+        return
+
+
+def _data_dir_of(store_dir: Path) -> Path | None:
+    """The data directory a store was ingested from (None: not a store yet, or in use by a writer)."""
+    try:
+        with Store.open(store_dir, read_only=True) as store:
+            recorded = store.meta("data_dir")
+    except SurveillanceError:
+        return None
+    return Path(recorded) if recorded else None
 
 
 def _moment(text: str, zone: ZoneInfo) -> int:
