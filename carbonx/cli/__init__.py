@@ -50,10 +50,10 @@ commands too. Every command is journaled before it is applied; `carbonx replay` 
 state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
-snapshot service, the drop copy for surveillance, and the scheduler. `carbonx surveil` is the
-surveillance analysts' side: alerts and cases, trails and the book at any moment, from the journal. The client commands (order,
+snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
 fills, account, transfer, auction, quotes, bulletin, regulator, registry) talk to it;
-docs/PROTOCOL.md is the wire protocol.
+docs/PROTOCOL.md is the wire protocol. `carbonx surveil` is the surveillance analysts' side: alerts
+and cases, order trails and the book at any moment, from the journal.
 """
 
 EPILOG = """\
