@@ -7,6 +7,7 @@ saying so (``SurveillanceError``), never a half-written store.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from surveillance.settings import SurveillanceError
 
 STORE_FILE = "surveillance.duckdb"
 STORE_SUFFIX = "-surveillance"  # the default store of data directory DIR is DIR-surveillance
+LOCK_WAIT_S = 10.0  # how long an open waits for another process's hold on the store
+_LOCK_RETRY_S = 0.05
 
 
 def default_store_dir(data_dir: Path) -> Path:
@@ -47,24 +50,36 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, store_dir: Path, *, read_only: bool = False) -> Store:
-        """Open (creating it unless ``read_only``) the store in ``store_dir``."""
+    def open(cls, store_dir: Path, *, read_only: bool = False, wait_s: float = LOCK_WAIT_S) -> Store:
+        """Open (creating it unless ``read_only``) the store in ``store_dir``.
+
+        DuckDB lets one process at a time open a database file for writing, and none other while it
+        does. ``surveil watch`` holds the store only while it ingests (well under a second), so an
+        open that finds it held tries again for up to ``wait_s`` before saying so.
+        """
         path = store_dir / STORE_FILE
         if read_only and not path.exists():
             raise SurveillanceError(f"{store_dir}: no surveillance store yet (run `carbonx surveil ingest` first)")
-        try:
-            if not read_only:
-                store_dir.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            first = str(exc).splitlines()[0]
-            if "lock" in first.lower():
-                raise SurveillanceError(f"{path}: in use by another carbonx surveil (one writer at a time)") from None
-            raise SurveillanceError(f"{path}: cannot open the store: {first}") from None
-        except OSError as exc:
-            raise SurveillanceError(f"{store_dir}: cannot create the store: {exc.strerror or exc}") from None
-        except duckdb.Error as exc:
-            raise SurveillanceError(f"{path}: not a surveillance store: {str(exc).splitlines()[0]}") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if not read_only:
+                    store_dir.mkdir(parents=True, exist_ok=True)
+                con = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                first = str(exc).splitlines()[0]
+                if "lock" not in first.lower():
+                    raise SurveillanceError(f"{path}: cannot open the store: {first}") from None
+                if time.monotonic() >= deadline:
+                    raise SurveillanceError(
+                        f"{path}: in use by another carbonx surveil (one writer at a time)"
+                    ) from None
+                time.sleep(_LOCK_RETRY_S)
+            except OSError as exc:
+                raise SurveillanceError(f"{store_dir}: cannot create the store: {exc.strerror or exc}") from None
+            except duckdb.Error as exc:
+                raise SurveillanceError(f"{path}: not a surveillance store: {str(exc).splitlines()[0]}") from None
         store = cls(con, path)
         if not read_only:
             store.create()

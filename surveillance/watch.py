@@ -8,7 +8,8 @@ they touched, then reports the alerts that are new. A drop-copy message lost to 
 nothing: the journal holds it, and the next message brings the store past it.
 
 Rules run at most every ``interval_ms``, so a burst of thousands of events costs one ingest and one
-run of the rules, not thousands.
+run of the rules, not thousands. The store is open only while watch ingests, so the analyst's other
+commands (``alerts``, ``assign`` ...) get in between: DuckDB lets one process open a file at a time.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ class WatchSummary(msgspec.Struct, kw_only=True):
 
 def watch(
     data_dir: Path,
-    store: Store,
-    store_dir: Path | None,
+    store_dir: Path,
     settings: SurveillanceSettings,
     drop_copy: DropCopyClient,
     on_alert: Callable[[int, Alert], None],
@@ -50,8 +50,9 @@ def watch(
 ) -> WatchSummary:
     """Run until ``stop(summary)`` says so (checked after each wait); the alerts go to ``on_alert``."""
     summary = WatchSummary()
-    ingestor = Ingestor(data_dir, store, store_dir)
-    _catch_up(ingestor, store, settings, on_alert, summary)  # what happened before watch started
+    with Store.open(store_dir) as store:
+        ingestor = Ingestor(data_dir, store, store_dir)
+        _catch_up(ingestor, store, settings, on_alert, summary)  # what happened before watch started
     wanted, last_run = 0, clock()
     try:
         while not stop(summary):
@@ -61,7 +62,9 @@ def watch(
             if copies:
                 wanted = max(wanted, max(copy.journal_seq for copy in copies))
             if wanted > ingestor.stored_seq and clock() - last_run >= interval_ms / 1_000:
-                _catch_up(ingestor, store, settings, on_alert, summary)
+                with Store.open(store_dir) as store:
+                    ingestor.store = store
+                    _catch_up(ingestor, store, settings, on_alert, summary)
                 last_run = clock()
     finally:
         ingestor.save()

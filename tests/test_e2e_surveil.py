@@ -7,8 +7,11 @@ events with deadlines, never sleeps.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from surveillance.cases import list_alerts
 from surveillance.settings import SurveillanceSettings
 from surveillance.store import Store
 from surveillance.watch import WatchSummary, watch
-from tests.node_process import NodeProcess, make_config
+from tests.node_process import REPO, NodeProcess, make_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.not_per_book]
 
@@ -62,13 +65,11 @@ def test_watch_reports_a_prohibited_participant_as_the_order_arrives(node: NodeP
     store_dir = tmp_path / "store"
     with MemberClient.from_keys(node.order_entry, "M101", node.keys_dir, timeout_ms=5_000) as member:
         drop_copy = _live_drop_copy(node, member)
-        store = Store.open(store_dir)
         summaries: list[WatchSummary] = []
 
         def run() -> None:
             summaries.append(
-                watch(node.data_dir, store, store_dir, SurveillanceSettings(), drop_copy, on_alert, stop=stop,
-                      interval_ms=50)
+                watch(node.data_dir, store_dir, SurveillanceSettings(), drop_copy, on_alert, stop=stop, interval_ms=50)
             )  # fmt: skip
 
         watcher = threading.Thread(target=run)
@@ -79,6 +80,14 @@ def test_watch_reports_a_prohibited_participant_as_the_order_arrives(node: NodeP
             (rejected,) = [e for e in result.events if isinstance(e, OrderRejected)]
             assert rejected.code is Reject.PROHIBITED_PARTICIPANT
             assert alerted.wait(20), "no alert within 20 s"
+            # While watch runs, the analyst's other commands read the same store from another process.
+            listed = subprocess.run(
+                [sys.executable, "-m", "carbonx", "surveil", "alerts", "--store", str(store_dir), "--config",
+                 str(node.config), "--rule", "prohibited"],
+                capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
+            )  # fmt: skip
+            assert listed.returncode == 0, listed.stderr
+            assert "A199" in listed.stdout
         finally:
             done.set()
             watcher.join(20)
@@ -87,9 +96,9 @@ def test_watch_reports_a_prohibited_participant_as_the_order_arrives(node: NodeP
     prohibited = [(i, a) for i, a in fired if a.rule == "prohibited"]
     assert prohibited and prohibited[0][1].subjects == ["A199"]
     assert summaries[0].drop_copies >= 1 and summaries[0].last_seq >= result.journal_seq
-    stored = list_alerts(store.con, rule="prohibited")
+    with Store.open(store_dir, read_only=True) as store:
+        stored = list_alerts(store.con, rule="prohibited")
     assert [a.alert_id for a in stored] == [prohibited[0][0]]
-    store.close()
 
 
 def _problem(drop_copy: DropCopyClient) -> str | None:

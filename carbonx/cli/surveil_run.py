@@ -211,8 +211,8 @@ def run_watch(args: argparse.Namespace) -> int:
         return bool(deadline) and (dt.datetime.now(dt.UTC) - started).total_seconds() >= deadline
 
     print(f"watching the drop copy at {endpoint} as {member}; store {where.store_dir}", file=sys.stderr, flush=True)
-    with where.store() as store, DropCopyClient.from_keys(endpoint, member, keys_dir) as drop_copy:
-        summary = watch(where.data_dir, store, where.store_dir, settings, drop_copy, report, stop=stop,
+    with DropCopyClient.from_keys(endpoint, member, keys_dir) as drop_copy:
+        summary = watch(where.data_dir, where.store_dir, settings, drop_copy, report, stop=stop,
                         interval_ms=max(args.interval_ms, 10))  # fmt: skip
     print(f"stopped: {summary.drop_copies:,} drop-copy events ({summary.missed:,} missed), "
           f"{summary.alerts:,} alerts, store at seq {summary.last_seq:,}", file=sys.stderr)  # fmt: skip
