@@ -39,13 +39,13 @@ upgrade:
 
 # The exchange node on the defaults in config/, in demo mode: demo members funded, a session open at once.
 run: $(STAMP)
-	$(BIN)/carbonx serve --demo
+	$(BIN)/carbonx serve --demo --web
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check engine settlement gateway market_data surveillance carbonx bench tests
+	$(BIN)/ruff check engine settlement gateway market_data surveillance web carbonx bench tests
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -40,6 +40,7 @@ from engine.auction.prng import commitment, parse_seed
 from engine.auction.state import PublishedBid
 from engine.messages import AuctionCleared, AuctionKind, AuctionTerms, CancelCause, Pricing, TieBreak
 from gateway.protocol import AuctionBidsPage
+from market_data.messages import AuctionBid, AuctionNotice, AuctionResults
 
 FORMAT = "carbonx auction results"
 VERSION = 1
@@ -110,6 +111,28 @@ def results_document(
         "results": public,
         "bids": [msgspec.structs.asdict(bid) for bid in bids],
     }
+
+
+def feed_results_document(notice: AuctionNotice, results: AuctionResults, bids: Sequence[AuctionBid]) -> dict[str, Any]:
+    """The same results file from what market data published (the website offers it): the notice
+    holds the terms, the results every field of ``AuctionCleared``, and the snapshot service's bid
+    list the same anonymised bids."""
+    cleared = AuctionCleared(ts_event=results.ts, **{key: getattr(results, key) for key in RESULT_FIELDS[1:]})
+    terms = AuctionTerms(
+        kind=notice.kind,
+        instrument=notice.instrument,
+        auctioneer=notice.auctioneer,
+        volume=notice.volume,
+        budget=notice.budget,
+        bid_lot_t=notice.bid_lot_t,
+        pricing=notice.pricing,
+        tie_break=notice.tie_break,
+        cancel_if_undersubscribed=notice.cancel_if_undersubscribed,
+        cancel_below_reference_bp=notice.cancel_below_reference_bp,
+        name=notice.name,
+    )
+    published = [PublishedBid(**msgspec.structs.asdict(bid)) for bid in bids]
+    return results_document(terms, cleared, published)
 
 
 def to_json(document: Mapping[str, Any]) -> str:

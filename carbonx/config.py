@@ -101,6 +101,15 @@ class SchedulerOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     end_of_day: dt.time = dt.time(15, 30)  # EndOfDay after the afternoon close
 
 
+class WebOptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The public website (``carbonx web``, docs/WEB.md): where it listens and what it allows."""
+
+    host: str = "127.0.0.1"  # loopback: put a reverse proxy in front to publish it
+    port: int = 8080
+    max_streams: int = 1_000  # live streams (browsers) open at once; beyond it a new one is refused (503)
+    stream_queue_bytes: int = 8_388_608  # a browser this far behind gets the whole state again instead
+
+
 class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     data_dir: str = "var"  # journal, snapshots and the end-of-day database (carbonx.db)
     fsync: bool = True  # replies leave only after the journal batch is on disk
@@ -109,6 +118,7 @@ class NodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     gateway: GatewayOptions = msgspec.field(default_factory=GatewayOptions)
     market_data: MarketDataOptions = msgspec.field(default_factory=MarketDataOptions)
     scheduler: SchedulerOptions = msgspec.field(default_factory=SchedulerOptions)
+    web: WebOptions = msgspec.field(default_factory=WebOptions)
 
 
 class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -524,6 +534,13 @@ def _check_node(path: Path, node: NodeConfig) -> None:
     )
     _check_snapshot_sizes(path, market_data)
     _require(path, "gateway.keys_dir", gateway.keys_dir.strip() != "", "must not be empty")
+    web = node.web
+    _require(
+        path, "web.port", 0 <= web.port <= 65_535, f"must be a TCP port (0-65535; 0: any free one), got {web.port}"
+    )
+    _require(path, "web.host", web.host.strip() != "", "must not be empty")
+    _require(path, "web.max_streams", web.max_streams > 0, f"must be > 0, got {web.max_streams}")
+    _require(path, "web.stream_queue_bytes", web.stream_queue_bytes >= 65_536, "must be >= 65536")
     scheduler = node.scheduler
     _require(path, "scheduler.end_of_day", scheduler.start_of_day < scheduler.end_of_day, "must be after start_of_day")
 

@@ -107,6 +107,7 @@ class Node:
             conflate_ns=md.conflate_ms * _NS_PER_MS,
             recent_trades=md.recent_trades,
             heartbeat_ms=md.heartbeat_ms,
+            bars=self.state.bars,
         )
         # The snapshot service holds the latest bulletin per instrument; a restart must not lose it.
         self.publisher.on_events(self.state.latest_bulletin())

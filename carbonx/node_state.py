@@ -58,8 +58,10 @@ from engine.messages import (
 )
 from engine.recovery import Sequencer, record_config, recover
 from gateway.reports import ReportBook
+from market_data.bars import DayBars
 
 REPORTS_KIND = "reports"
+BARS_KIND = "bars"  # the day's one-minute bars (market_data.bars), saved beside each snapshot
 _log = structlog.get_logger("carbonx.node")
 
 
@@ -69,6 +71,7 @@ class NodeState:
         self.data_dir = data_dir
         self.journal = journal
         self.reports = ReportBook(loaded.access)
+        self.bars = DayBars()  # market data's one-minute bars of the day, kept across restarts
         self.replayed = 0
         self.snapshot_seq = 0
         self.exchange = self._recover()
@@ -88,10 +91,12 @@ class NodeState:
                 self.reports.restore(blob)
             except msgspec.DecodeError:
                 return False
+            self._restore_bars(seq)
             return True
 
         def project(record: JournalRecord, events: list[Event]) -> None:
             self.reports.route(record.origin, record.request_id, record.command, events, record.seq)
+            self.bars.on_events(events)
             if isinstance(record.command, EndOfDay):
                 end_of_day.extend(events)
             if any(isinstance(e, OrderRejected | RequestRejected) and e.code == Reject.INTERNAL_ERROR for e in events):
@@ -105,6 +110,7 @@ class NodeState:
         ):
             # A companion was accepted but its snapshot could not be read: start both from nothing.
             self.reports = ReportBook(self.loaded.access)
+            self.bars.clear()
             end_of_day.clear()
             failed.clear()
             recovered = recover(self.data_dir, config, book, use_snapshots=False, on_events=project)
@@ -121,6 +127,19 @@ class NodeState:
             last_seq=recovered.last_seq,
         )
         return recovered.exchange
+
+    def _restore_bars(self, seq: int) -> None:
+        """The bars saved with the snapshot at ``seq``. A data directory from before bars were
+        saved (or a damaged file) starts them empty: they are market data, not state, so the
+        snapshot is used all the same and the chart shows the day from the journal's trades on."""
+        blob = read_companion(self.data_dir, seq, BARS_KIND)
+        self.bars.clear()
+        if blob is None:
+            return
+        try:
+            self.bars.restore(blob)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            _log.warning("bars.unreadable", data_dir=str(self.data_dir), seq=seq)
 
     def latest_bulletin(self) -> list[DailyBulletin]:
         """The bulletin of the last recorded end of day (none before the first), for market data to
@@ -160,8 +179,10 @@ class NodeState:
             raise
         self.reports.journal_seq = seq
         write_snapshot(self.data_dir, seq, self.reports.encode(), kind=REPORTS_KIND)
+        write_snapshot(self.data_dir, seq, self.bars.encode(), kind=BARS_KIND)
         path = write_snapshot(self.data_dir, seq, self.exchange.snapshot())
         self._snapshot_seq = seq
+        # Bars files go with their seq's snapshot; a seq without one still counts (it starts with none).
         keep = self.loaded.node.snapshots_keep
         removed = prune_snapshots(self.data_dir, keep, written=seq, companions=(REPORTS_KIND,))
         if removed:

@@ -267,6 +267,27 @@ class StatementStore:
             raise
         return cls(path, connection)
 
+    @classmethod
+    def open_read_only(cls, path: Path) -> StatementStore:
+        """Open an existing database for reading only (the public website): nothing is created,
+        migrated or written, and the node writing beside it is never blocked (WAL readers)."""
+        try:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise StatementStoreError(f"{path}: cannot open the end-of-day database: {exc}") from None
+        try:
+            version = _user_version(connection)
+            if version != SCHEMA_VERSION:
+                newer = "newer than this carbonx knows" if version > SCHEMA_VERSION else "older: start the node on it"
+                raise StatementStoreError(f"{path}: database schema version {version} is {newer} ({SCHEMA_VERSION})")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StatementStoreError(f"{path}: not a usable carbonx end-of-day database: {exc}") from None
+        except BaseException:
+            connection.close()
+            raise
+        return cls(path, connection)
+
     def close(self) -> None:
         self._db.close()
 

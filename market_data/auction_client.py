@@ -9,7 +9,8 @@ restarts like any state topic.
 Two requests go to the snapshot service on a DEALER of their own, one at a time, each waiting up
 to ``snapshot_timeout_ms``: ``fetch_auctions`` (every auction the exchange keeps) and
 ``fetch_auction_bids`` (a page of a cleared auction's anonymised bid list; ``fetch_all_auction_bids``
-pages through it). A refusal or no answer raises ``MarketDataError`` with one line.
+pages through it), and ``fetch_bars`` (the day's one-minute bars, ``market_data.bars``). A refusal
+or no answer raises ``MarketDataError`` with one line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from market_data.messages import (
     AuctionSnapshot,
     AuctionsReply,
     AuctionsRequest,
+    BarsReply,
+    BarsRequest,
     ChannelPayload,
     SnapshotError,
     SnapshotReply,
@@ -41,7 +44,7 @@ from market_data.messages import (
 from market_data.snapshot_client import MarketDataError
 
 _request_ids = itertools.count(1)
-R = TypeVar("R", AuctionsReply, AuctionBidsReply)
+R = TypeVar("R", AuctionsReply, AuctionBidsReply, BarsReply)
 
 
 class AuctionFollower:
@@ -97,7 +100,13 @@ class AuctionFollower:
             raise MarketDataError(f"auction {auction_id}: {len(bids)} bids received of {page.total}")
         return bids
 
-    def _ask(self, request: AuctionsRequest | AuctionBidsRequest, expected: type[R]) -> R:
+    def fetch_bars(self, instruments: Sequence[str] = ()) -> BarsReply:
+        """The day's one-minute bars of ``instruments`` (empty: every one) from the snapshot service,
+        each with the seq of its trade topic they cover (``market_data.bars``)."""
+        request = BarsRequest(request_id=next(_request_ids), instruments=list(instruments))
+        return self._ask(request, BarsReply)
+
+    def _ask(self, request: AuctionsRequest | AuctionBidsRequest | BarsRequest, expected: type[R]) -> R:
         """Send one request on a fresh DEALER and wait for its answer, of type ``expected``."""
         dealer = self._context.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)

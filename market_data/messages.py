@@ -17,7 +17,9 @@ their notice (``AuctionNotice``: the announced terms), their state changes (``Au
 opened, closed, cancelled) and their results (``AuctionResults``). Sealed bids are private: no bid,
 no bidder and no one-way seller is ever on market data. The snapshot service also answers
 ``AuctionsRequest`` (every auction it keeps, with its latest messages) and ``AuctionBidsRequest``
-(a page of a cleared auction's anonymised bid list).
+(a page of a cleared auction's anonymised bid list). ``BarsRequest`` gets the day's one-minute
+bars (OHLCV) per instrument (``market_data.bars``), so a subscriber that joins mid-day can draw the
+whole day.
 
 Every channel message carries ``epoch`` (the node's start time in ns: a new value means the node
 restarted and every topic's sequence began again), ``seq`` (per topic, from 1, consecutive: a jump
@@ -36,6 +38,7 @@ from typing import Annotated
 import msgspec
 
 from engine.messages import AuctionKind, AuctionStatus, CancelCause, Pricing, Purpose, Session, Side, TieBreak
+from market_data.bars import Bar
 
 CHANNELS: tuple[str, ...] = ("quote", "depth", "trade", "bulk", "status", "bulletin", "auction")
 AUCTION_CHANNEL = "auction"  # topics ``auction.<AUCTION_ID>``: per auction, not per instrument
@@ -413,18 +416,41 @@ class AuctionBidsReply(MarketDataMessage, frozen=True, kw_only=True, tag=True):
     bids: list[AuctionBid]
 
 
+class BarsRequest(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    """Ask for the day's one-minute bars of ``instruments`` (empty: every instrument)."""
+
+    request_id: int
+    instruments: list[str] = msgspec.field(default_factory=list)
+
+
+class InstrumentBars(msgspec.Struct, frozen=True, kw_only=True):
+    """One instrument's bars of the day, oldest first, covering its trades up to ``seq``, the last
+    seq of its ``trade.<INSTRUMENT>`` topic they include: a live trade with a higher seq is newer."""
+
+    instrument: str
+    seq: int
+    bars: list[Bar]
+
+
+class BarsReply(MarketDataMessage, frozen=True, kw_only=True, tag=True):
+    request_id: int
+    epoch: int
+    trading_day: int  # YYYYMMDD of the bars (0: no day started since the node's data began)
+    items: list[InstrumentBars]
+
+
 class SnapshotError(MarketDataMessage, frozen=True, kw_only=True, tag=True):
     """A refused request: ``text`` starts with a code (``MALFORMED_REQUEST``, ``THROTTLED``,
     ``TOO_MANY_TOPICS``, ``REPLY_TOO_LARGE``, ``UNKNOWN_AUCTION``, ``AUCTION_NOT_CLEARED``,
-    ``INTERNAL_ERROR``) and adds ``key=value`` context. ``request_id`` is the request's whenever it
-    can be read, else 0 (PROTOCOL.md §6.6)."""
+    ``UNKNOWN_INSTRUMENT``, ``INTERNAL_ERROR``) and adds ``key=value`` context. ``request_id`` is the
+    request's whenever it can be read, else 0 (PROTOCOL.md §6.6)."""
 
     request_id: int
     text: str
 
 
-ServiceRequest = SnapshotRequest | AuctionsRequest | AuctionBidsRequest
-SnapshotReply = Snapshot | SnapshotError | AuctionsReply | AuctionBidsReply
+ServiceRequest = SnapshotRequest | AuctionsRequest | AuctionBidsRequest | BarsRequest
+SnapshotReply = Snapshot | SnapshotError | AuctionsReply | AuctionBidsReply | BarsReply
 
 _WIDEST_INT = 2**64 - 1  # msgpack's widest integer: 9 bytes
 
@@ -450,6 +476,7 @@ _request_decoder: msgspec.msgpack.Decoder[SnapshotRequest] = msgspec.msgpack.Dec
 _request_decoders: dict[str, msgspec.msgpack.Decoder[ServiceRequest]] = {
     "AuctionsRequest": msgspec.msgpack.Decoder(AuctionsRequest),
     "AuctionBidsRequest": msgspec.msgpack.Decoder(AuctionBidsRequest),
+    "BarsRequest": msgspec.msgpack.Decoder(BarsRequest),
 }
 _reply_decoder: msgspec.msgpack.Decoder[SnapshotReply] = msgspec.msgpack.Decoder(SnapshotReply)
 

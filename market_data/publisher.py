@@ -46,6 +46,7 @@ from engine.messages import (
 )
 from engine.view import ExchangeView
 from market_data import auction_feed
+from market_data.bars import DayBars
 from market_data.messages import (
     AUCTION_CHANNEL,
     HEARTBEAT_TOPIC,
@@ -55,6 +56,7 @@ from market_data.messages import (
     BulkTrade,
     Bulletin,
     Depth,
+    InstrumentBars,
     InstrumentStatus,
     Level,
     MarketDataHeartbeat,
@@ -93,9 +95,12 @@ class Publisher:
         levels: int = 5,
         ts: int = 0,
         heartbeat_ms: int = 0,
+        bars: DayBars | None = None,
     ) -> None:
         """``epoch``: the node's start time (ns). ``ts``: exchange time of the state at start.
         ``heartbeat_ms``: the node's heartbeat interval, told in every heartbeat (0: not told).
+        ``bars``: the day's one-minute bars so far (the node keeps them across restarts); the
+        publisher adds every trade to them, for the snapshot service's ``BarsRequest``.
 
         The status of the market and of every instrument and every instrument's quote and depth
         are queued at once, so the first ``drain`` publishes the whole state.
@@ -106,6 +111,7 @@ class Publisher:
         self.recent_trades = recent_trades
         self.levels = levels
         self.heartbeat_ms = heartbeat_ms
+        self.bars = DayBars() if bars is None else bars
         self._instruments = set(self.view.instruments())
         self._state_topics = {code: (topic("quote", code), topic("depth", code)) for code in self._instruments}
         self._trade_topics = {code: topic("trade", code) for code in self._instruments}
@@ -157,6 +163,7 @@ class Publisher:
             for event in events:
                 if isinstance(event, TradeExecuted):
                     self._on_trade(event)
+                    self.bars.on_trade(event.instrument, event.ts_event, event.price, event.quantity)
                 elif isinstance(event, TransferExecuted):
                     self._on_bulk_trade(event)
                 elif type(event) in _STATUS_EVENTS:
@@ -191,6 +198,7 @@ class Publisher:
                 self._bulk_day[event.instrument] = (event.bulk_volume, event.bulk_turnover, event.bulk_trades)
         elif isinstance(event, TradingDayStarted):
             self._bulk_day.clear()
+            self.bars.start_day(event.trading_day)
         if isinstance(event, _DAY_EVENTS):
             self._on_market_event(event)
             touched.update(dict.fromkeys(self.view.instruments(), ts))
@@ -356,6 +364,14 @@ class Publisher:
         if cached is None or cached[0] != kept.seq:
             cached = self._auction_items[name] = (kept.seq, encode_auction(kept))
         return cached[1]
+
+    def instrument_bars(self, code: str) -> InstrumentBars:
+        """An instrument's bars of the day, with the seq of its trade topic they cover."""
+        name = self._trade_topics.get(code) or topic("trade", code)
+        return InstrumentBars(instrument=code, seq=self._seqs.get(name, 0), bars=self.bars.bars(code))
+
+    def instruments(self) -> tuple[str, ...]:
+        return self.view.instruments()
 
     def snapshot(self, request_id: int, topics: Iterable[str] = ()) -> Snapshot:
         """The decoded form of a snapshot of ``topics`` (empty: every topic), for readers in process."""

@@ -38,6 +38,10 @@ auction's anonymised bid list with the list's ``total``; a page holds at most ``
 computed from ``max_reply_bytes`` and the widest encoding of a bid (``bids_page_size``), so every
 page fits the reply limit whatever its numbers. A request naming ``auction.`` among its topics gets
 every auction topic.
+
+Bars (issue 18): a ``BarsRequest`` gets the day's one-minute bars of the instruments it names
+(none: every instrument), each with the seq of its trade topic they cover (``market_data.bars``).
+A day holds at most 1,440 bars per instrument; a reply beyond ``max_reply_bytes`` is refused.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ from market_data.messages import (
     AuctionBidsReply,
     AuctionBidsRequest,
     AuctionsRequest,
+    BarsReply,
+    BarsRequest,
     ServiceRequest,
     SnapshotError,
     SnapshotRequest,
@@ -226,6 +232,8 @@ class SnapshotService:
             return self._auctions(request)
         if isinstance(request, AuctionBidsRequest):
             return self._auction_bids(request)
+        if isinstance(request, BarsRequest):
+            return self._bars(request)
         return self._snapshot(request)
 
     def _snapshot(self, request: SnapshotRequest) -> bytes:
@@ -290,6 +298,28 @@ class SnapshotService:
         )
         if len(reply) > self.limits.max_reply_bytes:  # a limit below one widest bid's page (bids_page is 1)
             raise _Refusal(f"REPLY_TOO_LARGE: max_reply_bytes={self.limits.max_reply_bytes}, bids={len(page)}")
+        return reply
+
+    def _bars(self, request: BarsRequest) -> bytes:
+        limits, publisher = self.limits, self.publisher
+        known = publisher.instruments()
+        codes = list(dict.fromkeys(request.instruments)) if request.instruments else known
+        if len(codes) > limits.max_topics:
+            raise _Refusal(f"TOO_MANY_TOPICS: instruments={len(codes)}, max_topics={limits.max_topics}")
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise _Refusal(f"UNKNOWN_INSTRUMENT: instrument={unknown[0][:40]!r}")
+        reply = encode(
+            BarsReply(
+                request_id=request.request_id,
+                epoch=publisher.epoch,
+                trading_day=publisher.bars.trading_day,
+                items=[publisher.instrument_bars(code) for code in codes],
+            )
+        )
+        if len(reply) > limits.max_reply_bytes:
+            text = f"REPLY_TOO_LARGE: max_reply_bytes={limits.max_reply_bytes}, instruments={len(codes)}"
+            raise _Refusal(text + " (ask for fewer instruments)")
         return reply
 
     def _refuse(self, request_id: int, text: str) -> bytes:

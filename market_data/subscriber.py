@@ -40,6 +40,7 @@ from typing import TypeVar
 import msgspec
 import structlog
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from market_data.auction_client import AuctionFollower
 from market_data.messages import (
@@ -76,6 +77,7 @@ log = structlog.get_logger("carbonx.market_data")
 
 RECENT_TRADES_KEPT = 100  # per instrument, for ``trades()``
 MAX_BUFFERED = 10_000  # live messages held while a snapshot is awaited; the oldest go first (a later gap heals it)
+_WATCHED = zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED
 MAX_READ_PER_POLL = 10_000  # frames read from the SUB socket per wake-up, so a flood cannot starve the caller
 
 S = TypeVar("S", bound=StateMessage)
@@ -101,8 +103,13 @@ class Subscriber(AuctionFollower):
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         snapshot_timeout_ms: int = 2000,
         discard: Callable[[str, int], bool] | None = None,
+        watch_connection: bool = False,
     ) -> None:
         """Connect at once; the first ``poll`` asks for the snapshot.
+
+        ``watch_connection``: follow the SUB socket's TCP connection (a ZeroMQ socket monitor), so
+        ``connected`` turns False the moment the node's end closes, without waiting for the
+        heartbeats to fall silent; ``poll`` returns at once when it changes.
 
         ``instruments``: None for every instrument. ``discard(topic, seq)``: a fault-injection hook
         for tests; a live message it returns True for is dropped as if lost on the wire
@@ -122,10 +129,15 @@ class Subscriber(AuctionFollower):
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.RCVHWM, 100_000)
+        # Watched before it connects, so the first connection's event is seen too.
+        self._monitor = self._sub.get_monitor_socket(_WATCHED) if watch_connection else None
+        self.connected: bool | None = None  # None: not watched, or no connection made yet
+        self.disconnections = 0
         try:
             self._sub.connect(endpoint)
             _check_endpoint(self._context, snapshot_endpoint)  # the snapshot DEALER connects later, per request
         except zmq.ZMQError as exc:
+            self._close_monitor()
             self._sub.close(linger=0)
             if self._own_context:
                 self._context.term()
@@ -134,6 +146,8 @@ class Subscriber(AuctionFollower):
             self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         self._poller = zmq.Poller()
         self._poller.register(self._sub, zmq.POLLIN)
+        if self._monitor is not None:
+            self._poller.register(self._monitor, zmq.POLLIN)
         self._snapshots = SnapshotClient(self._context, self._poller, snapshot_endpoint, snapshot_timeout_ms)
         self._needs: set[str] = set()  # topics with a gap, not yet asked for
         self._buffer: deque[tuple[str, ChannelPayload]] = deque()
@@ -182,13 +196,17 @@ class Subscriber(AuctionFollower):
             answer = self._snapshots.answer(ready, self._malformed)
             if answer is not None:
                 self._on_answer(*answer, out)
+            connected = self.connected
+            if self._monitor is not None and self._monitor in ready:
+                self._read_monitor()
             if self._sub in ready:
                 self._read_live(out)
             expired = self._snapshots.expired()
             if expired is not None and not expired.full:
                 self._needs.update(expired.topics)
             self._check_silence()
-            if out or (self.synced and not synced) or time.monotonic() >= deadline:
+            changed = self.connected is not connected
+            if out or changed or (self.synced and not synced) or time.monotonic() >= deadline:
                 return out
 
     def wait_synced(self, timeout_ms: int) -> bool:
@@ -237,9 +255,29 @@ class Subscriber(AuctionFollower):
             return
         self.closed = True
         self._snapshots.close()
+        self._close_monitor()
         self._sub.close(linger=0)
         if self._own_context:
             self._context.term()
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self._sub.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
+    def _read_monitor(self) -> None:
+        """The SUB socket's connection events: the node's end connected, or closed."""
+        assert self._monitor is not None
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)["event"]
+            if event == zmq.EVENT_CONNECTED:
+                self.connected = True
+                log.info("market data connected", endpoint=self.endpoint)
+            elif event == zmq.EVENT_DISCONNECTED and self.connected is not False:
+                self.connected = False
+                self.disconnections += 1
+                log.warning("market data disconnected: the node's end closed", endpoint=self.endpoint)
 
     @property
     def snapshot_timeouts(self) -> int:

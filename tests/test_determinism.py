@@ -95,3 +95,20 @@ def test_surveillance_reads_only_the_engine_and_the_drop_copy_client() -> None:
         roots = {module.split(".")[0] for module in modules}
         assert roots & {"carbonx", "market_data", "bench", "zmq"} == set(), path
         assert {m for m in modules if m.split(".")[0] == "gateway"} <= {"gateway.drop_copy"}, path
+
+
+def test_the_website_reads_only_market_data_and_the_engines_messages() -> None:
+    # docs/ARCHITECTURE.md: web may import market_data, engine.messages, aiohttp, msgspec and structlog;
+    # it never reaches the engine's state, the gateway (orders), surveillance or the node.
+    for path in (ROOT / "web").rglob("*.py"):
+        modules = imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        roots = {module.split(".")[0] for module in modules}
+        assert roots & {"carbonx", "gateway", "surveillance", "bench"} == set(), path
+        engine_modules = {m for m in modules if m.split(".")[0] == "engine"}
+        assert engine_modules <= {"engine.messages"}, path
+
+
+def test_nothing_below_the_command_line_imports_the_website() -> None:
+    for package in ("engine", "settlement", "gateway", "market_data", "surveillance"):
+        for path in (ROOT / package).rglob("*.py"):
+            assert "web" not in imported_roots(ast.parse(path.read_text(encoding="utf-8"))), path

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP_LEVEL = ("engine", "settlement", "gateway", "market_data", "surveillance", "carbonx", "bench")
+TOP_LEVEL = ("engine", "settlement", "gateway", "market_data", "surveillance", "web", "carbonx", "bench")
 
 
 def test_every_package_of_the_source_tree_is_listed_in_pyproject() -> None:

@@ -80,6 +80,8 @@ REQUIRED_EXAMPLES = {
     "BulkTrade",
     "SnapshotRequest",
     "Snapshot",
+    "BarsRequest",
+    "BarsReply",
     "DropCopy",
     "Reports",
 }
@@ -233,6 +235,9 @@ DOCUMENTED_TYPES: list[type[msgspec.Struct]] = list(
             *union_types(Published),
             Level,
             SnapshotRequest,
+            md.BarsRequest,
+            md.InstrumentBars,
+            md.Bar,
             *union_types(SnapshotReply),
             TopicSnapshot,
         ]

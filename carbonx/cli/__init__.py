@@ -26,6 +26,7 @@ from carbonx.cli import (
     simulate_cmd,
     surveil_cmd,
     transfer_cmd,
+    web_cmd,
 )
 from carbonx.errors import CarbonxError
 from carbonx.logs import configure_logging
@@ -50,7 +51,8 @@ commands too. Every command is journaled before it is applied; `carbonx replay` 
 state from it.
 
 `carbonx serve` runs the exchange: the order gateway (ZeroMQ, CURVE keys), market data with a
-snapshot service, the drop copy for surveillance, and the scheduler. The client commands (order,
+snapshot service, the drop copy for surveillance, and the scheduler; `carbonx web` the public
+website of live quotes, bulletins, bulk trades and auction results. The client commands (order,
 fills, account, transfer, auction, quotes, bulletin, regulator, registry) talk to it;
 docs/PROTOCOL.md is the wire protocol. `carbonx surveil` is the surveillance analysts' side: alerts
 and cases, order trails and the book at any moment, from the journal.
@@ -73,6 +75,7 @@ examples, by who uses them (make run starts a demo node; demo members M001 M002 
   carbonx quotes                         every instrument on one screen, live
   carbonx quotes SHEA2025                one instrument: band, five levels, last trades
   carbonx bulletin                       the latest daily bulletin (--data-dir var: any recorded day)
+  carbonx web                            the public website at http://127.0.0.1:8080/ (make run starts it)
  the regulator (member REGULATOR)
   carbonx regulator halt SHEA2025 --reason "price anomaly"
   carbonx regulator session afternoon    from the morning, through the break: agreement transfers open
@@ -145,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     surveil_cmd.add_parser(commands)
     eod_cmd.add_parser(commands)
     registry_cmd.add_parser(commands)
+    web_cmd.add_parser(commands)
     return parser
 
 

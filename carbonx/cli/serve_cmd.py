@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -35,12 +36,15 @@ regulator closes it (carbonx regulator session close, then end-of-day), and a da
 ended stays ended until carbonx regulator start-of-day opens the next (or a restart of the demo
 node does).
 
+--web starts the public website (`carbonx web`: live quotes, bulletins, bulk trades, auction
+results) as a process of its own beside the node, prints its URL, and stops it when the node stops.
+
 The data directory is created when missing; one that is a file or cannot be written is refused
 with one line before anything starts.
 """
 EPILOG = """\
 examples:
-  carbonx serve --demo                  what `make run` does
+  carbonx serve --demo --web            what `make run` does: the node and its website
   carbonx serve --config /etc/carbonx --data-dir /srv/carbonx
 then, in another terminal:
   carbonx quotes SHEA2025
@@ -59,6 +63,11 @@ def add_parser(commands: Any) -> None:
         "--data-dir", type=Path, default=None, metavar="DIR", help="data directory (default: node.toml data_dir, var)"
     )
     parser.add_argument("--demo", action="store_true", help="fund demo accounts and open a session at once")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="start the public website beside the node (carbonx web, node.toml [web]) and stop it with the node",
+    )
     parser.set_defaults(run=run)
 
 
@@ -71,6 +80,23 @@ def member_keys_line(keys_dir: Path) -> str:
             " or --config DIR of your own)"
         )
     return line
+
+
+def _start_web(args: argparse.Namespace, data_dir: Path) -> subprocess.Popen[bytes]:
+    """``carbonx web`` on the same config and data directory, a process of its own: a website that
+    fails (its port taken) says so in one line and leaves the node running."""
+    command = [sys.executable, "-m", "carbonx", "web", "--config", str(args.config), "--data-dir", str(data_dir)]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+
+def _stop_web(website: subprocess.Popen[bytes]) -> None:
+    if website.poll() is None:
+        website.send_signal(signal.SIGTERM)
+        try:
+            website.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            website.kill()
+            website.wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,6 +139,12 @@ def run(args: argparse.Namespace) -> int:
             "  .venv/bin/carbonx fills --member M002",
             "  .venv/bin/carbonx regulator session close; .venv/bin/carbonx regulator end-of-day",
         ]
+    website = _start_web(args, data_dir) if args.web else None
+    if website is not None:
+        web = loaded.node.web
+        lines.append(
+            f"  website       http://{web.host}:{web.port}/   public quotes, bulletins, auctions (carbonx web)"
+        )
     lines.append("ready; Ctrl-C stops (intake stops, replies flushed, snapshot written)")
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -122,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print("\n".join(lines), flush=True)
-    node.run()
+    try:
+        node.run()
+    finally:
+        if website is not None:
+            _stop_web(website)
     print(f"carbonx node stopped cleanly at journal seq {node.state.journal.last_seq:,}", file=sys.stderr)
     return 0
