@@ -30,7 +30,7 @@ from carbonx.config import load_config
 from carbonx.data_dir import DataDirUnavailable, apply_commands
 from carbonx.errors import ConfigError
 from carbonx.node import ENDPOINTS_FILE
-from carbonx.node_state import REPORTS_KIND, open_node_state
+from carbonx.node_state import BARS_KIND, REPORTS_KIND, open_node_state
 from carbonx.simulation import SIMULATION_DATA_DIR, funding_commands, run_simulation
 from engine.journal import (
     JOURNAL_FILE,
@@ -97,7 +97,7 @@ def held(simulated: Path) -> Iterator[Path]:
 # Every `carbonx` command, by what it does to a data directory. A new command must be placed here,
 # and a writer gets a case in WRITERS below.
 WRITES_DATA_DIR = {"serve", "simulate", "registry"}
-READS_DATA_DIR = {"replay", "eod", "bulletin", "surveil"}
+READS_DATA_DIR = {"replay", "eod", "bulletin", "surveil", "web"}
 NO_DATA_DIR = {"quotes", "order", "account", "fills", "regulator", "keys", "transfer", "auction"}
 
 
@@ -360,7 +360,9 @@ def test_the_node_keeps_its_newest_snapshots_and_recovers_from_the_newest(config
         state.close()
 
     assert list_snapshots(data_dir) == [written - 1, written]
-    assert _names(data_dir) == [f"{kind}-{seq:012d}.cxs" for kind in (REPORTS_KIND, "snapshot") for seq in (3, 4)]
+    assert _names(data_dir) == [
+        f"{kind}-{seq:012d}.cxs" for kind in (BARS_KIND, REPORTS_KIND, "snapshot") for seq in (3, 4)
+    ]
     restarted = open_node_state(loaded, data_dir, clock=lambda: NOON)
     try:
         assert (restarted.snapshot_seq, restarted.replayed) == (written, 0)
@@ -486,7 +488,7 @@ def test_a_running_node_prunes_its_snapshots_and_clears_stale_temporaries(tmp_pa
 
     (second,) = list_snapshots(data_dir)
     assert second > first
-    assert _names(data_dir) == [f"{REPORTS_KIND}-{second:012d}.cxs", f"snapshot-{second:012d}.cxs"]
+    assert _names(data_dir) == [f"{kind}-{second:012d}.cxs" for kind in (BARS_KIND, REPORTS_KIND, "snapshot")]
     node = NodeProcess(config, data_dir).start()
     try:
         assert f"0 replayed after snapshot {second:,}" in node.banner[0]
