@@ -82,13 +82,46 @@ class DayBars:
 
     def on_trade(self, instrument: str, ts: int, price: int, quantity: int) -> None:
         """One listing trade at exchange time ``ts``. Exchange time never goes back, so a trade
-        belongs to the last bar or starts the next; one stamped earlier joins the last bar."""
+        belongs to the last bar or starts the next; one stamped earlier joins the last bar.
+
+        The readable form of ``on_trades`` (the node's path), which must agree with it."""
         rows = self._rows.setdefault(instrument, [])
         minute = ts - ts % NS_PER_MINUTE
         if rows and rows[-1][0] >= minute:
             add_trade(rows[-1], minute, price, quantity)
         else:
             rows.append(add_trade(None, minute, price, quantity))
+
+    def on_trades(self, trades: Iterable[TradeExecuted]) -> None:
+        """Several listing trades, in order: what ``on_trade`` does for each, in one tight loop.
+
+        The node's path (the publisher hands each journal batch's trades at once): the instrument's
+        rows and the end of its last bar are kept between trades, so a trade in the same minute
+        costs one comparison and the updates (bench/RESULTS.md, issue 18)."""
+        rows_of = self._rows
+        code: str | None = None
+        rows: list[list[int]] = []
+        end = 0  # where the last bar of ``code`` ends: a trade before it joins that bar
+        for trade in trades:
+            if trade.instrument != code:
+                code = trade.instrument
+                rows = rows_of.get(code) or rows_of.setdefault(code, [])
+                end = rows[-1][0] + NS_PER_MINUTE if rows else 0
+            ts, price, quantity = trade.ts_event, trade.price, trade.quantity
+            if ts < end:
+                bar = rows[-1]  # [minute, open, high, low, close, volume, turnover, trades]
+                if price > bar[2]:
+                    bar[2] = price
+                elif price < bar[3]:
+                    bar[3] = price
+                bar[4] = price
+                bar[5] += quantity
+                bar[6] += price * quantity
+                bar[7] += 1
+            else:
+                minute = ts - ts % NS_PER_MINUTE
+                rows.append([minute, price, price, price, price, quantity, price * quantity, 1])
+                end = minute + NS_PER_MINUTE
 
     def bars(self, instrument: str) -> list[Bar]:
         return [Bar(*row) for row in self._rows.get(instrument, ())]

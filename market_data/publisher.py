@@ -112,6 +112,7 @@ class Publisher:
         self.levels = levels
         self.heartbeat_ms = heartbeat_ms
         self.bars = DayBars() if bars is None else bars
+        self._bar_trades: list[TradeExecuted] = []  # the batch's listing trades, for the bars at its end
         self._instruments = set(self.view.instruments())
         self._state_topics = {code: (topic("quote", code), topic("depth", code)) for code in self._instruments}
         self._trade_topics = {code: topic("trade", code) for code in self._instruments}
@@ -163,7 +164,6 @@ class Publisher:
             for event in events:
                 if isinstance(event, TradeExecuted):
                     self._on_trade(event)
-                    self.bars.on_trade(event.instrument, event.ts_event, event.price, event.quantity)
                 elif isinstance(event, TransferExecuted):
                     self._on_bulk_trade(event)
                 elif type(event) in _STATUS_EVENTS:
@@ -175,6 +175,9 @@ class Publisher:
                     touched[instrument] = event.ts_event
         # Quote and depth are computed when they go out (``drain``): once per batch of commands, and
         # with conflation at most once per interval, never per command.
+        if self._bar_trades:
+            self.bars.on_trades(self._bar_trades)
+            self._bar_trades.clear()
         pending, state_topics = self._pending, self._state_topics
         for code, ts in touched.items():
             quote, depth = state_topics[code]
@@ -198,6 +201,8 @@ class Publisher:
                 self._bulk_day[event.instrument] = (event.bulk_volume, event.bulk_turnover, event.bulk_trades)
         elif isinstance(event, TradingDayStarted):
             self._bulk_day.clear()
+            self.bars.on_trades(self._bar_trades)  # the day before's, in its bars before they go
+            self._bar_trades.clear()
             self.bars.start_day(event.trading_day)
         if isinstance(event, _DAY_EVENTS):
             self._on_market_event(event)
@@ -219,6 +224,7 @@ class Publisher:
         kept = self._trades.setdefault(name, deque(maxlen=self.recent_trades))
         kept.append(trade)
         self._outbox.append((name, seq, trade))
+        self._bar_trades.append(event)  # to the bars at the end of the batch (or before a new day)
 
     def _on_bulk_trade(self, event: TransferExecuted) -> None:
         """An executed transfer: a bulk trade on its own topic, and the day's bulk figures (the quote's)."""

@@ -304,7 +304,7 @@ class SnapshotService:
         limits, publisher = self.limits, self.publisher
         known = publisher.instruments()
         codes = list(dict.fromkeys(request.instruments)) if request.instruments else known
-        if len(codes) > limits.max_topics:
+        if len(codes) > limits.max_topics and request.instruments:  # [] (every instrument): the reply's size decides
             raise _Refusal(f"TOO_MANY_TOPICS: instruments={len(codes)}, max_topics={limits.max_topics}")
         unknown = [code for code in codes if code not in known]
         if unknown:

@@ -210,3 +210,16 @@ def test_a_warm_node_start_is_timed_to_its_ready_line() -> None:
     first, warm = start.measure(runs=1, timeout=60.0)
     assert first > 0 and len(warm) == 1 and warm[0] > 0
     assert "warm median" in start.render(first, warm)
+
+
+@pytest.mark.not_per_book
+def test_python_m_bench_publisher_times_both_calls_over_the_flows_trades(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import publisher
+
+    assert publisher.main(["--commands", "3000", "--batch", "700", "--runs", "2"]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["run 1", "run 2", "median"]
+    assert all("on_batch" in line and "drain" in line for line in out[:2])
+    traded = {line.split("commands, ")[1] for line in out[:2]}  # both passes saw the same trades
+    assert len(traded) == 1 and traded.pop() != "0 trades)"
