@@ -8,7 +8,10 @@ changes through ``on_output``, one call per batch, already encoded as Server-Sen
 - After the first sync, and after every new epoch, the state is rebuilt from the subscriber
   (``PageState.reset``), the day's one-minute bars are fetched from the snapshot service, and the
   browsers are sent the whole state again.
-- A cleared auction's anonymised bid list is fetched once, for its curve and results file.
+- A cleared auction's anonymised bid list is fetched once, for its curve and results file; the
+  page is told when it is there (the auction's ``curve``), and a failed fetch is asked again.
+- Nothing is asked of the snapshot service while the node's connection is down (each question
+  would wait its whole timeout): the questions wait for the connection to come back.
 - The feed's health goes to the page at once: ``down`` the moment the node's end of the TCP
   connection closes (the SDK's socket monitor), ``stale`` when nothing came for three heartbeat
   intervals, ``connecting`` until the first sync, else ``live``.
@@ -27,7 +30,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from market_data.messages import AuctionBid, AuctionSnapshot
+from market_data.messages import SILENT_AFTER_HEARTBEATS, AuctionBid, AuctionSnapshot
 from market_data.snapshot_client import MarketDataError
 from market_data.subscriber import Subscriber
 from web.state import Json, PageState
@@ -36,6 +39,7 @@ _log = structlog.get_logger("carbonx.web")
 
 POLL_MS = 100  # the longest the thread waits in one poll: how soon it notices a stop request
 BARS_RETRY_S = 2.0  # after a failed bars request
+BIDS_RETRY_S = (2.0, 60.0)  # after a failed request for a cleared auction's bids: first, doubling up to
 _encoder = msgspec.json.Encoder()
 
 FEED_TEXT = {
@@ -44,6 +48,12 @@ FEED_TEXT = {
     "stale": "行情中断 No market data for {seconds} s: prices shown may be out of date",
     "live": "实时行情 Live",
 }
+
+
+def _seconds(ms: int) -> str:
+    """``ms`` as seconds to a tenth, without a float: 600 -> "0.6", 3000 -> "3"."""
+    whole, tenths = divmod(ms // 100, 10)
+    return f"{whole}.{tenths}" if tenths else str(whole)
 
 
 def sse(event: str, data: Json) -> bytes:
@@ -71,6 +81,7 @@ class Bridge:
         )
         self._epoch: int | None = None
         self._bars_due = 0.0  # monotonic time of the next bars request (0: none wanted)
+        self._bids_due: dict[int, tuple[float, float]] = {}  # auction id -> (when to ask again, wait after)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.batches = 0
@@ -113,18 +124,22 @@ class Bridge:
             self._bars_due = time.monotonic()
         elif messages:
             with self.lock:
+                day = self.page.trading_day
                 changes = self.page.apply(messages)
-                version = self.page.version
+                version, new_day = self.page.version, self.page.trading_day != day
             if changes:
                 self._emit(version, changes)
+            if new_day:
+                self._bars_due = time.monotonic()  # the new day's bars (a restored node may hold some)
         with self.lock:
             changes = self.page.set_feed(*self._feed())
             version = self.page.version
         if changes:
             self._emit(version, changes)
-        if self._bars_due and time.monotonic() >= self._bars_due:
-            self._fetch_bars()
-        self._fetch_auction_bids()
+        if subscriber.connected is not False:
+            if self._bars_due and time.monotonic() >= self._bars_due:
+                self._fetch_bars()
+            self._fetch_auction_bids()
         self.batches += 1
 
     def _emit(self, version: int, changes: list[Json]) -> None:
@@ -140,8 +155,7 @@ class Bridge:
             state = "stale"
         else:
             return "live", FEED_TEXT["live"]
-        silent_for = 3 * max(subscriber.heartbeat_ms, 1_000) // 1_000
-        return state, FEED_TEXT[state].format(seconds=silent_for)
+        return state, FEED_TEXT[state].format(seconds=_seconds(SILENT_AFTER_HEARTBEATS * subscriber.heartbeat_ms))
 
     def _fetch_bars(self) -> None:
         try:
@@ -154,7 +168,7 @@ class Bridge:
         with self.lock:
             if reply.epoch != self._epoch:
                 return  # an answer from before the node restarted: the reset asks again
-            changes = self.page.set_bars(reply)
+            changes = self.page.set_bars(reply)  # another day's: none, the new day asks again
             version = self.page.version
         if changes:
             self._emit(version, changes)
@@ -162,14 +176,25 @@ class Bridge:
     def _fetch_auction_bids(self) -> None:
         with self.lock:
             wanted = self.page.cleared_without_bids()
+        now = time.monotonic()
+        self._bids_due = {key: due for key, due in self._bids_due.items() if key in wanted}
         for auction_id in wanted:
+            due, wait = self._bids_due.get(auction_id, (0.0, BIDS_RETRY_S[0]))
+            if due > now:
+                continue
             try:
                 bids = self._subscriber.fetch_all_auction_bids(auction_id)
             except MarketDataError as exc:
+                # No curve and no results file until the bids come: a file without them would not verify.
                 _log.warning("web.auction_bids_unavailable", auction_id=auction_id, error=str(exc))
-                bids = []  # the page shows the results without a curve; a reset asks again
+                self._bids_due[auction_id] = (now + wait, min(2 * wait, BIDS_RETRY_S[1]))
+                continue
+            self._bids_due.pop(auction_id, None)
             with self.lock:
-                self.page.auction_bids[auction_id] = bids
+                changes = self.page.set_auction_bids(auction_id, bids)
+                version = self.page.version
+            if changes:
+                self._emit(version, changes)
 
     # ------------------------------------------------------------------ readers (the server's thread)
     def document(self) -> tuple[int, bytes]:

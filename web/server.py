@@ -133,7 +133,7 @@ class Site:
 
     def _auction_id(self, request: web.Request) -> int | None:
         text = request.match_info["auction_id"]
-        return int(text) if text.isdigit() and len(text) <= 18 else None
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
     async def curve(self, request: web.Request) -> web.Response:
         auction_id = self._auction_id(request)

@@ -19,11 +19,9 @@ a higher seq is added to them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -49,8 +47,8 @@ from market_data.messages import (
 
 TRADES_KEPT = 50  # per instrument: the instrument page's last trades
 BULK_KEPT = 1_000  # per instrument and day: a day's agreement transfers are few
+AUCTIONS_KEPT = 200  # the newest auctions (by id); the snapshot service keeps fewer (results_kept)
 _NS_PER_MS = 1_000_000
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 Json = dict[str, Any]
 
@@ -152,7 +150,9 @@ def results_value(results: AuctionResults) -> Json:
     return value
 
 
-def auction_value(auction: AuctionSnapshot) -> Json:
+def auction_value(auction: AuctionSnapshot, curve: bool = False) -> Json:
+    """``curve``: the website holds the cleared auction's bid list, so its curve and results file
+    can be fetched (a moment after the results: the bridge asks for the bids when they arrive)."""
     state = auction.state
     return {
         "auction_id": auction.auction_id,
@@ -160,6 +160,7 @@ def auction_value(auction: AuctionSnapshot) -> Json:
         "notice": notice_value(auction.notice),
         "state_reason": state.reason if state is not None else "",
         "results": results_value(auction.results) if auction.results is not None else None,
+        "curve": curve,
     }
 
 
@@ -182,14 +183,6 @@ def curve_value(auction: AuctionSnapshot, bids: Sequence[AuctionBid]) -> Json:
         "volume": auction.notice.volume,
         "steps": steps,
     }
-
-
-def day_start_ns(trading_day: int) -> int:
-    """Midnight of ``trading_day`` (YYYYMMDD) in Shanghai, ns UTC: older trades are another day's."""
-    if trading_day <= 0:
-        return 0
-    day = dt.date(trading_day // 10_000, trading_day // 100 % 100, trading_day % 100)
-    return int(dt.datetime.combine(day, dt.time(), _SHANGHAI).timestamp()) * 1_000_000_000
 
 
 # ---------------------------------------------------------------------------------- the page's state
@@ -222,7 +215,6 @@ class PageState:
         market = source.market_status()
         self.market = market_value(market) if market is not None else None
         self.trading_day = market.trading_day if market is not None else 0
-        since = day_start_ns(self.trading_day)
         self.instruments = list(source.instruments())
         self.quotes, self.depth, self.status, self.bulletins = {}, {}, {}, {}
         self.trades, self.bulk, self.bars, self.bars_seq = {}, {}, {}, {}
@@ -241,23 +233,35 @@ class PageState:
                 self.status[code] = status_value(status)
             if bulletin is not None:
                 self.bulletins[code] = bulletin_value(bulletin)
-            today = [trade_value(t) for t in source.trades(code) if t.ts >= since]
-            self.trades[code] = deque(today[-TRADES_KEPT:], maxlen=TRADES_KEPT)
-            self.bulk[code] = deque((bulk_value(b) for b in source.bulk_trades(code) if b.ts >= since), BULK_KEPT)
+            # The recent trades held span days; the quote's day counts say how many are today's
+            # (as market_data.board does): right on a demo day opened ahead of the calendar too.
+            today, bulk_today = (quote.trades, quote.bulk_trades) if quote is not None else (0, 0)
+            held = source.trades(code)[-today:] if today else []
+            self.trades[code] = deque((trade_value(t) for t in held[-TRADES_KEPT:]), maxlen=TRADES_KEPT)
+            bulk_held = source.bulk_trades(code)[-bulk_today:] if bulk_today else []
+            self.bulk[code] = deque((bulk_value(b) for b in bulk_held), maxlen=BULK_KEPT)
         self.auctions = {a.auction_id: a for a in source.auctions()}
         self.auction_bids = {k: v for k, v in self.auction_bids.items() if k in self.auctions}
 
     def set_bars(self, reply: BarsReply) -> list[Json]:
-        """The day's bars from the snapshot service; the changes (one per bar) are for a page that
-        had the state before them."""
+        """The day's bars from the snapshot service: one ``bars`` change per instrument, which
+        replaces what a page holds (bars it drew from live trades before the reply included).
+
+        The reply is as new as anything the bridge has seen (the node answers after publishing), so
+        a live trade at or below an instrument's ``seq`` is already in its bars. Another day's
+        bars (the day rolled over between the question and the answer) change nothing: the bridge
+        asks again when the page's day changes.
+        """
         if self.trading_day and reply.trading_day and reply.trading_day != self.trading_day:
-            return []  # the bars of another day: the next request gets today's
+            return []
         changes: list[Json] = []
         for item in reply.items:
+            if item.seq < self.bars_seq.get(item.instrument, 0):
+                continue  # older than live trades already drawn (not expected; never go back)
             rows = [list(msgspec.structs.astuple(bar)) for bar in item.bars]
             self.bars[item.instrument] = rows
             self.bars_seq[item.instrument] = item.seq
-            changes += [{"kind": "bar", "instrument": item.instrument, "bar": bar_value(row)} for row in rows]
+            changes.append({"kind": "bars", "instrument": item.instrument, "bars": [bar_value(r) for r in rows]})
         if changes:
             self.version += 1
         return changes
@@ -283,7 +287,7 @@ class PageState:
             "bulk": {code: list(kept) for code, kept in self.bulk.items()},
             "bars": {code: [bar_value(row) for row in rows] for code, rows in self.bars.items()},
             "bulletins": self.bulletins,
-            "auctions": [auction_value(self.auctions[key]) for key in sorted(self.auctions)],
+            "auctions": [auction_value(self.auctions[key], key in self.auction_bids) for key in sorted(self.auctions)],
         }
 
     # ------------------------------------------------------------------ changes
@@ -325,7 +329,10 @@ class PageState:
         if kept is None:
             return None
         self.auctions[message.auction_id] = kept
-        return [{"kind": "auction", "auction": auction_value(kept)}]
+        for oldest in sorted(self.auctions)[: max(0, len(self.auctions) - AUCTIONS_KEPT)]:
+            del self.auctions[oldest]
+            self.auction_bids.pop(oldest, None)
+        return [{"kind": "auction", "auction": auction_value(kept, message.auction_id in self.auction_bids)}]
 
     def _know(self, code: str) -> None:
         if code not in self.instruments:
@@ -369,6 +376,16 @@ class PageState:
             for key, auction in sorted(self.auctions.items())
             if auction.status is AuctionStatus.CLEARED and key not in self.auction_bids
         ]
+
+    def set_auction_bids(self, auction_id: int, bids: list[AuctionBid]) -> list[Json]:
+        """A cleared auction's anonymised bid list, fetched by the bridge: the change that tells the
+        page its curve and results file are ready."""
+        auction = self.auctions.get(auction_id)
+        if auction is None:
+            return []
+        self.auction_bids[auction_id] = bids
+        self.version += 1
+        return [{"kind": "auction", "auction": auction_value(auction, True)}]
 
     def curve(self, auction_id: int) -> Json | None:
         auction, bids = self.auctions.get(auction_id), self.auction_bids.get(auction_id)
