@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 LOCK   := requirements.lock
 PIN    := PIP_CONSTRAINT=$(CURDIR)/$(LOCK)
 
-.PHONY: run test check install upgrade bench bench-e2e bench-flood clean
+.PHONY: run test check install upgrade bench bench-e2e bench-flood bench-web clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carbonx needs Python 3.11 or newer (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -37,7 +37,8 @@ upgrade:
 	rm -f $(STAMP)
 	$(MAKE) install
 
-# The exchange node on the defaults in config/, in demo mode: demo members funded, a session open at once.
+# The exchange node on the defaults in config/, in demo mode: demo members funded, a session open at once;
+# and its public website beside it (carbonx web; the URL is printed).
 run: $(STAMP)
 	$(BIN)/carbonx serve --demo --web
 
@@ -58,6 +59,11 @@ bench-e2e: $(STAMP)
 # A well-behaved member's order -> Ack latency while another floods the node (issue 12), and the node's RSS.
 bench-flood: $(STAMP)
 	$(BIN)/python -m bench.flood
+
+# The public website: the delay from a trade to a browser's update (headless Chromium), and its CPU with
+# 100 streaming clients (issue 18).
+bench-web: $(STAMP)
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) .venv-upgrade var .pytest_cache .mypy_cache .ruff_cache .hypothesis
