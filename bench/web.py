@@ -46,7 +46,7 @@ from typing import Any
 
 from bench.e2e_node import NodeUnderTest, filesystem, last_lines, load_average, machine, top_up
 from bench.e2e_wire import BenchError, Figures
-from bench.web_process import WebProcess
+from bench.web_process import CHROMIUM, CHROMIUM_ARGS, WebProcess
 from carbonx.config import load_config
 from carbonx.errors import CarbonxError
 from engine.messages import Side
@@ -60,16 +60,6 @@ INSTRUMENT = "SHEA2025"  # reference price 80.00
 SELLER, BUYER = ("M002", "A002"), ("M001", "A001")
 FIRST_PRICE = 8001  # the latency phase's k-th trade prints at FIRST_PRICE + k
 STREAM_PRICE = 8000
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OBSERVE = """(code) => {
   const cell = () => document.querySelector(`#overview tr[data-instrument="${code}"] .last`);
   let shown = cell() ? cell().textContent : null;

@@ -22,6 +22,16 @@ from typing import IO, NoReturn
 
 REPO = Path(__file__).resolve().parent.parent
 _URL = re.compile(rb"^carbonx web: (http://\S+)", re.MULTILINE)
+CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium): Playwright's own downloads are never used
+CHROMIUM_ARGS = [  # headless in a container: no sandbox, GPU or background traffic
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 class WebProcess:

@@ -25,29 +25,20 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
-from bench.web_process import WebProcess
+from bench.web_process import CHROMIUM, CHROMIUM_ARGS, WebProcess
 from carbonx.cli import main
 from engine.messages import Side
 from gateway.client import MemberClient
 from gateway.protocol import Fill
 from tests.node_process import REPO, NodeProcess, make_config
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 10_000
 VERIFIED = "verified: every allocation and the clearing price match the published results"
 
 
 def chromium() -> str | None:
     """Debian's Chromium (``apt-get install chromium``); Playwright's own downloads are never used."""
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
 
 
 NO_BROWSER = "no Chromium at /usr/bin/chromium nor on PATH (apt-get install chromium)"
