@@ -41,7 +41,7 @@ def test_every_file_of_the_website_is_in_the_wheels_package_data() -> None:
         if not any(fnmatch.fnmatch(path.name, pattern) for pattern in data.get(_package(path), []))
     ]
 
-    assert {"index.html", "app.js", "app.css"} <= {path.name for path in files}
+    assert {"index.html", "app.js", "store.js", "app.css"} <= {path.name for path in files}
     assert left_out == [], "add these files' patterns to [tool.setuptools.package-data] in pyproject.toml"
 
 

@@ -112,13 +112,18 @@ def test_every_page_path_serves_index_html(path: str) -> None:
     serve(website()[0], test)
 
 
-@pytest.mark.parametrize("name", ["app.js", "app.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"])
+@pytest.mark.parametrize(
+    "name",
+    [*(p.name for p in sorted(STATIC.glob("*.js"))), "app.css", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"],
+)
 def test_the_static_files_are_served(name: str) -> None:
     async def test(client: TestClient[Any, Any]) -> None:
         response = await client.get(f"/static/{name}")
 
         assert response.status == 200, name
         assert await response.read() == (STATIC / name).read_bytes()
+        if name.endswith(".js"):  # a module script is refused by the browser without a JavaScript type
+            assert response.content_type in ("application/javascript", "text/javascript"), response.content_type
 
     serve(website()[0], test)
 
