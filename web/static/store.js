@@ -43,6 +43,8 @@ function ensureInstrument(code) {
   }
 }
 
+const REPLACED_IN = { quote: "quotes", depth: "depth", status: "status" };
+
 function applyChange(c) {
   switch (c.kind) {
     case "feed":
@@ -53,25 +55,14 @@ function applyChange(c) {
       S.market = c.market;
       dirty.market = true;
       break;
-    case "quote": {
-      const code = c.quote.instrument;
-      ensureInstrument(code);
-      S.quotes[code] = c.quote;
-      dirty.quote.add(code);
-      break;
-    }
-    case "depth": {
-      const code = c.depth.instrument;
-      ensureInstrument(code);
-      S.depth[code] = c.depth;
-      dirty.depth.add(code);
-      break;
-    }
+    case "quote":
+    case "depth":
     case "status": {
-      const code = c.status.instrument;
-      ensureInstrument(code);
-      S.status[code] = c.status;
-      dirty.status.add(code);
+      // Replace the instrument's value: c.quote in S.quotes, c.depth in S.depth, c.status in S.status.
+      const value = c[c.kind];
+      ensureInstrument(value.instrument);
+      S[REPLACED_IN[c.kind]][value.instrument] = value;
+      dirty[c.kind].add(value.instrument);
       break;
     }
     case "trade": {
