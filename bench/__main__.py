@@ -1,31 +1,34 @@
-"""``python -m bench``: the standard flow through both books, then the end-to-end benchmark.
+"""``python -m bench``: the standard flow through the peer, both books and the boundary, then the node.
 
-The flow is generated first and timed on its own. The reference book is timed over
-``Exchange.apply`` one command at a time (with the runner reading each command's events for
-trades and rejects). The fast book is timed from a columnar command batch to a columnar event
-batch: ``Exchange.apply_batch`` over batches of ``--batch`` commands built beforehand
-(``Exchange.command_batch``, not timed), counting trades and rejects from the event records
-without decoding them. Each book's traded volume must equal the flow's own expected volume, and
-no command may be rejected; otherwise the run exits with status 1. Then the node: five warm
-starts of ``carbonx serve --demo`` timed to "ready" (``bench.start``) and ``bench.e2e`` with its
-defaults (skip both with ``--no-e2e``).
+The flow is generated first and timed on its own. Then, one after the other in this process
+(``bench.books``): liquibook, the peer, on the same flow (``bench.peer``); the reference book,
+``Exchange.apply`` one command at a time; the fast book's kernel, columnar command batches built
+beforehand to columnar event records; and the boundary, command objects in and event objects out
+through the fast book. Every carbonx figure is printed as a multiple of liquibook's, with its
+target where the issue set one. Each run's traded volume must equal the flow's own expected
+volume, and no command may be rejected; otherwise the run exits with status 1.
+
+``--scale`` runs it all again at 10x the instruments (40) and the accounts (500 a side) and prints
+how each figure changed. Then the node: five warm starts of ``carbonx serve --demo`` timed to
+"ready" (``bench.start``) and ``bench.e2e`` with its defaults (skip both with ``--no-e2e``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
 
-from bench import e2e, start
+from bench import books, e2e, peer, start
 from bench.e2e_wire import BenchError
-from bench.flow import FlowOutcome, StandardFlow, apply_flow, make_exchange, standard_flow
-from engine.listing import BOOK_KINDS
-from engine.listing.fast.event_columns import E_KIND, EV_ORDER_REJECTED, EV_REQUEST_REJECTED, EV_TRADE, TRADE_QUANTITY
+from bench.flow import StandardFlow, standard_flow
+
+TARGETS = {"kernel": 15.0, "boundary": 3.0}  # multiples of liquibook (issue 19)
+SCALED_INSTRUMENTS, SCALED_ACCOUNTS = 40, 500
+MAX_FALL = 0.20  # at scale, no figure may fall by more than this
 
 
 def cpu_model() -> str:
@@ -51,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--commands", type=int, default=1_000_000, help="measured commands (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the flow (default 1)")
     parser.add_argument(
-        "--book", default="both", choices=("both", *BOOK_KINDS), help="order book to time (default both)"
+        "--book",
+        default="both",
+        choices=("both", "reference", "fast"),
+        help="carbonx figures to time: reference, fast (the kernel and the boundary) or both (default)",
     )
     parser.add_argument("--batch", type=int, default=65_536, help="commands per fast-path batch (default 65,536)")
     parser.add_argument(
@@ -59,64 +65,73 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fast book: load the kernels only, without running the flow once first (memory never touched)",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help=f"also run at {SCALED_INSTRUMENTS} instruments and {SCALED_ACCOUNTS} accounts a side; print the change",
+    )
     parser.add_argument("--no-e2e", action="store_true", help="skip the node: bench.start and bench.e2e")
     return parser
 
 
-def run_reference(flow: StandardFlow) -> tuple[float, FlowOutcome]:
-    exchange = make_exchange(flow, book="reference")
-    started = time.perf_counter()
-    outcome = apply_flow(exchange, flow.commands, flow.first_ts)
-    return time.perf_counter() - started, outcome
+def figures_of(book: str) -> list[str]:
+    carbonx = {"both": ["reference", "kernel", "boundary"], "reference": ["reference"], "fast": ["kernel", "boundary"]}
+    return ["liquibook", *carbonx[book]]
 
 
-def run_fast(flow: StandardFlow, batch_size: int, warm_memory: bool = True) -> tuple[float, FlowOutcome]:
-    exchange = make_exchange(flow, book="fast")
-    ts = list(range(flow.first_ts, flow.first_ts + len(flow.commands)))
-    batches = [
-        exchange.command_batch(flow.commands[i : i + batch_size], ts[i : i + batch_size])
-        for i in range(0, len(flow.commands), batch_size)
-    ]
-    # Outside the measured time, the same flow through another exchange, which is then dropped: it
-    # loads the compiled kernels (from numba's cache) and gives this process the memory the timed
-    # run will use. Memory a process has not used before costs page faults and zeroing at first
-    # touch, and dearly on this VM (writing a first 64 MiB of np.zeros took 125 ms, the next 64 MiB,
-    # reusing it, 9 ms): a node pays that once as its arrays fill, and a timed run on fresh arrays
-    # would pay it all inside the measurement (--cold-memory shows it: ~176 instead of ~95 ns).
-    # --cold-memory: 64 commands, enough to load the kernels.
-    warm, warm_count = make_exchange(flow, book="fast"), len(flow.commands) if warm_memory else 64
-    for i in range(0, warm_count, batch_size):
-        end = min(i + batch_size, warm_count)
-        warm.apply_batch(warm.command_batch(flow.commands[i:end], ts[i:end]))
-    del warm
-    gc.collect()  # the exchange holds reference cycles: free its arrays now
-    volume = trades = rejected = 0
-    started = time.perf_counter()
-    for batch in batches:
-        records = exchange.apply_batch(batch).records
-        assert records is not None
-        kinds = records[:, E_KIND]
-        fills = kinds == EV_TRADE
-        volume += int(records[fills, TRADE_QUANTITY].sum())
-        trades += int(fills.sum())
-        rejected += int(((kinds == EV_ORDER_REJECTED) | (kinds == EV_REQUEST_REJECTED)).sum())
-    elapsed = time.perf_counter() - started
-    return elapsed, FlowOutcome(traded_volume=volume, trades=trades, rejected=rejected, first_reject="")
-
-
-def report(name: str, flow: StandardFlow, elapsed: float, outcome: FlowOutcome) -> bool:
-    count = len(flow.commands)
-    rate = f"{count / elapsed:,.0f} commands/s ({elapsed / count * 1e9:,.0f} ns per command)"
-    print(f"{name + ':':<11}{count:,} commands in {elapsed:.3f} s = {rate}")
+def report(figure: books.Figure, flow: StandardFlow, peer_rate: float | None) -> bool:
+    """Print one figure (with its multiple of the peer's and its target); False when its outcome is wrong."""
+    count, elapsed = figure.commands, figure.seconds
+    rate = f"{figure.rate:,.0f} commands/s ({elapsed / count * 1e9:,.0f} ns per command)"
+    if peer_rate is None:
+        versus = "the peer"
+    else:
+        ratio = figure.rate / peer_rate
+        versus = f"{ratio:.2f}x liquibook"
+        target = TARGETS.get(figure.name)
+        if target is not None:
+            versus += f" (target {target:g}x: {'met' if ratio >= target else 'short'})"
+    print(f"{figure.name + ':':<11}{count:,} commands in {elapsed:.3f} s = {rate}; {versus}")
+    outcome = figure.outcome
     print(f"{'':<11}traded {outcome.traded_volume:,} t in {outcome.trades:,} trades")
     ok = True
     if outcome.rejected:
-        print(f"FAIL: {name}: {outcome.rejected:,} commands rejected {outcome.first_reject}".rstrip())
+        print(f"FAIL: {figure.name}: {outcome.rejected:,} commands rejected {outcome.first_reject}".rstrip())
         ok = False
     if outcome.traded_volume != flow.expected_volume:
-        print(f"FAIL: {name}: traded volume {outcome.traded_volume:,} t != the flow's {flow.expected_volume:,} t")
+        expected = flow.expected_volume
+        print(f"FAIL: {figure.name}: traded volume {outcome.traded_volume:,} t != the flow's {expected:,} t")
         ok = False
     return ok
+
+
+def run_all(args: argparse.Namespace, instruments: int, accounts: int) -> tuple[bool, dict[str, float]]:
+    """Generate the flow at this scale and time every figure on it; (all correct, rate by figure)."""
+    started = time.perf_counter()
+    flow = standard_flow(args.commands, args.seed, instruments=instruments, accounts=accounts)
+    print(
+        f"flow:      {args.commands:,} commands, seed {args.seed}, {instruments} instrument"
+        f"{'s' if instruments > 1 else ''}, {accounts} accounts a side; generated in "
+        f"{time.perf_counter() - started:.2f} s (not measured); expected volume {flow.expected_volume:,} t",
+        flush=True,
+    )
+    ok, rates = True, {}
+    peer_rate: float | None = None
+    for name in figures_of(args.book):
+        figure = books.measure(name, flow, args.batch, warm_memory=not args.cold_memory)
+        ok &= report(figure, flow, peer_rate)
+        rates[name] = figure.rate
+        peer_rate = rates["liquibook"]
+        sys.stdout.flush()
+    return ok, rates
+
+
+def compare(standard: dict[str, float], scaled: dict[str, float]) -> None:
+    changes = {name: scaled[name] / standard[name] - 1 for name in standard}
+    worst = min(change for name, change in changes.items() if name != "liquibook")
+    listed = ", ".join(f"{name} {change:+.0%}" for name, change in changes.items())
+    verdict = "ok" if worst >= -MAX_FALL else "short"
+    print(f"at scale:  {listed} (no carbonx figure may fall by more than {MAX_FALL:.0%}: {verdict})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,18 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"bench: --commands and --batch must be at least 1, got {args.commands} and {args.batch}", file=sys.stderr
         )
         return 2
+    try:
+        peer_version = peer.version()
+    except Exception:
+        print("bench: liquibook, the peer, is not installed: run `make install` (dev extra)", file=sys.stderr)
+        return 2
     print(f"machine:   {machine()}")
-    print(f"flow:      standard, {args.commands:,} commands, seed {args.seed}")
-    started = time.perf_counter()
-    flow = standard_flow(args.commands, args.seed)
-    print(
-        f"generated: {time.perf_counter() - started:.2f} s (not measured); expected volume {flow.expected_volume:,} t"
-    )
-    ok = True
-    if args.book in ("both", "reference"):
-        ok &= report("reference", flow, *run_reference(flow))
-    if args.book in ("both", "fast"):
-        ok &= report("fast", flow, *run_fast(flow, args.batch, warm_memory=not args.cold_memory))
+    print(f"peer:      {peer_version} (C++ via SWIG), driven from a list of operations with a fill callback")
+    ok, standard = run_all(args, 1, 50)
+    if ok and args.scale:
+        ok, scaled = run_all(args, SCALED_INSTRUMENTS, SCALED_ACCOUNTS)
+        compare(standard, scaled)
     if not ok:
         return 1
     print("check:     traded volume equals the flow's expected volume; no command rejected")

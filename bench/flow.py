@@ -16,6 +16,13 @@ them; that holds because no order is ever rejected: buys come only from the B ac
 only from the S accounts (self-trade prevention never fires), and each account is funded for the
 largest possible order on every command of the flow. The randomness (``random.Random(seed)``)
 lives here, outside the engine, which stays deterministic.
+
+The scaled flow (``standard_flow(..., instruments=k, accounts=m)``) runs the same process on ``k``
+instruments at once, all at 80.00: each command first draws its instrument uniformly (the one draw
+the standard flow does not make), then does what the standard flow does on that instrument's own
+book, with its own 1,000 resting orders before cancels start. ``m`` buying and ``m`` selling
+accounts (50 each by default). With one instrument and 50 accounts it is the standard flow, command
+for command.
 """
 
 from __future__ import annotations
@@ -51,8 +58,9 @@ REFERENCE_PRICE = 8000  # fen/t: 80.00, also the mid when a side of the book is 
 TICK = 1  # fen
 TRADING_DAY = 20261123  # a Monday
 FEE_ACCOUNT = "EXCHANGE-FEES"
-BUYERS = tuple(f"B{i:03d}" for i in range(50))
-SELLERS = tuple(f"S{i:03d}" for i in range(50))
+ACCOUNTS_PER_SIDE = 50
+BUYERS = tuple(f"B{i:03d}" for i in range(ACCOUNTS_PER_SIDE))
+SELLERS = tuple(f"S{i:03d}" for i in range(ACCOUNTS_PER_SIDE))
 
 MAX_RESTING = 1_000  # above this many resting orders, commands may be cancels
 CANCEL_SHARE = 0.4
@@ -90,11 +98,24 @@ class FlowOutcome:
     first_reject: str  # the first reject's text, "" when none
 
 
-def standard_config() -> ExchangeConfig:
-    """The benchmark market: one allowance at 80.00, a buying member and a selling member."""
+def instrument_codes(count: int) -> tuple[str, ...]:
+    """The flow's instruments: SHEA2025 first, then SHEA2026, SHEA2027..."""
+    return (INSTRUMENT, *(f"SHEA{2025 + i}" for i in range(1, count)))
+
+
+def account_ids(count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The buying and the selling accounts: B000, B001... and S000, S001..."""
+    width = max(3, len(str(count - 1)))
+    return tuple(f"B{i:0{width}d}" for i in range(count)), tuple(f"S{i:0{width}d}" for i in range(count))
+
+
+def standard_config(instruments: int = 1, accounts: int = ACCOUNTS_PER_SIDE) -> ExchangeConfig:
+    """The benchmark market: allowances at 80.00, a buying member and a selling member."""
+    buyers, sellers = account_ids(accounts)
     return ExchangeConfig(
         instruments=[
-            Instrument(code=INSTRUMENT, name="Shanghai allowance 2025", kind="allowance", reference_price_fen=8000)
+            Instrument(code=code, name=f"Shanghai allowance {code[4:]}", kind="allowance", reference_price_fen=8000)
+            for code in instrument_codes(instruments)
         ],
         members=[
             Member(id="EXCH", name="the exchange", kind="exchange"),
@@ -103,8 +124,8 @@ def standard_config() -> ExchangeConfig:
         ],
         accounts=[
             Account(id=FEE_ACCOUNT, member="EXCH", kind="exchange_fees"),
-            *(Account(id=a, member="MB", kind="institution") for a in BUYERS),
-            *(Account(id=a, member="MS", kind="institution") for a in SELLERS),
+            *(Account(id=a, member="MB", kind="institution") for a in buyers),
+            *(Account(id=a, member="MS", kind="institution") for a in sellers),
         ],
         # A handful of accounts carry the whole flow and buy tens of millions of tonnes in a day, far
         # above any real position limit. The limit stays on, so every buy still pays for the check,
@@ -123,10 +144,17 @@ def setup_commands(config: ExchangeConfig, n: int) -> list[Command]:
     largest_value = upper * MAX_QUANTITY
     cash = max(n, 1) * (largest_value + fee_for(largest_value, config.fees.listing_ppm))
     allowances = max(n, 1) * MAX_QUANTITY
+    kinds = {account.id: account.kind for account in config.accounts}
+    buyers = [a for a in kinds if a.startswith("B") and kinds[a] == "institution"]
+    sellers = [a for a in kinds if a.startswith("S") and kinds[a] == "institution"]
     return [
         StartOfDay(trading_day=TRADING_DAY),
-        *(DepositCash(account=a, amount=cash) for a in BUYERS),
-        *(AllocateAllowances(account=a, instrument=INSTRUMENT, quantity=allowances) for a in SELLERS),
+        *(DepositCash(account=a, amount=cash) for a in buyers),
+        *(
+            AllocateAllowances(account=a, instrument=instrument.code, quantity=allowances)
+            for a in sellers
+            for instrument in config.instruments
+        ),
         SetSession(session=Session.MORNING),
     ]
 
@@ -246,17 +274,24 @@ class FlowBook:
             self._slot[last] = index
 
 
-def standard_flow(n: int, seed: int) -> StandardFlow:
-    """Generate ``n`` commands of the standard flow from ``seed``; the same arguments give the same flow."""
-    if n < 0:
-        raise ValueError(f"n must be at least 0, got {n}")
+def standard_flow(n: int, seed: int, instruments: int = 1, accounts: int = ACCOUNTS_PER_SIDE) -> StandardFlow:
+    """Generate ``n`` commands of the standard flow from ``seed``; the same arguments give the same flow.
+
+    ``instruments`` and ``accounts`` (per side) scale the market: see the module docstring.
+    """
+    if n < 0 or instruments < 1 or accounts < 1:
+        raise ValueError(f"n must be at least 0 and the rest at least 1, got {n}, {instruments}, {accounts}")
     rng = random.Random(seed)
-    config = standard_config()
+    config = standard_config(instruments, accounts)
+    codes = instrument_codes(instruments)
+    buyers, sellers = account_ids(accounts)
     lower, upper = band_limits(REFERENCE_PRICE, config.listing.band_bp, TICK)
-    book = FlowBook()
+    books = [FlowBook() for _ in codes]
     commands: list[Command] = []
     order_id = 0
     for _ in range(n):
+        which = rng.randrange(instruments) if instruments > 1 else 0
+        book, instrument = books[which], codes[which]
         if len(book) > MAX_RESTING and rng.random() < CANCEL_SHARE:
             victim = book.live_order(rng.randrange(len(book)))
             commands.append(CancelOrder(account=book.account_of(victim), order_id=victim))
@@ -277,11 +312,11 @@ def standard_flow(n: int, seed: int) -> StandardFlow:
             price = upper if side is Side.BUY else lower
         price = min(max(price, lower), upper)
         quantity = rng.randrange(QUANTITY_STEP, MAX_QUANTITY + 1, QUANTITY_STEP)
-        account = rng.choice(BUYERS if side is Side.BUY else SELLERS)
+        account = rng.choice(buyers if side is Side.BUY else sellers)
         commands.append(
             NewOrder(
                 account=account,
-                instrument=INSTRUMENT,
+                instrument=instrument,
                 client_order_id=f"F{order_id}",
                 side=side,
                 order_type=order_type,
@@ -294,8 +329,8 @@ def standard_flow(n: int, seed: int) -> StandardFlow:
         config=config,
         setup=setup_commands(config, n),
         commands=commands,
-        expected_volume=book.traded,
-        expected_resting=len(book),
+        expected_volume=sum(book.traded for book in books),
+        expected_resting=sum(len(book) for book in books),
     )
 
 

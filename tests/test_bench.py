@@ -194,14 +194,46 @@ def test_bench_standard_flow_chunk_in_one_batch(benchmark: Benchmark, book_kind:
 def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.__main__ import main
 
-    assert main(["--commands", "3000", "--batch", "700", "--no-e2e"]) == 0
+    assert main(["--commands", "3000", "--batch", "700", "--no-e2e", "--scale"]) == 0
 
     out = capsys.readouterr().out
     rates = [line for line in out.splitlines() if "commands/s" in line]
-    assert [line.split(":")[0] for line in rates] == ["reference", "fast"]
+    names = ["liquibook", "reference", "kernel", "boundary"]
+    assert [line.split(":")[0] for line in rates] == names * 2  # the standard flow, then at scale
+    assert "the peer" in rates[0] and all("x liquibook" in line for line in rates[1:4])
+    assert "kernel" in rates[2] and "(target 15x: " in rates[2] and "(target 3x: " in rates[3]
     traded = [line.split("traded ")[1] for line in out.splitlines() if line.lstrip().startswith("traded ")]
-    assert len(traded) == 2 and traded[0] == traded[1]  # both books traded the same volume in as many trades
+    # every run on a flow traded the same volume in as many trades (the check is the flow's own book)
+    assert len(traded) == 8 and len(set(traded[:4])) == 1 and len(set(traded[4:])) == 1
+    assert "40 instruments, 500 accounts a side" in out
+    (change,) = [line for line in out.splitlines() if line.startswith("at scale:")]
+    assert all(f"{name} " in change for name in names)
     assert "check:     traded volume equals the flow's expected volume" in out
+
+
+@pytest.mark.not_per_book
+def test_the_scaled_flow_is_the_standard_flow_at_one_instrument_and_trades_its_volume_on_every_instrument() -> None:
+    assert standard_flow(2_000, SEED, instruments=1, accounts=50).commands == standard_flow(2_000, SEED).commands
+    flow = standard_flow(4_000, SEED, instruments=4, accounts=7)
+    instruments = {c.instrument for c in flow.commands if isinstance(c, NewOrder)}
+    accounts = {c.account for c in flow.commands}
+    assert instruments == {i.code for i in flow.config.instruments} and len(instruments) == 4
+    assert accounts <= {a.id for a in flow.config.accounts} and len(accounts) == 14
+    for book in ("reference", "fast"):
+        outcome = apply_flow(make_exchange(flow, book=book), flow.commands, flow.first_ts)
+        assert outcome.rejected == 0 and outcome.traded_volume == flow.expected_volume > 0
+
+
+@pytest.mark.not_per_book
+def test_the_peer_matches_the_flow_as_its_own_book_does() -> None:
+    from bench import peer
+
+    flow = standard_flow(4_000, SEED, instruments=3)
+    ops = peer.operations(flow)
+    assert ops.books == 3 and len(ops.operations) == len(flow.commands)
+    seconds, outcome = peer.run(ops)
+    assert seconds > 0 and outcome.traded_volume == flow.expected_volume > 0
+    assert outcome.trades == apply_flow(make_exchange(flow, book="fast"), flow.commands, flow.first_ts).trades
 
 
 @pytest.mark.not_per_book
