@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import msgspec
 import zmq
 
+from bench.e2e_disk import run_fsync_loop
 from bench.e2e_node import (
     BUYER_LIMIT_T,
     NodeUnderTest,
@@ -69,6 +71,7 @@ from bench.e2e_wire import (
     run_baseline,
 )
 from carbonx.errors import CarbonxError
+from engine.journal import JournalRecord
 from engine.messages import OrderRejected
 from gateway.protocol import Ack, ExecutionReport, Fill, SubmitBatch, server_decoder
 from market_data.messages import Trade, decode_channel_message
@@ -301,6 +304,15 @@ def run(args: argparse.Namespace) -> Figures:
     results: Figures = {"machine": machine(), "fsync": args.fsync, "parameters": vars(args)}
     results["baseline"] = [run_baseline(curve, size, args) for curve in (True, False)]
     with tempfile.TemporaryDirectory(prefix="carbonx-e2e-", dir=args.work_dir) as work:
+        order = limit_orders(TRADERS[0][1], 1, 0, "fsync-baseline")[0]
+        record = 8 + len(
+            msgspec.msgpack.encode(
+                JournalRecord(seq=10**6, ts=time.time_ns(), command=order, origin="M001", request_id=10**6)
+            )
+        )
+        results["durability"] = [
+            run_fsync_loop(Path(work), rate, args.latency_seconds, record) if args.fsync else {} for rate in args.rates
+        ]
         node = NodeUnderTest(Path(work), args.fsync, args.batch)
         results["machine"]["filesystem"] = filesystem(Path(work))
         try:
@@ -378,11 +390,59 @@ def render(r: Figures) -> str:
         lines.append(_row(f"{f['rate']:,}/s order -> Ack", f["orders"], *f["ack_us"].values()))
         lines.append(_row(f"{f['rate']:,}/s order -> md Trade", f["trades_seen"], *f["trade_us"].values()))
         lines.append(_row(f"{f['rate']:,}/s send lag", "", *f["send_lag_us"].values()))
+    if r["fsync"]:
+        lines.append("\n4. durability: a bare loop writing and fsyncing each turn's arrivals on the same disk")
+        lines.append(_row("", "orders", "p50 µs", "p90", "p99", "p99.9", "max", "writes", "B/order"))
+        for d in r["durability"]:
+            lines.append(
+                _row(f"{d['rate']:,}/s write+fsync", d["orders"], *d["us"].values(), d["writes"], d["record_bytes"])
+            )
+    lines += ["", *against_targets(r)]
     lines.append(
         f"\njournal:  seq {j['at_ready']:,} at ready + {j['top_up']} top-up + {j['orders']:,} orders"
         f" = {j['expected']:,}; the node stopped at seq {j['last_seq']:,}, exit status {j['exit_status']}"
     )
     return "\n".join(lines)
+
+
+TARGET_ECHO_SHARE = 0.60  # single orders/s against the CURVE echo's round trips/s with the window in flight
+TARGET_BATCHED = 300_000  # batched orders/s (a stretch goal)
+TARGET_ACK_OVER_FSYNC = 1.5  # order -> Ack p99 against the bare write+fsync loop's, at 2,000/s
+
+
+def against_targets(r: Figures) -> list[str]:
+    """The node's figures as ratios to their baselines, each against its target (issue 19)."""
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "short"
+
+    curve = next(b for b in r["baseline"] if b["curve"])
+    lines = ["targets:"]
+    for t in r["throughput"]:
+        if t["batch"] == 1:
+            share = t["orders_per_s"] / curve["pipelined_per_s"]
+            lines.append(
+                f"  single orders {t['orders_per_s']:,}/s = {share:.0%} of the CURVE echo's"
+                f" {curve['pipelined_per_s']:,} round trips/s with {curve['window']} in flight"
+                f" (target {TARGET_ECHO_SHARE:.0%}: {verdict(share >= TARGET_ECHO_SHARE)})"
+            )
+        else:
+            rate = t["orders_per_s"]
+            lines.append(
+                f"  batches of {t['batch']}: {rate:,} orders/s = {rate / TARGET_BATCHED:.2f}x the stretch target"
+                f" {TARGET_BATCHED:,} ({verdict(rate >= TARGET_BATCHED)})"
+            )
+    for f, d in zip(r["latency"], r["durability"], strict=True):
+        if not d:
+            lines.append(f"  {f['rate']:,}/s order -> Ack: no durability baseline (fsync off)")
+            continue
+        ratio = f["ack_us"]["p99"] / max(1, d["us"]["p99"])
+        target = f" (target {TARGET_ACK_OVER_FSYNC:g}x: {verdict(ratio <= TARGET_ACK_OVER_FSYNC)})"
+        lines.append(
+            f"  {f['rate']:,}/s order -> Ack p99 {f['ack_us']['p99']:,} µs = {ratio:.2f}x the write+fsync loop's"
+            f" {d['us']['p99']:,} µs{target if f['rate'] == 2_000 else ''}"
+        )
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench.e2e import build_parser, main
+from bench.e2e_disk import run_fsync_loop
 from bench.e2e_wire import percentiles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.not_per_book]  # bench.e2e runs its own node on the default book
@@ -94,6 +95,26 @@ def test_the_journal_holds_exactly_what_was_sent_and_the_node_stopped_cleanly(ru
     assert journal["exit_status"] == 0
     assert figures["fsync"] is False and figures["machine"]["nproc"] >= 1
     assert "check:" in done.stdout and "FAIL" not in done.stdout
+
+
+def test_the_node_figures_are_printed_against_their_targets(run: tuple[Any, dict[str, Any]]) -> None:
+    done, figures = run
+    targets = done.stdout.split("targets:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    echo = figures["baseline"][0]["pipelined_per_s"]
+    single, batched = figures["throughput"]
+    assert f"{round(100 * single['orders_per_s'] / echo)}% of the CURVE echo's {echo:,}" in targets[0]
+    assert "(target 60%: " in targets[0]
+    assert (
+        f"batches of 50: {batched['orders_per_s']:,} orders/s" in targets[1] and "stretch target 300,000" in targets[1]
+    )
+    assert targets[2] == f"  {RATE}/s order -> Ack: no durability baseline (fsync off)"
+
+
+def test_the_fsync_loop_makes_each_turns_arrivals_durable_and_cleans_up(tmp_path: Path) -> None:
+    figures = run_fsync_loop(tmp_path, 2_000, 0.05, 165)
+    assert figures["orders"] == 100 and 1 <= figures["writes"] <= 100 and figures["record_bytes"] == 165
+    assert_percentiles(figures["us"])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_percentiles_are_nearest_rank_in_whole_microseconds() -> None:
