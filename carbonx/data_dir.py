@@ -159,7 +159,7 @@ def _open_journal(directory: Path, fsync: bool) -> Journal:
 
 def apply_commands(
     directory: Path, commands: Sequence[Command], *, fsync: bool, clock: Callable[[], int] = time.time_ns
-) -> list[list[Event]]:
+) -> Sequence[list[Event]]:
     """Journal ``commands`` as one batch (one fsync) and apply them; the events of each command.
 
     Raises ``CommandsRejected`` (nothing journaled) when any command would be rejected.

@@ -23,7 +23,8 @@ it does not know) does not raise out of the reader: see ``decode_or_report``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import numpy as np
 
@@ -35,6 +36,9 @@ ReportFailure = Callable[[Command, int, Exception], Event]
 # Turns one command's records (rows from ``ndarray.tolist()``), stamped ``ts``, into its events; the
 # command is None for records no command caused (an end-of-day expiry).
 RecordDecoder = Callable[[list[list[int]], int, Command | None], list[Event]]
+# Turns a whole batch's records into its events in record order at once (records, first, commands,
+# time stamps); it may raise, and the batch is then decoded command by command with a ``RecordDecoder``.
+BatchDecoder = Callable[[np.ndarray, np.ndarray, Sequence[Command], list[int]], list[Event]]
 
 
 def decode_or_report(
@@ -65,6 +69,67 @@ def decode_or_report(
     return [*decoded, report(cmd, ts, failure)]
 
 
+class EventLists(Sequence[list[Event]]):
+    """Each command's events, cut from the batch's events in record order when read.
+
+    ``EventBatch.all_events`` on the fast book: a list per command, kept for the whole batch, cost
+    the cycle collector a scan of every one of them (they are containers, and live long enough to
+    reach the oldest generation); cut when read, each is dropped as soon as its reader is done.
+    Reading command ``i`` twice gives equal lists, not the same list. ``outcome`` holds the events of
+    the commands applied in Python (and of any whose records did not decode).
+    """
+
+    __slots__ = ("_bounds", "_events", "_outcome")
+
+    def __init__(self, events: list[Event], bounds: list[int], outcome: dict[int, list[Event]]) -> None:
+        self._events = events
+        self._bounds = bounds  # command i's events are events[bounds[i]:bounds[i + 1]]
+        self._outcome = outcome
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> list[Event]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Event]]: ...
+
+    def __getitem__(self, index: int | slice) -> list[Event] | list[list[Event]]:
+        if isinstance(index, slice):  # the node cuts each submission's commands out of its batch
+            events, bounds, outcome = self._events, self._bounds, self._outcome
+            return [
+                python if (python := outcome.get(i)) is not None else events[bounds[i] : bounds[i + 1]]
+                for i in range(*index.indices(len(self)))
+            ]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("command index out of range")
+        outcome = self._outcome.get(index)
+        if outcome is not None:
+            return outcome
+        return self._events[self._bounds[index] : self._bounds[index + 1]]
+
+    def __iter__(self) -> Iterator[list[Event]]:
+        events, bounds, outcome = self._events, self._bounds, self._outcome
+        if not outcome:
+            for i in range(len(bounds) - 1):
+                yield events[bounds[i] : bounds[i + 1]]
+            return
+        for i in range(len(bounds) - 1):
+            python = outcome.get(i)
+            yield python if python is not None else events[bounds[i] : bounds[i + 1]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"EventLists({list(self)!r})"
+
+
 class CommandBatch:
     def __init__(self, commands: Sequence[Command], ts: Sequence[int], columns: np.ndarray | None = None) -> None:
         self.commands = commands
@@ -89,6 +154,7 @@ class EventBatch:
         python_events: dict[int, list[Event]] | None = None,
         current: Callable[[], bool] | None = None,
         report_failure: ReportFailure | None = None,
+        decode_all: BatchDecoder | None = None,
     ) -> None:
         self.batch = batch
         self._records = records  # int64 (records, EVENT_FIELDS); None on the reference book
@@ -97,6 +163,7 @@ class EventBatch:
         self._python = python_events or {}
         self._current = current  # False once the buffer under ``records`` holds a later batch
         self._report_failure = report_failure  # records that do not decode (``decode_or_report``)
+        self._decode_all = decode_all
 
     @property
     def records(self) -> np.ndarray | None:
@@ -130,14 +197,21 @@ class EventBatch:
         except Exception:
             return self._decode_failed(index, records[start:end].tolist())
 
-    def all_events(self) -> list[list[Event]]:
-        """Every command's events as messages, in command order."""
+    def all_events(self) -> Sequence[list[Event]]:
+        """Every command's events as messages, in command order (on the fast book, ``EventLists``)."""
         records = self.records
         decode = self._decode
         if records is None or self.first is None or decode is None:
             return [self._python.get(i, []) for i in range(len(self))]
-        rows, bounds = records.tolist(), self.first.tolist()
         commands, ts = self.batch.commands, self.batch.ts
+        if self._decode_all is not None:
+            try:
+                every = self._decode_all(records, self.first, commands, list(map(int, ts)))
+            except Exception:  # a record that does not decode: found and reported command by command below
+                pass
+            else:
+                return EventLists(every, self.first.tolist(), self._python)
+        rows, bounds = records.tolist(), self.first.tolist()
         out: list[list[Event]] = []
         for i in range(len(self)):
             python = self._python.get(i)

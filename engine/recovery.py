@@ -64,7 +64,7 @@ class Sequencer:
         *,
         checked: bool = False,
         ts: int | None = None,
-    ) -> list[list[Event]]:
+    ) -> Sequence[list[Event]]:
         """Stamp, journal (group commit) and apply a batch (``Exchange.apply_batch``); each command's events.
 
         ``origins``: per command, the member that sent it and its request id (docs/ARCHITECTURE.md

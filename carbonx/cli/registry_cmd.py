@@ -228,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gateway is not None or held_by_a_node(data_dir):
         return _through_node(args, registry_file, data_dir)
     try:
+        outcomes: Sequence[list[Event]]
         if args.dry_run:
             outcomes = rehearse_commands(data_dir, commands)
         else:

@@ -157,7 +157,7 @@ class Desk:
         for command, events in zip(commands, outcomes, strict=True):
             self._check(command, events, who, refused)
             self._observe(events)
-        return outcomes
+        return list(outcomes)
 
     def _origin(self, command: Command) -> tuple[str, int]:
         """The member whose request it was (the regulator's for funding and announcements)."""

@@ -98,7 +98,7 @@ class RejectText:
         return reject_text(code, **self.plans[code].context(row, cmd, names))
 
 
-def _value(field: Field, kind: RecordKind, namespace: dict[str, Any]) -> str | None:
+def value_source(field: Field, kind: RecordKind, namespace: dict[str, Any]) -> str | None:
     """The expression that gives the field's value in a decoder (None: the event's default)."""
     column = field.columns[0] if field.columns else -1
     held = field.held
@@ -144,7 +144,7 @@ def decoder_source(kind: RecordKind, namespace: dict[str, Any] | None = None) ->
     namespace[event] = kind.event
     lines = [f"def decode_{kind.name.lower()}(row, ts, cmd, names):", f"    return {event}("]
     for field in record_fields(kind):
-        value = _value(field, kind, namespace)
+        value = value_source(field, kind, namespace)
         if value is not None:
             lines.append(f"        {field.name}={value},")
     return "\n".join([*lines, "    )", ""])

@@ -30,6 +30,7 @@ from engine.batch import CommandBatch, EventBatch, ReportFailure, decode_or_repo
 from engine.config import TRADING_ACCOUNT_KINDS
 from engine.listing.book import BookInvariantError
 from engine.listing.fast import commands, ladder
+from engine.listing.fast.bulk import decode_batch
 from engine.listing.fast.encode import encode
 from engine.listing.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
 from engine.listing.fast.layout import (
@@ -242,9 +243,13 @@ class FastListing(ListingTrading):
         if key is None:
             key = self.coid_keys[(account, client_order_id)] = len(self.names.client_order_ids)
             self.names.client_order_ids.append((self.names.accounts[account], client_order_id))
-            if key >= self.coids.shape[0]:
-                self.coids = np.concatenate([self.coids, np.zeros_like(self.coids)])
+            self.reserve_coids(key + 1)
         return key
+
+    def reserve_coids(self, count: int) -> None:
+        """Room in ``coids`` for ``count`` interned ids (doubling, as one id at a time would)."""
+        while count > self.coids.shape[0]:
+            self.coids = np.concatenate([self.coids, np.zeros_like(self.coids)])
 
     def _compact_ids(self, cmds: np.ndarray) -> None:
         """Drop the interned ids nothing needs any more (after an end of day): keep the ones in use
@@ -403,8 +408,14 @@ class FastListing(ListingTrading):
         generation = self.generation
         return EventBatch(
             batch, records, first, self.names.decode, python, lambda: self.generation == generation,
-            self.report_failure,
+            self.report_failure, self.decode_all,
         )  # fmt: skip
+
+    def decode_all(
+        self, records: np.ndarray, first: np.ndarray, commands: Sequence[Command], stamps: list[int]
+    ) -> list[Event]:
+        """A batch's records into its events at once, in record order (``engine.listing.fast.bulk``)."""
+        return decode_batch(records, first, commands, stamps, self.names)
 
     def resync(self) -> None:
         self.stale = True  # pushed before the next kernel call
