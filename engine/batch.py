@@ -69,6 +69,12 @@ def decode_or_report(
     return [*decoded, report(cmd, ts, failure)]
 
 
+# Below this many commands, decoding command by command is the faster: decoding a batch at once
+# pays ~30 µs of numpy calls whatever its size (1 command: 32 µs against 4.5; 32: 71 against 69;
+# 256: 232 against 438, measured on the standard flow on this 2-core EPYC).
+BULK_FROM = 32
+
+
 class EventLists(Sequence[list[Event]]):
     """Each command's events, cut from the batch's events in record order when read.
 
@@ -106,9 +112,9 @@ class EventLists(Sequence[list[Event]]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("command index out of range")
-        outcome = self._outcome.get(index)
-        if outcome is not None:
-            return outcome
+        python = self._outcome.get(index)
+        if python is not None:
+            return python
         return self._events[self._bounds[index] : self._bounds[index + 1]]
 
     def __iter__(self) -> Iterator[list[Event]]:
@@ -204,7 +210,7 @@ class EventBatch:
         if records is None or self.first is None or decode is None:
             return [self._python.get(i, []) for i in range(len(self))]
         commands, ts = self.batch.commands, self.batch.ts
-        if self._decode_all is not None:
+        if self._decode_all is not None and len(self) >= BULK_FROM:
             try:
                 every = self._decode_all(records, self.first, commands, list(map(int, ts)))
             except Exception:  # a record that does not decode: found and reported command by command below

@@ -1,7 +1,8 @@
-"""The fast book's command encoding: the column-wise ``encode`` gives ``encode_each``'s array, exactly.
+"""The fast book's command encoding: the column-wise path gives ``encode_each``'s array, exactly.
 
-``encode_each`` is the plain loop, one command at a time; ``encode`` reads the batch field by field
-and falls back to ``encode_each`` on what it does not expect. Both intern new client order ids in
+``encode_each`` is the plain loop, one command at a time; ``encode_columns`` reads the batch field by
+field and falls back to ``encode_each`` on what it does not expect; ``encode`` takes the columns for
+batches of ``COLUMNS_FROM`` commands or more. Both intern new client order ids in
 command order, so after each batch the two listings must hold the same interned ids too: the keys
 are in the arrays the kernels run on.
 """
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.exchange import Exchange
-from engine.listing.fast.encode import encode, encode_each
+from engine.listing.fast.encode import COLUMNS_FROM, encode, encode_columns, encode_each
 from engine.messages import (
     AmendOrder,
     CancelAllOrders,
@@ -75,7 +76,7 @@ def test_encode_gives_encode_eachs_columns_and_interns_alike(batches: list[list[
     ts = 1
     for batch in batches:
         stamps = list(range(ts, ts + len(batch)))
-        got = encode(_listing(column_wise), batch, stamps)
+        got = encode_columns(_listing(column_wise), batch, stamps)
         expected = encode_each(_listing(plain), batch, stamps)
         assert got.dtype == expected.dtype and got.shape == expected.shape
         assert got.flags.f_contiguous and expected.flags.f_contiguous
@@ -92,10 +93,22 @@ def test_a_batch_of_new_orders_interns_each_new_id_once_in_command_order() -> No
         )
         for a, c in [("A1", "x"), ("A2", "x"), ("A1", "y"), ("A1", "x"), ("NOBODY", "z"), ("A1", "")]
     ]
-    columns = encode(_listing(exchange), orders, range(1, 7))
+    columns = encode_columns(_listing(exchange), orders, range(1, 7))
     names = _listing(exchange).names
     assert names.client_order_ids == [("A1", "x"), ("A2", "x"), ("A1", "y")]
     assert columns[:, 4].tolist() == [0, 1, 2, 0, -1, -1]  # X_COID: the repeat shares the first key
+
+
+def test_encode_takes_the_columns_for_large_batches_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.listing.fast.encode as module
+
+    taken: list[int] = []
+    monkeypatch.setattr(module, "encode_columns", lambda listing, cmds, ts: taken.append(len(cmds)))
+    exchange = Exchange(differential_config(), "fast")
+    deposits = [DepositCash(account="A1", amount=1)] * COLUMNS_FROM
+    encode(_listing(exchange), deposits[:-1], range(COLUMNS_FROM - 1))
+    encode(_listing(exchange), deposits, range(COLUMNS_FROM))
+    assert taken == [COLUMNS_FROM]
 
 
 def test_time_stamps_must_match_the_commands() -> None:

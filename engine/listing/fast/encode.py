@@ -133,13 +133,24 @@ KIND_OF: dict[type, int] = {
 }
 
 
+# Below this many commands the plain loop is the faster: column-wise, a batch pays ~35 µs of numpy
+# calls whatever its size (1 command: 36 µs against 4; 64: 72 against 53; 256: 189 against 206,
+# measured on the standard flow on this 2-core EPYC), and the node's turns are often a few orders.
+COLUMNS_FROM = 128
+
+
 def encode(listing: Interning, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
     """The columnar batch of ``cmds`` stamped with ``ts``: ``encode_each``'s array, built column-wise."""
     n = len(cmds)
     if len(ts) != n:
         raise ValueError(f"{n} commands but {len(ts)} time stamps")
+    return encode_each(listing, cmds, ts) if n < COLUMNS_FROM else encode_columns(listing, cmds, ts)
+
+
+def encode_columns(listing: Interning, cmds: Sequence[Command], ts: Sequence[int]) -> np.ndarray:
+    """``encode``'s column-wise path, whatever the batch's size; ``encode_each`` for what it does not expect."""
     try:
-        return _encode_columns(listing, cmds, ts, n)
+        return _encode_columns(listing, cmds, ts, len(cmds))
     except (OverflowError, TypeError):  # a value beyond int64 (clamped there), or not an integer at all
         return encode_each(listing, cmds, ts)
 

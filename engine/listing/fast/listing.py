@@ -113,6 +113,23 @@ CAPACITY = 1 << 16
 T = TypeVar("T")
 
 
+ROW_ALIGNMENT = 128  # bytes: an order's row (16 int64) on two whole cache lines, never three
+
+
+def aligned_zeros(rows: int, fields: int = ORDER_FIELDS) -> np.ndarray:
+    """A zeroed int64 (rows, fields) array whose first row starts on a ``ROW_ALIGNMENT`` boundary.
+
+    numpy aligns a large array to 16 bytes only: an order's 128-byte row then spans three cache
+    lines, and the kernels touch orders in random order (a cancel, the head of a level), so each
+    touch cost a third line. With 40 instruments and 40,000 resting orders, that was ~10% of the
+    kernel's time (bench/RESULTS.md, issue 19).
+    """
+    spare = ROW_ALIGNMENT // 8
+    flat = np.zeros(rows * fields + spare, dtype=np.int64)
+    skip = (-flat.ctypes.data % ROW_ALIGNMENT) // 8
+    return flat[skip : skip + rows * fields].reshape(rows, fields)
+
+
 class FastListing(ListingTrading):
     """The listing-trading state over arrays: one ladder per instrument, the day's figures, the ids."""
 
@@ -127,7 +144,7 @@ class FastListing(ListingTrading):
         self.names = Names(ledger.account_names, list(self.instruments), [a.kind for a in config.accounts])
         self.books = {code: FastBook(self, j, code) for j, code in enumerate(self.instruments)}
         n_accounts, n_instruments = len(self.accounts), len(self.instruments)
-        self.orders = np.zeros((CAPACITY, ORDER_FIELDS), dtype=np.int64)
+        self.orders = aligned_zeros(CAPACITY)
         self.free = np.arange(CAPACITY - 1, -1, -1, dtype=np.int64)
         self.book_rows = np.zeros((n_instruments, BOOK_FIELDS), dtype=np.int64)
         self.levels = np.zeros((0, LEVEL_FIELDS), dtype=np.int64)
@@ -496,7 +513,7 @@ class FastListing(ListingTrading):
             rows[j, B_LOWER], rows[j, B_UPPER] = lower, upper
             base += 2 * n
             self._laid_out_for[j] = figures.reference_price
-        self.levels = np.zeros((base, LEVEL_FIELDS), dtype=np.int64)
+        self.levels = aligned_zeros(base, LEVEL_FIELDS)
         self.levels[:, L_HEAD : L_TAIL + 1] = -1  # no order at any level
         for slots in resting:
             ladder.add_all(self.orders, self.levels, self.book_rows, slots)
@@ -518,7 +535,9 @@ class FastListing(ListingTrading):
     def _grow_orders(self) -> None:
         """Double the order slots; the new ones go under the free ones still on the stack."""
         size, top = self.orders.shape[0], int(self.params[P_FREE_TOP])
-        self.orders = np.concatenate([self.orders, np.zeros_like(self.orders)])
+        grown = aligned_zeros(2 * size)
+        grown[:size] = self.orders
+        self.orders = grown
         new = np.arange(2 * size - 1, size - 1, -1, dtype=np.int64)
         self.free = np.concatenate([new, self.free[:top], np.zeros(size - top, dtype=np.int64)])
         self.params[P_FREE_TOP] = top + size
