@@ -354,12 +354,20 @@ class Node:
             raise NodeError(f"{self.data_dir}: journal write failed ({exc}); stopped without acknowledging") from exc
         first_seq = self.state.journal.last_seq - len(commands) + 1
         self._log_internal_errors(commands, first_seq)
-        index = 0
+        if len(batch) > 1:
+            outcomes = list(outcomes)  # one list per command once, then each submission's is a plain slice
+        index = published = 0
         for submission in batch:
             n = len(submission.commands)
             seqs = list(range(first_seq + index, first_seq + index + n))
-            self._applied(submission, outcomes[index : index + n], seqs)
+            self._report(submission, outcomes[index : index + n], seqs)
             index += n
+            if any(type(command) is EndOfDay for command in submission.commands):
+                # Market data takes the day's last events before the day is closed behind them.
+                self._publish(batch, outcomes[published:index], published)
+                published = index
+                self._end_of_day(submission, outcomes[index - n : index])
+        self._publish(batch, outcomes[published:], published)
 
     def _log_internal_errors(self, commands: Sequence[Command], first_seq: int) -> None:
         """One critical line, with the traceback, per command the engine failed on (a defect).
@@ -379,19 +387,32 @@ class Node:
                 exc_info=failure.exception,
             )
 
-    def _applied(self, submission: Submission, outcomes: Sequence[list[Event]], seqs: Sequence[int]) -> None:
+    def _report(self, submission: Submission, outcomes: Sequence[list[Event]], seqs: Sequence[int]) -> None:
+        """The submission's execution reports and its Ack (``Gateway.applied``)."""
         try:
             self.gateway.applied(submission, outcomes, seqs)
-            self.publisher.on_batch(outcomes)
         except Exception as exc:  # a defect in reporting: the commands are journaled and applied; go on
-            _log.error(
-                "node.report_failed",
-                member=submission.member,
-                request_id=submission.request_id,
-                error_type=type(exc).__name__,
-                error=str(exc)[:200],
-                exc_info=exc,
-            )
+            _report_failed(submission, exc)
+
+    def _publish(self, batch: Sequence[Submission], outcomes: Sequence[list[Event]], first: int) -> None:
+        """Market data from the events of a run of the batch's commands (from command ``first``), at once.
+
+        Once per batch, not per submission: a turn of single orders is hundreds of submissions, and
+        each call costs the publisher its set-up (bench/RESULTS.md, issue 19).
+        """
+        if not outcomes:
+            return
+        try:
+            self.publisher.on_batch(outcomes)
+        except Exception as exc:  # a defect in market data: the commands are journaled and applied; go on
+            index = 0
+            for submission in batch:  # the first submission of the run names the failure
+                index += len(submission.commands)
+                if index > first:
+                    _report_failed(submission, exc)
+                    return
+
+    def _end_of_day(self, submission: Submission, outcomes: Sequence[list[Event]]) -> None:
         for command, events in zip(submission.commands, outcomes, strict=True):
             if type(command) is EndOfDay:
                 self.state.end_of_day(events)
@@ -480,6 +501,17 @@ def _own_commands_valid(commands: Sequence[Command]) -> bool:
         _log.critical("node.command_invalid", error=str(exc))
         return False
     return True
+
+
+def _report_failed(submission: Submission, exc: Exception) -> None:
+    _log.error(
+        "node.report_failed",
+        member=submission.member,
+        request_id=submission.request_id,
+        error_type=type(exc).__name__,
+        error=str(exc)[:200],
+        exc_info=exc,
+    )
 
 
 def _peer(frame: zmq.Frame, known: Connection | None) -> tuple[str, int, int]:

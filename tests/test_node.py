@@ -10,12 +10,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from structlog.testing import capture_logs
 
 from carbonx.config import load_config
 from carbonx.node import Node
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import list_snapshots, read_journal
-from engine.messages import EndOfDay, Session, SetSession, StartOfDay
+from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
+from gateway.session import Submission
 from tests.node_process import make_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -113,3 +115,57 @@ def test_a_stop_snapshots_and_a_restart_replays_nothing(config_dir: Path, tmp_pa
         assert second.exchange.state_hash() == state
     finally:
         second.close()
+
+
+def _own(*commands: Command) -> Submission:
+    return Submission(routing_id=b"", member="", request_id=0, commands=list(commands))
+
+
+def test_market_data_takes_a_batch_at_once_and_the_days_last_events_before_the_day_closes(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.at(MONDAY, 9, 0)
+    node.step(0)  # the day opens (session CLOSED)
+    calls: list[list[str]] = []
+    on_batch = node.publisher.on_batch
+    monkeypatch.setattr(
+        node.publisher,
+        "on_batch",
+        lambda outcomes: (calls.append([type(e).__name__ for es in outcomes for e in es]), on_batch(outcomes)),
+    )
+    closed_after: list[int] = []
+    end_of_day = node.state.end_of_day
+    monkeypatch.setattr(node.state, "end_of_day", lambda events: (closed_after.append(len(calls)), end_of_day(events)))
+
+    node._apply([_own(SetSession(session=Session.MORNING)), _own(SetSession(session=Session.LUNCH_BREAK))])
+    assert len(calls) == 1 and calls[0].count("SessionChanged") == 2  # two submissions, one call
+
+    calls.clear()
+    node._apply(
+        [
+            _own(SetSession(session=Session.AFTERNOON), SetSession(session=Session.CLOSED)),
+            _own(EndOfDay(trading_day=20261123)),
+            _own(SetSession(session=Session.MORNING)),
+        ]
+    )
+    assert closed_after == [1]  # the state closed the day once market data had the day's last events
+    assert "DailyBulletin" in calls[0] and "SessionChanged" in calls[0]
+    assert len(calls) == 2 and calls[1] == ["RequestRejected"]  # after the close, in a call of its own
+
+
+def test_a_market_data_defect_is_logged_once_and_the_batch_still_stands(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clock.at(MONDAY, 9, 0)
+    node.step(0)
+
+    def broken(outcomes: object) -> None:
+        raise RuntimeError("market data defect")
+
+    monkeypatch.setattr(node.publisher, "on_batch", broken)
+    with capture_logs() as logs:
+        node._apply([_own(SetSession(session=Session.MORNING)), _own(SetSession(session=Session.LUNCH_BREAK))])
+    failures = [entry for entry in logs if entry["event"] == "node.report_failed"]
+    assert [(f["error_type"], f["error"]) for f in failures] == [("RuntimeError", "market data defect")]
+    assert node.exchange.market.session is Session.LUNCH_BREAK
+    assert [type(r.command) for r in read_journal(tmp_path / "var")][-2:] == [SetSession, SetSession]
