@@ -8,9 +8,11 @@ through the fast book. Every carbonx figure is printed as a multiple of liquiboo
 target where the issue set one. Each run's traded volume must equal the flow's own expected
 volume, and no command may be rejected; otherwise the run exits with status 1.
 
-``--scale`` runs it all again at 10x the instruments (40) and the accounts (500 a side) and prints
-how each figure changed. Then the node: five warm starts of ``carbonx serve --demo`` timed to
-"ready" (``bench.start``) and ``bench.e2e`` with its defaults (skip both with ``--no-e2e``).
+Then the node: five warm starts of ``carbonx serve --demo`` timed to "ready" (``bench.start``) and
+``bench.e2e`` with its defaults (skip both with ``--no-e2e``). ``--scale`` runs the in-process
+figures again at 10x the instruments (40) and the accounts (500 a side), and ``bench.e2e`` again
+with ``--scale`` (40 instruments, ten accounts for each trader's one), and prints how each figure
+changed.
 """
 
 from __future__ import annotations
@@ -134,6 +136,19 @@ def compare(standard: dict[str, float], scaled: dict[str, float]) -> None:
     print(f"at scale:  {listed} (no carbonx figure may fall by more than {MAX_FALL:.0%}: {verdict})")
 
 
+def compare_node(standard: dict[str, float], scaled: dict[str, float]) -> None:
+    """How the node's figures changed at scale: a rate may fall, a latency may rise, by at most MAX_FALL."""
+    print("node at scale:")
+    worst = 0.0
+    for name, value in standard.items():
+        change = scaled[name] / value - 1 if value else 0.0
+        worse = -change if name.endswith("/s") else change  # fewer orders/s, or more µs
+        worst = max(worst, worse)
+        print(f"  {name:<28}{value:>12,.0f} -> {scaled[name]:>12,.0f}  {change:+.0%}")
+    verdict = "ok" if worst <= MAX_FALL else "short"
+    print(f"  (no node figure may worsen by more than {MAX_FALL:.0%}: {verdict})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.commands < 1 or args.batch < 1:
@@ -163,7 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAIL: node start: {exc}")
         return 1
     print("end to end (python -m bench.e2e):", flush=True)
-    return e2e.main([])
+    status, node = e2e.measure([])
+    if status or not args.scale or node is None:
+        return status
+    print("\nend to end at scale (python -m bench.e2e --scale):", flush=True)
+    status, scaled_node = e2e.measure(["--scale"])
+    if scaled_node is not None:
+        compare_node(e2e.headline(node), e2e.headline(scaled_node))
+    return status
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ from bench.e2e_wire import (
     INSTRUMENT,
     MAKER_ORDER,
     MAKER_PRICE,
+    SCALE_ACCOUNTS,
+    SCALE_INSTRUMENTS,
     TAKER_PRICE,
     TRADERS,
     BenchError,
@@ -91,6 +93,7 @@ class ClientRun:
     seed: int
     timeout_s: float
     batch_reports: bool = True
+    scale: bool = False  # orders spread over the trader's ten accounts and 40 instruments
     started_ns: int = 0
     ended_ns: int = 0
     requests: int = 0
@@ -108,7 +111,7 @@ def _throughput_client(run: ClientRun, ready: Any, go: Any, results: Any) -> Non
     try:
         session = WireSession(context, run.endpoint, Path(run.keys), member, run.batch_reports)
         tag = f"{'s' if run.batch == 1 else 'b'}{run.index}"
-        frames = request_frames(limit_orders(account, run.orders, run.seed, tag), run.batch)
+        frames = request_frames(limit_orders(account, run.orders, run.seed, tag, scale=run.scale), run.batch)
         ready.put(None)
         go.wait(run.timeout_s)
         gc.disable()  # a collection in the client would stall the pipeline: the client is not under test
@@ -158,7 +161,7 @@ def run_throughput(endpoint: str, keys: Path, args: argparse.Namespace, batch: i
         for i in range(args.clients)
     ]
     for r in runs:
-        r.batch_reports = args.batch_reports
+        r.batch_reports, r.scale = args.batch_reports, args.scale
     clients = [spawn.Process(target=_throughput_client, args=(r, ready, go, results), daemon=True) for r in runs]
     for client in clients:
         client.start()
@@ -301,7 +304,7 @@ def _latency_figures(sent_at: list[int], received: Stamped, market: Stamped) -> 
 # ------------------------------------------------------------------------------------ the run
 def run(args: argparse.Namespace) -> Figures:
     size = len(request_frames(limit_orders(TRADERS[0][1], 1, 0, f"s0-{args.orders}"), 1)[0][0])
-    results: Figures = {"machine": machine(), "fsync": args.fsync, "parameters": vars(args)}
+    results: Figures = {"machine": machine(), "fsync": args.fsync, "scale": args.scale, "parameters": vars(args)}
     results["baseline"] = [run_baseline(curve, size, args) for curve in (True, False)]
     with tempfile.TemporaryDirectory(prefix="carbonx-e2e-", dir=args.work_dir) as work:
         order = limit_orders(TRADERS[0][1], 1, 0, "fsync-baseline")[0]
@@ -313,12 +316,12 @@ def run(args: argparse.Namespace) -> Figures:
         results["durability"] = [
             run_fsync_loop(Path(work), rate, args.latency_seconds, record) if args.fsync else {} for rate in args.rates
         ]
-        node = NodeUnderTest(Path(work), args.fsync, args.batch)
+        node = NodeUnderTest(Path(work), args.fsync, args.batch, args.scale)
         results["machine"]["filesystem"] = filesystem(Path(work))
         try:
             node.start(args.timeout)
             entry, keys = node.endpoints["order entry"], node.config / "demo-keys"
-            topped = top_up(entry, keys, tonnes_needed(args), args.timeout)
+            topped = top_up(entry, keys, tonnes_needed(args), args.timeout, args.scale)
             results["throughput"] = [node.timed(run_throughput, entry, keys, args, b) for b in (1, args.batch)]
             results["latency"] = [
                 node.timed(run_latency, node.endpoints, keys, rate, args.latency_seconds, n, args.timeout)
@@ -363,7 +366,12 @@ def render(r: Figures) -> str:
     lines = [
         f"machine:  nproc {m['nproc']}, {m['cpu']}, {m['system']}, {m['python']}, {m['zmq']}",
         f"load:     {m['load_before']} before, {m['load_after']} after (1, 5, 15 min averages)",
-        f"node:     carbonx serve --demo, fsync {'on' if r['fsync'] else 'off'} (data directory on {m['filesystem']})",
+        f"node:     carbonx serve --demo, fsync {'on' if r['fsync'] else 'off'} (data directory on {m['filesystem']})"
+        + (
+            f"; at scale: {len(SCALE_INSTRUMENTS)} instruments, {SCALE_ACCOUNTS}x the accounts"
+            if r.get("scale")
+            else ""
+        ),
         f"\n1. baseline: pyzmq DEALER-ROUTER echo, tcp loopback, two processes, {base['bytes']}-byte frames",
         _row("round trips", "per s", "p50 µs", "p90", "p99", "p99.9", "max"),
     ]
@@ -464,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="throughput clients log on with batch_reports: reports and acks in one Reports frame per turn (default)",
     )
+    add(
+        "--scale",
+        action="store_true",
+        help=f"{len(SCALE_INSTRUMENTS)} instruments, {SCALE_ACCOUNTS}x the accounts: throughput orders spread on them",
+    )
     add("--seed", type=int, default=1, help="seed of the throughput orders (default 1)")
     add("--timeout", type=float, default=60.0, help="seconds to wait for any one answer or step (default 60)")
     add("--work-dir", type=Path, help="make the node's temporary directory here (default: the system's)")
@@ -472,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return measure(argv)[0]
+
+
+def measure(argv: Sequence[str] | None = None) -> tuple[int, Figures | None]:
+    """``main``, with the figures (None when the run did not get to measure)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("window", "batch", "orders", "round_trips", "latency_seconds", "timeout"):
@@ -486,16 +504,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = run(args)
     except CarbonxError as exc:
         print(f"bench.e2e: {exc}", file=sys.stderr)
-        return 1
+        return 1, None
     print(render(results))
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     for problem in results["problems"][:20]:
         print(f"FAIL: {problem}")
     if results["problems"]:
-        return 1
+        return 1, results
     print("check:    every request acknowledged; nothing refused or rejected; journal seq as expected")
-    return 0
+    return 0, results
+
+
+def headline(results: Figures) -> dict[str, float]:
+    """The node's figures that ``python -m bench --scale`` compares: orders/s, and Ack p99 at each rate."""
+    figures: dict[str, float] = {}
+    for t in results["throughput"]:
+        figures["single orders/s" if t["batch"] == 1 else f"batches of {t['batch']} orders/s"] = t["orders_per_s"]
+    for f in results["latency"]:
+        figures[f"{f['rate']:,}/s Ack p99 µs"] = f["ack_us"]["p99"]
+    return figures
 
 
 if __name__ == "__main__":

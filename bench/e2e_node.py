@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from bench.e2e_wire import (
     INSTRUMENT,
     MAKER_ORDER,
     MAX_QUANTITY,
+    SCALE_INSTRUMENTS,
     TRADERS,
     BenchError,
     Context,
     Figures,
     WireSession,
+    scaled_accounts,
 )
 from engine.messages import AllocateAllowances, AnyCommand, DepositCash
 from gateway.protocol import Ack, SubmitBatch
@@ -82,9 +85,11 @@ def free_ports(count: int) -> list[int]:
 class NodeUnderTest:
     """``carbonx serve --demo`` on a copy of config/ in ``work``, as a real subprocess."""
 
-    def __init__(self, work: Path, fsync: bool, max_batch: int) -> None:
+    def __init__(self, work: Path, fsync: bool, max_batch: int, scale: bool = False) -> None:
         self.config, self.data_dir, self.stderr_path = work / "config", work / "var", work / "node.stderr"
         shutil.copytree(REPO / "config", self.config)
+        if scale:
+            scale_config(self.config)
         toml = NODE_TOML.format(fsync=str(fsync).lower(), ports=free_ports(4), max_batch=max(1_000, max_batch))
         (self.config / "node.toml").write_text(toml)
         self.endpoints: dict[str, str] = {}
@@ -143,6 +148,34 @@ class NodeUnderTest:
         return status, int(found[1].replace(",", "")) if found else -1, stderr
 
 
+def scale_config(config: Path) -> None:
+    """The demo market at scale: the instruments of ``SCALE_INSTRUMENTS`` (the new ones as SHEA2025,
+    under other codes) and, for each trader's account, the other accounts of ``scaled_accounts``."""
+    instruments = tomllib.loads((config / "instruments.toml").read_text())["instrument"]
+    model = next(i for i in instruments if i["code"] == INSTRUMENT)
+    known = {i["code"] for i in instruments}
+    added = [
+        {**model, "code": code, "name": f"bench instrument {code}"} for code in SCALE_INSTRUMENTS if code not in known
+    ]
+    with open(config / "instruments.toml", "a", encoding="utf-8") as f:
+        f.write("".join(_toml_table("instrument", table) for table in added))
+    accounts = {a["id"]: a for a in tomllib.loads((config / "members.toml").read_text())["account"]}
+    extra = [
+        {**accounts[account], "id": other, "name": f"bench account {other}"}
+        for _, account in TRADERS
+        for other in scaled_accounts(account, True)[1:]
+    ]
+    with open(config / "members.toml", "a", encoding="utf-8") as f:
+        f.write("".join(_toml_table("account", table) for table in extra))
+
+
+def _toml_table(name: str, table: dict[str, Any]) -> str:
+    def value(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int) else f'"{v}"'
+
+    return f"\n[[{name}]]\n" + "".join(f"{key} = {value(v)}\n" for key, v in table.items())
+
+
 def last_lines(text: str, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
@@ -157,19 +190,23 @@ def tonnes_needed(args: argparse.Namespace) -> dict[str, int]:
     return needs
 
 
-def top_up(endpoint: str, keys: Path, needs: dict[str, int], timeout: float) -> int:
+def top_up(endpoint: str, keys: Path, needs: dict[str, int], timeout: float, scale: bool = False) -> int:
     """As the regulator, give each seller the allowances and each buyer the cash the run may need.
 
     The demo funding covers the default run; the top-up lets a longer one go through unrefused. It is
-    journaled like any command; the number of commands is returned.
+    journaled like any command; the number of commands is returned. At ``scale`` every account of a
+    trader gets what the trader's own would, in every instrument.
     """
-    commands: list[AnyCommand] = [
-        AllocateAllowances(account=a, instrument=INSTRUMENT, quantity=needs[a])
-        if i % 2
-        else DepositCash(account=a, amount=needs[a] * CASH_PER_T)
-        for i, (_, a) in enumerate(TRADERS)
-        if a in needs
-    ]
+    instruments = SCALE_INSTRUMENTS if scale else (INSTRUMENT,)
+    commands: list[AnyCommand] = []
+    for i, (_, a) in enumerate(TRADERS):
+        if a not in needs:
+            continue
+        for account in scaled_accounts(a, scale):
+            if i % 2:
+                commands += [AllocateAllowances(account=account, instrument=j, quantity=needs[a]) for j in instruments]
+            else:
+                commands.append(DepositCash(account=account, amount=needs[a] * CASH_PER_T))
     context: Context = zmq.Context()
     try:
         regulator = WireSession(context, endpoint, keys, "REGULATOR")

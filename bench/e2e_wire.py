@@ -145,14 +145,32 @@ def problem_of(frame: bytes) -> str | None:
     return None
 
 
-def limit_orders(account: str, count: int, seed: int, tag: str, quantity: int = 0, price: int = 0) -> list[AnyCommand]:
-    """Limit orders (sells from odd-positioned accounts); without a fixed size and price, seeded draws."""
+# ``--scale``: 40 instruments (SHEA2025 and 39 more at the same price) and ten accounts for each
+# trader's one, each throughput client spreading its orders over them in turn.
+SCALE_INSTRUMENTS = (INSTRUMENT, *(f"BENCH{i:02d}" for i in range(1, 40)))
+SCALE_ACCOUNTS = 10
+
+
+def scaled_accounts(account: str, scale: bool) -> tuple[str, ...]:
+    """The accounts a trader's orders go to: its own, and at scale nine more of its member's (A001X1...)."""
+    return (account, *(f"{account}X{k}" for k in range(1, SCALE_ACCOUNTS))) if scale else (account,)
+
+
+def limit_orders(
+    account: str, count: int, seed: int, tag: str, quantity: int = 0, price: int = 0, scale: bool = False
+) -> list[AnyCommand]:
+    """Limit orders (sells from odd-positioned accounts); without a fixed size and price, seeded draws.
+
+    At ``scale`` the orders go round the trader's accounts and the instruments in turn.
+    """
     side = Side.BUY if [a for _, a in TRADERS].index(account) % 2 == 0 else Side.SELL
     rng, (low, high) = random.Random(seed), BUY_PRICES if side is Side.BUY else SELL_PRICES
+    accounts = scaled_accounts(account, scale)
+    instruments = SCALE_INSTRUMENTS if scale else (INSTRUMENT,)
     return [
         NewOrder(
-            account=account,
-            instrument=INSTRUMENT,
+            account=accounts[n % len(accounts)],
+            instrument=instruments[n % len(instruments)],
             client_order_id=f"{tag}-{n}",
             side=side,
             order_type=OrderType.LIMIT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,36 @@ def test_help_names_every_measurement_parameter() -> None:
     options = ("--clients", "--window", "--batch", "--rates", "--fsync", "--no-fsync", "--no-batch-reports", "--json")
     for option in options:
         assert option in text
+
+
+def test_the_scaled_market_has_40_instruments_and_ten_accounts_for_each_traders_one(tmp_path: Path) -> None:
+    from bench.e2e_node import scale_config
+    from bench.e2e_wire import SCALE_INSTRUMENTS, TRADERS, limit_orders, scaled_accounts
+    from carbonx.config import load_config
+
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    before = load_config(tmp_path / "config").exchange
+    scale_config(tmp_path / "config")
+    after = load_config(tmp_path / "config").exchange
+    assert len(SCALE_INSTRUMENTS) == 40 and {i.code for i in after.instruments} >= set(SCALE_INSTRUMENTS)
+    assert len(after.instruments) == len(before.instruments) + 39
+    kinds = {a.id: (a.member, a.kind) for a in after.accounts}
+    for member, account in TRADERS:
+        assert all(
+            kinds[other] == kinds[account] and kinds[other][0] == member for other in scaled_accounts(account, True)
+        )
+    orders = limit_orders(TRADERS[0][1], 400, 1, "t", scale=True)
+    assert {o.instrument for o in orders} == set(SCALE_INSTRUMENTS)  # type: ignore[attr-defined]
+    assert {o.account for o in orders} == set(scaled_accounts(TRADERS[0][1], True))  # type: ignore[attr-defined]
+
+
+def test_python_m_bench_prints_how_each_node_figure_changed_at_scale(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import compare_node
+
+    compare_node(
+        {"single orders/s": 40_000, "2,000/s Ack p99 µs": 1_000},
+        {"single orders/s": 36_000, "2,000/s Ack p99 µs": 1_300},
+    )
+    out = capsys.readouterr().out
+    assert "40,000 ->       36,000  -10%" in out and "1,000 ->        1,300  +30%" in out
+    assert "(no node figure may worsen by more than 20%: short)" in out  # the latency rose 30%
