@@ -128,25 +128,40 @@ def run_all(args: argparse.Namespace, instruments: int, accounts: int) -> tuple[
     return ok, rates
 
 
-def compare(standard: dict[str, float], scaled: dict[str, float]) -> None:
+def compare(standard: dict[str, float], scaled: dict[str, float]) -> str:
+    """How each in-process figure changed at scale, in one line; no carbonx figure may fall by more than MAX_FALL."""
     changes = {name: scaled[name] / standard[name] - 1 for name in standard}
     worst = min(change for name, change in changes.items() if name != "liquibook")
     listed = ", ".join(f"{name} {change:+.0%}" for name, change in changes.items())
-    verdict = "ok" if worst >= -MAX_FALL else "short"
-    print(f"at scale:  {listed} (no carbonx figure may fall by more than {MAX_FALL:.0%}: {verdict})")
+    verdict = "met" if worst >= -MAX_FALL else "short"
+    return f"at scale:  {listed} (no carbonx figure may fall by more than {MAX_FALL:.0%}: {verdict})"
 
 
-def compare_node(standard: dict[str, float], scaled: dict[str, float]) -> None:
+def compare_node(standard: dict[str, float], scaled: dict[str, float]) -> list[str]:
     """How the node's figures changed at scale: a rate may fall, a latency may rise, by at most MAX_FALL."""
-    print("node at scale:")
+    lines = ["node at scale:"]
     worst = 0.0
     for name, value in standard.items():
         change = scaled[name] / value - 1 if value else 0.0
         worse = -change if name.endswith("/s") else change  # fewer orders/s, or more µs
         worst = max(worst, worse)
-        print(f"  {name:<28}{value:>12,.0f} -> {scaled[name]:>12,.0f}  {change:+.0%}")
-    verdict = "ok" if worst <= MAX_FALL else "short"
-    print(f"  (no node figure may worsen by more than {MAX_FALL:.0%}: {verdict})")
+        lines.append(f"  {name:<28}{value:>12,.0f} -> {scaled[name]:>12,.0f}  {change:+.0%}")
+    verdict = "met" if worst <= MAX_FALL else "short"
+    lines.append(f"  (no node figure may worsen by more than {MAX_FALL:.0%}: {verdict})")
+    return lines
+
+
+def ratios(rates: dict[str, float]) -> list[str]:
+    """The in-process figures with a target, as multiples of liquibook's."""
+    peer_rate = rates["liquibook"]
+    lines = []
+    for name, target in TARGETS.items():
+        if name in rates:
+            ratio = rates[name] / peer_rate
+            lines.append(
+                f"  {name} {ratio:.2f}x liquibook (target {target:g}x: {'met' if ratio >= target else 'short'})"
+            )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,14 +179,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine:   {machine()}")
     print(f"peer:      {peer_version} (C++ via SWIG), driven from a list of operations with a fill callback")
     ok, standard = run_all(args, 1, 50)
+    summary = ratios(standard)
     if ok and args.scale:
         ok, scaled = run_all(args, SCALED_INSTRUMENTS, SCALED_ACCOUNTS)
-        compare(standard, scaled)
+        line = compare(standard, scaled)
+        print(line)
+        summary.append("  " + line)
     if not ok:
         return 1
     print("check:     traded volume equals the flow's expected volume; no command rejected")
-    if args.no_e2e:
-        return 0
+    status = 0
+    if not args.no_e2e:
+        status = run_node(args, summary)
+    print("\nsummary (the targets of issue 19; bench/RESULTS.md):")
+    print("\n".join(summary))
+    return status
+
+
+def run_node(args: argparse.Namespace, summary: list[str]) -> int:
+    """The node's start, ``bench.e2e`` and with ``--scale`` ``bench.e2e --scale``; their targets into ``summary``."""
     try:
         print(start.render(*start.measure(runs=5)), flush=True)
     except BenchError as exc:
@@ -179,12 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print("end to end (python -m bench.e2e):", flush=True)
     status, node = e2e.measure([])
+    if node is not None:
+        summary += e2e.against_targets(node)[1:]
     if status or not args.scale or node is None:
         return status
     print("\nend to end at scale (python -m bench.e2e --scale):", flush=True)
     status, scaled_node = e2e.measure(["--scale"])
     if scaled_node is not None:
-        compare_node(e2e.headline(node), e2e.headline(scaled_node))
+        lines = compare_node(e2e.headline(node), e2e.headline(scaled_node))
+        print("\n".join(lines))
+        summary += ["  " + line for line in lines]
     return status
 
 

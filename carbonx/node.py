@@ -356,17 +356,19 @@ class Node:
         self._log_internal_errors(commands, first_seq)
         if len(batch) > 1:
             outcomes = list(outcomes)  # one list per command once, then each submission's is a plain slice
+        closing = [i for i, command in enumerate(commands) if type(command) is EndOfDay]
         index = published = 0
         for submission in batch:
             n = len(submission.commands)
             seqs = list(range(first_seq + index, first_seq + index + n))
             self._report(submission, outcomes[index : index + n], seqs)
             index += n
-            if any(type(command) is EndOfDay for command in submission.commands):
+            if closing and closing[0] < index:  # the submission holds an EndOfDay
                 # Market data takes the day's last events before the day is closed behind them.
                 self._publish(batch, outcomes[published:index], published)
                 published = index
                 self._end_of_day(submission, outcomes[index - n : index])
+                closing = [i for i in closing if i >= index]
         self._publish(batch, outcomes[published:], published)
 
     def _log_internal_errors(self, commands: Sequence[Command], first_seq: int) -> None:

@@ -209,6 +209,10 @@ def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.
     (change,) = [line for line in out.splitlines() if line.startswith("at scale:")]
     assert all(f"{name} " in change for name in names)
     assert "check:     traded volume equals the flow's expected volume" in out
+    summary = out.split("summary (the targets of issue 19; bench/RESULTS.md):\n", 1)[1].splitlines()
+    assert summary[0].startswith("  kernel ") and "x liquibook (target 15x: " in summary[0]
+    assert summary[1].startswith("  boundary ") and "(target 3x: " in summary[1]
+    assert summary[2] == "  " + change
 
 
 @pytest.mark.not_per_book
