@@ -34,14 +34,19 @@ from surveillance.store import Store
 _BATCH = 4_096
 
 
-def write_journal(data_dir: Path, commands: int, seed: int) -> int:
-    """Journal the standard flow's setup and ``commands`` measured commands; the records written."""
+def write_journal(data_dir: Path, commands: int, seed: int, tail: int = 0) -> int:
+    """Journal the standard flow's setup and ``commands`` measured commands; the records written.
+
+    The last ``tail`` commands start a write of their own, so the journal can be cut before them
+    (a batch record is read whole or not at all)."""
     flow = standard_flow(commands, seed)
     record_config(data_dir, flow.config)
     everything = [*flow.setup, *flow.commands]
+    cut = max(0, len(everything) - tail)
+    starts = sorted({*range(0, len(everything), _BATCH), cut} - {len(everything)})
     with Journal.open(data_dir, fsync=False) as journal:
-        for start in range(0, len(everything), _BATCH):
-            chunk = everything[start : start + _BATCH]
+        for start, stop in zip(starts, [*starts[1:], len(everything)], strict=True):
+            chunk = everything[start:stop]
             journal.append_commands(start + 1, chunk, [("", 0)] * len(chunk))  # type: ignore[arg-type]
     return len(everything)
 
@@ -61,7 +66,7 @@ def run_ingest(commands: int, tail: int, seed: int) -> None:
     try:
         data_dir, store_dir = root / "data", root / "store"
         full = root / "full"
-        written = write_journal(full, commands, seed)
+        written = write_journal(full, commands, seed, tail)
         print(f"journal: {written:,} records (standard flow, seed {seed})")
         # The first ingest reads the journal without its last ``tail`` commands; the second the rest.
         shutil.copytree(full, data_dir)
@@ -91,6 +96,9 @@ def _truncate_to(data_dir: Path, records: int) -> None:
         end = offset
     with (data_dir / "journal.cxj").open("r+b") as f:
         f.truncate(end)
+    last = max((record.seq for record, _ in follow_journal(data_dir)), default=0)
+    if last != records:  # seq ``records`` is inside a batch record: ``write_journal`` splits the write there
+        raise ValueError(f"the journal cut after seq {records} ends at seq {last}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,17 +5,21 @@ Journal file ``<directory>/journal.cxj``, all integers little-endian::
     header   8 bytes  b"CXJRNL01"
     record   4 bytes  payload length n (n > 0)
              4 bytes  CRC32 of the payload (zlib.crc32)
-             n bytes  payload: msgpack of JournalRecord, the array [seq, ts, command, origin, request_id]
+             n bytes  payload: one command, or a batch of commands (engine.journal_format)
 
 Commands are appended before the engine applies them, one write and one fsync per batch (group
-commit), seqs strictly increasing. A crash mid-write can leave a torn last record: an incomplete
-length header, a payload shorter than its length, or a record failing its CRC (or of length 0)
-followed only by zero bytes (file systems may extend a file before its data lands). A torn tail is
-dropped with the warning ``journal.torn_record_dropped``, and ``Journal.open`` truncates it so
-later appends are clean. A bad record with other data after it is damage, not a torn write: it
-raises ``JournalCorrupt``, as do a bad header, a CRC-valid record that does not decode and seqs
-that do not increase. A file that is a strict prefix of the header (a crash while creating it)
-reads as empty.
+commit), seqs strictly increasing: a lone command as a record of its own, more as batch records,
+each holding every command's seq (the first and a count). Readers see one ``JournalRecord`` per
+command either way, so journals written before batch records existed read as they always did.
+
+A crash mid-write can leave a torn last record: an incomplete length header, a payload shorter
+than its length, or a record failing its CRC (or of length 0) followed only by zero bytes (file
+systems may extend a file before its data lands). A torn tail is dropped with the warning
+``journal.torn_record_dropped``, and ``Journal.open`` truncates it so later appends are clean (a
+batch record is whole or dropped whole, like the write it came in). A bad record with other data
+after it is damage, not a torn write: it raises ``JournalCorrupt``, as do a bad header, a
+CRC-valid record that does not decode and seqs that do not increase. A file that is a strict
+prefix of the header (a crash while creating it) reads as empty.
 
 The open journal holds an exclusive ``flock`` on its file: one writer per data directory. Every
 process that writes a data directory (the node, ``carbonx simulate``, ``carbonx registry`` offline)
@@ -47,13 +51,22 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO, Self, cast
 
 import msgspec
 import structlog
 
+from engine.journal_format import (  # JournalRecord: most of the code imports it from here
+    BadBatch,
+    JournalBatch,
+    decode_payload,
+    encode_commands,
+    encode_record,
+    expand,
+)
+from engine.journal_format import JournalRecord as JournalRecord
 from engine.messages import AnyCommand
-from engine.messages.limits import is_bound_violation, unchecked_decoder
+from engine.messages.limits import is_bound_violation
 
 JOURNAL_FILE = "journal.cxj"
 JOURNAL_MAGIC = b"CXJRNL01"
@@ -66,17 +79,6 @@ _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.cxs")
 _SNAPSHOT_FAMILY = re.compile(r"([a-z]+)-(\d+)\.cxs")  # a snapshot or one of its companions
 _TEMPORARY = re.compile(r"\..+\.tmp")  # write_snapshot's temporary files
 _CHUNK = 1 << 20
-
-
-class JournalRecord(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    seq: int
-    ts: int  # exchange time, ns since the epoch (UTC)
-    command: AnyCommand
-    # Who sent it through the gateway and the request it came in (the execution reports it causes
-    # are routed and numbered from these, so a replay rebuilds them exactly). "" : the node itself
-    # (scheduler, cancel-on-disconnect) or an offline tool. Older records decode with the defaults.
-    origin: str = ""
-    request_id: int = 0
 
 
 class JournalLocked(RuntimeError):
@@ -94,11 +96,6 @@ class JournalCorrupt(Exception):
         super().__init__(f"{path}: corrupt journal at byte offset {offset}: {reason}")
         self.path = path
         self.offset = offset
-
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(JournalRecord)
-_unchecked_decoder = unchecked_decoder(JournalRecord)  # records journaled before a field's bound existed
 
 
 def _warn(event: str, path: Path, **context: object) -> None:
@@ -131,10 +128,14 @@ def _only_zeros_follow(f: BinaryIO, remaining: int) -> bool:
 def _scan(
     path: Path, f: BinaryIO, *, start: int = 0, last_seq: int = 0, tail: bool = False
 ) -> Iterator[tuple[JournalRecord, int]]:
-    """Yield each good record with the offset where it ends; stop at a torn tail, raise on damage.
+    """Yield each command's record with the offset to resume from after it; stop at a torn tail,
+    raise on damage.
 
-    ``start``: the offset of a record boundary to begin at (one a previous scan ended at), the
-    records before it having seqs up to ``last_seq``. ``tail``: the journal is being written by a
+    The offset is where the record ends, for a record of one command and for the last command of a
+    batch record. For the other commands of a batch it is where the batch begins: reading again
+    from there with ``last_seq`` set to the command's seq skips the commands before it and goes on
+    with the next. So ``start`` is an offset a previous scan yielded, the commands before it (and
+    in its batch, up to ``last_seq``) having been read. ``tail``: the journal is being written by a
     running node, so an incomplete last record is the write in progress, not a torn one: stop there
     without a warning.
     """
@@ -152,6 +153,7 @@ def _scan(
             raise JournalCorrupt(path, start, f"the journal is shorter ({size} bytes) than where reading stopped")
         f.seek(start)
         offset = start
+    first = True  # the record at ``start``: a batch there may hold commands already read
 
     def torn(reason: str) -> None:
         if not tail:
@@ -174,21 +176,38 @@ def _scan(
                 return
             raise JournalCorrupt(path, offset, f"{reason} with data after the record")
         try:
-            record = _decoder.decode(payload)
+            decoded = decode_payload(payload)
         except msgspec.ValidationError as exc:
-            record = _beyond_bounds(path, offset, payload, exc, warned=beyond_bounds)
+            decoded = _beyond_bounds(path, offset, payload, exc, warned=beyond_bounds)
             beyond_bounds += 1
         except msgspec.DecodeError as exc:
             raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from exc
-        if record.seq <= last_seq:
-            raise JournalCorrupt(path, offset, f"seq {record.seq} does not follow seq {last_seq}")
-        last_seq, offset = record.seq, end
-        yield record, end
+        if type(decoded) is JournalRecord:
+            if decoded.seq <= last_seq:
+                raise JournalCorrupt(path, offset, f"seq {decoded.seq} does not follow seq {last_seq}")
+            last_seq, offset, first = decoded.seq, end, False
+            yield decoded, end
+            continue
+        records = _expanded(path, offset, cast(JournalBatch, decoded))
+        skip = last_seq - records[0].seq + 1 if first and records[0].seq <= last_seq < records[-1].seq else 0
+        if records[skip].seq <= last_seq:
+            raise JournalCorrupt(path, offset, f"seq {records[skip].seq} does not follow seq {last_seq}")
+        batch_start, last = offset, len(records) - 1
+        last_seq, offset, first = records[-1].seq, end, False
+        for index in range(skip, len(records)):
+            yield records[index], end if index == last else batch_start
+
+
+def _expanded(path: Path, offset: int, batch: JournalBatch) -> list[JournalRecord]:
+    try:
+        return expand(batch)
+    except BadBatch as exc:
+        raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from None
 
 
 def _beyond_bounds(
     path: Path, offset: int, payload: bytes, error: msgspec.ValidationError, *, warned: int
-) -> JournalRecord:
+) -> JournalRecord | JournalBatch:
     """A record whose command breaks a field bound that did not exist when it was journaled.
 
     It was applied then, so it must be applied now, exactly as it was (engine.messages.limits:
@@ -198,19 +217,21 @@ def _beyond_bounds(
     if not is_bound_violation(str(error)):
         raise JournalCorrupt(path, offset, f"undecodable record: {error}") from error
     try:
-        record: JournalRecord = _unchecked_decoder.decode(payload)
+        decoded = decode_payload(payload, checked=False)
     except msgspec.DecodeError as exc:
         raise JournalCorrupt(path, offset, f"undecodable record: {exc}") from exc
     if not warned:  # one line per read of the journal, not one per record
-        _warn("journal.record_beyond_bounds", path, offset=offset, seq=record.seq, bound=str(error))
-    return record
+        seq = decoded.seq if isinstance(decoded, JournalRecord) else decoded.first_seq
+        _warn("journal.record_beyond_bounds", path, offset=offset, seq=seq, bound=str(error))
+    return decoded
 
 
 def follow_journal(directory: Path, start: int = 0, last_seq: int = 0) -> Iterator[tuple[JournalRecord, int]]:
-    """Read a journal a running node may be writing, read-only and without its lock: each complete
-    record with a valid CRC from byte offset ``start`` (0: the beginning; else where an earlier call's
-    last record ended, after seq ``last_seq``), with the offset where it ends. An incomplete last
-    record is the node's write in progress: reading stops before it, quietly."""
+    """Read a journal a running node may be writing, read-only and without its lock: each command's
+    record, from complete records with a valid CRC, from byte offset ``start`` (0: the beginning;
+    else an offset an earlier call yielded with the record of seq ``last_seq``), with the offset to
+    resume from after it (``_scan``). An incomplete last record is the node's write in progress:
+    reading stops before it, quietly."""
     path = directory / JOURNAL_FILE
     with path.open("rb") as f:
         yield from _scan(path, f, start=start, last_seq=last_seq, tail=True)
@@ -285,27 +306,20 @@ class Journal:
             previous = record.seq
         if not records:
             return
-        self._write([_encoder.encode(record) for record in records], previous)
+        self._write([encode_record(record) for record in records], previous)
 
     def append_commands(self, ts: int, commands: Sequence[AnyCommand], origins: Sequence[tuple[str, int]]) -> None:
         """Append ``commands`` as the records after the last one, all at exchange time ``ts``, each with
         its (origin, request id): one write and one fsync, durable when this returns.
 
-        The same bytes as ``append_batch`` of the ``JournalRecord``s, without building them (the
-        sequencer's hot path: a record is the array [seq, ts, command, origin, request_id]).
+        More than one command goes into batch records (engine.journal_format): one msgpack encoding
+        per batch instead of one record per command (the sequencer's hot path).
         """
         self._check_usable()
         if not commands:
             return
         first = self._last_seq + 1
-        encode = _encoder.encode
-        payloads = [
-            encode((seq, ts, command, origin, request_id))
-            for seq, command, (origin, request_id) in zip(
-                range(first, first + len(commands)), commands, origins, strict=True
-            )
-        ]
-        self._write(payloads, first + len(commands) - 1)
+        self._write(encode_commands(first, ts, commands, origins), first + len(commands) - 1)
 
     def _write(self, payloads: list[bytes], last_seq: int) -> None:
         chunks: list[bytes] = []

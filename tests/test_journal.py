@@ -110,7 +110,7 @@ def test_round_trip_through_append_close_reopen(tmp_path: Path) -> None:
     assert list(read_journal(tmp_path)) == records
 
 
-def test_appending_commands_writes_the_records_append_batch_writes(tmp_path: Path) -> None:
+def test_appending_commands_journals_the_records_append_batch_writes(tmp_path: Path) -> None:
     origins = [(f"M{i % 3}", i) for i in range(len(COMMANDS))]
     records = [
         JournalRecord(seq=seq, ts=T0, command=command, origin=origin, request_id=request_id)
@@ -125,9 +125,20 @@ def test_appending_commands_writes_the_records_append_batch_writes(tmp_path: Pat
         journal.append_commands(T0, [], [])  # nothing: no write
         assert journal.last_seq == len(COMMANDS) + 1
 
+    # Read back, the batch records are the records append_batch wrote, one per command (the bytes
+    # differ: tests/test_journal_batches.py).
+    assert list(read_journal(tmp_path / "commands")) == list(read_journal(tmp_path / "records"))
+    assert list(read_journal(tmp_path / "commands"))[1:] == records
+
+
+def test_a_lone_command_is_journaled_as_the_record_append_batch_writes(tmp_path: Path) -> None:
+    record = JournalRecord(seq=1, ts=T0, command=COMMANDS[3], origin="M1", request_id=9)
+    with Journal.open(tmp_path / "records") as journal:
+        journal.append(record)
+    with Journal.open(tmp_path / "commands") as journal:
+        journal.append_commands(T0, [COMMANDS[3]], [("M1", 9)])
     written = (tmp_path / "commands" / JOURNAL_FILE).read_bytes()
     assert written == (tmp_path / "records" / JOURNAL_FILE).read_bytes()
-    assert list(read_journal(tmp_path / "commands"))[1:] == records
 
 
 def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
