@@ -45,12 +45,17 @@ class Outbox:
             self.close(routing_id)
         self.frames.append((routing_id, connection, frame))
 
-    def report(self, routing_id: bytes, connection: int, report: ExecutionReport) -> None:
-        """Into the connection's Reports frame of this turn (a full one is closed first)."""
-        batch = self._batch(routing_id, connection)
-        batch.reports.append(report)
-        if len(batch.reports) >= MAX_BATCH_REPORTS:  # a bounded frame; the turn's next ones follow
-            self.close(routing_id)
+    def reports(self, routing_id: bytes, connection: int, reports: list[ExecutionReport]) -> None:
+        """Into the connection's Reports frame of this turn, in order; each frame that fills up is
+        closed, and the rest goes into the next one."""
+        start = 0
+        while start < len(reports):
+            batch = self._batch(routing_id, connection)
+            room = MAX_BATCH_REPORTS - len(batch.reports)
+            batch.reports += reports[start : start + room] if start or room < len(reports) else reports
+            start += room
+            if len(batch.reports) >= MAX_BATCH_REPORTS:  # a bounded frame; the turn's next ones follow
+                self.close(routing_id)
 
     def ack(self, routing_id: bytes, connection: int, ack: Ack) -> None:
         self._batch(routing_id, connection).acks.append(ack)

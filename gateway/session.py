@@ -472,27 +472,31 @@ class Gateway:
         self._send(submission.routing_id, rehearsal)
 
     def _deliver(self, deliveries: Sequence[Delivery]) -> None:
-        """Each report to every session of its member: a frame of its own, or into the session's batch."""
-        outbox, now, encode = self.outbox, self._now, encoder.encode
-        targets: dict[str, tuple[list[Session], list[Session]]] = {}
+        """Each report to every session of its member: into the session's batch, or a frame of its own.
+
+        Gathered per member first, so that each session takes its reports in one call (in number
+        order: a member's deliveries come in that order).
+        """
+        by_member: dict[str, list[ExecutionReport]] = {}
         for member, seq, request_id, view in deliveries:
             report = ExecutionReport(seq=seq, request_id=request_id, event=view)
-            found = targets.get(member)
-            if found is None:
-                sessions = self._listeners[member]
-                found = targets[member] = (
-                    [s for s in sessions if s.batch_reports],
-                    [s for s in sessions if not s.batch_reports],
-                )
-            batched, plain = found
-            for session in batched:
-                outbox.report(session.routing_id, session.connection, report)
+            reports = by_member.get(member)
+            if reports is None:
+                by_member[member] = [report]
+            else:
+                reports.append(report)
+        outbox, now = self.outbox, self._now
+        for member, reports in by_member.items():
+            frames: list[bytes] | None = None  # a plain session's frames, encoded once for all of them
+            for session in self._listeners[member]:
+                if session.batch_reports:
+                    outbox.reports(session.routing_id, session.connection, reports)
+                else:
+                    if frames is None:
+                        frames = [encoder.encode(report) for report in reports]
+                    for frame in frames:
+                        outbox.send_frame(session.routing_id, session.connection, frame)
                 session.last_sent = now
-            if plain:
-                frame = encode(report)
-                for session in plain:
-                    outbox.send_frame(session.routing_id, session.connection, frame)
-                    session.last_sent = now
 
     # ------------------------------------------------------------------ reading
     def _resend(self, session: Session, request_id: int, from_seq: int, to_seq: int, now: int) -> None:

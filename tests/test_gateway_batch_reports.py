@@ -238,3 +238,18 @@ def _accepted_fields() -> dict[str, object]:
         "frozen_cash": 8012,
         "frozen_quantity": 0,
     }
+
+
+def test_reports_added_at_once_fill_the_open_frame_then_as_many_more_as_they_need(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox_module, "MAX_BATCH_REPORTS", 3)
+    box = outbox_module.Outbox()
+    event = DepositCash(account="A1", amount=1)  # what the event is does not matter to the outbox
+    reports = [ExecutionReport(seq=seq, request_id=0, event=event) for seq in range(1, 9)]  # type: ignore[arg-type]
+
+    box.reports(RB, 1, reports[:2])  # an open frame with room for one more
+    box.reports(RB, 1, reports[2:8])
+    frames = [msgspec.msgpack.decode(frame) for _, frame in box.take(lambda rid, connection: True)]
+
+    assert [[r["seq"] for r in f["reports"]] for f in frames] == [[1, 2, 3], [4, 5, 6], [7, 8]]
