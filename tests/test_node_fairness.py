@@ -21,8 +21,9 @@ from tests.node_process import make_config
 
 
 class _Frame:
-    def __init__(self, data: bytes, member: str, connection: int) -> None:
+    def __init__(self, data: bytes, member: str, connection: int, more: bool = False) -> None:
         self.bytes, self._properties = data, {"User-Id": member, "X-Connection": str(connection), zmq.SRCFD: connection}
+        self.more = more
 
     def get(self, name: object) -> object:
         return self._properties[name]
@@ -33,12 +34,20 @@ class FairQueue:
 
     def __init__(self) -> None:
         self.queues: dict[bytes, deque[list[_Frame]]] = {}
+        self.reading: list[_Frame] = []  # the rest of the message whose first part was read
 
     def add(self, routing_id: bytes, member: str, connection: int, frames: list[bytes]) -> None:
         queue = self.queues.setdefault(routing_id, deque())
-        queue.extend([_Frame(routing_id, member, connection), _Frame(f, member, connection)] for f in frames)
+        queue.extend([_Frame(routing_id, member, connection, more=True), _Frame(f, member, connection)] for f in frames)
 
-    def recv_multipart(self, flags: int = 0, copy: bool = True) -> list[_Frame]:
+    def recv(self, flags: int = 0, copy: bool = True) -> bytes | _Frame:
+        """A part of a message, as a ROUTER gives them: the routing id first, then the others."""
+        if not self.reading:
+            self.reading = self._next_message()
+        part = self.reading.pop(0)
+        return part.bytes if copy else part
+
+    def _next_message(self) -> list[_Frame]:
         for routing_id in list(self.queues):
             queue = self.queues.pop(routing_id)
             if queue:
