@@ -202,11 +202,11 @@ class ReportBook:
         first = sender.last + 1 if sender is not None else 0
         sink: list[Delivery] = [] if deliveries is None else deliveries
         hearing: Container[str] = () if deliveries is None else self.streams if listening is None else listening
-        everything = 0
-        orders_only = True
-        for command, events in zip(commands, outcomes, strict=True):
-            everything += len(events)
-            orders_only = orders_only and type(command) in _ORDER_COMMANDS
+        if len(commands) == 1:  # the usual request: one order, cancel or amend
+            everything, orders_only = len(outcomes[0]), type(commands[0]) in _ORDER_COMMANDS
+        else:
+            everything = sum(map(len, outcomes))
+            orders_only = all(type(command) in _ORDER_COMMANDS for command in commands)
         if orders_only:
             # Orders, cancels and amends never change the trading day: the whole request at once.
             if everything:

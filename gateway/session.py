@@ -383,7 +383,7 @@ class Gateway:
         if (atomic or dry_run) and access.role != "regulator":
             self._refuse(session.routing_id, request_id, Reject.NOT_AUTHORISED, atomic=True, role=access.role)
             return
-        if not atomic and any(type(c) is RecordRegistryFile for c in commands):
+        if not atomic and RecordRegistryFile in map(type, commands):
             # The record of a file leads the file's own atomic batch: alone, it would record a file never applied.
             self._refuse(
                 session.routing_id, request_id, Reject.NOT_AUTHORISED, command="RecordRegistryFile", atomic=False
@@ -432,7 +432,8 @@ class Gateway:
             self._deliver(deliveries)
         if not submission.routing_id:
             return
-        placed = [self._resend_placed(submission, account, cid) for account, cid in submission.duplicates]
+        duplicates = submission.duplicates
+        placed = [self._resend_placed(submission, account, cid) for account, cid in duplicates] if duplicates else []
         if not submission.batch and placed:
             # A single resent order: its Ack names the original order's reports, just sent again.
             original = placed[0]
