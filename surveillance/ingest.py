@@ -5,7 +5,8 @@ it gives exactly the events the node produced. Ingest reads the journal read-onl
 while the node runs (``engine.journal.follow_journal``: up to the last complete record with a valid
 CRC), and is incremental and idempotent:
 
-- the store's ``meta`` remembers the last journal seq ingested and the byte offset after it;
+- the store's ``meta`` remembers the last journal seq ingested and the byte offset to go on from
+  (after its record, or the start of its batch record when more of the batch follows it);
 - the store directory keeps the replayed engine's state at that seq (``ingest-state.cxs``), so the
   next ingest applies only the new records;
 - rows go in with the ``meta`` update in one transaction per chunk, so an ingest interrupted at any
