@@ -83,7 +83,7 @@ from engine.messages import (
 )
 from engine.recovery import CONFIG_FILE, Sequencer, record_config, recover
 from engine.view import ExchangeView
-from surveillance.ingest import STATE_FILE, ingest, open_data_dir
+from surveillance.ingest import STATE_FILE, IngestResult, ingest, open_data_dir
 from surveillance.schema import EXPORTED
 from surveillance.settings import SurveillanceError
 from surveillance.store import Store, check_store_dir, default_store_dir
@@ -627,6 +627,26 @@ class DiskFull(Exception):
     """The failure injected into the store's inserts."""
 
 
+def stopped_then_resumed(
+    data_dir: Path, store: Store, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, IngestResult]:
+    """Ingest with the store's third chunk of order events failing (a full disk), then again: the
+    seq the first ingest stored up to, and what the second one did."""
+    chunks, insert = Counter[str](), store.insert
+
+    def insert_failing_once(table: str, rows: Any) -> None:
+        chunks[table] += 1
+        if table == "order_events" and chunks[table] == 3:  # the third chunk, two being stored
+            raise DiskFull("no space left on device")
+        insert(table, rows)
+
+    monkeypatch.setattr(store, "insert", insert_failing_once)
+    with pytest.raises(DiskFull):
+        ingest(data_dir, store, store_dir)
+    stopped_at = int(store.meta("last_seq"))
+    return stopped_at, ingest(data_dir, store, store_dir)
+
+
 @pytest.mark.parametrize("earlier", [False, True], ids=["from-empty", "after-an-earlier-ingest"])
 def test_an_ingest_interrupted_after_a_chunk_is_completed_exactly_by_the_next(
     desk_dir: Path, one_shot_tables: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: bool
@@ -640,19 +660,7 @@ def test_an_ingest_interrupted_after_a_chunk_is_completed_exactly_by_the_next(
             copy_prefix(desk_dir, data_dir, ends[100][1])
             ingest(data_dir, store, store_dir)
         copy_prefix(desk_dir, data_dir, ends[-1][1])
-        chunks, insert = Counter[str](), store.insert
-
-        def insert_failing_once(table: str, rows: Any) -> None:
-            chunks[table] += 1
-            if table == "order_events" and chunks[table] == 3:  # the third chunk, two being stored
-                raise DiskFull("no space left on device")
-            insert(table, rows)
-
-        monkeypatch.setattr(store, "insert", insert_failing_once)
-        with pytest.raises(DiskFull):
-            ingest(data_dir, store, store_dir)
-        interrupted_at = int(store.meta("last_seq"))
-        resumed = ingest(data_dir, store, store_dir)
+        interrupted_at, resumed = stopped_then_resumed(data_dir, store, store_dir, monkeypatch)
         after = tables(store)
 
     assert (101 if earlier else 0) < interrupted_at < ends[-1][0]

@@ -8,9 +8,7 @@ once, the same tables as one ingest of the whole journal.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,18 +18,10 @@ from bench.surveil import write_journal
 from engine.journal import JOURNAL_FILE
 from engine.journal_format import is_batch
 from surveillance.ingest import ingest
-from surveillance.schema import EXPORTED
 from surveillance.store import Store
+from tests.test_surveil_ingest import stopped_then_resumed, tables
 
 BATCH = 37  # commands a write: none of the chunk sizes below divides into it
-
-
-class DiskFull(Exception):
-    """The failure injected into the store's inserts."""
-
-
-def _tables(store: Store) -> dict[str, list[Any]]:
-    return {table: sorted(store.con.execute(f"SELECT * FROM {table}").fetchall()) for table in EXPORTED}
 
 
 @pytest.mark.per_book
@@ -43,7 +33,7 @@ def test_an_ingest_stopped_inside_a_batch_record_is_completed_exactly_by_the_nex
     written = write_journal(data_dir, 600, seed=5)
     with Store.open(tmp_path / "whole") as store:
         whole = ingest(data_dir, store, tmp_path / "whole")
-        expected = _tables(store)
+        expected = tables(store)
     assert whole.records == written
     data = (data_dir / JOURNAL_FILE).read_bytes()
     assert is_batch(data[16:])  # the first record, past the file header and its own: a batch
@@ -51,20 +41,8 @@ def test_an_ingest_stopped_inside_a_batch_record_is_completed_exactly_by_the_nex
     monkeypatch.setattr(surveillance.ingest, "REPLAY_BATCH", 16)
     monkeypatch.setattr(surveillance.ingest, "CHUNK_RECORDS", 48)
     with Store.open(tmp_path / "store") as store:
-        chunks, insert = Counter[str](), store.insert
-
-        def insert_failing_once(table: str, rows: Any) -> None:
-            chunks[table] += 1
-            if table == "order_events" and chunks[table] == 3:  # the third chunk, two being stored
-                raise DiskFull("no space left on device")
-            insert(table, rows)
-
-        monkeypatch.setattr(store, "insert", insert_failing_once)
-        with pytest.raises(DiskFull):
-            ingest(data_dir, store, tmp_path / "store")
-        stopped_at = int(store.meta("last_seq"))
-        resumed = ingest(data_dir, store, tmp_path / "store")
-        after = _tables(store)
+        stopped_at, resumed = stopped_then_resumed(data_dir, store, tmp_path / "store", monkeypatch)
+        after = tables(store)
 
     assert 0 < stopped_at < written and stopped_at % BATCH != 0  # inside a batch record
     assert resumed.stored_records == written - stopped_at
