@@ -138,7 +138,7 @@ def decode_batch(
     kinds = records[:, E_KIND]
     order = np.argsort(kinds, kind="stable")  # records grouped by kind, each group in record order
     grouped = kinds[order]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]).tolist()
+    starts = [0, *(np.flatnonzero(grouped[1:] != grouped[:-1]) + 1).tolist()]  # not np.r_: 4 µs a call against 2
     decoded: list[Event] = []
     known = len(commands)
     for start, end in zip(starts, [*starts[1:], total], strict=True):
