@@ -96,6 +96,13 @@ def report(figure: books.Figure, flow: StandardFlow, peer_rate: float | None) ->
     print(f"{figure.name + ':':<11}{count:,} commands in {elapsed:.3f} s = {rate}; {versus}")
     outcome = figure.outcome
     print(f"{'':<11}traded {outcome.traded_volume:,} t in {outcome.trades:,} trades")
+    if figure.reading:
+        total, own, reading = (
+            elapsed / count * 1e9,
+            (elapsed - figure.reading) / count * 1e9,
+            figure.reading / count * 1e9,
+        )
+        print(f"{'':<11}of each command's {total:,.0f} ns: the kernel {own:,.0f}, reading its records {reading:,.0f}")
     ok = True
     if outcome.rejected:
         print(f"FAIL: {figure.name}: {outcome.rejected:,} commands rejected {outcome.first_reject}".rstrip())

@@ -7,6 +7,7 @@ checks the outcome like any test; ``pytest tests/test_bench.py --benchmark-enabl
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -206,6 +207,11 @@ def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.
     # every run on a flow traded the same volume in as many trades (the check is the flow's own book)
     assert len(traded) == 8 and len(set(traded[:4])) == 1 and len(set(traded[4:])) == 1
     assert "40 instruments, 500 accounts a side" in out
+    # the kernel's figure splits into its own time and the reading of its records, on both flows
+    splits = re.findall(r"of each command's ([\d,]+) ns: the kernel ([\d,]+), reading its records ([\d,]+)", out)
+    assert len(splits) == 2
+    for total, own, reading in ([int(x.replace(",", "")) for x in split] for split in splits):
+        assert own > 0 and reading > 0 and abs(own + reading - total) <= 1
     (change,) = [line for line in out.splitlines() if line.startswith("at scale:")]
     assert all(f"{name} " in change for name in names)
     assert "check:     traded volume equals the flow's expected volume" in out
