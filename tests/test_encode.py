@@ -67,6 +67,16 @@ def assert_same_interning(a: Exchange, b: Exchange) -> None:
     assert left.coid_keys == right.coid_keys
     assert left.names.client_order_ids == right.names.client_order_ids
     assert left.coids.shape == right.coids.shape
+    assert_interned_densely(left)
+
+
+def assert_interned_densely(listing) -> None:  # type: ignore[no-untyped-def]
+    """Each interned pair's key is its place in the names, the keys are 0.. with no gap, in the order
+    the pairs were first met (kept by the dict's insertion order), and ``coids`` has room for them."""
+    names = listing.names
+    assert list(listing.coid_keys.values()) == list(range(len(names.client_order_ids)))
+    assert [(names.accounts[a], c) for a, c in listing.coid_keys] == names.client_order_ids
+    assert listing.coids.shape[0] >= len(names.client_order_ids)
 
 
 @settings(max_examples=150)

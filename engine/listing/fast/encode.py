@@ -6,7 +6,9 @@ written for CPython's speed rather than for looks. ``encode`` takes the batch co
   rows;
 - new orders and cancels, nearly every command, are read field by field (one comprehension each)
   and turned into columns with ``map`` over the name tables and ``np.fromiter``: no other Python
-  code runs per command but the interning of a new client order id;
+  code runs per command. The client order ids are interned with one ``setdefault`` a pair, mapped
+  over the batch: a new pair takes the key it would have if every pair were new, and only a batch
+  with a known or repeated pair renumbers its new keys (``_renumber``);
 - the rarer amends, mass cancels and other commands are encoded one by one (``encode_each``).
 Anything it does not expect (a value beyond int64, which ``encode_each`` clamps) sends the whole
 batch to ``encode_each``, the plain version, which gives the same array: tests/test_encode.py
@@ -15,7 +17,7 @@ compares the two on any mix of commands, valid or not.
 ``encode_each``, one loop over the commands:
 
 - one ``type(cmd) is`` test per command instead of an ``isinstance`` chain;
-- a client order id already interned is found with one dict lookup, without a call;
+- a client order id is interned with one ``setdefault``, new or not, without a call;
 - enum fields become plain ints with ``+ 0``, which runs ``int``'s own addition in C (``int(x)``
   and ``x.value`` go through Python-level code, and numpy converting enum members costs more);
 - values are clamped only when they are out of int64's comfortable range, inline;
@@ -25,9 +27,9 @@ compares the two on any mix of commands, valid or not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import repeat
-from typing import Protocol, cast
+from typing import Protocol
 
 import numpy as np
 
@@ -88,8 +90,10 @@ def encode_each(listing: Interning, cmds: Sequence[Command], ts: Sequence[int]) 
     Python. A client order id gets a key only when the account is known and the id's length is
     valid; otherwise -1, and the kernel refuses the order as the reference does.
     """
-    accounts, instruments, keys = listing.account_index, listing.instrument_index, listing.coid_keys
-    intern: Callable[[int, str], int] = listing.intern
+    accounts, instruments = listing.account_index, listing.instrument_index
+    setdefault, interned = listing.coid_keys.setdefault, listing.names.client_order_ids
+    account_names = listing.names.accounts
+    interned_before = len(interned)
     coid_max, default_stp = listing.coid_max, int(listing.default_stp)
     lo, hi = -CLAMP, CLAMP
     flat: list[int] = []
@@ -101,8 +105,10 @@ def encode_each(listing: Interning, cmds: Sequence[Command], ts: Sequence[int]) 
             size = len(coid)
             key = -1
             if account >= 0 and 0 < size <= coid_max:
-                found = keys.get((account, coid))
-                key = intern(account, coid) if found is None else found
+                fresh = len(interned)
+                key = setdefault((account, coid), fresh)  # one look-up, new or not
+                if key == fresh:
+                    interned.append((account_names[account], coid))
             stp, price, quantity = cmd.stp, cmd.price, cmd.quantity
             out((CMD_NEW, t, account, instruments.get(cmd.instrument, -1), key, size, cmd.side + 0,
                  cmd.order_type + 0, price if lo < price < hi else clamp(price),
@@ -121,6 +127,8 @@ def encode_each(listing: Interning, cmds: Sequence[Command], ts: Sequence[int]) 
                  1 if cmd.on_disconnect else 0))  # fmt: skip
         else:
             out((CMD_PYTHON, t, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0))
+    if len(interned) > interned_before:
+        listing.reserve_coids(len(interned))
     columns = np.fromiter(flat, dtype=np.int64, count=len(flat)).reshape(-1, COMMAND_FIELDS)
     return np.asfortranarray(columns)
 
@@ -200,21 +208,20 @@ def _new_orders(listing: Interning, orders: list[NewOrder], columns: np.ndarray,
     keys = np.full(count, -1, dtype=np.int64)
     valid = np.flatnonzero((accounts >= 0) & (sizes > 0) & (sizes <= listing.coid_max)).tolist()
     if valid:
-        known = listing.coid_keys
-        pairs = list(zip(accounts[valid].tolist(), [coid[j] for j in valid], strict=True))
-        found: list[int | None] = list(map(known.get, pairs))
-        if None in found:
-            names = listing.names
-            interned, account_names = names.client_order_ids, names.accounts
-            add, keep = known.setdefault, interned.append
-            for j, pair in enumerate(pairs):
-                if found[j] is None:
-                    fresh = len(interned)
-                    key = found[j] = add(pair, fresh)  # an id twice in the batch: the first one's key
-                    if key == fresh:
-                        keep((account_names[pair[0]], pair[1]))
-            listing.reserve_coids(len(interned))
-        keys[valid] = cast(list[int], found)  # every None interned above
+        names = listing.names
+        known, interned = listing.coid_keys, names.client_order_ids
+        base, before = len(interned), len(known)
+        ids, owners = [coid[j] for j in valid], accounts[valid].tolist()
+        pairs = list(zip(owners, ids, strict=True))
+        # One look-up a pair: a new pair takes the key it would have if every pair of the batch were
+        # new (base + its place), which is its key whenever they all are, the usual batch.
+        found: list[int] = list(map(known.setdefault, pairs, range(base, base + len(pairs))))
+        if len(known) - before == len(pairs):
+            interned += zip(map(names.accounts.__getitem__, owners), ids, strict=True)
+        else:
+            found = _renumber(known, interned, names.accounts, pairs, found, base)
+        listing.reserve_coids(len(interned))
+        keys[valid] = found
     default_stp = int(listing.default_stp)
     columns[rows, X_ACCT] = accounts
     columns[rows, X_INSTR] = np.fromiter(map(listing.instrument_index.get, instrument, repeat(-1)), np.int64, count)
@@ -225,6 +232,25 @@ def _new_orders(listing: Interning, orders: list[NewOrder], columns: np.ndarray,
     columns[rows, X_PRICE] = _checked(price, count)
     columns[rows, X_QTY] = _checked(quantity, count)
     columns[rows, X_STP] = np.fromiter([default_stp if s is None else s for s in stp], np.int64, count)
+
+
+def _renumber(
+    known: dict[tuple[int, str], int],
+    interned: list[tuple[str, str]],
+    account_names: Sequence[str],
+    pairs: list[tuple[int, str]],
+    found: list[int],
+    base: int,
+) -> list[int]:
+    """The keys of a batch some of whose pairs were known (``_new_orders``): the new ones renumbered
+    from ``base`` in batch order, as one at a time would number them, and interned."""
+    renumbered: dict[int, int] = {}
+    for j, pair in enumerate(pairs):
+        if found[j] == base + j:  # new here, and its first time in the batch (known keys are < base)
+            key = renumbered[base + j] = base + len(renumbered)
+            known[pair] = key
+            interned.append((account_names[pair[0]], pair[1]))
+    return [renumbered.get(key, key) for key in found]
 
 
 def _checked(values: Sequence[int], count: int) -> np.ndarray:
