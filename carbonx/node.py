@@ -30,7 +30,7 @@ from carbonx.node_state import NodeState, open_node_state
 from carbonx.scheduler import due_auction_commands, due_commands, next_auction_wakeup, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
-from engine.messages import AnyEvent, Command, EndOfDay, Event
+from engine.messages import AmendOrder, AnyEvent, CancelOrder, Command, EndOfDay, Event, NewOrder
 from engine.recovery import InvalidCommand, check_commands
 from engine.view import ExchangeView
 from gateway.access import GatewayOptions
@@ -58,6 +58,9 @@ _MONITOR_HWM = 100_000  # close events waiting to be read (about 60 bytes each)
 _DROP_COPY_HWM = 100_000  # events queued per drop-copy subscriber
 _SUBSCRIPTION_HWM = 1_000  # (un)subscriptions queued from an XPUB's subscribers
 _SUBSCRIPTION_MAX_BYTES = 1_024  # a subscription is a topic prefix: nothing longer is read
+# Commands that change nothing the scheduler reads (the trading day, its session, the auctions' times).
+_ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class NodeError(CarbonxError):
@@ -112,6 +115,10 @@ class Node:
         # The snapshot service holds the latest bulletin per instrument; a restart must not lose it.
         self.publisher.on_events(self.state.latest_bulletin())
         self._next_md_heartbeat = now
+        # The scheduler's last look at the calendar: nothing is due before ``_wake`` (clock ns; None:
+        # never), as long as the market has not changed since (``_apply`` forgets it then).
+        self._wake_known = False
+        self._wake: int | None = None
         self.endpoints: Endpoints | None = None
         gc.collect()  # what recovery left behind, once; what survives is frozen by the first batch
         self._poller: zmq.Poller | None = None
@@ -305,12 +312,16 @@ class Node:
     def _scheduled(self) -> list[Submission]:
         if self.demo or self.gateway.stopping:
             return []
+        now_ns = self.clock()
+        if self._wake_known and (self._wake is None or now_ns < self._wake):
+            return []  # the calendar was read since the market last changed, and its moment has not come
         commands = due_commands(
             self.exchange.market, self._scheduler_now(), self.exchange.config.calendar, self.options.scheduler
         )
         auctions = ExchangeView(self.exchange).auction_times()
         commands += due_auction_commands(auctions, self.clock(), self.options.scheduler)
         if not commands:
+            self._learn_wake()
             return []
         _log.info("scheduler.commands", commands=[type(c).__name__ for c in commands])
         return [Submission(routing_id=b"", member="", request_id=0, commands=list(commands))]
@@ -318,16 +329,27 @@ class Node:
     def _until_schedule(self) -> int | None:
         if self.demo:
             return None
+        if not self._wake_known:
+            self._learn_wake()
+        return None if self._wake is None else max(0, self._wake - self.clock())
+
+    def _learn_wake(self) -> None:
+        """Read the calendar and the auctions' times for the next moment something is due (now, when
+        something already is). It costs ~25 µs, and the answer holds until the market changes: the
+        loop asks every turn, so it is kept (bench/RESULTS.md, issue 19)."""
+        self._wake_known, self._wake = True, None
+        if self.demo:
+            return
         now = self._scheduler_now()
-        waits = []
+        wakes: list[int] = []
         wake = next_wakeup(self.exchange.market, now, self.exchange.config.calendar, self.options.scheduler)
         if wake is not None:
-            waits.append(max(0, int((wake - now).total_seconds() * 1_000) * _NS_PER_MS))
-        now_ns = self.clock()
-        auction_wake = next_auction_wakeup(ExchangeView(self.exchange).auction_times(), now_ns, self.options.scheduler)
+            wakes.append((wake - _EPOCH) // dt.timedelta(microseconds=1) * 1_000)
+        auctions = ExchangeView(self.exchange).auction_times()
+        auction_wake = next_auction_wakeup(auctions, self.clock(), self.options.scheduler)
         if auction_wake is not None:
-            waits.append(max(0, auction_wake - now_ns))
-        return min(waits, default=None)
+            wakes.append(auction_wake)
+        self._wake = min(wakes, default=None)
 
     # ------------------------------------------------------------------ sequencing
     def _sequence(self, work: Sequence[Submission]) -> None:
@@ -349,6 +371,8 @@ class Node:
         commands = [c for s in batch for c in s.commands]
         if not batch:
             return
+        if self._wake_known and not all(map(_ORDER_COMMANDS.__contains__, map(type, commands))):
+            self._wake_known = False  # the day, its session or an auction may change: read the calendar again
         origins = [(s.member, s.request_id) for s in batch for _ in s.commands]
         try:
             # Checked: the gateway decoded each client's commands with their bounds, and the node's own

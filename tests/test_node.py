@@ -16,7 +16,7 @@ from carbonx.config import load_config
 from carbonx.node import Node
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import list_snapshots, read_journal
-from engine.messages import Command, EndOfDay, Session, SetSession, StartOfDay
+from engine.messages import CancelOrder, Command, EndOfDay, Session, SetSession, StartOfDay
 from gateway.session import Submission
 from tests.node_process import make_config
 
@@ -169,3 +169,47 @@ def test_a_market_data_defect_is_logged_once_and_the_batch_still_stands(
     assert [(f["error_type"], f["error"]) for f in failures] == [("RuntimeError", "market data defect")]
     assert node.exchange.market.session is Session.LUNCH_BREAK
     assert [type(r.command) for r in read_journal(tmp_path / "var")][-2:] == [SetSession, SetSession]
+
+
+@pytest.mark.not_per_book  # about the scheduler: its cancels only stand for a turn of orders
+def test_the_scheduler_reads_the_calendar_again_only_when_the_market_changed_or_its_moment_came(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import carbonx.node as node_module
+
+    looks: list[dt.datetime] = []
+    due = node_module.due_commands
+    monkeypatch.setattr(
+        node_module, "due_commands", lambda market, now, *rest: (looks.append(now), due(market, now, *rest))[1]
+    )
+    market = node.exchange.market
+    clock.at(MONDAY, 10, 0)
+    node.step(0)  # the day opens, then the morning session (two turns' worth: read until nothing is due)
+    node.step(0)
+    assert market.session is Session.MORNING
+    node._wait_ms()
+    settled = len(looks)
+
+    # Orders, cancels and amends change nothing the scheduler reads: turns of them leave the calendar unread.
+    for minute in range(1, 30):
+        clock.at(MONDAY, 10, minute)
+        node._sequence([_own(CancelOrder(account="", order_id=minute))])
+        node.step(0)
+        assert 0 < node._wait_ms() <= 100  # still sleeps until the next moment (at most the loop's longest)
+    assert len(looks) == settled
+
+    # Its moment: the morning closes at 11:30 to the minute.
+    clock.at(MONDAY, 11, 29)
+    node.step(0)
+    assert market.session is Session.MORNING and len(looks) == settled
+    clock.at(MONDAY, 11, 30)
+    node.step(0)
+    assert market.session is Session.LUNCH_BREAK and len(looks) > settled
+
+    # A command that may change the day or the auctions (here the regulator ending the break early)
+    # makes the scheduler read the calendar again at once, and it finds nothing to undo.
+    node.step(0)
+    settled = len(looks)
+    node._apply([_own(SetSession(session=Session.AFTERNOON))])
+    node.step(0)
+    assert len(looks) == settled + 1 and market.session is Session.AFTERNOON
