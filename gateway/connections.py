@@ -62,6 +62,7 @@ class Connections:
         self._by_fd: dict[int, Connection] = {}
         self._closed_ids: OrderedDict[int, None] = OrderedDict()
         self._former_owner: OrderedDict[bytes, str] = OrderedDict()  # client-chosen id -> member
+        self.withholding = False  # a refusal was withheld since ``Gateway.tick`` last looked at them all
 
     def arrive(
         self, routing_id: bytes, connection_id: int, member: str, fd: int, now: int
@@ -121,6 +122,7 @@ class Connections:
         if connection.refusals.take(1, now):
             return True
         connection.withheld += 1
+        self.withholding = True
         return False
 
     def take_withheld(self, connection: Connection, now: int) -> int:

@@ -71,6 +71,8 @@ from gateway.throttle import TokenBucket
 _log = structlog.get_logger("carbonx.gateway")
 _NS_PER_MS = 1_000_000
 _TOKEN = 1_000_000_000  # a token, in the buckets' nano-tokens
+_NEVER = 2**63 - 1  # a moment no clock reaches
+_UNKNOWN = -1  # ``Gateway._tick_due`` to be looked for again
 
 
 @dataclass
@@ -127,6 +129,7 @@ class Gateway:
         self.stopping = False
         self._now = now
         self._accounts = {a.id for a in exchange.config.accounts}
+        self._tick_due = _UNKNOWN  # before it ``tick`` has nothing to do (a lower bound; ``_look_ahead``)
 
     # ------------------------------------------------------------------ intake
     def receive(
@@ -196,13 +199,13 @@ class Gateway:
         else:
             self._dispatch(session, message, now)
 
-    @staticmethod
-    def _may_read(bucket: TokenBucket, connection: Connection, now: int) -> bool:
+    def _may_read(self, bucket: TokenBucket, connection: Connection, now: int) -> bool:
         """Whether a frame is worth reading: not when its member cannot pay for a request and its
         connection may not be told so. A flood beyond both costs a lookup per frame, nothing more."""
         if bucket.credit >= _TOKEN or bucket.holds(1, now) or connection.refusals.holds(1, now):
             return True  # (the first test is the usual case, and needs no refill)
         connection.withheld += 1
+        self.connections.withholding = True
         return False
 
     @staticmethod
@@ -320,27 +323,45 @@ class Gateway:
 
     def tick(self, now: int) -> None:
         """Heartbeats to quiet sessions; sessions silent too long are lost (cancel-on-disconnect);
-        a line per connection whose refusals were withheld (at most one a second each)."""
+        a line per connection whose refusals were withheld (at most one a second each).
+
+        Every turn of the node calls it; a turn before the moment its last look found (``_tick_due``)
+        costs O(1), however many sessions are logged on: a session's moments only move later as it
+        sends and receives, and a logon, a logout or a refusal withheld make it look again.
+        """
         self._now = now
+        connections = self.connections
+        if now < self._tick_due and not connections.withholding:
+            return
         for session in list(self.sessions.values()):
             if now - session.last_received > session.heartbeat_ns * self.options.heartbeat_misses:
                 self._lose(session, now, "silent")
             elif now - session.last_sent >= session.heartbeat_ns:
                 member = session.access.member
                 self._send(session.routing_id, Heartbeat(last_report_seq=self.reports.last(member)), now)
-        connections = self.connections
         for connection in list(connections.by_routing_id.values()):
             withheld = connections.take_withheld(connection, now)
             if withheld:
                 _log.warning("gateway.refusals_withheld", member=connection.member, frames=withheld)
+        self._tick_due, connections.withholding = self._look_ahead(), False
 
     def next_tick_ns(self, now: int) -> int | None:
         """How long until ``tick`` has something to do (None: no sessions)."""
-        due = [
-            min(s.last_sent + s.heartbeat_ns, s.last_received + s.heartbeat_ns * self.options.heartbeat_misses + 1)
+        if not self.sessions:
+            return None
+        if self._tick_due == _UNKNOWN:
+            self._tick_due = self._look_ahead()
+        return max(0, self._tick_due - now)
+
+    def _look_ahead(self) -> int:
+        """The first moment a session is due a heartbeat or is lost, or a withheld line may be logged."""
+        misses = self.options.heartbeat_misses
+        dues = [
+            min(s.last_sent + s.heartbeat_ns, s.last_received + s.heartbeat_ns * misses + 1)
             for s in self.sessions.values()
         ]
-        return max(0, min(due) - now) if due else None
+        dues += [c.next_log_ns for c in self.connections.by_routing_id.values() if c.withheld]
+        return min(dues, default=_NEVER)
 
     def _lose(self, session: Session, now: int, reason: str) -> None:
         del self.sessions[session.routing_id]
@@ -358,6 +379,7 @@ class Gateway:
             self.work.append(Submission(routing_id=b"", member="", request_id=0, commands=commands))
 
     def _sessions_changed(self) -> None:
+        self._tick_due = _UNKNOWN  # a new session's first heartbeat may come before any moment known
         listeners: dict[str, list[Session]] = {}
         for session in self.sessions.values():
             listeners.setdefault(session.access.member, []).append(session)
