@@ -62,7 +62,9 @@ class Connections:
         self._by_fd: dict[int, Connection] = {}
         self._closed_ids: OrderedDict[int, None] = OrderedDict()
         self._former_owner: OrderedDict[bytes, str] = OrderedDict()  # client-chosen id -> member
-        self.withholding = False  # a refusal was withheld since ``Gateway.tick`` last looked at them all
+        # Connections with refusals withheld and not yet told in a log line, by routing id: what
+        # ``Gateway.tick`` looks at each turn (not every connection).
+        self.withholding: dict[bytes, Connection] = {}
 
     def arrive(
         self, routing_id: bytes, connection_id: int, member: str, fd: int, now: int
@@ -121,17 +123,26 @@ class Connections:
         """Whether a refusal may be sent to the connection now (it spends one from its budget)."""
         if connection.refusals.take(1, now):
             return True
-        connection.withheld += 1
-        self.withholding = True
+        self.withhold(connection)
         return False
 
-    def take_withheld(self, connection: Connection, now: int) -> int:
-        """Refusals withheld since the last report, when a report is due (at most one a second)."""
-        if not connection.withheld or now < connection.next_log_ns:
-            return 0
-        count, connection.withheld = connection.withheld, 0
-        connection.next_log_ns = now + _NS_PER_S
-        return count
+    def withhold(self, connection: Connection) -> None:
+        """A refusal (or a frame) the connection is not told about: counted for a log line."""
+        connection.withheld += 1
+        if connection.withheld == 1:  # the first since its last line: a flood's next ones cost no more
+            self.withholding[connection.routing_id] = connection
+
+    def take_withheld(self, now: int) -> list[tuple[str, int]]:
+        """(member, refusals withheld) for each live connection whose line is due (at most one a second each)."""
+        lines: list[tuple[str, int]] = []
+        for routing_id, connection in list(self.withholding.items()):
+            if self.by_routing_id.get(routing_id) is not connection:
+                del self.withholding[routing_id]  # closed, or its routing id taken since: nobody to tell about
+            elif now >= connection.next_log_ns:
+                lines.append((connection.member, connection.withheld))
+                connection.withheld, connection.next_log_ns = 0, now + _NS_PER_S
+                del self.withholding[routing_id]
+        return lines
 
     def __len__(self) -> int:
         return len(self.by_routing_id)

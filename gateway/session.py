@@ -204,8 +204,7 @@ class Gateway:
         connection may not be told so. A flood beyond both costs a lookup per frame, nothing more."""
         if bucket.credit >= _TOKEN or bucket.holds(1, now) or connection.refusals.holds(1, now):
             return True  # (the first test is the usual case, and needs no refill)
-        connection.withheld += 1
-        self.connections.withholding = True
+        self.connections.withhold(connection)
         return False
 
     @staticmethod
@@ -325,25 +324,23 @@ class Gateway:
         """Heartbeats to quiet sessions; sessions silent too long are lost (cancel-on-disconnect);
         a line per connection whose refusals were withheld (at most one a second each).
 
-        Every turn of the node calls it; a turn before the moment its last look found (``_tick_due``)
-        costs O(1), however many sessions are logged on: a session's moments only move later as it
-        sends and receives, and a logon, a logout or a refusal withheld make it look again.
+        Every turn of the node calls it. A turn before the moment its last look found (``_tick_due``)
+        reads no session, however many are logged on: a session's moments only move later as it
+        sends and receives, and a logon or a logout makes it look again. Of the connections it reads
+        only those with refusals withheld.
         """
         self._now = now
-        connections = self.connections
-        if now < self._tick_due and not connections.withholding:
-            return
-        for session in list(self.sessions.values()):
-            if now - session.last_received > session.heartbeat_ns * self.options.heartbeat_misses:
-                self._lose(session, now, "silent")
-            elif now - session.last_sent >= session.heartbeat_ns:
-                member = session.access.member
-                self._send(session.routing_id, Heartbeat(last_report_seq=self.reports.last(member)), now)
-        for connection in list(connections.by_routing_id.values()):
-            withheld = connections.take_withheld(connection, now)
-            if withheld:
-                _log.warning("gateway.refusals_withheld", member=connection.member, frames=withheld)
-        self._tick_due, connections.withholding = self._look_ahead(), False
+        if now >= self._tick_due:
+            for session in list(self.sessions.values()):
+                if now - session.last_received > session.heartbeat_ns * self.options.heartbeat_misses:
+                    self._lose(session, now, "silent")
+                elif now - session.last_sent >= session.heartbeat_ns:
+                    member = session.access.member
+                    self._send(session.routing_id, Heartbeat(last_report_seq=self.reports.last(member)), now)
+            self._tick_due = self._look_ahead()
+        if self.connections.withholding:
+            for member, frames in self.connections.take_withheld(now):
+                _log.warning("gateway.refusals_withheld", member=member, frames=frames)
 
     def next_tick_ns(self, now: int) -> int | None:
         """How long until ``tick`` has something to do (None: no sessions)."""
@@ -354,13 +351,12 @@ class Gateway:
         return max(0, self._tick_due - now)
 
     def _look_ahead(self) -> int:
-        """The first moment a session is due a heartbeat or is lost, or a withheld line may be logged."""
+        """The first moment a session is due a heartbeat or is lost."""
         misses = self.options.heartbeat_misses
         dues = [
             min(s.last_sent + s.heartbeat_ns, s.last_received + s.heartbeat_ns * misses + 1)
             for s in self.sessions.values()
         ]
-        dues += [c.next_log_ns for c in self.connections.by_routing_id.values() if c.withheld]
         return min(dues, default=_NEVER)
 
     def _lose(self, session: Session, now: int, reason: str) -> None:
