@@ -42,8 +42,10 @@ upgrade:
 run: $(STAMP)
 	$(BIN)/carbonx serve --demo --web
 
+# The suite on every core, at most four workers (pytest-xdist): each test has its own temporary
+# directory and ports, so the workers share nothing. `.venv/bin/python -m pytest` runs it on one.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 check: $(STAMP)
 	$(BIN)/ruff check engine settlement gateway market_data surveillance web carbonx bench tests
