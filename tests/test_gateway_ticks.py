@@ -27,6 +27,15 @@ class CountingSessions(dict[bytes, Any]):
         return super().values()
 
 
+def _m1_quiet_for_a_minute() -> Harness:
+    """M1 logged on with a minute's heartbeat, and a tick that found nothing due before T0 + 60 s."""
+    h = Harness()
+    h.logon(R1, "M1", heartbeat_ms=60_000)
+    h.gateway.tick(T0)
+    h.take_all()
+    return h
+
+
 def test_a_turn_before_the_next_moment_reads_no_session() -> None:
     h = Harness()
     h.logon(R1, "M1", heartbeat_ms=1_000)
@@ -47,10 +56,7 @@ def test_a_turn_before_the_next_moment_reads_no_session() -> None:
 
 
 def test_a_session_logged_on_after_the_look_gets_its_heartbeats_on_time() -> None:
-    h = Harness()
-    h.logon(R1, "M1", heartbeat_ms=60_000)
-    h.gateway.tick(T0)  # nothing due for a minute
-    h.take_all()
+    h = _m1_quiet_for_a_minute()
 
     h.logon(R2, "M2", heartbeat_ms=400)  # at T0: its first heartbeat is due at T0 + 400 ms
     assert h.gateway.next_tick_ns(T0) == 400 * MS
@@ -61,10 +67,7 @@ def test_a_session_logged_on_after_the_look_gets_its_heartbeats_on_time() -> Non
 
 
 def test_refusals_withheld_after_the_look_are_logged_within_the_second() -> None:
-    h = Harness()
-    h.logon(R1, "M1", heartbeat_ms=60_000)
-    h.gateway.tick(T0)  # nothing due for a minute
-    h.take_all()
+    h = _m1_quiet_for_a_minute()
 
     for n in range(2_000):  # beyond the refusal budget: most refusals are withheld
         h.gateway.receive(R1, [b"\xc1 garbage %d" % n], "M1", T0 + NS)
