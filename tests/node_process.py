@@ -116,11 +116,34 @@ class NodeProcess:
     def order_entry(self) -> str:
         return self.endpoints["order entry"]
 
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM and wait for the clean exit; the exit status."""
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait for the clean exit; the exit status.
+
+        A node still running after ``timeout`` is asked for its stacks and killed, and the test fails
+        with what it was doing."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stacks = self.stacks()
+            self.kill()
+            raise AssertionError(f"node still running {timeout:g} s after SIGTERM; its stderr:\n{stacks}") from None
+
+    def stacks(self, timeout: float = 5.0) -> str:
+        """Its stderr, with the stack of each thread at the end (SIGUSR1, ``carbonx serve --help``)."""
+        assert self.process is not None and self.process.stderr is not None
+        self.process.send_signal(signal.SIGUSR1)
+        fd, seen, deadline = self.process.stderr.fileno(), b"", time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            # The signal handler writes the whole dump at once: once it has begun, a quiet half second
+            # means it is complete.
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5) if b"most recent call first" in seen else left)
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                break
+            seen += chunk
+        return seen.decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no flush, no snapshot — what a crash looks like."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -463,6 +464,14 @@ def test_the_asyncio_client_places_orders_and_hears_its_fills(node: NodeProcess)
     assert of_type(placed.events, OrderAccepted)
     (fill,) = of_type(heard, Fill)
     assert isinstance(fill, Fill) and (fill.side, fill.quantity, fill.aggressor) == (Side.BUY, 10, False)
+
+
+def test_sigusr1_writes_the_stack_of_each_thread_and_the_node_serves_on(node: NodeProcess) -> None:
+    stacks = node.stacks()
+    # The main thread's, down from the loop: the node at its turn, in its run.
+    assert re.search(r"carbonx[/\\]node\.py\", line \d+ in step\n.*carbonx[/\\]node\.py\", line \d+ in run\n", stacks)
+    with client(node, "M001") as member:
+        assert member.session.trading_day > 0
 
 
 NO_NODE = ("--gateway", "tcp://127.0.0.1:1", "--timeout-ms", "500")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import signal
 import subprocess
 import sys
@@ -27,7 +28,9 @@ the scheduler that opens and closes the trading day from calendar.toml in Asia/S
 
 The node resumes from its data directory: the newest snapshot, then the journal after it; every
 command is journaled (fsync per batch) before it is applied or answered. SIGINT (Ctrl-C) or
-SIGTERM stop intake, answer what was received, write a snapshot and exit with status 0.
+SIGTERM stop intake, answer what was received, write a snapshot and exit with status 0. SIGUSR1
+writes the stack of each of the node's threads to stderr and changes nothing: what a node that
+seems stuck is doing (kill -USR1 <pid>).
 
 --demo, for trying the exchange at once: a new data directory gets the demo funding (cash and
 allowances for every demo account), and a trading day is opened immediately with its morning
@@ -153,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     # Before "ready": a supervisor may send SIGTERM as soon as it reads it, and must get a clean stop.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # Written by the signal handler itself, not between bytecodes: it answers even when the loop is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     print("\n".join(lines), flush=True)
     try:
         node.run()
