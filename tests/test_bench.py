@@ -6,6 +6,7 @@ checks the outcome like any test; ``pytest tests/test_bench.py --benchmark-enabl
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -219,6 +220,38 @@ def test_python_m_bench_times_both_books_and_checks_their_volume(capsys: pytest.
     assert summary[0].startswith("  kernel ") and "x liquibook (target 15x: " in summary[0]
     assert summary[1].startswith("  boundary ") and "(target 3x: " in summary[1]
     assert summary[2] == "  " + change
+    # three rounds on each flow, each naming every figure; a figure is its best round
+    rounds = [line for line in out.splitlines() if line.startswith("round ")]
+    assert [line.split(":")[0] for line in rounds] == [f"round {i} of 3" for i in (1, 2, 3)] * 2
+    assert all(all(f"{name} " in line for name in names) for line in rounds)
+    for line, best in zip(rates, re.findall(r"best of 3 rounds: ([\d.]+), ([\d.]+), ([\d.]+) s", out), strict=True):
+        assert f" in {min(best, key=float)} s = " in line
+
+
+@pytest.mark.not_per_book
+def test_a_round_whose_outcome_is_wrong_fails_the_run_whichever_round_it_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import books
+    from bench.__main__ import main
+
+    measured = books.measure
+    calls: list[str] = []
+
+    def measure(name: str, *args: object, **kwargs: object) -> books.Figure:
+        figure = measured(name, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(name)
+        if name == "kernel" and calls.count("kernel") == 2:  # the second round's kernel loses a trade
+            outcome = dataclasses.replace(figure.outcome, traded_volume=figure.outcome.traded_volume - 1)
+            figure = dataclasses.replace(figure, outcome=outcome, seconds=figure.seconds * 2)
+        return figure
+
+    monkeypatch.setattr(books, "measure", measure)
+    assert main(["--commands", "2000", "--batch", "500", "--no-e2e"]) == 1
+    out = capsys.readouterr().out
+    assert calls == ["liquibook", "reference", "kernel", "boundary"] * 3
+    assert len(re.findall(r"FAIL: kernel: traded volume [\d,]+ t != the flow's [\d,]+ t", out)) == 1
+    assert "check:" not in out and "summary" not in out
 
 
 @pytest.mark.not_per_book
