@@ -245,6 +245,10 @@ class ExchangeView:
         """The ``levels`` best price levels of one side, best first: (price, quantity, orders) each."""
         return self._exchange.listing.books[instrument].depth(side, levels)
 
+    def top(self, instrument: str, levels: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        """The ``levels`` best price levels of each side, in one look: (bids, asks), as ``depth`` gives them."""
+        return self._exchange.listing.books[instrument].top(levels)
+
     def best(self, instrument: str, side: Side) -> int | None:
         """The best bid (BUY) or ask (SELL) price; None when that side is empty."""
         return self._exchange.listing.books[instrument].best(side)
@@ -275,12 +279,7 @@ class ExchangeView:
         if isinstance(accounts, str):
             accounts = (accounts,)  # one account, not the characters of its id
         wanted = None if accounts is None else frozenset(accounts)
-        orders = [
-            _resting(o)
-            for code in codes
-            for o in books[code].orders()
-            if wanted is None or o.account in wanted
-        ]
+        orders = [_resting(o) for code in codes for o in books[code].orders() if wanted is None or o.account in wanted]
         orders.sort(key=_ORDER_ID)
         return orders
 

@@ -37,14 +37,13 @@ from engine.messages import (
     MarketStatusChanged,
     Session,
     SessionChanged,
-    Side,
     TradeExecuted,
     TradingDayEnded,
     TradingDayStarted,
     TransferExecuted,
     TransferStatus,
 )
-from engine.view import ExchangeView
+from engine.view import DepthLevel, ExchangeView
 from market_data import auction_feed
 from market_data.bars import DayBars
 from market_data.messages import (
@@ -80,6 +79,7 @@ from market_data.messages import (
 _DAY_EVENTS = (TradingDayStarted, SessionChanged, MarketStatusChanged, TradingDayEnded)
 # Events that publish a status or a bulletin, or change the whole market.
 _STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS})
+Top = tuple[list[DepthLevel], list[DepthLevel]]  # an instrument's best levels: (bids, asks), best first
 _NO_BULK = (0, 0, 0)  # an instrument's bulk figures of the day: (volume t, turnover fen, trades)
 _AUCTION_EVENTS = auction_feed.AUCTION_EVENTS
 
@@ -145,8 +145,9 @@ class Publisher:
                 epoch=epoch, seq=0, ts=0, instrument=code, halted=figures.halted, reason=figures.halt_reason
             )
             self._publish(topic("status", code), status, ts)
-            self._publish(topic("quote", code), self._quote(code), ts)
-            self._publish(topic("depth", code), self._depth(code), ts)
+            top = self._top(code)
+            self._publish(topic("quote", code), self._quote(code, top), ts)
+            self._publish(topic("depth", code), self._depth(top, code), ts)
         for record in self.view.auctions():
             for message in auction_feed.published_so_far(epoch, record):
                 self._publish_auction(message, ts)
@@ -409,10 +410,17 @@ class Publisher:
         self._values[name] = msgspec.structs.replace(value, seq=0, ts=0)
         self._outbox.append((name, seq, message))
 
-    def _publish_value(self, name: str, ts: int) -> bool:
-        """Recompute a quote or depth topic from the exchange; queue it only if its value changed."""
+    def _publish_value(self, name: str, ts: int, tops: dict[str, Top]) -> bool:
+        """Recompute a quote or depth topic from the exchange; queue it only if its value changed.
+
+        ``tops``: each instrument's best levels as this drain has looked them up (``_top``): its
+        quote and its depth read one look, not one each.
+        """
         channel, code = split_topic(name)
-        value: Quote | Depth = self._quote(code) if channel == "quote" else self._depth(code)
+        top = tops.get(code)
+        if top is None:
+            top = tops[code] = self._top(code)
+        value: Quote | Depth = self._quote(code, top) if channel == "quote" else self._depth(top, code)
         if self._values.get(name) == value:
             return False
         self._publish(name, value, ts)
@@ -426,17 +434,21 @@ class Publisher:
     def _publish_due(self, now_ns: int) -> None:
         """Conflation: publish the quote and depth topics whose interval is over; keep the others pending."""
         still: dict[str, int] = {}
+        tops: dict[str, Top] = {}
         for name, ts in self._pending.items():
             if now_ns < self._due_ns(name):
                 still[name] = ts
-            elif self._publish_value(name, ts):
+            elif self._publish_value(name, ts, tops):
                 self._last_sent_ns[name] = now_ns
         self._pending = still
 
-    def _quote(self, code: str) -> Quote:
+    def _top(self, code: str) -> Top:
+        """The instrument's best levels, both sides at once: as many as the depth shows, one at least."""
+        return self.view.top(code, max(self.levels, 1))
+
+    def _quote(self, code: str, top: Top) -> Quote:
         figures = self.view.figures(code)
-        bid = self.view.depth(code, Side.BUY, 1)
-        ask = self.view.depth(code, Side.SELL, 1)
+        bid, ask = top
         limit_down, limit_up = self.view.band(code)
         bulk_volume, bulk_turnover, bulk_trades = self._bulk_day.get(code, _NO_BULK)
         return Quote(
@@ -464,11 +476,9 @@ class Publisher:
             bulk_trades=bulk_trades,
         )
 
-    def _depth(self, code: str) -> Depth:
-        def levels(side: Side) -> list[Level]:
-            return [Level(d.price, d.quantity, d.orders) for d in self.view.depth(code, side, self.levels)]
-
-        return Depth(epoch=self.epoch, seq=0, ts=0, instrument=code, bids=levels(Side.BUY), asks=levels(Side.SELL))
+    def _depth(self, top: Top, code: str) -> Depth:
+        bids, asks = ([Level(*d) for d in side[: self.levels]] for side in top)
+        return Depth(epoch=self.epoch, seq=0, ts=0, instrument=code, bids=bids, asks=asks)
 
     def _bulletin(self, event: DailyBulletin) -> Bulletin:
         return Bulletin(

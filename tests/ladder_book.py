@@ -3,7 +3,7 @@
 One instrument's ladder in the arrays ``FastListing`` keeps (``engine.listing.fast.layout``): the
 order rows, a bid and an ask ladder of dense price levels, the book row with the best offsets and
 the live count, and the order-id index. Every answer is read from those arrays through the ladder's
-own functions (``add``, ``unlink``, ``reduce``, ``fillable``, ``depth``, ``canonical``, ``best_price``,
+own functions (``add``, ``unlink``, ``reduce``, ``fillable``, ``depth``, ``top``, ``canonical``, ``best_price``,
 ``check``), so a ladder that is wrong fails the cases the reference book passes.
 
 ``match`` walks the ladder the way ``engine.listing.fast.kernels.match`` does (best offset, level
@@ -93,6 +93,11 @@ class LadderBook:
     def depth(self, side: Side, levels: int) -> list[DepthLevel]:
         rows = ladder.depth(self.levels, self.book_rows, INSTR, int(side), levels)
         return [DepthLevel(price, quantity, count) for price, quantity, count in rows.tolist()]
+
+    def top(self, levels: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        rows, bids = ladder.top(self.levels, self.book_rows, INSTR, levels)
+        both = [DepthLevel(price, quantity, count) for price, quantity, count in rows.tolist()]
+        return both[:bids], both[bids:]
 
     def orders(self) -> Iterator[Order]:
         """Every resting order in canonical order, as ``ladder.canonical`` walks the levels."""

@@ -330,10 +330,27 @@ def test_depth_lists_levels_best_first_with_quantity_and_order_count(new_book: N
     assert book.depth(BUY, 5) == [DepthLevel(7995, 5, 1), DepthLevel(7990, 17, 2), DepthLevel(7980, 1, 1)]
     assert book.depth(BUY, 2) == [DepthLevel(7995, 5, 1), DepthLevel(7990, 17, 2)]
     assert book.depth(SELL, 5) == [DepthLevel(8005, 4, 1), DepthLevel(8010, 9, 2)]
+    assert book.top(5) == (book.depth(BUY, 5), book.depth(SELL, 5))  # both sides in one look
+    assert book.top(2) == (book.depth(BUY, 2), book.depth(SELL, 2))
     assert (book.best_bid(), book.best_ask()) == (7995, 8005)
     assert (book.best(BUY), book.best(SELL)) == (7995, 8005)
     assert resting(book) == [(2, 5), (1, 10), (3, 7), (4, 1), (6, 4), (5, 3), (7, 6)]
     assert len(book) == 7
+
+
+def test_top_takes_as_many_levels_of_each_side_as_asked_whatever_the_other_side_holds(new_book: NewBook) -> None:
+    book = book_with(
+        new_book,
+        make_order(1, BUY, 7990, 10),
+        *(make_order(2 + i, SELL, 8005 + i, 1 + i, "A2") for i in range(4)),
+    )
+
+    bid, asks = [DepthLevel(7990, 10, 1)], [DepthLevel(8005 + i, 1 + i, 1) for i in range(4)]
+    assert book.top(2) == (bid, asks[:2])  # the bids leave room the asks may not take
+    assert book.top(4) == (bid, asks)
+    assert book.top(1) == (bid, asks[:1])
+    book.remove(1)
+    assert book.top(3) == ([], asks[:3])
 
 
 def test_empty_book_reads_empty(new_book: NewBook) -> None:
@@ -341,6 +358,7 @@ def test_empty_book_reads_empty(new_book: NewBook) -> None:
 
     assert (book.best_bid(), book.best_ask(), len(book)) == (None, None, 0)
     assert book.depth(BUY, 5) == book.depth(SELL, 5) == []
+    assert book.top(5) == ([], [])
     assert list(book.orders()) == []
     book.validate_internal_state()
 
@@ -777,6 +795,7 @@ class BookMachine(RuleBasedStateMachine):
                     levels.setdefault(o.price, []).append(o.leaves)
             expected = [DepthLevel(price, sum(q), len(q)) for price, q in levels.items()]
             assert self.book.depth(side, 100) == expected
+            assert self.book.top(3)[side is SELL] == expected[:3]
 
 
 class FastBookMachine(BookMachine):

@@ -87,6 +87,9 @@ class ReferenceBook:
         ladder = self._bids if side is Side.BUY else self._asks
         return [DepthLevel(level.price, level.quantity, len(level.orders)) for level in ladder.values()[:levels]]
 
+    def top(self, levels: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        return self.depth(Side.BUY, levels), self.depth(Side.SELL, levels)
+
     def orders(self) -> Iterator[Order]:
         """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
         for ladder in (self._bids, self._asks):

@@ -187,17 +187,16 @@ def fillable(
     return total
 
 
-@njit(cache=True)
-def depth(levels: np.ndarray, books: np.ndarray, instr: int, side: int, count: int) -> np.ndarray:
-    """The best ``count`` levels of a side: rows of (price, quantity, orders)."""
-    out = np.zeros((count, 3), dtype=np.int64)
+@inlined_kernel
+def side_levels(levels: np.ndarray, books: np.ndarray, instr: int, side: int, out: np.ndarray, start: int) -> int:
+    """The side's best levels into ``out`` from row ``start`` to its end: (price, quantity, orders); how many."""
     lo, tick, n = books[instr, B_LO], books[instr, B_TICK], books[instr, B_N]
     if side == BUY:
         offset, step, base = books[instr, B_BEST_BID], -1, books[instr, B_BID_BASE]
     else:
         offset, step, base = books[instr, B_BEST_ASK], 1, books[instr, B_ASK_BASE]
-    found = 0
-    while found < count and 0 <= offset < n:
+    found = start
+    while found < out.shape[0] and 0 <= offset < n:
         row = base + offset
         if levels[row, L_COUNT]:
             out[found, 0] = lo + offset * tick
@@ -205,7 +204,27 @@ def depth(levels: np.ndarray, books: np.ndarray, instr: int, side: int, count: i
             out[found, 2] = levels[row, L_COUNT]
             found += 1
         offset += step
-    return out[:found]
+    return found - start
+
+
+@njit(cache=True)
+def depth(levels: np.ndarray, books: np.ndarray, instr: int, side: int, count: int) -> np.ndarray:
+    """The best ``count`` levels of a side: rows of (price, quantity, orders)."""
+    out = np.zeros((count, 3), dtype=np.int64)
+    return out[: side_levels(levels, books, instr, side, out, 0)]
+
+
+@njit(cache=True)
+def top(levels: np.ndarray, books: np.ndarray, instr: int, count: int) -> tuple[np.ndarray, int]:
+    """The best ``count`` levels of both sides in one call: the bids' rows, then the asks'; how many bids.
+
+    What the quote and the depth of market data read after each batch: one call where four cost
+    four times numba's ~1 µs of dispatch (bench/RESULTS.md, issue 19).
+    """
+    out = np.zeros((2 * count, 3), dtype=np.int64)
+    bids = side_levels(levels, books, instr, BUY, out[:count], 0)
+    asks = side_levels(levels, books, instr, BUY + 1, out[: bids + count], bids)
+    return out[: bids + asks], bids
 
 
 @njit(cache=True)

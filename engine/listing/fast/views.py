@@ -91,6 +91,11 @@ class FastBook:
         rows = ladder.depth(self._listing.levels, self._listing.book_rows, self._instr, int(side), levels)
         return [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
 
+    def top(self, levels: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
+        rows, bids = ladder.top(self._listing.levels, self._listing.book_rows, self._instr, levels)
+        both = [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
+        return both[:bids], both[bids:]
+
     def orders(self) -> Iterator[Order]:
         """Every resting order in canonical order: bids best first, then asks best first, FIFO."""
         listing = self._listing

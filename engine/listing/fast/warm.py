@@ -61,6 +61,7 @@ def load_kernels(config: ExchangeConfig) -> None:
     listing.apply(CancelOrder(account=config.accounts[0].id, order_id=1), 0)
     for book in listing.books.values():
         book.depth(Side.BUY, 1)
+        book.top(1)
         book.best(Side.BUY)
         list(book.orders())
     listing.check()
