@@ -147,7 +147,7 @@ class Publisher:
             self._publish(topic("status", code), status, ts)
             top = self._top(code)
             self._publish(topic("quote", code), self._quote(code, top), ts)
-            self._publish(topic("depth", code), self._depth(top, code), ts)
+            self._publish(topic("depth", code), self._depth(code, top), ts)
         for record in self.view.auctions():
             for message in auction_feed.published_so_far(epoch, record):
                 self._publish_auction(message, ts)
@@ -420,7 +420,7 @@ class Publisher:
         top = tops.get(code)
         if top is None:
             top = tops[code] = self._top(code)
-        value: Quote | Depth = self._quote(code, top) if channel == "quote" else self._depth(top, code)
+        value: Quote | Depth = self._quote(code, top) if channel == "quote" else self._depth(code, top)
         if self._values.get(name) == value:
             return False
         self._publish(name, value, ts)
@@ -476,7 +476,7 @@ class Publisher:
             bulk_trades=bulk_trades,
         )
 
-    def _depth(self, top: Top, code: str) -> Depth:
+    def _depth(self, code: str, top: Top) -> Depth:
         bids, asks = ([Level(*d) for d in side[: self.levels]] for side in top)
         return Depth(epoch=self.epoch, seq=0, ts=0, instrument=code, bids=bids, asks=asks)
 
