@@ -70,9 +70,11 @@ def decode_or_report(
 
 
 # Below this many commands, decoding command by command is the faster: decoding a batch at once
-# pays ~30 µs of numpy calls whatever its size (1 command: 32 µs against 4.5; 32: 71 against 69;
-# 256: 232 against 438, measured on the standard flow on this 2-core EPYC).
-BULK_FROM = 32
+# pays a fixed ~6 µs (grouping the records by kind in one kernel call, a few numpy calls a kind)
+# whatever its size. Measured on the standard flow on this 2-core EPYC, all_events, ns a command:
+# 16 commands 1,807 at once against 1,461 one by one; 20: 1,520 / 1,564; 32: 1,291 / 1,349;
+# 64: 923 / 1,258 (bench/RESULTS.md, issue 19, fifth session).
+BULK_FROM = 20
 
 
 class EventLists(Sequence[list[Event]]):

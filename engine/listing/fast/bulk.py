@@ -4,9 +4,10 @@ The node, recovery, surveillance's ingest and a library user read every event of
 record at a time that cost more than everything else on the way (1.9 µs a command on the standard
 flow, 5.4 µs with the cycle collector, which a row list per record kept busy). Here the records
 are decoded kind by kind, column-wise:
-- the records of one kind are taken together, only the columns the kind holds, and turned into
-  Python ints with one ``tolist()`` per column (a few lists, not a list per record: the collector
-  has almost nothing new to scan);
+- one kernel call (``engine.listing.fast.regroup``) groups the records by kind, in record order,
+  with only the columns each kind holds, each column a contiguous row; each kind's are turned into
+  Python ints with one ``tolist()`` (a few lists, not a list per record: the collector has almost
+  nothing new to scan);
 - each kind's bulk decoder, generated at import from the same expressions as the one-record
   decoder (``engine.listing.fast.events.decoder_source``), runs one loop over those columns;
 - the events go back into record order; ``engine.batch.EventLists`` cuts each command's from them
@@ -22,13 +23,15 @@ from __future__ import annotations
 import linecache
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from engine.listing.fast.event_columns import E_KIND
+from engine.listing.fast.event_columns import EVENT_FIELDS
 from engine.listing.fast.event_records import RECORD_KINDS, RecordKind, record_fields
 from engine.listing.fast.events import DECODERS, Names, value_source
+from engine.listing.fast.regroup import group_records
 from engine.messages import Command, Event
 
 # A bulk decoder: (each record's command index, the kind's held columns as lists, the commands, the
@@ -122,36 +125,66 @@ def _one_by_one(code: int) -> BulkDecoder:
 ONE_BY_ONE = {kind.code: _one_by_one(kind.code) for kind in RECORD_KINDS}
 
 
+def _column_table(kinds: dict[int, list[int] | None]) -> np.ndarray:
+    """``regroup.group_records``'s table: per kind code, how many columns it reads and which
+    (None: every column), -1 for a code that is no kind."""
+    table = np.zeros((max(kind.code for kind in RECORD_KINDS) + 1, 1 + EVENT_FIELDS), dtype=np.int64)
+    table[:, 0] = -1
+    for code, used in kinds.items():
+        held = list(range(EVENT_FIELDS)) if used is None else used
+        table[code, 0] = len(held)
+        table[code, 1 : 1 + len(held)] = held
+    return table
+
+
+# Each kind's held columns where it has a bulk decoder, its whole record where it has none; and the
+# whole record of every kind, for when a decoder other than its bulk decoder's mirror is in place.
+_HELD = _column_table({kind.code: BULK[kind.code][1] if kind.code in BULK else None for kind in RECORD_KINDS})
+_WHOLE = _column_table({kind.code: None for kind in RECORD_KINDS})
+
+
+def load_kernel() -> None:
+    """Load (or compile) the grouping kernel with the types ``decode_batch`` passes it, on no records."""
+    group_records(
+        np.zeros((0, EVENT_FIELDS), dtype=np.int64),
+        np.zeros(1, dtype=np.int64),
+        _HELD,
+        np.empty((2 + EVENT_FIELDS, 0), dtype=np.int64),
+        np.empty(_HELD.shape[0] + 1, dtype=np.int64),
+    )
+
+
 def decode_batch(
     records: np.ndarray, first: np.ndarray, commands: Sequence[Command], stamps: list[int], names: Names
 ) -> list[Event]:
     """The batch's events in record order (command ``i``'s records are ``first[i]:first[i + 1]``).
 
-    Raises what a decoder raises; the caller then decodes command by command, which finds the
-    records that do not decode and reports them (``engine.batch.decode_or_report``).
+    Raises what a decoder raises, or ValueError for a record of no known kind; the caller then
+    decodes command by command, which finds the records that do not decode and reports them
+    (``engine.batch.decode_or_report``).
     """
-    n = first.shape[0] - 1
     total = records.shape[0]
     if total == 0:
         return []
-    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(first))
-    kinds = records[:, E_KIND]
-    order = np.argsort(kinds, kind="stable")  # records grouped by kind, each group in record order
-    grouped = kinds[order]
-    starts = [0, *(np.flatnonzero(grouped[1:] != grouped[:-1]) + 1).tolist()]  # not np.r_: 4 µs a call against 2
+    packed = np.empty((2 + EVENT_FIELDS, total), dtype=np.int64)  # what each kind holds, then where
+    bounds = np.empty(_HELD.shape[0] + 1, dtype=np.int64)
+    group_records(records, first, _HELD, packed, bounds)
+    ends = bounds.tolist()
+    present = [code for code, (start, end) in enumerate(pairwise(ends)) if start < end]
+    mirrored = [DECODERS[code] is MIRRORS[code] if code in MIRRORS else False for code in present]
+    if not all(mirrored[i] for i, code in enumerate(present) if code in BULK):
+        # A decoder stands in for a bulk decoder's mirror (a test's, that fails): it reads whole records.
+        group_records(records, first, _WHOLE, packed, bounds)
+        mirrored = [False] * len(present)
     decoded: list[Event] = []
     known = len(commands)
-    for start, end in zip(starts, [*starts[1:], total], strict=True):
-        code = int(grouped[start])
-        picked = order[start:end]
-        owners = owner[picked].tolist()
-        bulk = BULK.get(code)
-        if bulk is not None and DECODERS[code] is MIRRORS[code]:
-            decode, used = bulk
-            columns = records[picked][:, used].T.tolist() if used else []
+    for code, bulk_mirrored in zip(present, mirrored, strict=True):
+        start, end = ends[code], ends[code + 1]
+        if bulk_mirrored:
+            decode, used = BULK[code]
+            owners, *columns = packed[: 1 + len(used), start:end].tolist()
             decoded += decode(owners, columns, commands, stamps, known, names)
         else:
-            decoded += ONE_BY_ONE[code](owners, records[picked].tolist(), commands, stamps, known, names)
-    where = np.empty_like(order)
-    where[order] = np.arange(total)  # record r's event is decoded[where[r]]
-    return list(map(decoded.__getitem__, where.tolist()))
+            owners, rows = packed[0, start:end].tolist(), packed[1 : 1 + EVENT_FIELDS, start:end].T.tolist()
+            decoded += ONE_BY_ONE[code](owners, rows, commands, stamps, known, names)
+    return list(map(decoded.__getitem__, packed[-1, :total].tolist()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.config import ExchangeConfig
+from engine.listing.fast import bulk
 from engine.listing.fast.jit import cache_dir
 from engine.listing.fast.listing import FastListing
 from engine.mechanism import Context
@@ -67,3 +68,4 @@ def load_kernels(config: ExchangeConfig) -> None:
     listing.check()
     listing.restore_orders([], [])
     listing.expire_all(0)
+    bulk.load_kernel()
