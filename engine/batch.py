@@ -71,10 +71,10 @@ def decode_or_report(
 
 # Below this many commands, decoding command by command is the faster: decoding a batch at once
 # pays a fixed ~6 µs (grouping the records by kind in one kernel call, a few numpy calls a kind)
-# whatever its size. Measured on the standard flow on this 2-core EPYC, all_events, ns a command:
-# 16 commands 1,807 at once against 1,461 one by one; 20: 1,520 / 1,564; 32: 1,291 / 1,349;
-# 64: 923 / 1,258 (bench/RESULTS.md, issue 19, fifth session).
-BULK_FROM = 20
+# whatever its size. ``python -m bench.decode`` on this 2-core EPYC, two runs, ns a command at once
+# against command by command: 16 commands 1,541 / 1,550 and 2,070 / 1,764; 24: 1,562 / 1,513 and
+# 1,316 / 1,365; 32: 1,304 / 1,498 and 1,239 / 1,422 (bench/RESULTS.md, issue 19, fifth session).
+BULK_FROM = 24
 
 
 class EventLists(Sequence[list[Event]]):
