@@ -222,7 +222,9 @@ class Publisher:
             quantity=event.quantity,
             aggressor=event.aggressor,
         )
-        kept = self._trades.setdefault(name, deque(maxlen=self.recent_trades))
+        kept = self._trades.get(name)
+        if kept is None:  # not ``setdefault``: its default, a new deque, would be built for every trade
+            kept = self._trades[name] = deque(maxlen=self.recent_trades)
         kept.append(trade)
         self._outbox.append((name, seq, trade))
         self._bar_trades.append(event)  # to the bars at the end of the batch (or before a new day)

@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
@@ -445,9 +445,9 @@ class Subscriber(AuctionFollower):
 
     def _apply(self, name: str, message: ChannelPayload, out: list[ChannelPayload]) -> None:
         if isinstance(message, Trade):
-            self._trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
+            _recent(self._trades, name).append(message)
         elif isinstance(message, BulkTrade):
-            self._bulk_trades.setdefault(name, deque(maxlen=RECENT_TRADES_KEPT)).append(message)
+            _recent(self._bulk_trades, name).append(message)
         elif isinstance(message, AuctionNotice | AuctionState | AuctionResults):
             self._follow_auction(message)
         else:
@@ -575,3 +575,12 @@ class Subscriber(AuctionFollower):
     def _malformed(self, what: str, problem: str, **context: str) -> None:
         self.malformed += 1
         log.warning("malformed market data", what=what, problem=problem, **context)
+
+
+def _recent(kept: dict[str, deque[Any]], name: str) -> deque[Any]:
+    """The topic's recent messages; not ``setdefault``, whose default (a new deque) would be built
+    for every message and thrown away (~0.5 µs)."""
+    recent = kept.get(name)
+    if recent is None:
+        recent = kept[name] = deque(maxlen=RECENT_TRADES_KEPT)
+    return recent

