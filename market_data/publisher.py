@@ -82,6 +82,8 @@ _STATUS_EVENTS = frozenset({InstrumentStatusChanged, DailyBulletin, *_DAY_EVENTS
 Top = tuple[list[DepthLevel], list[DepthLevel]]  # an instrument's best levels: (bids, asks), best first
 _NO_BULK = (0, 0, 0)  # an instrument's bulk figures of the day: (volume t, turnover fen, trades)
 _AUCTION_EVENTS = auction_feed.AUCTION_EVENTS
+# What ``on_batch`` publishes besides trades: bulk trades, status and auction events.
+_PUBLISHED_RARELY: frozenset[type] = frozenset({TransferExecuted, *_STATUS_EVENTS, *_AUCTION_EVENTS})
 
 
 class Publisher:
@@ -163,14 +165,18 @@ class Publisher:
         instruments = self._instruments
         for events in outcomes:
             for event in events:
-                if isinstance(event, TradeExecuted):
-                    self._on_trade(event)
-                elif isinstance(event, TransferExecuted):
-                    self._on_bulk_trade(event)
-                elif type(event) in _STATUS_EVENTS:
-                    self._on_status(event, touched)
-                elif type(event) in _AUCTION_EVENTS:
-                    self._on_auction(event)
+                # By exact type: nearly every event is an order's or a trade, and one look at its
+                # type costs less than a chain of ``isinstance`` tests.
+                kind = type(event)
+                if kind is TradeExecuted:
+                    self._on_trade(event)  # type: ignore[arg-type]  # its type, just checked
+                elif kind in _PUBLISHED_RARELY:
+                    if kind is TransferExecuted:
+                        self._on_bulk_trade(event)  # type: ignore[arg-type]  # its type, just checked
+                    elif kind in _STATUS_EVENTS:
+                        self._on_status(event, touched)
+                    else:
+                        self._on_auction(event)
                 instrument = getattr(event, "instrument", None)
                 if instrument in instruments:
                     touched[instrument] = event.ts_event
