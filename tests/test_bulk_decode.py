@@ -184,3 +184,21 @@ def test_a_batch_holding_a_record_of_no_known_kind_is_decoded_command_by_command
     assert [[_encode(e) for e in es] for i, es in enumerate(every) if i != broken] == sound[:broken] + sound[
         broken + 1 :
     ]
+
+
+def test_a_column_table_that_does_not_fit_is_refused() -> None:
+    records = np.zeros((2, EVENT_FIELDS), dtype=np.int64)
+    records[:, E_KIND] = EV_TRADE
+    first, bounds = np.array([0, 2], dtype=np.int64), np.empty(_HELD.shape[0] + 1, np.int64)
+    packed = np.empty((2 + EVENT_FIELDS, 2), dtype=np.int64)
+    too_wide = _HELD.copy()
+    too_wide[EV_TRADE, 0] = EVENT_FIELDS + 1
+    beyond = _HELD.copy()
+    beyond[EV_TRADE, 1] = EVENT_FIELDS
+    for table, problem in ((too_wide, "more columns"), (beyond, "names a column")):
+        with pytest.raises(ValueError, match=problem):
+            group_records(records, first, table, packed, bounds)
+    with pytest.raises(ValueError, match="output"):
+        group_records(records, first, _HELD, np.empty((2 + EVENT_FIELDS, 1), dtype=np.int64), bounds)
+    with pytest.raises(ValueError, match="bounds do not fit"):
+        group_records(records, first, _HELD, packed, bounds[:-1])

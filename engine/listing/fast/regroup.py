@@ -39,6 +39,9 @@ def group_records(
         raise ValueError("the column table or the output does not fit the event records")
     if bounds.shape[0] != kinds + 1:
         raise ValueError("the kinds' bounds do not fit the column table")
+    for kind in range(kinds):
+        if table[kind, 0] > table.shape[1] - 1:
+            raise ValueError("the column table gives a kind more columns than it has room for")
     bounds[:] = 0
     for r in range(total):
         kind = records[r, E_KIND]
