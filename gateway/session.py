@@ -446,9 +446,12 @@ class Gateway:
     def applied(self, submission: Submission, outcomes: Sequence[list[Event]], journal_seqs: Sequence[int]) -> None:
         """Route the events of a sequenced submission; acknowledge it to its sender."""
         deliveries: list[Delivery] = []
-        origin = (submission.member, submission.request_id)
+        member, request_id = submission.member, submission.request_id
         commands, listening, drops = submission.commands, self._listeners, self._drop_copies
-        first, count = self.reports.number(*origin, commands, outcomes, journal_seqs, deliveries, listening, drops)
+        # Arguments spelled out: ``*`` in a call builds a tuple for them (~0.2 µs a request here).
+        first, count = self.reports.number(
+            member, request_id, commands, outcomes, journal_seqs, deliveries, listening, drops
+        )
         if deliveries:
             self._deliver(deliveries)
         if not submission.routing_id:
