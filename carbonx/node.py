@@ -35,6 +35,7 @@ from engine.recovery import InvalidCommand, check_commands
 from engine.view import ExchangeView
 from gateway.access import GatewayOptions
 from gateway.connections import Connection
+from gateway.contexts import terminate
 from gateway.keys import load_server_secret
 from gateway.protocol import BatchRejection, Rehearsal, encoder
 from gateway.session import Gateway, Submission
@@ -515,14 +516,16 @@ class Node:
     def close(self) -> None:
         if self.endpoints is not None:
             (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
-        if self._context is not None:
+        context, self._context = self._context, None
+        if context is not None:
             self.order_entry.disable_monitor()
             self.order_entry_monitor.close(linger=0)
             for socket in (self.order_entry, self.drop_copy, self.md_pub, self.snapshot, self.zap_socket):
                 socket.close(linger=1_000)
-            self._context.term()
-            self._context = None
+        # The journal and its lock first: ending the context may be given up (gateway.contexts).
         self.state.close()
+        if context is not None:
+            terminate(context)
 
 
 def _own_commands_valid(commands: Sequence[Command]) -> bool:

@@ -49,6 +49,7 @@ from gateway.client_auctions import AsyncAuctionRequests, AuctionRequests
 from gateway.client_commands import ClientKeys as _Keys
 from gateway.client_commands import new_order_command, propose_transfer_command
 from gateway.client_core import ClientCore, Result
+from gateway.contexts import terminate
 from gateway.errors import GatewayError
 from gateway.protocol import (
     AccountBalance,
@@ -172,7 +173,7 @@ class MemberClient(AuctionRequests):
             self.monitor.close(linger=0)
             self.socket.close()
         if self._own_context:
-            self.context.term()
+            terminate(self.context)
 
     def __enter__(self) -> Self:
         return self
@@ -538,4 +539,4 @@ class AsyncMemberClient(AsyncAuctionRequests):
         for task in self._tasks:
             task.cancel()
         self.socket.close()
-        self.context.term()
+        terminate(self.context)
