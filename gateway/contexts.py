@@ -2,7 +2,7 @@
 
 ``Context.term`` returns once libzmq has closed every socket of the context, each after its
 linger (1 s at most here). It has been seen to wait on after every socket was closed: in a CI run
-the node sat in ``Context.term`` for 60 s after SIGTERM, with its journal closed and its snapshot
+the node sat in ``Context.term`` for 60 s after SIGTERM, its sockets closed and its snapshot
 written, and went on at once when a signal (the tests' SIGUSR1 for its stacks) interrupted the
 wait (bench/RESULTS.md, issue 19, fifth session). The callers close their sockets and their own
 state first, so a term that has not returned in time is given up: the process goes on to exit,

@@ -42,6 +42,9 @@ def group_records(
     for kind in range(kinds):
         if table[kind, 0] > table.shape[1] - 1:
             raise ValueError("the column table gives a kind more columns than it has room for")
+        for j in range(table[kind, 0]):
+            if table[kind, 1 + j] < 0 or table[kind, 1 + j] >= records.shape[1]:
+                raise ValueError("the column table names a column the event records do not have")
     bounds[:] = 0
     for r in range(total):
         kind = records[r, E_KIND]
@@ -62,7 +65,4 @@ def group_records(
         packed[where, r] = at
         packed[0, at] = command
         for j in range(table[kind, 0]):
-            column = table[kind, 1 + j]
-            if column < 0 or column >= records.shape[1]:
-                raise ValueError("the column table names a column the event records do not have")
-            packed[1 + j, at] = records[r, column]
+            packed[1 + j, at] = records[r, table[kind, 1 + j]]
