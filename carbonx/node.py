@@ -30,7 +30,16 @@ from carbonx.node_state import NodeState, open_node_state
 from carbonx.scheduler import due_auction_commands, due_commands, next_auction_wakeup, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
-from engine.messages import AmendOrder, AnyEvent, CancelOrder, Command, EndOfDay, Event, NewOrder
+from engine.messages import (
+    AmendOrder,
+    AnyEvent,
+    CancelOrder,
+    Command,
+    EndOfDay,
+    Event,
+    NewOrder,
+    RequestRejected,
+)
 from engine.recovery import InvalidCommand, check_commands
 from engine.view import ExchangeView
 from gateway.access import GatewayOptions
@@ -62,6 +71,9 @@ _SUBSCRIPTION_MAX_BYTES = 1_024  # a subscription is a topic prefix: nothing lon
 # Commands that change nothing the scheduler reads (the trading day, its session, the auctions' times).
 _ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# How long the scheduler waits after the engine refused one of its commands, unless the market
+# changes first: a refused command asked for again every turn would be journaled at the loop's speed.
+SCHEDULER_RETRY_NS = 60 * 1_000_000_000
 
 
 class NodeError(CarbonxError):
@@ -120,6 +132,10 @@ class Node:
         # never), as long as the market has not changed since (``_apply`` forgets it then).
         self._wake_known = False
         self._wake: int | None = None
+        # The scheduler's submission in the work being sequenced, and until when it waits after the
+        # engine refused one of its commands (None: it does not).
+        self._from_scheduler: Submission | None = None
+        self._refused_until: int | None = None
         self.endpoints: Endpoints | None = None
         gc.collect()  # what recovery left behind, once; what survives is frozen by the first batch
         self._poller: zmq.Poller | None = None
@@ -314,6 +330,8 @@ class Node:
         if self.demo or self.gateway.stopping:
             return []
         now_ns = self.clock()
+        if self._refused_until is not None and now_ns < self._refused_until:
+            return []  # the engine refused what it sent last, and the market has not changed since
         if self._wake_known and (self._wake is None or now_ns < self._wake):
             return []  # the calendar was read since the market last changed, and its moment has not come
         commands = due_commands(
@@ -325,11 +343,15 @@ class Node:
             self._learn_wake()
             return []
         _log.info("scheduler.commands", commands=[type(c).__name__ for c in commands])
-        return [Submission(routing_id=b"", member="", request_id=0, commands=list(commands))]
+        self._from_scheduler = Submission(routing_id=b"", member="", request_id=0, commands=list(commands))
+        return [self._from_scheduler]
 
     def _until_schedule(self) -> int | None:
         if self.demo:
             return None
+        if self._refused_until is not None:
+            # Something is due (what was refused), but not before the wait ends or the market changes.
+            return max(0, self._refused_until - self.clock())
         if not self._wake_known:
             self._learn_wake()
         return None if self._wake is None else max(0, self._wake - self.clock())
@@ -358,6 +380,8 @@ class Node:
         batch: list[Submission] = []
         for submission in work:
             if not submission.routing_id and not _own_commands_valid(submission.commands):
+                if submission is self._from_scheduler:  # logged; asked for again, it would be every turn
+                    self._from_scheduler, self._refused_until = None, self.clock() + SCHEDULER_RETRY_NS
                 continue
             if submission.atomic:
                 self._apply(batch)
@@ -372,8 +396,10 @@ class Node:
         commands = [c for s in batch for c in s.commands]
         if not batch:
             return
-        if self._wake_known and not all(map(_ORDER_COMMANDS.__contains__, map(type, commands))):
-            self._wake_known = False  # the day, its session or an auction may change: read the calendar again
+        if not all(map(_ORDER_COMMANDS.__contains__, map(type, commands))):
+            # The day, its session or an auction may change: read the calendar again, and try again
+            # what the engine refused the scheduler (a regulator's command may have made it possible).
+            self._wake_known, self._refused_until = False, None
         origins = [(s.member, s.request_id) for s in batch for _ in s.commands]
         try:
             # Checked: the gateway decoded each client's commands with their bounds, and the node's own
@@ -394,6 +420,8 @@ class Node:
             n = len(submission.commands)
             seqs = list(range(first_seq + index, first_seq + index + n))
             self._report(submission, outcomes[index : index + n], seqs)
+            if submission is self._from_scheduler:
+                self._scheduler_answered(submission, outcomes[index : index + n], seqs)
             index += n
             if closing and closing[0] < index:  # the submission holds an EndOfDay
                 # Market data takes the day's last events before the day is closed behind them.
@@ -402,6 +430,32 @@ class Node:
                 self._end_of_day(submission, outcomes[index - n : index])
                 closing = [i for i in closing if i >= index]
         self._publish(batch, outcomes[published:], published)
+
+    def _scheduler_answered(
+        self, submission: Submission, outcomes: Sequence[Sequence[Event]], seqs: Sequence[int]
+    ) -> None:
+        """What the engine made of the scheduler's commands: when it refused one, the scheduler waits
+        (``SCHEDULER_RETRY_NS``, or until the market changes) and says so, once, at critical level."""
+        self._from_scheduler = None
+        refused = [
+            (seq, type(command).__name__, event)
+            for command, events, seq in zip(submission.commands, outcomes, seqs, strict=True)
+            for event in events
+            if type(event) is RequestRejected
+        ]
+        if not refused:
+            return
+        self._refused_until = self.clock() + SCHEDULER_RETRY_NS
+        seq, command, event = refused[0]
+        _log.critical(
+            "scheduler.refused",
+            command=command,
+            journal_seq=seq,
+            code=event.code.name,
+            text=event.text,
+            refused=len(refused),
+            retry_in_s=SCHEDULER_RETRY_NS // 1_000_000_000,
+        )
 
     def _log_internal_errors(self, commands: Sequence[Command], first_seq: int) -> None:
         """One critical line, with the traceback, per command the engine failed on (a defect).

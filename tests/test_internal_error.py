@@ -25,7 +25,7 @@ from structlog.testing import capture_logs
 import engine.listing.fast.commands
 import engine.listing.fast.listing
 from carbonx.config import load_config
-from carbonx.node import Node
+from carbonx.node import SCHEDULER_RETRY_NS, Node
 from engine.batch import decode_or_report
 from engine.exchange import Exchange
 from engine.journal import Journal, JournalRecord
@@ -508,7 +508,9 @@ def test_the_node_survives_an_internal_error_logs_it_critical_and_replays_it(
     try:
         with capture_logs() as logs:
             node.step(0)  # the scheduler's StartOfDay fails
-            node.step(0)  # and again: the node goes on
+            node.step(0)  # the scheduler waits before it asks again
+            clock.ns += SCHEDULER_RETRY_NS
+            node.step(0)  # and it fails again: the node goes on
         state = node.exchange.state_hash()
         assert node.exchange.market.halted and not node.exchange.market.day_open
     finally:
@@ -517,8 +519,11 @@ def test_the_node_survives_an_internal_error_logs_it_critical_and_replays_it(
     critical = [line for line in logs if line["log_level"] == "critical"]
     assert [(line["event"], line["journal_seq"]) for line in critical] == [
         ("engine.internal_error", 1),
+        ("scheduler.refused", 1),
         ("engine.internal_error", 2),
+        ("scheduler.refused", 2),
     ]
+    assert critical[1]["command"] == "StartOfDay" and critical[1]["code"] == "INTERNAL_ERROR"
     assert critical[0]["command"] == "StartOfDay" and critical[0]["exception"] == "InjectedDefect"
     assert critical[0]["conservation_ok"] is True and isinstance(critical[0]["exc_info"], InjectedDefect)
 

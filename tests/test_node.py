@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from carbonx.config import load_config
-from carbonx.node import Node
+from carbonx.node import SCHEDULER_RETRY_NS, Node
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import list_snapshots, read_journal
 from engine.messages import CancelOrder, Command, EndOfDay, Session, SetSession, StartOfDay
@@ -213,3 +213,72 @@ def test_the_scheduler_reads_the_calendar_again_only_when_the_market_changed_or_
     node._apply([_own(SetSession(session=Session.AFTERNOON))])
     node.step(0)
     assert len(looks) == settled + 1 and market.session is Session.AFTERNOON
+
+
+def _scheduler_asks_for(monkeypatch: pytest.MonkeyPatch, *commands: Command) -> None:
+    """A scheduler that disagrees with the engine (a defect): it always finds ``commands`` due."""
+    import carbonx.node as node_module
+    import carbonx.scheduler as scheduler_module
+
+    def due(*_: object) -> list[Command]:
+        return list(commands)
+
+    monkeypatch.setattr(node_module, "due_commands", due)
+    monkeypatch.setattr(scheduler_module, "due_commands", due)  # what next_wakeup asks
+
+
+def test_a_command_the_engine_refuses_the_scheduler_is_journaled_once_then_tried_again_a_minute_later(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _scheduler_asks_for(monkeypatch, SetSession(session=Session.AFTERNOON))  # no day open: NO_TRADING_DAY
+    clock.at(MONDAY, 9, 0)
+    with capture_logs() as logs:
+        for _ in range(5):
+            node.step(0)
+            # The loop sleeps its longest instead of turning at once to ask again.
+            assert node._wait_ms() == 100
+    assert len(list(read_journal(tmp_path / "var"))) == 1
+    refused = [entry for entry in logs if entry["event"] == "scheduler.refused"]
+    assert len(refused) == 1 and refused[0]["log_level"] == "critical"
+    assert refused[0]["command"] == "SetSession" and refused[0]["code"] == "NO_TRADING_DAY"
+    assert refused[0]["journal_seq"] == 1 and refused[0]["retry_in_s"] == 60
+
+    clock.ns += SCHEDULER_RETRY_NS - 1
+    node.step(0)
+    assert len(list(read_journal(tmp_path / "var"))) == 1
+    clock.ns += 1
+    node.step(0)
+    assert len(list(read_journal(tmp_path / "var"))) == 2  # asked again, once
+
+
+@pytest.mark.not_per_book  # about the scheduler: its cancel only stands for a turn of orders
+def test_a_change_of_the_market_lets_the_scheduler_try_again_at_once(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _scheduler_asks_for(monkeypatch, SetSession(session=Session.AFTERNOON))
+    clock.at(MONDAY, 9, 0)
+    node.step(0)
+    node.step(0)
+    assert len(list(read_journal(tmp_path / "var"))) == 1
+    # Orders change nothing the scheduler reads; a regulator's command may make it possible.
+    node._sequence([_own(CancelOrder(account="", order_id=1))])
+    node.step(0)
+    assert len(list(read_journal(tmp_path / "var"))) == 2
+    node._apply([_own(StartOfDay(trading_day=20261123))])
+    node.step(0)
+    commands = [type(r.command) for r in read_journal(tmp_path / "var")]
+    assert commands == [SetSession, CancelOrder, StartOfDay, SetSession]
+    assert node.exchange.market.day_open
+
+
+def test_scheduler_commands_that_break_a_bound_are_dropped_and_not_asked_for_every_turn(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _scheduler_asks_for(monkeypatch, StartOfDay(trading_day=2**70))
+    clock.at(MONDAY, 9, 0)
+    with capture_logs() as logs:
+        for _ in range(5):
+            node.step(0)
+    assert not list(read_journal(tmp_path / "var"))
+    assert [entry["event"] for entry in logs].count("node.command_invalid") == 1
+    assert node._wait_ms() == 100
