@@ -539,4 +539,5 @@ class AsyncMemberClient(AsyncAuctionRequests):
         for task in self._tasks:
             task.cancel()
         self.socket.close()
-        terminate(self.context)
+        # In a thread: the wait for libzmq (up to ``TERM_TIMEOUT_S``) leaves the caller's loop running.
+        await asyncio.to_thread(terminate, self.context)

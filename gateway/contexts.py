@@ -6,7 +6,8 @@ the node sat in ``Context.term`` for 60 s after SIGTERM, its sockets closed and 
 written, and went on at once when a signal (the tests' SIGUSR1 for its stacks) interrupted the
 wait (bench/RESULTS.md, issue 19, fifth session). The callers close their sockets and their own
 state first, so a term that has not returned in time is given up: the process goes on to exit,
-and the system closes what is left.
+and the system closes what is left. The asyncio client waits in a thread (``asyncio.to_thread``):
+its event loop goes on meanwhile.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ journal before it ends its context."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from structlog.testing import capture_logs
 
 from carbonx.config import load_config
 from carbonx.node import Node
+from gateway.client import AsyncMemberClient
 from gateway.contexts import terminate
 from tests.node_process import make_config
 
@@ -90,3 +92,44 @@ def test_the_node_closes_its_journal_before_its_context_and_does_not_wait_for_a_
     finally:
         stuck.released.set()
         real.term()  # its sockets were closed by node.close
+
+
+class _NoKeys:
+    def apply(self, socket: object) -> None:
+        pass
+
+
+def test_the_async_client_ends_its_context_without_stopping_its_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terminate, "__defaults__", (0.5,))  # the client's wait, shortened
+    client = AsyncMemberClient("tcp://127.0.0.1:1", "M101", _NoKeys())  # type: ignore[arg-type]
+    real, stuck = client.context, StuckContext()
+    client.context = stuck  # type: ignore[assignment]
+
+    async def sent(message: object) -> None:  # nobody listens: the Logout goes nowhere
+        pass
+
+    client._send = sent  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[list[float], float, float]:
+        ticks: list[float] = []
+
+        async def ticker() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.create_task(ticker())
+        began = time.monotonic()
+        await client.close()
+        ended = time.monotonic()
+        ticking.cancel()
+        return ticks, began, ended
+
+    try:
+        ticks, began, ended = asyncio.run(scenario())
+    finally:
+        stuck.released.set()
+        real.term()  # its socket was closed by close()
+    assert stuck.called.is_set() and 0.5 <= ended - began < 5.0
+    # The loop kept turning while the context's end was waited for: ~50 ticks in 0.5 s, not one.
+    assert len([t for t in ticks if began < t < ended]) >= 10
