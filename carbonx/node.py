@@ -11,13 +11,11 @@ same journal, with an empty origin, so a replay of the journal is the whole stor
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
-from zoneinfo import ZoneInfo
 
 import msgspec
 import structlog
@@ -26,8 +24,8 @@ from zmq.utils.monitor import parse_monitor_message
 
 from carbonx.config import LoadedConfig
 from carbonx.errors import CarbonxError
+from carbonx.node_schedule import NodeSchedule
 from carbonx.node_state import NodeState, open_node_state
-from carbonx.scheduler import due_auction_commands, due_commands, next_auction_wakeup, next_wakeup
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
 from engine.messages import (
@@ -38,10 +36,8 @@ from engine.messages import (
     EndOfDay,
     Event,
     NewOrder,
-    RequestRejected,
 )
 from engine.recovery import InvalidCommand, check_commands
-from engine.view import ExchangeView
 from gateway.access import GatewayOptions
 from gateway.connections import Connection
 from gateway.contexts import terminate
@@ -70,10 +66,6 @@ _SUBSCRIPTION_HWM = 1_000  # (un)subscriptions queued from an XPUB's subscribers
 _SUBSCRIPTION_MAX_BYTES = 1_024  # a subscription is a topic prefix: nothing longer is read
 # Commands that change nothing the scheduler reads (the trading day, its session, the auctions' times).
 _ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder})
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-# How long the scheduler waits after the engine refused one of its commands, unless the market
-# changes first: a refused command asked for again every turn would be journaled at the loop's speed.
-SCHEDULER_RETRY_NS = 60 * 1_000_000_000
 
 
 class NodeError(CarbonxError):
@@ -128,14 +120,7 @@ class Node:
         # The snapshot service holds the latest bulletin per instrument; a restart must not lose it.
         self.publisher.on_events(self.state.latest_bulletin())
         self._next_md_heartbeat = now
-        # The scheduler's last look at the calendar: nothing is due before ``_wake`` (clock ns; None:
-        # never), as long as the market has not changed since (``_apply`` forgets it then).
-        self._wake_known = False
-        self._wake: int | None = None
-        # The scheduler's submission in the work being sequenced, and until when it waits after the
-        # engine refused one of its commands (None: it does not).
-        self._from_scheduler: Submission | None = None
-        self._refused_until: int | None = None
+        self.schedule = NodeSchedule(self.exchange, loaded.node.scheduler, clock)
         self.endpoints: Endpoints | None = None
         gc.collect()  # what recovery left behind, once; what survives is frozen by the first batch
         self._poller: zmq.Poller | None = None
@@ -323,56 +308,11 @@ class Node:
         return max(0, min(waits) // _NS_PER_MS)
 
     # ------------------------------------------------------------------ the scheduler
-    def _scheduler_now(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.clock() / 1e9, tz=ZoneInfo(self.exchange.config.calendar.timezone))
-
     def _scheduled(self) -> list[Submission]:
-        if self.demo or self.gateway.stopping:
-            return []
-        now_ns = self.clock()
-        if self._refused_until is not None and now_ns < self._refused_until:
-            return []  # the engine refused what it sent last, and the market has not changed since
-        if self._wake_known and (self._wake is None or now_ns < self._wake):
-            return []  # the calendar was read since the market last changed, and its moment has not come
-        commands = due_commands(
-            self.exchange.market, self._scheduler_now(), self.exchange.config.calendar, self.options.scheduler
-        )
-        auctions = ExchangeView(self.exchange).auction_times()
-        commands += due_auction_commands(auctions, self.clock(), self.options.scheduler)
-        if not commands:
-            self._learn_wake()
-            return []
-        _log.info("scheduler.commands", commands=[type(c).__name__ for c in commands])
-        self._from_scheduler = Submission(routing_id=b"", member="", request_id=0, commands=list(commands))
-        return [self._from_scheduler]
+        return [] if self.demo or self.gateway.stopping else self.schedule.due()
 
     def _until_schedule(self) -> int | None:
-        if self.demo:
-            return None
-        if self._refused_until is not None:
-            # Something is due (what was refused), but not before the wait ends or the market changes.
-            return max(0, self._refused_until - self.clock())
-        if not self._wake_known:
-            self._learn_wake()
-        return None if self._wake is None else max(0, self._wake - self.clock())
-
-    def _learn_wake(self) -> None:
-        """Read the calendar and the auctions' times for the next moment something is due (now, when
-        something already is). It costs ~25 µs, and the answer holds until the market changes: the
-        loop asks every turn, so it is kept (bench/RESULTS.md, issue 19)."""
-        self._wake_known, self._wake = True, None
-        if self.demo:
-            return
-        now = self._scheduler_now()
-        wakes: list[int] = []
-        wake = next_wakeup(self.exchange.market, now, self.exchange.config.calendar, self.options.scheduler)
-        if wake is not None:
-            wakes.append((wake - _EPOCH) // dt.timedelta(microseconds=1) * 1_000)
-        auctions = ExchangeView(self.exchange).auction_times()
-        auction_wake = next_auction_wakeup(auctions, self.clock(), self.options.scheduler)
-        if auction_wake is not None:
-            wakes.append(auction_wake)
-        self._wake = min(wakes, default=None)
+        return None if self.demo else self.schedule.wait_ns()
 
     # ------------------------------------------------------------------ sequencing
     def _sequence(self, work: Sequence[Submission]) -> None:
@@ -380,8 +320,7 @@ class Node:
         batch: list[Submission] = []
         for submission in work:
             if not submission.routing_id and not _own_commands_valid(submission.commands):
-                if submission is self._from_scheduler:  # logged; asked for again, it would be every turn
-                    self._from_scheduler, self._refused_until = None, self.clock() + SCHEDULER_RETRY_NS
+                self.schedule.dropped(submission)  # logged; asked for again, it would be every turn
                 continue
             if submission.atomic:
                 self._apply(batch)
@@ -397,9 +336,7 @@ class Node:
         if not batch:
             return
         if not all(map(_ORDER_COMMANDS.__contains__, map(type, commands))):
-            # The day, its session or an auction may change: read the calendar again, and try again
-            # what the engine refused the scheduler (a regulator's command may have made it possible).
-            self._wake_known, self._refused_until = False, None
+            self.schedule.market_may_change()  # the day, its session or an auction may change
         origins = [(s.member, s.request_id) for s in batch for _ in s.commands]
         try:
             # Checked: the gateway decoded each client's commands with their bounds, and the node's own
@@ -420,8 +357,7 @@ class Node:
             n = len(submission.commands)
             seqs = list(range(first_seq + index, first_seq + index + n))
             self._report(submission, outcomes[index : index + n], seqs)
-            if submission is self._from_scheduler:
-                self._scheduler_answered(submission, outcomes[index : index + n], seqs)
+            self.schedule.answered(submission, outcomes[index : index + n], seqs)
             index += n
             if closing and closing[0] < index:  # the submission holds an EndOfDay
                 # Market data takes the day's last events before the day is closed behind them.
@@ -430,32 +366,6 @@ class Node:
                 self._end_of_day(submission, outcomes[index - n : index])
                 closing = [i for i in closing if i >= index]
         self._publish(batch, outcomes[published:], published)
-
-    def _scheduler_answered(
-        self, submission: Submission, outcomes: Sequence[Sequence[Event]], seqs: Sequence[int]
-    ) -> None:
-        """What the engine made of the scheduler's commands: when it refused one, the scheduler waits
-        (``SCHEDULER_RETRY_NS``, or until the market changes) and says so, once, at critical level."""
-        self._from_scheduler = None
-        refused = [
-            (seq, type(command).__name__, event)
-            for command, events, seq in zip(submission.commands, outcomes, seqs, strict=True)
-            for event in events
-            if type(event) is RequestRejected
-        ]
-        if not refused:
-            return
-        self._refused_until = self.clock() + SCHEDULER_RETRY_NS
-        seq, command, event = refused[0]
-        _log.critical(
-            "scheduler.refused",
-            command=command,
-            journal_seq=seq,
-            code=event.code.name,
-            text=event.text,
-            refused=len(refused),
-            retry_in_s=SCHEDULER_RETRY_NS // 1_000_000_000,
-        )
 
     def _log_internal_errors(self, commands: Sequence[Command], first_seq: int) -> None:
         """One critical line, with the traceback, per command the engine failed on (a defect).

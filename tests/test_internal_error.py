@@ -25,7 +25,8 @@ from structlog.testing import capture_logs
 import engine.listing.fast.commands
 import engine.listing.fast.listing
 from carbonx.config import load_config
-from carbonx.node import SCHEDULER_RETRY_NS, Node
+from carbonx.node import Node
+from carbonx.node_schedule import SCHEDULER_RETRY_NS
 from engine.batch import decode_or_report
 from engine.exchange import Exchange
 from engine.journal import Journal, JournalRecord

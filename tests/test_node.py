@@ -13,7 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from carbonx.config import load_config
-from carbonx.node import SCHEDULER_RETRY_NS, Node
+from carbonx.node import Node
+from carbonx.node_schedule import SCHEDULER_RETRY_NS
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import list_snapshots, read_journal
 from engine.messages import CancelOrder, Command, EndOfDay, Session, SetSession, StartOfDay
@@ -175,12 +176,12 @@ def test_a_market_data_defect_is_logged_once_and_the_batch_still_stands(
 def test_the_scheduler_reads_the_calendar_again_only_when_the_market_changed_or_its_moment_came(
     node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import carbonx.node as node_module
+    import carbonx.node_schedule as schedule_module
 
     looks: list[dt.datetime] = []
-    due = node_module.due_commands
+    due = schedule_module.due_commands
     monkeypatch.setattr(
-        node_module, "due_commands", lambda market, now, *rest: (looks.append(now), due(market, now, *rest))[1]
+        schedule_module, "due_commands", lambda market, now, *rest: (looks.append(now), due(market, now, *rest))[1]
     )
     market = node.exchange.market
     clock.at(MONDAY, 10, 0)
@@ -217,13 +218,13 @@ def test_the_scheduler_reads_the_calendar_again_only_when_the_market_changed_or_
 
 def _scheduler_asks_for(monkeypatch: pytest.MonkeyPatch, *commands: Command) -> None:
     """A scheduler that disagrees with the engine (a defect): it always finds ``commands`` due."""
-    import carbonx.node as node_module
+    import carbonx.node_schedule as schedule_module
     import carbonx.scheduler as scheduler_module
 
     def due(*_: object) -> list[Command]:
         return list(commands)
 
-    monkeypatch.setattr(node_module, "due_commands", due)
+    monkeypatch.setattr(schedule_module, "due_commands", due)
     monkeypatch.setattr(scheduler_module, "due_commands", due)  # what next_wakeup asks
 
 
