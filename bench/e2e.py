@@ -42,6 +42,7 @@ from bench.e2e_disk import run_fsync_loop
 from bench.e2e_node import (
     BUYER_LIMIT_T,
     NodeUnderTest,
+    check_paths,
     filesystem,
     last_lines,
     load_average,
@@ -497,6 +498,7 @@ def measure(argv: Sequence[str] | None = None) -> tuple[int, Figures | None]:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if not 2 <= args.clients <= len(TRADERS) or min(args.rates) <= 0:
         parser.error(f"--clients must be 2-{len(TRADERS)} and every rate positive")
+    check_paths(parser, args)
     bought = max(t for a, t in tonnes_needed(args).items() if a in {a for _, a in TRADERS[::2]})
     if bought > BUYER_LIMIT_T:
         parser.error(f"a buyer could buy {bought:,} t, over {BUYER_LIMIT_T:,} t (the position limit): lower --orders")

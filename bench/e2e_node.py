@@ -219,6 +219,14 @@ def top_up(endpoint: str, keys: Path, needs: dict[str, int], timeout: float, sca
     return len(commands)
 
 
+def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--work-dir`` and ``--json`` name directories that exist: one line now, not a traceback after the run."""
+    if args.work_dir is not None and not args.work_dir.is_dir():
+        parser.error(f"--work-dir {args.work_dir}: no such directory")
+    if args.json is not None and not args.json.parent.is_dir():
+        parser.error(f"--json {args.json}: no such directory {args.json.parent}")
+
+
 def machine() -> Figures:
     with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]

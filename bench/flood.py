@@ -42,7 +42,7 @@ from pathlib import Path
 
 import zmq
 
-from bench.e2e_node import filesystem, last_lines, load_average, machine
+from bench.e2e_node import check_paths, filesystem, last_lines, load_average, machine
 from bench.e2e_wire import BenchError, Context, Figures
 from bench.flood_node import FloodNode, RssWatch, prepare
 from bench.flood_report import markdown, render
@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_paths(parser, args)
     try:
         args.kinds = _kinds(args.kinds)
     except argparse.ArgumentTypeError as exc:

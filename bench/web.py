@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.e2e_node import NodeUnderTest, filesystem, last_lines, load_average, machine, top_up
+from bench.e2e_node import NodeUnderTest, check_paths, filesystem, last_lines, load_average, machine, top_up
 from bench.e2e_wire import BenchError, Figures
 from bench.web_process import CHROMIUM, CHROMIUM_ARGS, WebProcess
 from carbonx.config import load_config
@@ -517,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_paths(parser, args)
     if not 1 <= args.trades <= 700:  # 80.01 .. 87.00: inside the daily band of 72.00 .. 88.00
         parser.error(f"--trades must be 1-700, got {args.trades}")
     for name in ("rate", "clients", "stream_rate", "seconds", "timeout"):

@@ -131,6 +131,8 @@ def test_percentiles_are_nearest_rank_in_whole_microseconds() -> None:
         (["--clients", "1"], "--clients must be 2-5"),
         (["--window", "0"], "--window must be positive"),
         (["--orders", "100000"], "lower --orders"),
+        (["--work-dir", "/nonexistent/carbonx"], "--work-dir /nonexistent/carbonx: no such directory"),
+        (["--json", "/nonexistent/carbonx/e2e.json"], "--json /nonexistent/carbonx/e2e.json: no such directory"),
     ],
 )
 def test_bad_parameters_are_one_line_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -179,3 +181,12 @@ def test_python_m_bench_prints_how_each_node_figure_changed_at_scale() -> None:
     )
     assert "40,000 ->       36,000  -10%" in out and "1,000 ->        1,300  +30%" in out
     assert "(no node figure may worsen by more than 20%: short)" in out  # the latency rose 30%
+
+
+def test_the_web_bench_names_a_json_files_missing_directory_before_it_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.web import main as web_main
+
+    with pytest.raises(SystemExit) as exit_:
+        web_main(["--json", "/nonexistent/carbonx/web.json", "--no-browser"])
+    assert exit_.value.code == 2
+    assert "--json /nonexistent/carbonx/web.json: no such directory /nonexistent/carbonx" in capsys.readouterr().err

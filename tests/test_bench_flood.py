@@ -135,6 +135,7 @@ def test_kinds_are_chosen_by_name_or_by_the_issues_letter() -> None:
         (["--seconds", "0"], "--seconds must be positive"),
         (["--victim-rate", "450"], "within the victim's throttle"),
         (["--kind-rate", "resend"], "KIND=FRAMES_PER_S"),
+        (["--work-dir", "/nonexistent/carbonx"], "--work-dir /nonexistent/carbonx: no such directory"),
     ],
 )
 def test_bad_parameters_are_one_line_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
