@@ -41,8 +41,8 @@ from engine.config import (
 )
 from engine.messages.limits import MAX_CLIENT_ORDER_ID_LENGTH, MAX_ID_LENGTH, MAX_PRICE_FEN
 from gateway.access import DEFAULT_ROLE, GatewayOptions, MemberAccess, Role
-from market_data.snapshot_service import SnapshotLimits
-from settlement.kernels import FEE_PRODUCT_MAX
+from market_data.snapshot_limits import SnapshotLimits
+from settlement.limits import FEE_PRODUCT_MAX
 
 T = TypeVar("T")
 

@@ -23,6 +23,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from carbonx.config import LoadedConfig
+from carbonx.endpoints import ENDPOINTS_FILE, Endpoints
 from carbonx.errors import CarbonxError
 from carbonx.node_schedule import NodeSchedule
 from carbonx.node_state import NodeState, open_node_state
@@ -54,7 +55,6 @@ _MAX_WAIT_MS = 100  # the longest the loop sleeps: how quickly a stop request is
 _GC_YOUNG_THRESHOLD = 100_000  # allocations between collections of the youngest generation (run)
 DROP_COPY = "dropcopy"
 DROP_COPY_TOPIC = DROP_COPY.encode()
-ENDPOINTS_FILE = "node-endpoints.json"  # in the data directory while the node runs
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.SNDMORE)
 _MORE_NOBLOCK = _MORE | _NOBLOCK
@@ -70,21 +70,6 @@ _ORDER_COMMANDS: frozenset[type] = frozenset({NewOrder, CancelOrder, AmendOrder}
 
 class NodeError(CarbonxError):
     """The node cannot start or must stop (port in use, keys missing, journal failure); one line."""
-
-
-def running_endpoints(data_dir: Path) -> Endpoints | None:
-    """Where the node holding ``data_dir`` listens (None: no node has written it)."""
-    try:
-        return msgspec.json.decode((data_dir / ENDPOINTS_FILE).read_bytes(), type=Endpoints)
-    except (OSError, msgspec.DecodeError):
-        return None
-
-
-class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
-    order_entry: str
-    market_data: str
-    snapshot: str
-    drop_copy: str
 
 
 class Node:

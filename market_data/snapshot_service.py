@@ -68,6 +68,7 @@ from market_data.messages import (
     encode,
 )
 from market_data.publisher import Publisher
+from market_data.snapshot_limits import SnapshotLimits
 
 _log = structlog.get_logger("carbonx.market_data")
 
@@ -78,19 +79,6 @@ MAX_PEERS = 4_096  # peers whose buckets are kept (the most recently seen)
 LOG_LINES_PER_PEER_S = 5
 LOG_LINES_PER_S = 50
 _MAX_TEXT = 200  # characters of an exception's message quoted in a SnapshotError
-
-
-class SnapshotLimits(msgspec.Struct, frozen=True, kw_only=True):
-    """The service's limits; node.toml ``[market_data]`` sets them (``snapshot_*``, docs/CONFIG.md)."""
-
-    max_request_bytes: int = 65_536  # ZMQ_MAXMSGSIZE: a larger request drops its connection
-    max_topics: int = 256  # distinct topic names per request (the demo market publishes 21)
-    max_reply_bytes: int = 4_194_304  # a larger reply is refused with REPLY_TOO_LARGE
-    requests_per_s: int = 20  # per peer (IP address): token-bucket refill
-    burst: int = 40  # per peer: requests that may come at once
-    requests_per_turn: int = 16  # frames handled per turn of the node's loop
-    bytes_per_turn: int = 1_048_576  # reply bytes sent per turn (at least one reply per turn)
-    hwm: int = 16  # ZMQ_SNDHWM and ZMQ_RCVHWM: replies and requests queued per connection
 
 
 class _EncodedSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="Snapshot"):

@@ -37,15 +37,8 @@ from settlement.arrays import (
     T_SELLER,
 )
 from settlement.jit import inlined_kernel, kernel
-
-PPM = 1_000_000
-
-
-# The largest value × rate the fee below may take: the product and the half-up term fit 64 bits.
-# carbonx.config holds every listing order's value × the listing rate under it (a larger rate, or a
-# larger order size, is a config error), since a fee that splits the product exactly cost a sixth
-# of the kernel's time.
-FEE_PRODUCT_MAX = 2**63 - 1 - PPM // 2
+from settlement.limits import FEE_PRODUCT_MAX as FEE_PRODUCT_MAX
+from settlement.limits import PPM as PPM
 
 
 @kernel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -148,3 +149,52 @@ def test_the_installed_entry_point_runs_without_traceback(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(tmp_path / "nowhere") in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_carbonx_help_lists_every_command_as_the_whole_command_line_does() -> None:
+    from carbonx.cli import build_parser
+    from carbonx.cli.commands import COMMANDS
+
+    whole, listed = build_parser(), build_parser("")
+    assert listed.format_help() == whole.format_help()
+    (commands,) = [a for a in whole._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(commands.choices) == list(COMMANDS)
+    assert {a.dest: a.help for a in commands._choices_actions} == {name: help for name, (_, help) in COMMANDS.items()}
+
+
+# A client command loads neither the engine (numba) nor the other commands; the node's loads the engine.
+_LOADED = """
+import sys
+from carbonx.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("numba" in sys.modules, "carbonx.cli.serve_cmd" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "engine"),
+    [
+        (["--help"], False),
+        (["--version"], False),
+        (["keys", "--help"], False),
+        (["order", "--help"], False),
+        (["account", "--help"], False),
+        (["quotes", "--help"], False),
+        (["fills", "--help"], False),
+        (["transfer", "--help"], False),
+        (["auction", "--help"], False),
+        (["regulator", "--help"], False),
+        (["surveil", "--help"], False),
+        (["web", "--help"], False),
+        (["replay", "--help"], True),
+    ],
+)
+def test_a_command_loads_only_what_it_uses(argv: list[str], engine: bool) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED, *argv], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.stderr.splitlines()[-1] == f"{engine} False", result.stderr
+    assert result.stdout  # the help or the version was printed

@@ -28,8 +28,8 @@ import pytest
 from carbonx.cli import build_parser, main
 from carbonx.config import load_config
 from carbonx.data_dir import DataDirUnavailable, apply_commands
+from carbonx.endpoints import ENDPOINTS_FILE
 from carbonx.errors import ConfigError
-from carbonx.node import ENDPOINTS_FILE
 from carbonx.node_state import BARS_KIND, REPORTS_KIND, open_node_state
 from carbonx.simulation import SIMULATION_DATA_DIR, funding_commands, run_simulation
 from engine.journal import (

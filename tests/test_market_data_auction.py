@@ -67,7 +67,8 @@ from market_data.messages import (
     encode,
 )
 from market_data.publisher import Publisher
-from market_data.snapshot_service import SnapshotLimits, SnapshotService
+from market_data.snapshot_limits import SnapshotLimits
+from market_data.snapshot_service import SnapshotService
 from market_data.subscriber import MarketDataError
 from tests.conftest import Market, funded_market, market_config
 from tests.test_market_data_subscriber import Node, joined, poll_until, subscriber

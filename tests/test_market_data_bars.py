@@ -47,7 +47,8 @@ from market_data.messages import (
     encode,
 )
 from market_data.publisher import Publisher
-from market_data.snapshot_service import SnapshotLimits, SnapshotService
+from market_data.snapshot_limits import SnapshotLimits
+from market_data.snapshot_service import SnapshotService
 from tests.conftest import DAY1, DAY2, Market
 from tests.node_process import make_config
 

@@ -45,7 +45,8 @@ from market_data.messages import (
     encode,
 )
 from market_data.publisher import Publisher
-from market_data.snapshot_service import SnapshotLimits, SnapshotService
+from market_data.snapshot_limits import SnapshotLimits
+from market_data.snapshot_service import SnapshotService
 from tests.conftest import CASH, DAY1, DAY2, Market, market_config
 from tests.test_market_data_publisher import EPOCH, quote, started
 from tests.test_market_data_subscriber import Node, joined, poll_until, subscriber

@@ -42,7 +42,8 @@ from market_data.messages import (
     encode_topic_snapshot,
 )
 from market_data.publisher import Publisher
-from market_data.snapshot_service import SnapshotLimits, SnapshotService
+from market_data.snapshot_limits import SnapshotLimits
+from market_data.snapshot_service import SnapshotService
 from tests.conftest import DAY1, DAY2, Market
 
 EPOCH = 1_700_000_000_000_000_000

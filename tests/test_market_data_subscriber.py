@@ -30,7 +30,8 @@ from market_data.messages import (
     decode_snapshot_reply,
 )
 from market_data.publisher import Publisher
-from market_data.snapshot_service import SnapshotLimits, SnapshotService
+from market_data.snapshot_limits import SnapshotLimits
+from market_data.snapshot_service import SnapshotService
 from market_data.subscriber import Subscriber
 from tests.conftest import Market
 

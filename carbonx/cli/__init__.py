@@ -7,36 +7,15 @@ one line on stderr naming what and where, and exit status 2 — never a tracebac
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from carbonx.cli import (
-    auction_cmd,
-    bulletin_cmd,
-    eod_cmd,
-    fills_cmd,
-    keys_cmd,
-    member_cmds,
-    quotes_cmd,
-    registry_cmd,
-    regulator_cmd,
-    replay_cmd,
-    serve_cmd,
-    simulate_cmd,
-    surveil_cmd,
-    transfer_cmd,
-    web_cmd,
-)
-from carbonx.errors import CarbonxError
+from carbonx.cli.commands import COMMANDS
 from carbonx.logs import configure_logging
-from carbonx.simulation import SimulationError
 from carbonx.version import carbonx_version
-from engine.journal import JournalCorrupt
-from engine.recovery import DataDirError, InvalidCommand
-from gateway.errors import GatewayError
-from market_data.snapshot_client import MarketDataError
-from surveillance.settings import SurveillanceError
 
 DESCRIPTION = """\
 carbonx — trading, auction and settlement system of the Shanghai carbon allowance exchange.
@@ -105,21 +84,34 @@ Prices are shown in CNY per tonne, quantities in tonnes; inside the system they 
 (fen per tonne, tonnes, fen). Reject codes: docs/REJECT_CODES.md. Config keys: docs/CONFIG.md.
 """
 
-# Errors the user can cause and fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (
-    CarbonxError,
-    GatewayError,
-    MarketDataError,
-    DataDirError,
-    InvalidCommand,
-    SimulationError,
-    JournalCorrupt,
-    SurveillanceError,
-    OSError,
-)
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors the user can cause and fix; anything else is a bug and keeps its traceback. Imported
+    when one is raised: most commands never load most of these modules."""
+    from carbonx.errors import CarbonxError
+    from carbonx.simulation import SimulationError
+    from engine.journal import JournalCorrupt
+    from engine.recovery import DataDirError, InvalidCommand
+    from gateway.errors import GatewayError
+    from market_data.snapshot_client import MarketDataError
+    from surveillance.settings import SurveillanceError
+
+    return (
+        CarbonxError,
+        GatewayError,
+        MarketDataError,
+        DataDirError,
+        InvalidCommand,
+        SimulationError,
+        JournalCorrupt,
+        SurveillanceError,
+        OSError,
+    )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only that command's module is imported, and the
+    others are listed by name and help (what ``carbonx --help`` needs of them)."""
     parser = argparse.ArgumentParser(
         prog="carbonx",
         description=DESCRIPTION,
@@ -134,27 +126,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"carbonx {carbonx_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    serve_cmd.add_parser(commands)
-    quotes_cmd.add_parser(commands)
-    bulletin_cmd.add_parser(commands)
-    member_cmds.add_parsers(commands)
-    fills_cmd.add_parser(commands)
-    transfer_cmd.add_parser(commands)
-    auction_cmd.add_parser(commands)
-    regulator_cmd.add_parser(commands)
-    keys_cmd.add_parser(commands)
-    simulate_cmd.add_parser(commands)
-    replay_cmd.add_parser(commands)
-    surveil_cmd.add_parser(commands)
-    eod_cmd.add_parser(commands)
-    registry_cmd.add_parser(commands)
-    web_cmd.add_parser(commands)
+    added: set[str] = set()
+    for name, (module, help_text) in COMMANDS.items():
+        if name in added:
+            continue
+        if command is None or name == command or COMMANDS.get(command, ("",))[0] == module:
+            before = set(commands.choices)
+            _add_parsers(importlib.import_module(f"carbonx.cli.{module}"), commands)
+            added |= set(commands.choices) - before
+        else:
+            # Listed only: ``parse_known_args`` finds the command's name, and then its module builds it.
+            commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def _add_parsers(module: Any, commands: Any) -> None:
+    adding = getattr(module, "add_parser", None) or module.add_parsers
+    adding(commands)
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, read without importing any command's module (None: none). Help
+    and version at the top, a command that does not exist and a missing one end here, as argparse
+    ends them."""
+    known, _ = build_parser("").parse_known_args(argv)
+    command: str | None = known.command
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_of(arguments))
+    args = parser.parse_args(arguments)
     configure_logging(args.log_level)
     try:
         status: int = args.run(args)
@@ -162,12 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except USER_ERRORS as exc:
-        print(f"carbonx {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"carbonx {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        print(f"carbonx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return status
 
 

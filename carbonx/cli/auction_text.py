@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-HELP = "sealed-bid auctions: reserve sales, buybacks, one-way bidding; bids; results and verify"
+from carbonx.cli.commands import help_of
+
+HELP = help_of("auction")
 DESCRIPTION = """\
 Sealed-bid auctions on a running node (carbonx serve): single-round, one auctioneer account on one
 side, bidders on the other (RULES.md §3-§5; docs/AUCTIONS.md).

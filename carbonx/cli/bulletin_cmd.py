@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, TextIO
 
 import msgspec
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import iso, trading_day_arg
 from carbonx.cli.feed import add_feed_options, feed_of, no_answer
 from carbonx.cli.recorded_days import (
@@ -27,7 +28,7 @@ from carbonx.statements_db import DB_FILE, StatementStore
 from market_data.board import change_bp
 from market_data.subscriber import Subscriber
 
-HELP = "show the daily bulletin: open, high, low, close, change, volume and turnover per instrument"
+HELP = help_of("bulletin")
 DESCRIPTION = """\
 The daily bulletin is published at the end of each trading day: per instrument the reference price
 (the previous close), open, high, low, last, close, the change of the close against the reference

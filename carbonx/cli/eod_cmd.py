@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import msgspec
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import cny, iso, signed, table, tonnes, trading_day_arg
 from carbonx.cli.recorded_days import (
     BULLETIN_PRICES,
@@ -34,7 +35,7 @@ from engine.messages import (
 from settlement.arrays import METHOD_AUCTION, METHOD_LISTING, METHOD_TRANSFER
 from settlement.statements import CashStatement, HoldingStatement, StatementTrade
 
-HELP = "end-of-day reports: bulletin, conservation, member settlement and account statements"
+HELP = help_of("eod")
 DESCRIPTION = """\
 The end of day of each trading day is recorded in the SQLite database carbonx.db of the data
 directory (docs/DATABASE.md): the daily bulletin, the conservation check, the members' cash

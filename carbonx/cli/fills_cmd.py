@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.connect import add_connection_options, connect
 from carbonx.cli.display import clock, cny, exchange_time, iso, table, trading_day_arg
 from carbonx.cli.kept_reports import day_reports
@@ -22,7 +23,7 @@ from carbonx.errors import CarbonxError
 from engine.messages import Side
 from gateway.protocol import Fill
 
-HELP = "your executions (fills) of a trading day, from your execution reports"
+HELP = help_of("fills")
 DESCRIPTION = """\
 List the member's executions of one trading day (default: the current one) as the node reported
 them: the exchange time, the trade and order, the account, side, instrument, price, quantity, fee,

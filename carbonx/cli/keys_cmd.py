@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from carbonx.cli.commands import help_of
 from carbonx.config import load_config
 from gateway.keys import DEMO_KEYS, PUBLIC_SUFFIX, SECRET_SUFFIX, SERVER, KeyReport, demo_secret_files, generate_keys
 
-HELP = "CURVE keys of the order gateway: generate the node's and the members' key pairs"
+HELP = help_of("keys")
 DESCRIPTION = """\
 The order gateway and the drop copy accept only ZeroMQ CURVE connections whose public key is
 written in the member's [[member]] table of members.toml. The key files live in one directory

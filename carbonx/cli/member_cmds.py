@@ -13,6 +13,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.connect import add_connection_options, connect, default_account, describe, fen
 from carbonx.cli.display import EMPTY, clock, cny, iso, reject_in_cny, table
 from carbonx.cli.kept_reports import current_day
@@ -78,7 +79,7 @@ def add_parsers(commands: Any) -> None:
 def _add_order(commands: Any) -> None:
     parser = commands.add_parser(
         "order",
-        help="send, amend, cancel and list orders on a running node",
+        help=help_of("order"),
         description="Orders through the order gateway of a running node (carbonx serve).",
         epilog=ORDER_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -134,7 +135,7 @@ def _add_order(commands: Any) -> None:
 def _add_account(commands: Any) -> None:
     parser = commands.add_parser(
         "account",
-        help="cash and holdings of the member's accounts on a running node",
+        help=help_of("account"),
         description="Balances and holdings, as the exchange holds them now: available, frozen by open orders, "
         "withdrawable cash; allowances available, frozen, restricted (bought today) and compliance-only.",
         epilog="example:\n  carbonx account --member M001",

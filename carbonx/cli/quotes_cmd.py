@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.feed import Feed, add_feed_options, feed_of, no_answer
 from carbonx.errors import CarbonxError
 from market_data.board import render
@@ -17,7 +18,7 @@ from market_data.overview import overview
 from market_data.subscriber import Subscriber
 from market_data.terminal import Paint
 
-HELP = "show the live quotes of a running node: all instruments in a table, or one in detail"
+HELP = help_of("quotes")
 DESCRIPTION = """\
 Subscribe to the node's public market data and show it; the state comes from the snapshot service
 first, then from the live feed, and gaps are recovered on their own.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import cny, exchange_time, reject_context, reject_in_cny
 from carbonx.config import load_config
 from carbonx.data_dir import (
@@ -30,8 +31,8 @@ from carbonx.data_dir import (
     journal_last_seq,
     rehearse_commands,
 )
+from carbonx.endpoints import running_endpoints
 from carbonx.errors import CarbonxError
-from carbonx.node import running_endpoints
 from carbonx.registry_files import RegistryFile, RegistryFileError, load_registry_file
 from engine.messages import (
     AccountsMerged,
@@ -53,7 +54,7 @@ from gateway.client import MemberClient
 from gateway.client_core import Result
 from gateway.protocol import Rehearsal
 
-HELP = "apply a registry operation (allocation, cash, surrender, ...) from a CSV or TOML file"
+HELP = help_of("registry")
 DESCRIPTION = """\
 The regulator's registry operations (Decree 20 Art. 12-14, 21), each applied from an input file
 to the exchange's data directory through the journal. The file is checked completely first: every

@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import cny, price, table
 from carbonx.data_dir import readable_data_dir, unreadable
 from engine.market_day.calendar import day_from_int
 from engine.recovery import Recovered, recorded_config, recover
 from engine.view import ExchangeView
 
-HELP = "rebuild the state from a data directory's snapshot and journal; print its hash"
+HELP = help_of("replay")
 DESCRIPTION = """\
 Rebuild the exchange from a data directory: load the newest valid snapshot, replay every journal
 record after it (a torn last record is dropped with a warning), and print the state hash with a

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from carbonx.cli.commands import help_of
 from carbonx.config import load_config
 from carbonx.data_dir import writable_data_dir
 from carbonx.kernel_progress import compile_progress
@@ -20,7 +21,7 @@ from engine.listing.fast.warm import kernels_cached, load_kernels
 from engine.market_day.calendar import day_from_int
 from gateway.keys import demo_secret_files
 
-HELP = "run the exchange: order gateway, market data, drop copy, scheduler"
+HELP = help_of("serve")
 DESCRIPTION = """\
 Run the exchange node on a config directory: the order gateway (ZeroMQ ROUTER with CURVE keys),
 market data (PUB, plus a snapshot service), the drop copy for surveillance (PUB with CURVE), and

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import cny, price, table
 from carbonx.config import load_config
 from carbonx.data_dir import writable_data_dir
@@ -19,7 +20,7 @@ from carbonx.simulation import SIMULATION_DATA_DIR, SimulationResult, run_simula
 from engine.config import Calendar
 from surveillance.planted import ORDERS_PER_DAY
 
-HELP = "run a seeded simulated trading day (or three, with planted manipulation) and print its bulletin"
+HELP = help_of("simulate")
 DESCRIPTION = """\
 Run one trading day with simulated members through the engine in process: deposits and free
 allocation at the start, the morning and afternoon sessions with a seeded order flow from every

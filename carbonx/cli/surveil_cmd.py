@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.display import trading_day_arg
 from surveillance.cases import STATUSES
 
-HELP = "market surveillance: ingest the journal, alerts and cases, order trails, the book at any moment"
+HELP = help_of("surveil")
 DESCRIPTION = """\
 Market surveillance for the exchange's analysts (Decree 20 Art. 33: no manipulation by fraud,
 collusion or false information). `ingest` reads the node's journal read-only (also while the node

@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from typing import Any
 
+from carbonx.cli.commands import help_of
 from carbonx.cli.connect import MEMBER_ENV, add_connection_options, connect, default_account, describe, fen
 from carbonx.cli.display import EMPTY, cny, iso, reject_in_cny, table, tonnes
 from carbonx.cli.member_cmds import show
@@ -39,7 +40,7 @@ from gateway.client import MemberClient
 from gateway.client_core import Result
 from gateway.protocol import TransferProposal
 
-HELP = "agreement transfers (协议转让): propose, accept, reject, cancel and list bulk trades"
+HELP = help_of("transfer")
 DESCRIPTION = """\
 Agreement transfers (协议转让): a bulk trade agreed between two accounts instead of on the order
 book, on a running node (carbonx serve).

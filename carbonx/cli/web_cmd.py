@@ -11,12 +11,13 @@ from typing import Any
 
 import structlog
 
+from carbonx.cli.commands import help_of
 from carbonx.config import load_config
+from carbonx.endpoints import running_endpoints
 from carbonx.errors import CarbonxError
-from carbonx.node import running_endpoints
 from carbonx.web_records import WebRecords
 
-HELP = "serve the public website: live quotes, bulk trades, daily bulletins, auction results"
+HELP = help_of("web")
 DESCRIPTION = """\
 Serve the exchange's public website over HTTP, from a running node's public market data (the
 real-time quotes, volumes, turnover and market information Decree 20 Art. 31 requires the exchange
