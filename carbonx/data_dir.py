@@ -29,15 +29,18 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from carbonx.errors import CarbonxError
 from carbonx.statements_db import DB_FILE, StatementStore
-from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, JournalLocked, JournalRecord, journal_locked, read_journal
 from engine.messages import Command, EndOfDay, Event, RecordRegistryFile
-from engine.recovery import Recovered, Sequencer, check_commands, recorded_config, recover
+
+if TYPE_CHECKING:  # the engine loads numba: imported by the functions that replay, not by the readers
+    from engine.exchange import Exchange
+    from engine.recovery import Recovered
 
 
 class DataDirUnavailable(CarbonxError):
@@ -127,6 +130,8 @@ def _words(exc: OSError) -> str:
 
 def open_exchange(directory: Path) -> Recovered:
     """The exchange as the data directory holds it (read only: takes no lock, writes nothing)."""
+    from engine.recovery import recorded_config, recover
+
     _require_data_dir(directory)
     return recover(directory, recorded_config(directory))
 
@@ -164,6 +169,8 @@ def apply_commands(
 
     Raises ``CommandsRejected`` (nothing journaled) when any command would be rejected.
     """
+    from engine.recovery import Sequencer, check_commands, recorded_config, recover
+
     _require_data_dir(directory)
     check_commands(commands)  # a bound broken: refused before anything is opened or rehearsed
     config = recorded_config(directory)  # before the journal is opened: it would create the file

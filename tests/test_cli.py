@@ -189,6 +189,8 @@ print("numba" in sys.modules, "carbonx.cli.serve_cmd" in sys.modules, file=sys.s
         (["regulator", "--help"], False),
         (["surveil", "--help"], False),
         (["web", "--help"], False),
+        (["bulletin", "--help"], False),
+        (["eod", "--help"], False),
         (["replay", "--help"], True),
     ],
 )
