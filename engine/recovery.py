@@ -21,18 +21,16 @@ import msgspec
 import structlog
 
 from engine.config import ExchangeConfig
+from engine.config_record import CONFIG_FILE as CONFIG_FILE
+from engine.config_record import DataDirError as DataDirError
+from engine.config_record import record_config as record_config
+from engine.config_record import recorded_config as recorded_config
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, JournalRecord, read_journal, valid_snapshots, write_snapshot
 from engine.messages import AnyCommand, Command, Event
 from engine.messages.limits import command_problem
 
-CONFIG_FILE = "exchange-config.json"
-
 _log = structlog.get_logger("carbonx.recovery")
-
-
-class DataDirError(Exception):
-    """The data directory cannot be used (no config recorded, config differs); one line."""
 
 
 class InvalidCommand(ValueError):
@@ -102,30 +100,6 @@ class Recovered(msgspec.Struct, kw_only=True):
     snapshot_seq: int  # 0 when started from an empty state
     last_seq: int
     replayed: int  # journal records applied after the snapshot
-
-
-def record_config(directory: Path, config: ExchangeConfig) -> None:
-    """Keep the config with the journal; refuse a directory written under a different config."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / CONFIG_FILE
-    encoded = msgspec.json.format(msgspec.json.encode(config), indent=2)
-    if path.exists():
-        if msgspec.json.decode(path.read_bytes(), type=ExchangeConfig) != config:
-            raise DataDirError(f"{path}: the data directory was written under a different config")
-        return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(encoded)
-    tmp.replace(path)
-
-
-def recorded_config(directory: Path) -> ExchangeConfig:
-    path = directory / CONFIG_FILE
-    if not path.exists():
-        raise DataDirError(f"{directory}: not a carbonx data directory (no {CONFIG_FILE})")
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=ExchangeConfig)
-    except msgspec.DecodeError as exc:
-        raise DataDirError(f"{path}: unreadable config record: {exc}") from None
 
 
 def recover(

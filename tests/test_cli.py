@@ -191,6 +191,7 @@ print("numba" in sys.modules, "carbonx.cli.serve_cmd" in sys.modules, file=sys.s
         (["web", "--help"], False),
         (["bulletin", "--help"], False),
         (["eod", "--help"], False),
+        (["registry", "--help"], False),
         (["replay", "--help"], True),
     ],
 )

@@ -34,6 +34,7 @@ from carbonx.data_dir import (
 from carbonx.endpoints import running_endpoints
 from carbonx.errors import CarbonxError
 from carbonx.registry_files import RegistryFile, RegistryFileError, load_registry_file
+from engine.config_record import DataDirError, recorded_config
 from engine.messages import (
     AccountsMerged,
     AccountSplit,
@@ -49,7 +50,6 @@ from engine.messages import (
     Reject,
     Units,
 )
-from engine.recovery import DataDirError, recorded_config
 from gateway.client import MemberClient
 from gateway.client_core import Result
 from gateway.protocol import Rehearsal
