@@ -29,15 +29,7 @@ from carbonx.node_schedule import NodeSchedule
 from carbonx.node_state import NodeState, open_node_state
 from carbonx.subscriptions import Subscriptions
 from engine.exchange import Exchange
-from engine.messages import (
-    AmendOrder,
-    AnyEvent,
-    CancelOrder,
-    Command,
-    EndOfDay,
-    Event,
-    NewOrder,
-)
+from engine.messages import AmendOrder, AnyEvent, CancelOrder, Command, EndOfDay, Event, NewOrder
 from engine.recovery import InvalidCommand, check_commands
 from gateway.access import GatewayOptions
 from gateway.connections import Connection
