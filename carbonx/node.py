@@ -328,13 +328,19 @@ class Node:
         self._log_internal_errors(commands, first_seq)
         if len(batch) > 1:
             outcomes = list(outcomes)  # one list per command once, then each submission's is a plain slice
-        closing = [i for i, command in enumerate(commands) if type(command) is EndOfDay]
-        index = published = 0
+        # Every submission's reports first: an end of day's snapshot below covers the whole batch
+        # (the journal's last seq), so the reports saved with it must too.
+        index = 0
         for submission in batch:
             n = len(submission.commands)
             seqs = list(range(first_seq + index, first_seq + index + n))
             self._report(submission, outcomes[index : index + n], seqs)
             self.schedule.answered(submission, outcomes[index : index + n], seqs)
+            index += n
+        closing = [i for i, command in enumerate(commands) if type(command) is EndOfDay]
+        index = published = 0
+        for submission in batch:
+            n = len(submission.commands)
             index += n
             if closing and closing[0] < index:  # the submission holds an EndOfDay
                 # Market data takes the day's last events before the day is closed behind them.

@@ -17,7 +17,17 @@ from carbonx.node import Node
 from carbonx.node_schedule import SCHEDULER_RETRY_NS
 from carbonx.statements_db import DB_FILE, StatementStore
 from engine.journal import list_snapshots, read_journal
-from engine.messages import CancelOrder, Command, EndOfDay, Session, SetSession, StartOfDay
+from engine.messages import (
+    CancelOrder,
+    Command,
+    EndOfDay,
+    NewOrder,
+    OrderType,
+    Session,
+    SetSession,
+    Side,
+    StartOfDay,
+)
 from gateway.session import Submission
 from tests.node_process import make_config
 
@@ -283,3 +293,32 @@ def test_scheduler_commands_that_break_a_bound_are_dropped_and_not_asked_for_eve
     assert not list(read_journal(tmp_path / "var"))
     assert [entry["event"] for entry in logs].count("node.command_invalid") == 1
     assert node._wait_ms() == 100
+
+
+@pytest.mark.per_book
+def test_an_end_of_day_snapshot_holds_the_reports_of_the_whole_batch(
+    config_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    """A member's order sequenced in the batch of an end of day, after it: the end of day's snapshot
+    covers the whole batch, so its saved reports must too, or a restart from it numbers anew."""
+    clock.at(MONDAY, 15, 0)
+    first = Node(load_config(config_dir), tmp_path / "var", clock=clock)
+    first.bind()
+    first.step(0)  # the day opens, in the afternoon session
+    order = NewOrder(
+        account="A001", instrument="SHEA2025", client_order_id="late", side=Side.BUY,
+        order_type=OrderType.LIMIT, quantity=1, price=4000,
+    )  # fmt: skip
+    late = Submission(routing_id=b"", member="M001", request_id=7, commands=[order])
+    first._sequence([_own(SetSession(session=Session.CLOSED), EndOfDay(trading_day=20261123)), late])
+    numbered = first.gateway.reports.last("M001")
+    assert numbered > 0  # the late order's reject
+    assert list_snapshots(tmp_path / "var") == [first.state.journal.last_seq]
+    first.close()
+
+    second = Node(load_config(config_dir), tmp_path / "var", clock=clock)
+    try:
+        assert second.state.replayed == 0  # from the end of day's snapshot
+        assert second.gateway.reports.last("M001") == numbered
+    finally:
+        second.close()
