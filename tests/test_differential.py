@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from engine.batch import StaleEventBatch
 from engine.exchange import Exchange
+from engine.listing.fast.layout import P_LOOK_AHEAD
 from engine.messages import Command, EndOfDay, Event, OrderRejected, RequestRejected
 from tests.flows import Flow, Pick, differential_config, reference_run, seeded_flow
 
@@ -42,11 +43,19 @@ def _in_batches(exchange: Exchange, commands: Sequence[Command], rng: random.Ran
     return events
 
 
-def _compare(commands: Sequence[Command], expected: Sequence[list[Event]], batch_seed: int) -> Counter[str]:
+def _compare(
+    commands: Sequence[Command], expected: Sequence[list[Event]], batch_seed: int, look_ahead: bool = False
+) -> Counter[str]:
     """Run the fast book over ``commands`` in batches; fail at the first event that differs from the
-    reference's; return what the flow hit (event types and reject codes)."""
+    reference's; return what the flow hit (event types and reject codes).
+
+    ``look_ahead``: the kernel prefetches for the commands ahead from the first resting order on,
+    instead of from ``LOOK_AHEAD_FROM`` (8,192), which these flows never reach.
+    """
     config = differential_config()
     fast = Exchange(config, "fast")
+    if look_ahead:
+        fast.listing.params[P_LOOK_AHEAD] = 0
     got = _in_batches(fast, commands, random.Random(batch_seed))
     seen: Counter[str] = Counter()
     for index, command in enumerate(commands):
@@ -85,6 +94,17 @@ def test_a_seeded_flow_of_100k_commands_gives_identical_events_and_state(seed: i
     assert seen["TradeExecuted"] > 2_000 and seen["TradingDayEnded"] >= 5, seen
 
 
+def test_looking_ahead_in_the_kernel_changes_no_event_and_no_state() -> None:
+    """The prefetching for the commands ahead (``commands.look_ahead``) reads the state only: with it on
+    from the first order, a flow of cancels of unknown, other accounts' and filled orders, amends
+    and mass cancels still gives the reference's events and state."""
+    commands, expected = seeded_flow(6, 30_000)
+
+    seen = _compare(commands, expected, batch_seed=6, look_ahead=True)
+
+    assert seen["TradeExecuted"] > 500 and seen["OrderCancelled"] > 500 and seen["UNKNOWN_ORDER"] > 0, seen
+
+
 def test_state_hashes_agree_at_every_end_of_day() -> None:
     commands, _ = seeded_flow(3, 20_000)
     config = differential_config()
@@ -121,7 +141,8 @@ def test_hypothesis_flows_give_identical_events_and_state(data: st.DataObject) -
     count = data.draw(st.integers(1, 120), label="commands")
     commands, expected = reference_run(flow, count, session_every=40)
 
-    _compare(commands, expected, batch_seed=data.draw(st.integers(0, 9), label="batches"))
+    batch_seed = data.draw(st.integers(0, 9), label="batches")
+    _compare(commands, expected, batch_seed, look_ahead=data.draw(st.booleans(), label="look ahead"))
 
 
 @pytest.mark.parametrize("book", ["fast", "reference"])

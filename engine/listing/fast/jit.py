@@ -29,7 +29,10 @@ _SETTLEMENT = _HERE.parent.parent.parent / "settlement"
 # they import from the project (tests/test_kernel_cache.py checks the list against the imports).
 # A file too many costs a recompile after each edit of it, a file too few a stale kernel.
 KERNEL_SOURCES = (
-    *(_HERE / f"{name}.py" for name in ("jit", "layout", "event_columns", "ladder", "kernels", "commands", "regroup")),
+    *(
+        _HERE / f"{name}.py"
+        for name in ("jit", "layout", "event_columns", "ladder", "kernels", "commands", "regroup", "prefetch")
+    ),
     _HERE.parent.parent / "messages" / "reject.py",
     *(_SETTLEMENT / f"{name}.py" for name in ("jit", "arrays", "kernels", "limits")),
 )

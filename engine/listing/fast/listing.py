@@ -75,6 +75,7 @@ from engine.listing.fast.layout import (
     P_ID_BASE,
     P_LEVELS,
     P_LIVE,
+    P_LOOK_AHEAD,
     P_MARKET_HALTED,
     P_MAX_Q,
     P_MIN_Q,
@@ -164,6 +165,7 @@ class FastListing(ListingTrading):
         limits = config.listing
         p[P_LEVELS], p[P_MIN_Q], p[P_MAX_Q] = limits.market_levels, limits.min_quantity_t, limits.max_quantity_t
         p[P_COID_MAX] = limits.client_order_id_max_length
+        p[P_LOOK_AHEAD] = commands.LOOK_AHEAD_FROM
         p[P_FEE_ACCT] = self.account_index[config.fees.fee_account]
         ledger.arrays.keep_trade_count_in(p[P_TRADE_ROWS : P_TRADE_ROWS + 1])
         for j, instrument in enumerate(config.instruments):
