@@ -401,9 +401,9 @@ def refreeze(
 
 
 # How many commands ahead ``look_ahead`` starts the loads of a command, in three steps, each using
-# what the step before brought in: a cancel's id-index entry (and a new order's account rows), then
-# the order's row (and the head of the level a new order would trade with), then what that row
-# points to: its neighbours in the level, its level, its account's rows.
+# what the step before brought in: a cancel's id-index entry, then its order's row, then what that
+# row points to (its neighbours in the level, its level, its account's rows); a new order's at the
+# last step (the head of the level it would trade with, its own level, its account's rows).
 AHEAD_FIRST, AHEAD_ROW, AHEAD_LINKS = 6, 4, 2
 # Resting orders from which ``run_batch`` looks ahead (``params[P_LOOK_AHEAD]``, set from this):
 # below it the orders' rows (128 bytes each, 1 MiB in all) stay in a core's caches here and the
