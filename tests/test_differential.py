@@ -95,7 +95,7 @@ def test_a_seeded_flow_of_100k_commands_gives_identical_events_and_state(seed: i
 
 
 def test_looking_ahead_in_the_kernel_changes_no_event_and_no_state() -> None:
-    """The prefetching for the commands ahead (``commands.look_ahead``) reads the state only: with it on
+    """The prefetching for the commands ahead (``ahead.look_ahead``) reads the state only: with it on
     from the first order, a flow of cancels of unknown, other accounts' and filled orders, amends
     and mass cancels still gives the reference's events and state."""
     commands, expected = seeded_flow(6, 30_000)

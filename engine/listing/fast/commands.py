@@ -7,6 +7,7 @@ the same order, so the first failing check decides the reject code, as in the re
 from __future__ import annotations
 
 from engine.listing.fast import ladder
+from engine.listing.fast.ahead import look_ahead
 from engine.listing.fast.event_columns import (
     ACCEPTED_ACCOUNT,
     ACCEPTED_CLIENT_ORDER_ID,
@@ -63,8 +64,6 @@ from engine.listing.fast.layout import (
     B_BEST_ASK,
     B_BEST_BID,
     B_BID_BASE,
-    B_LO,
-    B_TICK,
     B_UPPER,
     BUY,
     CMD_AMEND,
@@ -85,8 +84,6 @@ from engine.listing.fast.layout import (
     O_ID,
     O_INSTR,
     O_LEAVES,
-    O_NEXT,
-    O_PREV,
     O_PRICE,
     O_SIDE,
     O_STP,
@@ -126,7 +123,6 @@ from engine.listing.fast.layout import (
     X_STP,
     X_TYPE,
 )
-from engine.listing.fast.prefetch import prefetch
 from settlement.arrays import H_AVAIL, K_AVAIL
 from settlement.kernels import fee_for, freeze_allowances, freeze_cash, release_allowances, release_cash
 
@@ -398,114 +394,6 @@ def refreeze(
         release_cash(cash, account, -extra)
     orders[slot, O_FCASH] += extra
     risk[account, instr, R_OPEN_BUYS] += quantity - leaves
-
-
-# How many commands ahead ``look_ahead`` starts the loads of a command, in three steps, each using
-# what the step before brought in: a cancel's id-index entry, then its order's row, then what that
-# row points to (its neighbours in the level, its level, its account's rows); a new order's at the
-# last step (the head of the level it would trade with, its own level, its account's rows).
-AHEAD_FIRST, AHEAD_ROW, AHEAD_LINKS = 6, 4, 2
-# Resting orders from which ``run_batch`` looks ahead (``params[P_LOOK_AHEAD]``, set from this):
-# below it the orders' rows (128 bytes each, 1 MiB in all) stay in a core's caches here and the
-# hints only cost (~15 ns a command on the standard flow's 1,000 resting orders).
-LOOK_AHEAD_FROM = 8_192
-
-
-@inlined_kernel
-def look_ahead(
-    cmds: Arr, i: int, n: int, orders: Arr, levels: Arr, books: Arr, cash: Arr, holdings: Arr, risk: Arr, ids: Arr,
-    params: Arr,
-) -> None:  # fmt: skip
-    """Start loading what the commands ``AHEAD_*`` after command ``i`` will read, while ``i`` runs.
-
-    With 40 instruments and 40,000 resting orders, the rows a command reads are mostly not in the
-    caches, and each depends on the one before (the id index gives the row, the row its
-    neighbours): a command waited for three or four misses in a row. Started a few commands ahead,
-    those misses overlap the work in between (bench/RESULTS.md, issue 19, "Eighth session").
-    Only hints (``engine.listing.fast.prefetch``): the state may change before those commands run,
-    which costs a wasted hint, never a wrong value. Every index is checked before it is read.
-    """
-    k = i + AHEAD_FIRST
-    if k < n:
-        kind = cmds[X_KIND, k]
-        if kind == CMD_CANCEL:
-            index = cmds[X_ORDER_ID, k] - params[P_ID_BASE]
-            if 0 <= index < ids.shape[0]:
-                prefetch(ids, index)
-    k = i + AHEAD_ROW
-    if k < n:
-        slot = -1
-        kind = cmds[X_KIND, k]
-        if kind == CMD_CANCEL:
-            slot = slot_of(ids, params, cmds[X_ORDER_ID, k])
-        if 0 <= slot < orders.shape[0]:
-            prefetch(orders, slot, 0)
-            prefetch(orders, slot, 8)
-    k = i + AHEAD_LINKS
-    if k < n:
-        kind = cmds[X_KIND, k]
-        if kind == CMD_CANCEL:
-            slot = slot_of(ids, params, cmds[X_ORDER_ID, k])
-            if 0 <= slot < orders.shape[0] and orders[slot, O_ID] != 0:
-                for linked in (orders[slot, O_PREV], orders[slot, O_NEXT]):
-                    if 0 <= linked < orders.shape[0]:
-                        prefetch(orders, linked, O_NEXT)
-                instr = orders[slot, O_INSTR]
-                account_rows(orders[slot, O_ACCT], instr, cash, holdings, risk)
-                if 0 <= instr < books.shape[0]:
-                    level_of(levels, books, instr, orders[slot, O_SIDE], orders[slot, O_PRICE])
-        elif kind == CMD_NEW:
-            instr = cmds[X_INSTR, k]
-            head = head_against(levels, books, instr, cmds[X_SIDE, k])
-            if 0 <= head < orders.shape[0]:
-                prefetch(orders, head, 0)
-                prefetch(orders, head, 8)
-            account_rows(cmds[X_ACCT, k], instr, cash, holdings, risk)
-            if 0 <= instr < books.shape[0]:
-                level_of(levels, books, instr, cmds[X_SIDE, k], cmds[X_PRICE, k])
-
-
-@inlined_kernel
-def slot_of(ids: Arr, params: Arr, order_id: int) -> int:
-    """The slot the id index gives for ``order_id``, or -1 (unchecked otherwise: a hint's target)."""
-    index = order_id - params[P_ID_BASE]
-    if 0 <= index < ids.shape[0]:
-        return ids[index]
-    return -1
-
-
-@inlined_kernel
-def head_against(levels: Arr, books: Arr, instr: int, side: int) -> int:
-    """The first order an incoming order on ``side`` would meet (the head of the best opposite level), or -1."""
-    if not 0 <= instr < books.shape[0]:
-        return -1
-    if side == BUY:
-        row, offset = books[instr, B_ASK_BASE] + books[instr, B_BEST_ASK], books[instr, B_BEST_ASK]
-    else:
-        row, offset = books[instr, B_BID_BASE] + books[instr, B_BEST_BID], books[instr, B_BEST_BID]
-    if offset < 0 or not 0 <= row < levels.shape[0]:
-        return -1
-    return levels[row, L_HEAD]
-
-
-@inlined_kernel
-def account_rows(account: int, instr: int, cash: Arr, holdings: Arr, risk: Arr) -> None:
-    """Prefetch the account's cash row and its holding and risk rows of the instrument."""
-    if 0 <= account < cash.shape[0] and 0 <= instr < holdings.shape[1]:
-        prefetch(cash, account, 0)
-        prefetch(holdings, account, instr, 0)
-        prefetch(risk, account, instr, 0)
-
-
-@inlined_kernel
-def level_of(levels: Arr, books: Arr, instr: int, side: int, price: int) -> None:
-    """Prefetch the level row of ``price`` on ``side`` (nothing for a price off the ladder)."""
-    offset = price - books[instr, B_LO]
-    if books[instr, B_TICK] > 1:
-        offset //= books[instr, B_TICK]
-    row = offset + (books[instr, B_BID_BASE] if side == BUY else books[instr, B_ASK_BASE])
-    if offset >= 0 and 0 <= row < levels.shape[0]:
-        prefetch(levels, row, 0)
 
 
 @kernel

@@ -29,7 +29,7 @@ import numpy as np
 from engine.batch import CommandBatch, EventBatch, ReportFailure, decode_or_report
 from engine.config import TRADING_ACCOUNT_KINDS
 from engine.listing.book import BookInvariantError
-from engine.listing.fast import commands, ladder
+from engine.listing.fast import ahead, commands, ladder
 from engine.listing.fast.bulk import decode_batch
 from engine.listing.fast.encode import encode
 from engine.listing.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
@@ -165,7 +165,7 @@ class FastListing(ListingTrading):
         limits = config.listing
         p[P_LEVELS], p[P_MIN_Q], p[P_MAX_Q] = limits.market_levels, limits.min_quantity_t, limits.max_quantity_t
         p[P_COID_MAX] = limits.client_order_id_max_length
-        p[P_LOOK_AHEAD] = commands.LOOK_AHEAD_FROM
+        p[P_LOOK_AHEAD] = ahead.LOOK_AHEAD_FROM
         p[P_FEE_ACCT] = self.account_index[config.fees.fee_account]
         ledger.arrays.keep_trade_count_in(p[P_TRADE_ROWS : P_TRADE_ROWS + 1])
         for j, instrument in enumerate(config.instruments):

@@ -3,7 +3,7 @@
 ``prefetch(array, i)``, ``prefetch(array, i, j)`` and ``prefetch(array, i, j, k)`` emit LLVM's
 ``llvm.prefetch`` (a read, kept in every cache level) for the element at that index. It changes no
 value and cannot fault: an address outside the array is only a wasted hint, and the callers keep
-their indices inside anyway. ``engine.listing.fast.commands.look_ahead`` uses it to start the
+their indices inside anyway. ``engine.listing.fast.ahead.look_ahead`` uses it to start the
 loads a later command of the batch will wait for, so that their cache misses overlap the work of
 the commands before it (bench/RESULTS.md, issue 19, "Eighth session").
 """
