@@ -371,10 +371,13 @@ class InjectedDefect(RuntimeError):
 
 
 @pytest.fixture(autouse=True)
-def _no_engine_defects(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_engine_defects(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
     """The engine turns an exception in a mechanism into INTERNAL_ERROR instead of raising, so a defect
     no longer stops a test by itself: any test during which the engine meets one fails, unless the
-    test injected it (``InjectedDefect``)."""
+    test injected it (``InjectedDefect``) or planted the defect in the state (``defect_planted``)."""
+    if request.node.get_closest_marker("defect_planted") is not None:
+        yield
+        return
     met: list[str] = []
     failed, report_failure = Exchange._failed, Exchange._report_failure
 

@@ -20,7 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from engine.listing import BOOK_KINDS
 from engine.listing.book import BookInvariantError, DepthLevel, Fill, MatchStep, ReferenceBook, SelfTradeCancel
-from engine.listing.fast.layout import B_BEST_BID, B_LIVE, L_COUNT, L_HEAD, O_LEAVES, O_PREV, O_PRICE, O_SIDE
+from engine.listing.fast import ladder
+from engine.listing.fast.layout import B_BEST_BID, B_LIVE, L_COUNT, L_HEAD, O_LEAVES, O_NEXT, O_PREV, O_PRICE, O_SIDE
 from engine.listing.fast.layout import BUY as FAST_BUY
 from engine.listing.orders import Order
 from engine.messages import OrderType, Side, StpMode
@@ -606,6 +607,10 @@ def _fast_live_count(book: LadderBook) -> None:
     book.book_rows[INSTR, B_LIVE] += 1
 
 
+def _fast_cycle(book: LadderBook) -> None:
+    book.order_rows[_slot(book, 2), O_NEXT] = _slot(book, 1)  # the level's list no longer ends
+
+
 @pytest.mark.parametrize(
     ("corrupt", "code"),  # and the code ``ladder.check`` names it with
     [
@@ -616,6 +621,7 @@ def _fast_live_count(book: LadderBook) -> None:
         (_fast_price, 3),
         (_fast_side, 3),
         (_fast_back_link, 3),
+        (_fast_cycle, 3),  # found by the back links, so the check itself cannot loop
         (_fast_index_missing, 4),
         (_fast_index_swapped, 4),
         (_fast_best_bid, 5),
@@ -633,6 +639,23 @@ def test_validate_internal_state_catches_a_corrupted_fast_ladder(
 
     with pytest.raises(BookInvariantError, match=f"invariant {code} broken"):
         book.validate_internal_state()
+
+
+def test_a_level_whose_list_does_not_end_raises_where_a_kernel_walks_it() -> None:
+    """A cycle (a defect) raises in the kernels that walk a level, instead of looping for ever or
+    writing past the end of an array: ``canonical`` (snapshots, views) and ``fillable`` (a FOK order)."""
+    book = three_orders(lambda: LadderBook("SHEA2025"))
+    assert isinstance(book, LadderBook)
+    sound = ladder.canonical(book.order_rows, book.levels, book.book_rows, INSTR).tolist()
+    assert sound == [_slot(book, 1), _slot(book, 2), _slot(book, 3)]
+
+    _fast_cycle(book)
+
+    with pytest.raises(RuntimeError, match="order list does not end"):
+        ladder.canonical(book.order_rows, book.levels, book.book_rows, INSTR)
+    incoming = book._write(make_order(9, SELL, 7990, 10**6, "A9"))  # in a slot, not resting: as matching sees it
+    with pytest.raises(RuntimeError, match="order list does not end"):
+        ladder.fillable(book.order_rows, book.levels, book.book_rows, INSTR, incoming, 7990, -1)
 
 
 # ------------------------------------------------------------------------------------------ model-based

@@ -11,6 +11,7 @@ listing's handler, or the fast book's kernel half-way through the order, after w
 from __future__ import annotations
 
 import datetime as dt
+import faulthandler
 import inspect
 import random
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,17 @@ from engine.batch import decode_or_report
 from engine.exchange import Exchange
 from engine.journal import Journal, JournalRecord
 from engine.listing.fast.events import DECODERS
-from engine.listing.fast.layout import CMD_NEW, CMD_PYTHON, E_KIND, EV_ACCEPTED, EV_TRADE, X_KIND, X_QTY
+from engine.listing.fast.layout import (
+    CMD_NEW,
+    CMD_PYTHON,
+    E_KIND,
+    EV_ACCEPTED,
+    EV_TRADE,
+    O_NEXT,
+    P_ID_BASE,
+    X_KIND,
+    X_QTY,
+)
 from engine.listing.fast.listing import FastListing
 from engine.listing.reference import Listing
 from engine.market_day import MarketDay
@@ -343,6 +354,47 @@ def test_a_replay_of_the_journal_gives_the_same_events_and_hash(defects: None, b
 
 
 # ------------------------------------------------------------------------------------------ the fast book's boundary
+
+
+def _cycled_level(exchange: Exchange) -> None:
+    """Two sells resting at 80.00 on the fast book, then its level's list made to loop back (a defect)."""
+    assert isinstance(exchange.listing, FastListing)
+    for ts, command in enumerate(
+        [*opening(), order("A2", Side.SELL, 10, 8000, "s1"), order("A3", Side.SELL, 10, 8000, "s2")], 1
+    ):
+        exchange.apply(command, ts)
+    listing = exchange.listing
+    first, second = (int(listing.ids[order_id - int(listing.params[P_ID_BASE])]) for order_id in (1, 2))
+    listing.orders[second, O_NEXT] = first
+
+
+@pytest.mark.not_per_book
+@pytest.mark.defect_planted
+@pytest.mark.parametrize("order_type", [OrderType.LIMIT, OrderType.LIMIT_FOK])
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_kernel_meeting_a_level_list_that_does_not_end_rejects_and_halts(
+    order_type: OrderType, batched: bool
+) -> None:
+    """A cycle in a level's list (a defect) ends as any failing command does, rather than hanging the
+    node in the kernel or letting it write past the event records (``ladder.CORRUPT_LEVEL``)."""
+    exchange = Exchange(market_config(), "fast")
+    _cycled_level(exchange)
+    buy = msgspec.structs.replace(order("A1", Side.BUY, 100, 8000, "b1"), order_type=order_type)
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang fails the run with the stacks, not silently
+    try:
+        if batched:
+            [events] = exchange.apply_batch(exchange.command_batch([buy], [100])).all_events()
+        else:
+            events = exchange.apply(buy, 100)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+    rejects = [e for e in events if isinstance(e, OrderRejected)]
+    assert [r.code for r in rejects] == [Reject.INTERNAL_ERROR]
+    assert "order list does not end" in rejects[0].text
+    assert exchange.market.halted
+    [failure] = exchange.take_failures()
+    assert failure.command == buy
 
 
 @pytest.mark.not_per_book

@@ -342,6 +342,11 @@ def match(
     account, stp = orders[slot, O_ACCT], orders[slot, O_STP]
     lo, tick = books[instr, B_LO], books[instr, B_TICK]
     reached = 0
+    # Each resting order it meets is taken off or ends the match, so a sound book lets it meet at most
+    # the orders resting now; ``room`` made space for that many records. More means a level's list
+    # has a cycle (a defect): it raises, and the command is blamed, instead of looping on and writing
+    # past the records' end.
+    budget, met = params[P_LIVE], 0
     while orders[slot, O_LEAVES] > 0:
         if side == BUY:
             offset, base = books[instr, B_BEST_ASK], books[instr, B_ASK_BASE]
@@ -357,6 +362,9 @@ def match(
         reached += 1
         resting = levels[base + offset, L_HEAD]
         while resting >= 0 and orders[slot, O_LEAVES] > 0:
+            met += 1
+            if met > budget:
+                raise RuntimeError(ladder.CORRUPT_LEVEL)
             following = orders[resting, O_NEXT]
             if orders[resting, O_ACCT] == account:
                 if stp == CANCEL_INCOMING:

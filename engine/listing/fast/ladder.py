@@ -43,6 +43,11 @@ from engine.listing.fast.layout import (
     O_STP,
 )
 
+# What a kernel raises when a level's order list does not end where a sound book's would: a cycle
+# left by a defect. Raised, the command that met it is blamed (an INTERNAL_ERROR reject and a halt)
+# instead of the kernel looping for ever or writing past the end of an array (numba checks no bounds).
+CORRUPT_LEVEL = "a price level's order list does not end: the fast book is corrupt"
+
 
 @inlined_kernel
 def price_offset(books: np.ndarray, instr: int, price: int) -> int:
@@ -157,7 +162,7 @@ def fillable(
     want = orders[slot, O_LEAVES]
     account, stp = orders[slot, O_ACCT], orders[slot, O_STP]
     lo, tick, n = books[instr, B_LO], books[instr, B_TICK], books[instr, B_N]
-    total = 0
+    total = met = 0
     reached = 0
     if side == BUY:
         offset, step, base = books[instr, B_BEST_ASK], 1, books[instr, B_ASK_BASE]
@@ -175,6 +180,9 @@ def fillable(
             reached += 1
             resting = levels[row, L_HEAD]
             while resting >= 0:
+                met += 1
+                if met > orders.shape[0]:
+                    raise RuntimeError(CORRUPT_LEVEL)
                 if orders[resting, O_ACCT] == account:
                     if stp != CANCEL_RESTING:
                         return total
@@ -243,6 +251,8 @@ def canonical(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: 
         while 0 <= offset < n:
             slot = levels[base + offset, L_HEAD]
             while slot >= 0:
+                if found == out.shape[0]:
+                    raise RuntimeError(CORRUPT_LEVEL)
                 out[found] = slot
                 found += 1
                 slot = orders[slot, O_NEXT]
