@@ -20,8 +20,23 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from engine.listing import BOOK_KINDS
 from engine.listing.book import BookInvariantError, DepthLevel, Fill, MatchStep, ReferenceBook, SelfTradeCancel
-from engine.listing.fast import ladder
-from engine.listing.fast.layout import B_BEST_BID, B_LIVE, L_COUNT, L_HEAD, O_LEAVES, O_NEXT, O_PREV, O_PRICE, O_SIDE
+from engine.listing.fast import kernels, ladder
+from engine.listing.fast.layout import (
+    B_BEST_BID,
+    B_LIVE,
+    L_COUNT,
+    L_HEAD,
+    O_ID,
+    O_LEAVES,
+    O_NEXT,
+    O_PREV,
+    O_PRICE,
+    O_SIDE,
+    ORDER_FIELDS,
+    P_FREE_TOP,
+    P_ID_BASE,
+    PARAM_FIELDS,
+)
 from engine.listing.fast.layout import BUY as FAST_BUY
 from engine.listing.orders import Order
 from engine.messages import OrderType, Side, StpMode
@@ -656,6 +671,27 @@ def test_a_level_whose_list_does_not_end_raises_where_a_kernel_walks_it() -> Non
     incoming = book._write(make_order(9, SELL, 7990, 10**6, "A9"))  # in a slot, not resting: as matching sees it
     with pytest.raises(RuntimeError, match="order list does not end"):
         ladder.fillable(book.order_rows, book.levels, book.book_rows, INSTR, incoming, 7990, -1)
+
+
+def test_freeing_a_free_order_slot_raises_instead_of_handing_it_to_two_orders() -> None:
+    orders = np.zeros((4, ORDER_FIELDS), dtype=np.int64)
+    ids, free, params = (
+        np.full(8, -1, dtype=np.int64),
+        np.zeros(4, dtype=np.int64),
+        np.zeros(PARAM_FIELDS, dtype=np.int64),
+    )
+    params[P_FREE_TOP], params[P_ID_BASE] = 3, 1  # slot 3 is taken by order 5, slots 0-2 are free
+    orders[3, O_ID], ids[5 - 1] = 5, 3
+
+    kernels.free_slot(orders, ids, free, params, 3)
+
+    assert (params[P_FREE_TOP], free[3], orders[3, O_ID], ids[5 - 1]) == (4, 3, 0, -1)
+    with pytest.raises(RuntimeError, match="freed when it was free already"):
+        kernels.free_slot(orders, ids, free, params, 3)  # a second time: once more on the stack would be one too many
+    params[P_FREE_TOP] = 2
+    with pytest.raises(RuntimeError, match="freed when it was free already"):
+        kernels.free_slot(orders, ids, free, params, 1)  # never taken
+    assert params[P_FREE_TOP] == 2
 
 
 # ------------------------------------------------------------------------------------------ model-based

@@ -24,6 +24,28 @@ STATE_TRANSITION_MODULES = sorted(
 )
 FORBIDDEN = {"time", "random", "secrets", "os", "io", "socket", "logging", "structlog", "uuid", "threading", "zmq"}
 FORBIDDEN_CALLS = {"print", "open", "input"}
+# File and process I/O reached without importing ``os`` or ``io``: a ``Path`` handed in, a method call.
+FORBIDDEN_IMPORTS_OF_FILES = {"pathlib", "shutil", "tempfile", "subprocess", "glob", "mmap", "sqlite3", "duckdb"}
+FORBIDDEN_METHODS = {
+    "read_bytes",
+    "read_text",
+    "write_bytes",
+    "write_text",
+    "open",
+    "mkdir",
+    "rmdir",
+    "touch",
+    "iterdir",
+}
+FORBIDDEN_METHODS |= {"glob", "rglob", "exists", "is_file", "is_dir", "stat", "readline", "readlines", "fsync", "flush"}
+# engine/listing/fast modules that touch files outside any transition: the kernel cache's stamp
+# (jit.py), the check for a warm cache at start (warm.py) and the generator of event_columns.py,
+# run by hand (event_records.py).
+AROUND_THE_KERNELS = {
+    "engine/listing/fast/jit.py",
+    "engine/listing/fast/warm.py",
+    "engine/listing/fast/event_records.py",
+}
 
 
 def imported_roots(tree: ast.AST) -> set[str]:
@@ -49,6 +71,23 @@ def test_no_clock_randomness_io_or_logging_in_state_transitions(module: str) -> 
     source = (ROOT / module).read_text(encoding="utf-8")
     for clock_read in (r"\bnow\(", r"\btoday\(", r"\butcnow\(", r"time\.time", "perf_counter", "monotonic"):
         assert re.search(clock_read, source) is None, clock_read  # \b: ``fees_today(`` is no clock
+
+
+def called_methods(tree: ast.AST) -> set[str]:
+    return {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+
+
+@pytest.mark.parametrize("module", [m for m in STATE_TRANSITION_MODULES if m not in AROUND_THE_KERNELS])
+def test_no_file_io_by_a_path_or_a_method_in_state_transitions(module: str) -> None:
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    assert imported_roots(tree) & FORBIDDEN_IMPORTS_OF_FILES == set()
+    assert called_methods(tree) & FORBIDDEN_METHODS == set()
+
+
+def test_the_checker_notices_file_io_through_a_path() -> None:
+    tree = ast.parse("from pathlib import Path\ndef load(p: Path) -> bytes:\n    return p.read_bytes()\n")
+    assert imported_roots(tree) & FORBIDDEN_IMPORTS_OF_FILES == {"pathlib"}
+    assert called_methods(tree) & FORBIDDEN_METHODS == {"read_bytes"}
 
 
 def test_the_checker_notices_a_clock_read() -> None:

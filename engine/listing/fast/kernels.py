@@ -146,6 +146,8 @@ POSITION_LIMIT = int(Reject.POSITION_LIMIT)
 UNKNOWN_ORDER = int(Reject.UNKNOWN_ORDER)
 AMEND_NO_CHANGE = int(Reject.AMEND_NO_CHANGE)
 
+FREED_TWICE = "an order slot freed when it was free already: the fast book is corrupt"
+
 Arr = np.ndarray
 
 
@@ -186,7 +188,13 @@ def reject(
 
 @kernel
 def free_slot(orders: np.ndarray, ids: np.ndarray, free: np.ndarray, params: np.ndarray, slot: int) -> None:
-    """The order is done: drop it from the id index and put its slot back on the free stack."""
+    """The order is done: drop it from the id index and put its slot back on the free stack.
+
+    A slot already free (or a full stack) is a defect that would hand one slot to two orders, or
+    write past the stack's end: it raises instead (``FREED_TWICE``), and the command is blamed.
+    """
+    if orders[slot, O_ID] == 0 or params[P_FREE_TOP] >= free.shape[0]:
+        raise RuntimeError(FREED_TWICE)
     index = orders[slot, O_ID] - params[P_ID_BASE]
     if 0 <= index < ids.shape[0] and ids[index] == slot:
         ids[index] = -1
