@@ -38,6 +38,14 @@ def check_auction(path: Path, rules: AuctionRules) -> None:
     for key, most in MOST.items():
         value = getattr(rules, key)
         _require(path, key, 1 <= value <= most, f"must be 1..{most}, got {value}")
+    sent, live = rules.max_bids_sent_per_account, rules.max_bids_per_account
+    most_sent = MOST["max_bids_per_auction"]
+    _require(
+        path,
+        "max_bids_sent_per_account",
+        sent == 0 or live <= sent <= most_sent,
+        f"must be 0 (no limit) or max_bids_per_account ({live})..{most_sent}, got {sent}",
+    )
     length = rules.client_bid_id_max_length
     most_length = MAX_CLIENT_ORDER_ID_LENGTH
     _require(path, "client_bid_id_max_length", 1 <= length <= most_length, f"must be 1..{most_length}, got {length}")

@@ -145,6 +145,10 @@ class AuctionRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     history_days: int = 250  # trading days of listing figures kept for VWAP windows
     max_bids_per_account: int = 100  # live bids of one account in one auction
     max_bids_per_auction: int = 100_000  # bids one auction takes (each is kept until it is cleared)
+    # Bids one account may send to one auction, withdrawn ones included, so that no account can use up
+    # ``max_bids_per_auction`` by bidding and withdrawing and lock the others out. 0: no such limit,
+    # what a data directory recorded before the limit existed replays with (config/auctions.toml: 1,000).
+    max_bids_sent_per_account: int = 0
     max_live_auctions: int = 32  # the regulator's auctions announced, open or closed at once
     # One-way applications live at once (applied for, announced, open or closed), in all and per
     # account: members' applications never take the regulator's room, nor one member all of theirs.

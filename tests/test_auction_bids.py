@@ -266,6 +266,37 @@ def test_an_account_has_at_most_max_bids_per_account_live_bids(book_kind: str) -
     assert_balanced(market)
 
 
+def test_an_account_sends_at_most_max_bids_sent_per_account_bids_withdrawn_ones_included(book_kind: str) -> None:
+    """Bidding and withdrawing, one account cannot take the auction's room for bids from the others."""
+    rules = AuctionRules(max_bids_per_account=1, max_bids_sent_per_account=3, max_bids_per_auction=5)
+    market = auction_market(book_kind, auction_config(auction=rules))
+    auction_id = announce_open(market, SALE)
+    for n in range(3):
+        withdraw(market, "A1", bid(market, "A1", auction_id, 4800, 1, f"b{n}"))
+
+    refused(
+        market,
+        bid_command("A1", auction_id, 4800, 1, "b3"),
+        f"TOO_MANY_BIDS: auction_id={auction_id} account=A1 sent=3 max=3",
+    )
+    assert bid(market, "A2", auction_id, 4800, 1) == 4  # the others still bid
+    assert bid(market, "B1", auction_id, 4800, 1) == 5
+    market.exchange.validate_internal_state()  # the count is rebuilt from the bids kept, and agrees
+
+
+def test_without_max_bids_sent_per_account_an_account_may_bid_and_withdraw_up_to_the_auctions_room(
+    book_kind: str,
+) -> None:
+    rules = AuctionRules(max_bids_per_account=1, max_bids_per_auction=4)
+    assert rules.max_bids_sent_per_account == 0  # the engine's default: data directories recorded before it
+    market = auction_market(book_kind, auction_config(auction=rules))
+    auction_id = announce_open(market, SALE)
+    for n in range(4):
+        withdraw(market, "A1", bid(market, "A1", auction_id, 4800, 1, f"b{n}"))
+
+    refused(market, bid_command("A2", auction_id, 4800, 1), f"TOO_MANY_BIDS: auction_id={auction_id} max=4")
+
+
 def test_an_auction_takes_at_most_max_bids_per_auction_withdrawn_ones_included(book_kind: str) -> None:
     market = auction_market(book_kind, auction_config(auction=AuctionRules(max_bids_per_auction=2)))
     auction_id = announce_open(market, SALE)

@@ -390,6 +390,12 @@ def test_default_fee_account_must_exist(tmp_path: Path) -> None:
         ("auctions.toml", setting("one_way_floor_bp", "10000"), "auction.one_way_floor_bp", "outside 1..9999"),
         ("auctions.toml", setting("history_days", "0"), "auction.history_days", "must be 1..10000, got 0"),
         ("auctions.toml", setting("max_bids_per_auction", "0"), "auction.max_bids_per_auction", "must be 1..1000000"),
+        (
+            "auctions.toml",
+            setting("max_bids_sent_per_account", "50"),
+            "auction.max_bids_sent_per_account",
+            "must be 0 (no limit) or max_bids_per_account (100)..1000000, got 50",
+        ),
         ("auctions.toml", setting("vwap_k_bp", "0"), "auction.compliance.vwap_k_bp", "must be 1..100000"),
         (
             "auctions.toml",

@@ -46,7 +46,7 @@ NOT_FEN: dict[str, set[str]] = {
     "BIDDER_NOT_ELIGIBLE": {"account", "reason"},
     "BID_CAP_EXCEEDED": {"account", "live", "quantity", "cap"},
     "UNKNOWN_BID": {"bid_id"},
-    "TOO_MANY_BIDS": {"account", "auction_id", "max"},
+    "TOO_MANY_BIDS": {"account", "auction_id", "max", "sent"},
     "INVALID_BID_ID": {"length", "max"},
     "DUPLICATE_BID_ID": {"client_bid_id"},
     "INVALID_AUCTION_TERMS": {"term", "reason", "volume", "min"},

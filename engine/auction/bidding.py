@@ -15,7 +15,7 @@ bid's time rank, anything else takes a new one, as a listing order's priority do
 
 from __future__ import annotations
 
-from engine.auction.state import Auction, Bid
+from engine.auction.state import NO_BIDS, SENT, Auction, Bid
 from engine.auction.terms import cap_for
 from engine.config import TRADING_ACCOUNT_KINDS, Account, AuctionRules, Instrument
 from engine.mechanism import ListingView, Market, Rejection, rejected
@@ -78,6 +78,7 @@ class Bidding:
         self.bids[bid.bid_id] = bid
         self.client_ids.add((auction.auction_id, cmd.account, cmd.client_bid_id))
         self._tally(auction, bid, +1)
+        self.live_totals[(auction.auction_id, cmd.account)][SENT] += 1
         return [
             BidAccepted(
                 ts_event=ts,
@@ -160,7 +161,7 @@ class Bidding:
         account its live bids and their tonnes (the cap, the number of bids), and per account and
         instrument the tonnes its live bids may buy (the position limit), so that no check walks
         every bid."""
-        totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
+        totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0, 0])
         totals[0] += sign
         totals[1] += sign * bid.quantity
         if auction.terms.kind is not AuctionKind.BUYBACK:
@@ -215,9 +216,12 @@ class Bidding:
             raise Rejection(Reject.INVALID_BID_ID, length=len(cmd.client_bid_id), max=most)
         if (auction.auction_id, cmd.account, cmd.client_bid_id) in self.client_ids:
             raise Rejection(Reject.DUPLICATE_BID_ID, client_bid_id=cmd.client_bid_id)
-        live = self.live_totals.get((auction.auction_id, cmd.account), [0, 0])[0]
+        live, _, sent = self.live_totals.get((auction.auction_id, cmd.account), NO_BIDS)
         if live >= self.rules.max_bids_per_account:
             raise Rejection(Reject.TOO_MANY_BIDS, account=cmd.account, max=self.rules.max_bids_per_account)
+        most_sent = self.rules.max_bids_sent_per_account
+        if most_sent and sent >= most_sent:
+            raise Rejection(Reject.TOO_MANY_BIDS, account=cmd.account, sent=sent, max=most_sent)
         if auction.bids_received >= self.rules.max_bids_per_auction:
             raise Rejection(Reject.TOO_MANY_BIDS, auction_id=auction.auction_id, max=self.rules.max_bids_per_auction)
 
@@ -239,7 +243,7 @@ class Bidding:
                 raise Rejection(Reject.BID_BELOW_FLOOR, price=price, floor=auction.price_limit)
             if auction.bid_ceiling and price > auction.bid_ceiling:
                 raise Rejection(Reject.BID_ABOVE_CEILING, price=price, ceiling=auction.bid_ceiling)
-        live = self.live_totals.get((auction.auction_id, account), [0, 0])[1] - already
+        live = self.live_totals.get((auction.auction_id, account), NO_BIDS)[1] - already
         cap = cap_for(terms, self.accounts[account].kind)
         if cap is not None and live + quantity > cap:
             raise Rejection(Reject.BID_CAP_EXCEEDED, account=account, live=live, quantity=quantity, cap=cap)

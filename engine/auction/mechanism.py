@@ -25,7 +25,7 @@ from engine.auction.clearing import needs_seed
 from engine.auction.history import PriceHistory, figures_problem
 from engine.auction.prng import commitment, parse_seed
 from engine.auction.settle import Settlement
-from engine.auction.state import LIVE, Auction, AuctionState, Bid
+from engine.auction.state import LIVE, SENT, Auction, AuctionState, Bid
 from engine.auction.terms import Resolved, TermsCheck
 from engine.config import Account, Instrument
 from engine.mechanism import Context, Handler, Mechanism, Rejection, rejected
@@ -88,8 +88,9 @@ class Auctions(Bidding, Mechanism):
         self.bids: dict[int, Bid] = {}  # bids of live auctions, by id
         self.next_auction_id = 1
         self.next_bid_id = 1
-        # Derived from ``bids`` (``_index``): per (auction, account) the live bids' count and tonnes,
-        # and the (auction, account, client bid id) triples used.
+        # Derived from ``bids`` (``_index``): per (auction, account) the live bids' count and tonnes and
+        # the bids it sent, withdrawn ones included (``SENT``), and the (auction, account, client bid id)
+        # triples used.
         self.live_totals: dict[tuple[int, str], list[int]] = {}
         self.buying: dict[tuple[str, str], int] = {}  # (account, instrument) -> tonnes its live bids may buy
         self.client_ids: set[tuple[int, str, str]] = set()
@@ -440,7 +441,7 @@ class Auctions(Bidding, Mechanism):
         self.buying = {}
         for bid in self.bids.values():
             self.client_ids.add((bid.auction_id, bid.account, bid.client_bid_id))
-            self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
+            self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0, 0])[SENT] += 1
             if bid.live:
                 self._tally(self.auctions[bid.auction_id], bid, +1)
 
