@@ -155,11 +155,16 @@ def _replay(
     records: Sequence[JournalRecord],
     on_events: Callable[[JournalRecord, list[Event]], None] | None,
 ) -> None:
-    """Apply ``records``; ``on_events`` sees each one's events after the whole batch was applied."""
+    """Apply ``records``; ``on_events`` sees each one's events after the whole batch was applied.
+
+    Without ``on_events`` nobody reads the events, and on the fast book they are never built: the
+    kernel has changed the state in full by the time its records could be decoded (decoding was
+    ~40% of a replayed record; bench/RESULTS.md, issue 19, ninth session).
+    """
     if not records:
         return
     batch = exchange.command_batch([r.command for r in records], [r.ts for r in records])
-    outcomes = exchange.apply_batch(batch).all_events()
+    applied = exchange.apply_batch(batch)
     if on_events is not None:
-        for record, events in zip(records, outcomes, strict=True):
+        for record, events in zip(records, applied.all_events(), strict=True):
             on_events(record, events)

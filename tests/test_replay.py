@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from carbonx.simulation import OrderFlow, funding_commands, run_simulation
+from engine import recovery
+from engine.batch import EventBatch
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, read_journal, write_snapshot
@@ -102,6 +105,41 @@ def test_recovered_exchanges_produce_equal_events_afterwards(tmp_path: Path, boo
     for exchange in restarted:
         assert [exchange.apply(c, ts=i) for i, c in enumerate(tail)] == expected
         assert exchange.state_hash() == live.state_hash()
+
+
+@pytest.mark.per_book
+def test_a_replay_nobody_reads_the_events_of_builds_none_and_reaches_the_same_state(
+    tmp_path: Path, book_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``recover`` without ``on_events`` (``carbonx replay``, the read-only commands) never turns the
+    fast book's records into events: the kernel changed the state whether they are read or not."""
+    config = market_config()
+    live, _ = run_journaled(tmp_path, config, flow_for(config, 7, 1500), book_kind)
+    seen: list[int] = []
+    monkeypatch.setattr(recovery, "REPLAY_BATCH", 256)  # several batches, and the last one short
+    recover(tmp_path, config, book_kind, use_snapshots=False, on_events=lambda record, _: seen.append(record.seq))
+    decoded = 0
+    all_events, events = EventBatch.all_events, EventBatch.events
+
+    def counted_all(batch: EventBatch) -> Sequence[list[Event]]:
+        nonlocal decoded
+        decoded += 1
+        return all_events(batch)
+
+    def counted_one(batch: EventBatch, index: int) -> list[Event]:
+        nonlocal decoded
+        decoded += 1
+        return events(batch, index)
+
+    monkeypatch.setattr(EventBatch, "all_events", counted_all)
+    monkeypatch.setattr(EventBatch, "events", counted_one)
+
+    replayed = recover(tmp_path, config, book_kind, use_snapshots=False)
+
+    assert decoded == 0
+    assert seen == list(range(1, replayed.replayed + 1))  # with a reader, every record's events reached it
+    assert replayed.exchange.state_hash() == live.state_hash()
+    replayed.exchange.validate_internal_state()
 
 
 @pytest.mark.per_book
