@@ -414,3 +414,35 @@ def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, m
         assert journal.last_seq == 0
         with pytest.raises(RuntimeError, match="failed append"):
             journal.append(JournalRecord(seq=2, ts=T0, command=HaltMarket()))
+
+
+def test_sync_makes_what_was_appended_without_fsync_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with Journal.open(tmp_path, fsync=False) as journal:
+        for seq in (1, 2, 3):
+            journal.append(JournalRecord(seq=seq, ts=T0, command=HaltMarket()))
+        assert synced == []  # no fsync per append
+
+        journal.sync()
+
+        assert len(synced) == 2  # the file, then its directory (the entry of a file created without fsync)
+        assert [r.seq for r in read_journal(tmp_path)] == [1, 2, 3]
+
+
+def test_a_failed_sync_makes_the_journal_refuse_appends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with Journal.open(tmp_path, fsync=False) as journal:
+        journal.append(JournalRecord(seq=1, ts=T0, command=HaltMarket()))
+        monkeypatch.setattr(os, "fsync", failing_fsync)
+        with pytest.raises(OSError, match="Input/output"):
+            journal.sync()
+        monkeypatch.undo()
+
+        with pytest.raises(RuntimeError, match="failed append"):
+            journal.append(JournalRecord(seq=2, ts=T0, command=HaltMarket()))
+        with pytest.raises(RuntimeError, match="failed append"):
+            journal.sync()
