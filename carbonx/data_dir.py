@@ -183,7 +183,7 @@ def apply_commands(
 
     with _open_journal(directory, fsync) as journal:
         # Recovered under the lock, so nothing can be journaled between the rehearsal and the batch.
-        exchange = recover(directory, config, on_events=keep_end_of_day).exchange
+        exchange = recover(directory, config, on_events=keep_end_of_day, events_for=(EndOfDay,)).exchange
         # Rehearsed and journaled at the same time: what was judged acceptable is what is applied.
         ts = clock()
         _rehearse(exchange, commands, ts)

@@ -109,6 +109,7 @@ def recover(
     use_snapshots: bool = True,
     on_events: Callable[[JournalRecord, list[Event]], None] | None = None,
     accept_snapshot: Callable[[int], bool] | None = None,
+    events_for: tuple[type[Command], ...] | None = None,
 ) -> Recovered:
     """Rebuild the exchange: the newest valid snapshot, then every journal record after it.
 
@@ -117,6 +118,8 @@ def recover(
     replayed in batches (``REPLAY_BATCH``), so it must not read the exchange's state.
     ``accept_snapshot(seq)`` may pass over snapshots a caller cannot use (the node needs its
     execution reports saved at the same seq); the journal then replays from an older one.
+    ``events_for``: only the records of these command types go to ``on_events`` (a reader of the
+    end-of-day events needs no order's events decoded); None: every record.
     """
     snapshot_seq, exchange = 0, None
     for seq, blob in valid_snapshots(directory) if use_snapshots else ():
@@ -137,10 +140,10 @@ def recover(
         for record in read_journal(directory, after_seq=snapshot_seq):
             pending.append(record)
             if len(pending) == REPLAY_BATCH:
-                _replay(exchange, pending, on_events)
+                _replay(exchange, pending, on_events, events_for)
                 pending = []
             last_seq, replayed = record.seq, replayed + 1
-        _replay(exchange, pending, on_events)
+        _replay(exchange, pending, on_events, events_for)
     return Recovered(exchange=exchange, snapshot_seq=snapshot_seq, last_seq=last_seq, replayed=replayed)
 
 
@@ -154,6 +157,7 @@ def _replay(
     exchange: Exchange,
     records: Sequence[JournalRecord],
     on_events: Callable[[JournalRecord, list[Event]], None] | None,
+    events_for: tuple[type[Command], ...] | None = None,
 ) -> None:
     """Apply ``records``; ``on_events`` sees each one's events after the whole batch was applied.
 
@@ -165,6 +169,12 @@ def _replay(
         return
     batch = exchange.command_batch([r.command for r in records], [r.ts for r in records])
     applied = exchange.apply_batch(batch)
-    if on_events is not None:
+    if on_events is None:
+        return
+    if events_for is None:
         for record, events in zip(records, applied.all_events(), strict=True):
             on_events(record, events)
+        return
+    for index, record in enumerate(records):
+        if isinstance(record.command, events_for):
+            on_events(record, applied.events(index))

@@ -143,6 +143,34 @@ def test_a_replay_nobody_reads_the_events_of_builds_none_and_reaches_the_same_st
 
 
 @pytest.mark.per_book
+def test_a_replay_for_the_end_of_day_events_gives_only_those_and_decodes_no_order(
+    tmp_path: Path, book_kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``events_for`` (the offline registry's ``apply_commands``): only those commands' events reach
+    the reader, as a full replay gives them, and no order's records are decoded for it."""
+    config = market_config()
+    closing = [SetSession(session=Session.LUNCH_BREAK), SetSession(session=Session.AFTERNOON)]
+    closing += [SetSession(session=Session.CLOSED), EndOfDay(trading_day=DAY1)]
+    live, first = run_journaled(tmp_path, config, [*flow_for(config, 9, 600), *closing], book_kind)
+    everything: dict[int, list[Event]] = {}
+    recover(tmp_path, config, book_kind, on_events=lambda record, events: everything.update({record.seq: events}))
+    monkeypatch.setattr(EventBatch, "all_events", _never)
+    seen: list[tuple[int, list[Event]]] = []
+
+    replayed = recover(
+        tmp_path, config, book_kind, on_events=lambda r, events: seen.append((r.seq, events)), events_for=(EndOfDay,)
+    )
+
+    [(seq, events)] = seen
+    assert seq == replayed.last_seq and events == everything[seq] == first[-1]
+    assert replayed.exchange.state_hash() == live.state_hash()
+
+
+def _never(batch: EventBatch) -> Sequence[list[Event]]:
+    raise AssertionError("every command's events were decoded")
+
+
+@pytest.mark.per_book
 def test_events_replayed_are_the_events_first_produced(tmp_path: Path, book_kind: str) -> None:
     config = market_config()
     commands = flow_for(config, 5, 600)
