@@ -23,12 +23,43 @@ def record_config(directory: Path, config: ExchangeConfig) -> None:
     path = directory / CONFIG_FILE
     encoded = msgspec.json.format(msgspec.json.encode(config), indent=2)
     if path.exists():
-        if msgspec.json.decode(path.read_bytes(), type=ExchangeConfig) != config:
-            raise DataDirError(f"{path}: the data directory was written under a different config")
+        recorded = msgspec.json.decode(path.read_bytes(), type=ExchangeConfig)
+        if recorded != config:
+            changed = config_differences(recorded, config)
+            shown = "; ".join(changed[:SHOWN_DIFFERENCES])
+            more = f"; and {len(changed) - SHOWN_DIFFERENCES} more" if len(changed) > SHOWN_DIFFERENCES else ""
+            raise DataDirError(
+                f"{path}: the data directory was written under a different config ({shown}{more}): serve it "
+                "with the config it was written with, or use another data directory"
+            )
         return
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(encoded)
     tmp.replace(path)
+
+
+SHOWN_DIFFERENCES = 3  # keys a refusal names; the count of the others follows
+_SHOWN_VALUE = 40  # characters of a value shown
+
+
+def config_differences(recorded: ExchangeConfig, current: ExchangeConfig) -> list[str]:
+    """Each key whose value differs, as ``key: recorded X, now Y`` (dotted paths, in the config's order)."""
+    found: list[str] = []
+    _differences(msgspec.to_builtins(recorded), msgspec.to_builtins(current), "", found)
+    return found
+
+
+def _differences(recorded: object, current: object, key: str, found: list[str]) -> None:
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        for name in [*recorded, *(k for k in current if k not in recorded)]:
+            _differences(recorded.get(name), current.get(name), f"{key}.{name}" if key else str(name), found)
+    elif recorded != current:
+        found.append(f"{key or 'the config'}: recorded {_shown(recorded)}, now {_shown(current)}")
+
+
+def _shown(value: object) -> str:
+    text = msgspec.json.encode(value).decode()
+    return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 3] + "..."
 
 
 def recorded_config(directory: Path) -> ExchangeConfig:

@@ -18,6 +18,7 @@ from carbonx.simulation import OrderFlow, funding_commands, run_simulation
 from engine import recovery
 from engine.batch import EventBatch
 from engine.config import ExchangeConfig
+from engine.config_record import config_differences
 from engine.exchange import Exchange
 from engine.journal import JOURNAL_FILE, Journal, read_journal, write_snapshot
 from engine.messages import Command, EndOfDay, Event, Session, SetSession, StartOfDay
@@ -223,8 +224,27 @@ def test_data_directory_refuses_a_different_config(tmp_path: Path) -> None:
     record_config(tmp_path, market_config())
     other = market_config(instruments=market_config().instruments[:1])
 
-    with pytest.raises(DataDirError, match="different config"):
+    with pytest.raises(DataDirError, match="different config") as refused:
         record_config(tmp_path, other)
+
+    assert 'instruments: recorded [{"code":"SHEA2025"' in str(refused.value)  # the key, and both values
+    assert str(refused.value).count("\n") == 0
+
+
+def test_a_refused_config_names_the_keys_that_differ_with_both_values(tmp_path: Path) -> None:
+    config = market_config()
+    record_config(tmp_path, config)
+    auction = msgspec.structs.replace(config.auction, max_bids_sent_per_account=1000, results_kept=5)
+    changed = msgspec.structs.replace(config, auction=auction)
+
+    with pytest.raises(DataDirError) as refused:
+        record_config(tmp_path, changed)
+
+    text = str(refused.value)
+    assert "auction.max_bids_sent_per_account: recorded 0, now 1000" in text
+    assert f"auction.results_kept: recorded {config.auction.results_kept}, now 5" in text
+    assert "serve it with the config it was written with" in text
+    assert config_differences(config, config) == []
 
 
 def test_directory_without_config_record_is_refused(tmp_path: Path) -> None:
