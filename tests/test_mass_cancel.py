@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+import engine.listing.fast.listing
+from engine.config import ExchangeConfig
 from engine.messages import (
     AllOrdersCancelled,
     CancelAllOrders,
@@ -13,7 +17,7 @@ from engine.messages import (
     Reject,
     RequestRejected,
 )
-from tests.conftest import CASH, HOLDING, Market, assert_balanced
+from tests.conftest import CASH, HOLDING, Market, assert_balanced, funded_market
 
 pytestmark = pytest.mark.per_book
 
@@ -84,3 +88,33 @@ def test_mass_cancel_of_unknown_account_or_instrument_is_rejected(market: Market
     assert isinstance(unknown_account, RequestRejected) and unknown_account.code is Reject.UNKNOWN_ACCOUNT
     assert isinstance(unknown_instrument, RequestRejected) and unknown_instrument.code is Reject.UNKNOWN_INSTRUMENT
     assert market.exchange.state_hash() == before
+
+
+@pytest.mark.not_per_book
+def test_mass_cancel_after_the_order_slots_grew_cancels_per_instrument_oldest_first(
+    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast book starting with 8 order slots: they (and the mass cancel's scratch) double as
+    orders arrive; the mass cancel, interleaved across instruments, matches the reference's events."""
+    monkeypatch.setattr(engine.listing.fast.listing, "CAPACITY", 8)
+    markets = [funded_market(config, "reference"), funded_market(config, "fast")]
+    assert markets[1].exchange.listing.orders.shape[0] == 8
+    outcomes = []
+    for market in markets:
+        for n in range(30):  # A1's orders alternate between instruments, A2's sit in between
+            market.buy("A1", 10, 7800 - 5 * n, instrument=("SHEA2025", "CCER", "T5")[n % 3])
+            market.buy("A2", 10, 7700 - n)
+        outcomes.append(market.send(CancelAllOrders(account="A1")))
+        market.exchange.validate_internal_state()
+        assert_balanced(market)
+
+    reference, fast = outcomes
+    assert fast == reference
+    assert markets[1].exchange.listing.orders.shape[0] >= 64
+    cancelled = [e for e in fast if isinstance(e, OrderCancelled)]
+    by_instrument = [e.instrument for e in cancelled]
+    assert by_instrument == ["SHEA2025"] * 10 + ["CCER"] * 10 + ["T5"] * 10  # the config's order
+    assert all(a.order_id < b.order_id for a, b in itertools.pairwise(cancelled[:10]))  # oldest first
+    assert fast[-1] == AllOrdersCancelled(
+        ts_event=markets[1].ts, account="A1", instrument="", cancelled=30, reason=CancelReason.USER
+    )

@@ -147,6 +147,7 @@ UNKNOWN_ORDER = int(Reject.UNKNOWN_ORDER)
 AMEND_NO_CHANGE = int(Reject.AMEND_NO_CHANGE)
 
 FREED_TWICE = "an order slot freed when it was free already: the fast book is corrupt"
+SLOT_TWICE = "the id index names more order slots than there are: the fast book is corrupt"
 
 Arr = np.ndarray
 

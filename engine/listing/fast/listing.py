@@ -147,6 +147,7 @@ class FastListing(ListingTrading):
         n_accounts, n_instruments = len(self.accounts), len(self.instruments)
         self.orders = aligned_zeros(CAPACITY)
         self.free = np.arange(CAPACITY - 1, -1, -1, dtype=np.int64)
+        self.picked = np.empty(CAPACITY, dtype=np.int64)  # a mass cancel's scratch (``commands.cancel_all``)
         self.book_rows = np.zeros((n_instruments, BOOK_FIELDS), dtype=np.int64)
         self.levels = np.zeros((0, LEVEL_FIELDS), dtype=np.int64)
         self.risk_rows = np.zeros((n_accounts, n_instruments, RISK_FIELDS), dtype=np.int64)
@@ -363,7 +364,7 @@ class FastListing(ListingTrading):
             arrays = self.ledger.arrays
             stop: int = commands.run_batch(
                 columns, start, self.orders, self.levels, self.book_rows, arrays.cash, arrays.holdings,
-                self.risk_rows, self.account_codes, self.ids, self.free, self.coids, arrays.trades,
+                self.risk_rows, self.account_codes, self.ids, self.free, self.picked, self.coids, arrays.trades,
                 self.events, self.params, count, first, self._reason,
             )  # fmt: skip
             if stop < columns.shape[1]:
@@ -542,6 +543,7 @@ class FastListing(ListingTrading):
         self.orders = grown
         new = np.arange(2 * size - 1, size - 1, -1, dtype=np.int64)
         self.free = np.concatenate([new, self.free[:top], np.zeros(size - top, dtype=np.int64)])
+        self.picked = np.empty(2 * size, dtype=np.int64)
         self.params[P_FREE_TOP] = top + size
 
     # ------------------------------------------------------------------ snapshots
