@@ -14,7 +14,6 @@ batch touched after each batch.
 from __future__ import annotations
 
 from collections.abc import Collection
-from operator import attrgetter
 
 import msgspec
 
@@ -271,17 +270,14 @@ class ExchangeView:
     ) -> list[RestingOrder]:
         """The open orders of ``accounts`` (one, several, or None: every account) on ``instrument``
         (None: every one), by order id. An instrument the exchange does not list has no orders."""
-        books = self._exchange.listing.books
+        listing = self._exchange.listing
         if instrument is None:
             codes: tuple[str, ...] = self._instruments
         else:
-            codes = (instrument,) if instrument in books else ()
+            codes = (instrument,) if instrument in listing.books else ()
         if isinstance(accounts, str):
             accounts = (accounts,)  # one account, not the characters of its id
-        wanted = None if accounts is None else frozenset(accounts)
-        orders = [_resting(o) for code in codes for o in books[code].orders() if wanted is None or o.account in wanted]
-        orders.sort(key=_ORDER_ID)
-        return orders
+        return [_resting(o) for o in listing.open_orders(accounts, codes)]
 
     def transfers(self, accounts: str | Collection[str] | None = None) -> list[TransferRecord]:
         """Today's agreement transfer proposals that ``accounts`` (one, several, or None: every
@@ -398,9 +394,6 @@ class ExchangeView:
     def cash_totals(self) -> CashTotals:
         ledger = self._exchange.ledger
         return CashTotals(held=ledger.total_cash(), deposited=ledger.deposited, withdrawn=ledger.withdrawn)
-
-
-_ORDER_ID = attrgetter("order_id")
 
 
 def _resting(o: Order) -> RestingOrder:

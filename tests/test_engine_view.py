@@ -10,17 +10,28 @@ from pathlib import Path
 import msgspec
 import pytest
 
+import engine.listing.fast.listing
 from carbonx.config import load_config
 from carbonx.data_dir import apply_commands, rehearse_commands
 from carbonx.node import Node
+from engine.config import ExchangeConfig
 from engine.exchange import Exchange, Rehearsal
 from engine.journal import read_journal
-from engine.messages import Command, DepositCash, HaltInstrument, OrderAccepted, Session, Side, WithdrawCash
+from engine.messages import (
+    CancelOrder,
+    Command,
+    DepositCash,
+    HaltInstrument,
+    OrderAccepted,
+    Session,
+    Side,
+    WithdrawCash,
+)
 from engine.recovery import record_config
 from engine.view import AccountHolding, ExchangeView
 from gateway.protocol import Rehearsal as WireRehearsal
 from gateway.session import Submission
-from tests.conftest import TRADERS, Market
+from tests.conftest import TRADERS, Market, funded_market
 from tests.node_process import make_config
 
 
@@ -218,3 +229,32 @@ def test_an_accepted_order_is_in_the_view_at_once(market: Market) -> None:
     (order,) = view.open_orders(["A3"])
     assert (order.order_id, order.price, order.leaves, order.filled) == (accepted.order_id, 7900, 40, 0)
     assert view.depth("SHEA2025", Side.BUY, 5)[0] == (7900, 40, 1)
+
+
+@pytest.mark.not_per_book
+def test_open_orders_of_some_accounts_are_the_same_on_both_books_after_the_slots_grew(
+    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast book picks an account's orders out of the id index (``ladder.open_slots``) without
+    building anybody else's; the reference filters every resting order. Same answers, by order id."""
+    monkeypatch.setattr(engine.listing.fast.listing, "CAPACITY", 8)
+    views = []
+    for book in ("reference", "fast"):
+        market = funded_market(config, book)
+        for n in range(24):  # orders of three accounts interleaved over three instruments, some traded
+            code = ("SHEA2025", "CCER", "T5")[n % 3]
+            market.buy(TRADERS[n % 3], 10, 7800 - 5 * n, instrument=code)
+            if n % 4 == 0:
+                market.sell(TRADERS[3], 5, 7800 - 5 * n, instrument=code)
+        market.send(CancelOrder(account=TRADERS[1], order_id=5))
+        views.append(ExchangeView(market.exchange))
+    reference, fast = views
+    assert len(fast.open_orders()) > 8  # more orders than the fast book started with slots for
+
+    asked: list[tuple[object, str | None]] = [("A1", None), (["A2", "A3"], None), ({"A1", "A4"}, "CCER")]
+    asked += [(["A3"], "T5"), (["NOBODY"], None), ([], None), (None, "SHEA2025"), ("A2", "NOT-LISTED")]
+    for accounts, instrument in asked:
+        expected = reference.open_orders(accounts, instrument)  # type: ignore[arg-type]
+        assert fast.open_orders(accounts, instrument) == expected, (accounts, instrument)  # type: ignore[arg-type]
+        assert [o.order_id for o in expected] == sorted(o.order_id for o in expected)
+    assert {o.account for o in fast.open_orders(["A2", "A3"])} == {"A2", "A3"}

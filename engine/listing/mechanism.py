@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
 from typing import Protocol
 
 import msgspec
@@ -67,6 +68,9 @@ class ClientOrderIds(Collection[tuple[str, str]], Protocol):
     def clear(self) -> None: ...
 
 
+_order_id = attrgetter("order_id")
+
+
 class ListingTrading(Mechanism, ABC):
     """Listing trading over one book implementation: the parts they share."""
 
@@ -115,6 +119,13 @@ class ListingTrading(Mechanism, ABC):
     @abstractmethod
     def restore_orders(self, records: list[OrderRecord], client_order_ids: Iterable[tuple[str, str]]) -> None:
         """Rest a snapshot's orders (their freezes are already in the ledger) and its used ids."""
+
+    def open_orders(self, accounts: Collection[str] | None, instruments: Sequence[str]) -> list[Order]:
+        """The open orders of ``accounts`` (None: every account) on ``instruments`` (listed ones), by order id."""
+        wanted = None if accounts is None else frozenset(accounts)
+        orders = [o for code in instruments for o in self.books[code].orders() if wanted is None or o.account in wanted]
+        orders.sort(key=_order_id)
+        return orders
 
     def encode(self, commands: Sequence[Command], ts: Sequence[int]) -> np.ndarray | None:
         """The batch in the form ``run`` applies in one go; None when one by one is all there is."""

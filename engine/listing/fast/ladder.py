@@ -47,6 +47,7 @@ from engine.listing.fast.layout import (
 # left by a defect. Raised, the command that met it is blamed (an INTERNAL_ERROR reject and a halt)
 # instead of the kernel looping for ever or writing past the end of an array (numba checks no bounds).
 CORRUPT_LEVEL = "a price level's order list does not end: the fast book is corrupt"
+CORRUPT_INDEX = "the id index names more resting orders than there are: the fast book is corrupt"
 
 
 @inlined_kernel
@@ -258,6 +259,29 @@ def canonical(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: 
                 slot = orders[slot, O_NEXT]
             offset += step
     return out[:found]
+
+
+@njit(cache=True)
+def open_slots(
+    orders: np.ndarray, ids: np.ndarray, issued: int, accounts: np.ndarray, instruments: np.ndarray, out: np.ndarray
+) -> int:
+    """The resting orders of the ``accounts`` (a flag per account index) on the ``instruments`` (a flag per
+    instrument index) into ``out``, in order id order (the id index's); how many. ``out`` holds one per
+    resting order: more would be a corrupt index, and raises."""
+    found = 0
+    for index in range(min(issued, ids.shape[0])):
+        slot = ids[index]
+        if slot < 0:
+            continue
+        account, instr = orders[slot, O_ACCT], orders[slot, O_INSTR]
+        if not (0 <= account < accounts.shape[0] and 0 <= instr < instruments.shape[0]):
+            continue
+        if accounts[account] and instruments[instr]:
+            if found == out.shape[0]:
+                raise RuntimeError(CORRUPT_INDEX)
+            out[found] = slot
+            found += 1
+    return found
 
 
 @njit(cache=True)

@@ -65,6 +65,7 @@ def load_kernels(config: ExchangeConfig) -> None:
         book.top(1)
         book.best(Side.BUY)
         list(book.orders())
+    listing.open_orders([config.accounts[0].id], list(listing.instruments))
     listing.check()
     listing.restore_orders([], [])
     listing.expire_all(0)
