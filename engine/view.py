@@ -14,6 +14,7 @@ batch touched after each batch.
 from __future__ import annotations
 
 from collections.abc import Collection
+from operator import attrgetter
 
 import msgspec
 
@@ -333,12 +334,18 @@ class ExchangeView:
         """Bids of auctions not yet cleared, of one auction (or all) and of ``accounts`` (or all), by id."""
         if isinstance(accounts, str):
             accounts = (accounts,)
-        wanted = None if accounts is None else frozenset(accounts)
-        return [
-            BidRecord(**msgspec.structs.asdict(b))  # the same fields: a frozen copy
-            for b in self._exchange.auctions.bids.values()
-            if (auction_id is None or b.auction_id == auction_id) and (wanted is None or b.account in wanted)
-        ]
+        auctions = self._exchange.auctions
+        if accounts is None:
+            found = [b for b in auctions.bids.values() if auction_id is None or b.auction_id == auction_id]
+        else:  # an account's own bids from the index, not a walk of every bid (a member's ``ListBids``)
+            keys = [
+                (a, account)
+                for a in (auctions.auctions if auction_id is None else (auction_id,))
+                for account in set(accounts)
+            ]
+            found = [auctions.bids[i] for key in keys for i in auctions.sent.get(key, ())]
+            found.sort(key=_BID_ID)
+        return [BidRecord(**msgspec.structs.asdict(b)) for b in found]  # the same fields: a frozen copy
 
     def allocations(self, auction_id: int, accounts: str | Collection[str] | None = None) -> list[BidAllocated]:
         """A cleared auction's outcome of each bid of ``accounts`` (or of every bidder), by bid id:
@@ -394,6 +401,9 @@ class ExchangeView:
     def cash_totals(self) -> CashTotals:
         ledger = self._exchange.ledger
         return CashTotals(held=ledger.total_cash(), deposited=ledger.deposited, withdrawn=ledger.withdrawn)
+
+
+_BID_ID = attrgetter("bid_id")
 
 
 def _resting(o: Order) -> RestingOrder:

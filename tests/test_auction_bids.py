@@ -96,6 +96,25 @@ def test_a_bid_freezes_its_value_and_only_its_bidder_sees_it(desk: Market) -> No
     assert view.bids(1, "A3") == []
 
 
+def test_the_bids_of_some_accounts_are_those_of_every_bid_kept_filtered(desk: Market) -> None:
+    """A member's ``ListBids`` reads its accounts' bids from the mechanism's index of the bids each
+    account sent, not a walk of every bid; the same records, by bid id, withdrawn ones included."""
+    first, second = announce_open(desk, SALE), announce_open(desk, reserve_sale(volume=50_000, price=4800))
+    for n in range(12):
+        placed = bid(desk, ("A1", "A2", "B1")[n % 3], (first, second)[n % 2], 4800 + n, 10, f"b{n}")
+        if n % 5 == 0:
+            withdraw(desk, ("A1", "A2", "B1")[n % 3], placed)
+    view = ExchangeView(desk.exchange)
+    every = view.bids()
+    assert len(every) == 12 and any(not b.live for b in every)
+
+    for auction_id in (None, first, second, 99):
+        for accounts in (["A1"], ["A2", "B1"], {"A1", "A2", "B1"}, ["NOBODY"], []):
+            wanted = [b for b in every if (auction_id is None or b.auction_id == auction_id) and b.account in accounts]
+            assert view.bids(auction_id, accounts) == wanted, (auction_id, accounts)
+    desk.exchange.validate_internal_state()  # the index agrees with the bids it was built from
+
+
 def test_an_offer_in_a_buyback_freezes_its_tonnes(desk: Market) -> None:
     auction_id = announce_open(desk, buyback(volume=10_000, price=7000))
     offer = bid_command("A2", auction_id, 6900, 4_000)

@@ -15,7 +15,7 @@ bid's time rank, anything else takes a new one, as a listing order's priority do
 
 from __future__ import annotations
 
-from engine.auction.state import NO_BIDS, SENT, Auction, Bid
+from engine.auction.state import NO_BIDS, Auction, Bid
 from engine.auction.terms import cap_for
 from engine.config import TRADING_ACCOUNT_KINDS, Account, AuctionRules, Instrument
 from engine.mechanism import ListingView, Market, Rejection, rejected
@@ -48,6 +48,7 @@ class Bidding:
     bids: dict[int, Bid]
     next_bid_id: int
     live_totals: dict[tuple[int, str], list[int]]
+    sent: dict[tuple[int, str], list[int]]
     buying: dict[tuple[str, str], int]
     client_ids: set[tuple[int, str, str]]
     fee_rates: dict[AuctionKind, int]  # per side, by kind of auction
@@ -78,7 +79,7 @@ class Bidding:
         self.bids[bid.bid_id] = bid
         self.client_ids.add((auction.auction_id, cmd.account, cmd.client_bid_id))
         self._tally(auction, bid, +1)
-        self.live_totals[(auction.auction_id, cmd.account)][SENT] += 1
+        self.sent.setdefault((auction.auction_id, cmd.account), []).append(bid.bid_id)
         return [
             BidAccepted(
                 ts_event=ts,
@@ -161,7 +162,7 @@ class Bidding:
         account its live bids and their tonnes (the cap, the number of bids), and per account and
         instrument the tonnes its live bids may buy (the position limit), so that no check walks
         every bid."""
-        totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0, 0])
+        totals = self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
         totals[0] += sign
         totals[1] += sign * bid.quantity
         if auction.terms.kind is not AuctionKind.BUYBACK:
@@ -216,7 +217,8 @@ class Bidding:
             raise Rejection(Reject.INVALID_BID_ID, length=len(cmd.client_bid_id), max=most)
         if (auction.auction_id, cmd.account, cmd.client_bid_id) in self.client_ids:
             raise Rejection(Reject.DUPLICATE_BID_ID, client_bid_id=cmd.client_bid_id)
-        live, _, sent = self.live_totals.get((auction.auction_id, cmd.account), NO_BIDS)
+        live = self.live_totals.get((auction.auction_id, cmd.account), NO_BIDS)[0]
+        sent = len(self.sent.get((auction.auction_id, cmd.account), ()))
         if live >= self.rules.max_bids_per_account:
             raise Rejection(Reject.TOO_MANY_BIDS, account=cmd.account, max=self.rules.max_bids_per_account)
         most_sent = self.rules.max_bids_sent_per_account

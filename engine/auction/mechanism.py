@@ -25,7 +25,7 @@ from engine.auction.clearing import needs_seed
 from engine.auction.history import PriceHistory, figures_problem
 from engine.auction.prng import commitment, parse_seed
 from engine.auction.settle import Settlement
-from engine.auction.state import LIVE, SENT, Auction, AuctionState, Bid
+from engine.auction.state import LIVE, Auction, AuctionState, Bid
 from engine.auction.terms import Resolved, TermsCheck
 from engine.config import Account, Instrument
 from engine.mechanism import Context, Handler, Mechanism, Rejection, rejected
@@ -88,10 +88,12 @@ class Auctions(Bidding, Mechanism):
         self.bids: dict[int, Bid] = {}  # bids of live auctions, by id
         self.next_auction_id = 1
         self.next_bid_id = 1
-        # Derived from ``bids`` (``_index``): per (auction, account) the live bids' count and tonnes and
-        # the bids it sent, withdrawn ones included (``SENT``), and the (auction, account, client bid id)
+        # Derived from ``bids`` (``_index``): per (auction, account) the live bids' count and tonnes, and
+        # the ids of the bids it sent, withdrawn ones included, in order (``sent``: its own bids without a
+        # walk of every bid, for the limit and for ``ListBids``); the (auction, account, client bid id)
         # triples used.
         self.live_totals: dict[tuple[int, str], list[int]] = {}
+        self.sent: dict[tuple[int, str], list[int]] = {}
         self.buying: dict[tuple[str, str], int] = {}  # (account, instrument) -> tonnes its live bids may buy
         self.client_ids: set[tuple[int, str, str]] = set()
 
@@ -138,8 +140,10 @@ class Auctions(Bidding, Mechanism):
         assert list(self.auctions) == sorted(self.auctions), "auctions out of order"
         assert list(self.bids) == sorted(self.bids), "bids out of order"
         totals, client_ids, buying = dict(self.live_totals), set(self.client_ids), dict(self.buying)
+        sent = dict(self.sent)
         self._index()
         assert totals == self.live_totals and client_ids == self.client_ids, "bid indexes out of date"
+        assert sent == self.sent, "the bids sent per account are out of date"
         assert buying == self.buying, "the tonnes bid to buy are out of date"
         self.history.check()
         for auction in self.auctions.values():
@@ -429,6 +433,7 @@ class Auctions(Bidding, Mechanism):
                 self._tally(auction, bid, -1)
             self.client_ids.discard((bid.auction_id, bid.account, bid.client_bid_id))
             self.live_totals.pop((bid.auction_id, bid.account), None)
+            self.sent.pop((bid.auction_id, bid.account), None)
         done = [a for a in self.auctions.values() if a.status not in LIVE]
         auction.finished = 1 + max((a.finished for a in done), default=0)
         done.sort(key=lambda a: a.finished)
@@ -437,11 +442,13 @@ class Auctions(Bidding, Mechanism):
 
     def _index(self) -> None:
         self.live_totals = {}
+        self.sent = {}
         self.client_ids = set()
         self.buying = {}
         for bid in self.bids.values():
             self.client_ids.add((bid.auction_id, bid.account, bid.client_bid_id))
-            self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0, 0])[SENT] += 1
+            self.live_totals.setdefault((bid.auction_id, bid.account), [0, 0])
+            self.sent.setdefault((bid.auction_id, bid.account), []).append(bid.bid_id)
             if bid.live:
                 self._tally(self.auctions[bid.auction_id], bid, +1)
 

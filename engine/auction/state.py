@@ -10,10 +10,9 @@ from engine.messages.auction import AuctionCleared, AuctionStatus, AuctionTerms,
 # An auction that can still change: it holds freezes, and counts against ``max_live_auctions`` (the
 # regulator's) or ``max_live_applications`` (a member's one-way sale).
 LIVE = frozenset({AuctionStatus.APPLIED, AuctionStatus.ANNOUNCED, AuctionStatus.OPEN, AuctionStatus.CLOSED})
-# The mechanism's ``live_totals[(auction, account)]``: [live bids, their tonnes, bids sent (``SENT``,
-# withdrawn ones included)]; ``NO_BIDS`` for an account that has sent none.
-SENT = 2
-NO_BIDS = (0, 0, 0)
+# The mechanism's ``live_totals[(auction, account)]``: [live bids, their tonnes]; ``NO_BIDS`` for an
+# account with none.
+NO_BIDS = (0, 0)
 
 
 class Bid(msgspec.Struct, kw_only=True, array_like=True):
