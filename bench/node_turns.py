@@ -33,7 +33,7 @@ from carbonx.config import load_config
 from carbonx.node import Node
 from engine.messages import AllocateAllowances, Command, DepositCash
 from gateway.protocol import Logon, encoder
-from gateway.session import Submission
+from gateway.submission import Submission
 
 
 def measure(orders: int, batch: int, turn: int, seed: int) -> dict[str, float]:

@@ -36,7 +36,8 @@ from gateway.connections import Connection
 from gateway.contexts import terminate
 from gateway.keys import load_server_secret
 from gateway.protocol import BatchRejection, Rehearsal, encoder
-from gateway.session import Gateway, Submission
+from gateway.session import Gateway
+from gateway.submission import Submission
 from gateway.zap import CONNECTION_PROPERTY, ZapHandler, access_domains
 from market_data.publisher import Publisher
 from market_data.snapshot_service import SnapshotService

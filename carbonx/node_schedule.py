@@ -25,7 +25,7 @@ from carbonx.scheduler import due_auction_commands, due_commands, next_auction_w
 from engine.exchange import Exchange
 from engine.messages import Event, RequestRejected
 from engine.view import ExchangeView
-from gateway.session import Submission
+from gateway.submission import Submission
 
 SCHEDULER_RETRY_NS = 60 * 1_000_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -41,7 +41,8 @@ from gateway.protocol import (
     server_decoder,
 )
 from gateway.reports import ReportBook
-from gateway.session import Gateway, Submission
+from gateway.session import Gateway
+from gateway.submission import Submission
 from tests.conftest import CASH, DAY1, HOLDING, TRADERS, market_config
 
 NS = 1_000_000_000  # one second in ns

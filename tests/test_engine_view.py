@@ -30,7 +30,7 @@ from engine.messages import (
 from engine.recovery import record_config
 from engine.view import AccountHolding, ExchangeView
 from gateway.protocol import Rehearsal as WireRehearsal
-from gateway.session import Submission
+from gateway.submission import Submission
 from tests.conftest import TRADERS, Market, funded_market
 from tests.node_process import make_config
 

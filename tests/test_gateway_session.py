@@ -66,7 +66,7 @@ from gateway.protocol import (
     client_decoder,
     encoder,
 )
-from gateway.session import Submission
+from gateway.submission import Submission
 from tests.conftest import CASH, DAY1, DAY2, HOLDING
 from tests.gateway_helpers import (
     DAY3,

@@ -28,7 +28,7 @@ from engine.messages import (
     Side,
     StartOfDay,
 )
-from gateway.session import Submission
+from gateway.submission import Submission
 from tests.node_process import make_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from engine.listing.fast import ladder
 from engine.listing.fast.ahead import look_ahead
+from engine.listing.fast.checks import (
+    AMEND_NO_CHANGE,
+    DUPLICATE_CLIENT_ORDER_ID,
+    INSUFFICIENT_FUNDS,
+    INSUFFICIENT_HOLDINGS,
+    INVALID_CLIENT_ORDER_ID,
+    INVALID_PRICE,
+    UNKNOWN_ACCOUNT,
+    UNKNOWN_INSTRUMENT,
+    UNKNOWN_ORDER,
+    check_open,
+    check_position,
+    check_price,
+    check_quantity,
+)
 from engine.listing.fast.event_columns import (
     ACCEPTED_ACCOUNT,
     ACCEPTED_CLIENT_ORDER_ID,
@@ -37,23 +52,10 @@ from engine.listing.fast.event_columns import (
 )
 from engine.listing.fast.jit import inlined_kernel, kernel
 from engine.listing.fast.kernels import (
-    AMEND_NO_CHANGE,
-    DUPLICATE_CLIENT_ORDER_ID,
-    INSUFFICIENT_FUNDS,
-    INSUFFICIENT_HOLDINGS,
-    INVALID_CLIENT_ORDER_ID,
-    INVALID_PRICE,
     SLOT_TWICE,
-    UNKNOWN_ACCOUNT,
-    UNKNOWN_INSTRUMENT,
-    UNKNOWN_ORDER,
     Arr,
     cancel,
     cash_needed,
-    check_open,
-    check_position,
-    check_price,
-    check_quantity,
     emit,
     execute,
     free_slot,

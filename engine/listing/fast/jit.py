@@ -31,7 +31,18 @@ _SETTLEMENT = _HERE.parent.parent.parent / "settlement"
 KERNEL_SOURCES = (
     *(
         _HERE / f"{name}.py"
-        for name in ("jit", "layout", "event_columns", "ladder", "kernels", "commands", "regroup", "prefetch", "ahead")
+        for name in (
+            "jit",
+            "layout",
+            "event_columns",
+            "ladder",
+            "kernels",
+            "checks",
+            "commands",
+            "regroup",
+            "prefetch",
+            "ahead",
+        )
     ),
     _HERE.parent.parent / "messages" / "reject.py",
     *(_SETTLEMENT / f"{name}.py" for name in ("jit", "arrays", "kernels", "limits")),

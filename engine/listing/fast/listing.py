@@ -32,7 +32,7 @@ from engine.listing.book import BookInvariantError
 from engine.listing.fast import ahead, commands, ladder
 from engine.listing.fast.bulk import decode_batch
 from engine.listing.fast.encode import encode
-from engine.listing.fast.events import ORDER_TYPES, SIDES, STP_MODES, Names, decode
+from engine.listing.fast.events import Names, decode
 from engine.listing.fast.layout import (
     B_ASK_BASE,
     B_BEST_ASK,
@@ -93,7 +93,7 @@ from engine.listing.fast.layout import (
     X_COID,
     X_KIND,
 )
-from engine.listing.fast.views import ClientOrderIds, FastBook
+from engine.listing.fast.views import ClientOrderIds, FastBook, from_rows
 from engine.listing.mechanism import BatchFailure, ListingTrading
 from engine.listing.orders import Order, OrderRecord
 from engine.mechanism import Context
@@ -234,7 +234,7 @@ class FastListing(ListingTrading):
 
     def orders_at(self, slots: list[int]) -> list[Order]:
         """The orders in ``slots`` as objects (one numpy read for all; enums by lookup, not call)."""
-        return self._resting(slots, Order)
+        return from_rows(self.orders, self.names, slots, Order)
 
     def order_records(self) -> list[OrderRecord]:
         """Every resting order as its snapshot record, in canonical order (straight from the arrays)."""
@@ -243,32 +243,7 @@ class FastListing(ListingTrading):
             for j in range(len(self.instruments))
             for slot in ladder.canonical(self.orders, self.levels, self.book_rows, j).tolist()
         ]
-        return self._resting(slots, OrderRecord)
-
-    def _resting(self, slots: list[int], make: Callable[..., T]) -> list[T]:
-        # ``Order`` and ``OrderRecord`` take the same fields.
-        accounts, instruments, coids = self.names.accounts, self.names.instruments, self.names.client_order_ids
-        return [
-            make(
-                order_id=oid,
-                account=accounts[acct],
-                instrument=instruments[instr],
-                client_order_id=coids[coid][1],
-                side=SIDES[side],
-                order_type=ORDER_TYPES[kind],
-                price=price,
-                leaves=leaves,
-                stp=STP_MODES[stp],
-                freeze_price=freeze,
-                filled=filled,
-                frozen_cash=fcash,
-                frozen_quantity=fqty,
-                traded_value=tvalue,
-            )
-            for (oid, acct, instr, side, kind, price, leaves, stp, freeze, filled, fcash, fqty, tvalue, coid) in (
-                self.orders[slots, O_ID : O_COID + 1].tolist()
-            )
-        ]
+        return from_rows(self.orders, self.names, slots, OrderRecord)
 
     def find_order(self, order_id: int) -> Order | None:
         index = order_id - int(self.params[P_ID_BASE])
