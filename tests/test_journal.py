@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 from engine.journal import (
     JOURNAL_FILE,
     JOURNAL_MAGIC,
+    RESERVE,
     Journal,
     JournalCorrupt,
     JournalLocked,
@@ -82,13 +83,20 @@ def _write(directory: Path, records: list[JournalRecord]) -> None:
 
 
 def _record_ends(data: bytes) -> list[int]:
-    """End offsets of the records in a well-formed journal file, read from the documented format."""
+    """End offsets of the records in a well-formed journal file, read from the documented format:
+    the records, then only zero bytes (the writer's reserve)."""
     ends, offset = [], len(JOURNAL_MAGIC)
-    while offset < len(data):
+    while offset < len(data) and data[offset:].count(0) != len(data) - offset:
         (length,) = struct.unpack_from("<I", data, offset)
         offset += 8 + length
         ends.append(offset)
     return ends
+
+
+def _records_only(path: Path) -> bytes:
+    """The journal's bytes without the writer's reserve: what a file grown record by record holds."""
+    data = path.read_bytes()
+    return data[: (_record_ends(data) or [len(JOURNAL_MAGIC)])[-1]]
 
 
 def _torn_events(logs: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
@@ -149,8 +157,9 @@ def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
     data = (tmp_path / JOURNAL_FILE).read_bytes()
     assert data[:8] == b"CXJRNL01"
     length, crc = struct.unpack_from("<II", data, 8)
-    payload = data[16:]
+    payload, reserve = data[16 : 16 + length], data[16 + length :]
     assert len(payload) == length and zlib.crc32(payload) == crc
+    assert reserve == bytes(RESERVE)  # then zeros, written ahead of the next records
     assert msgspec.msgpack.decode(payload) == [
         7,
         T0,
@@ -203,20 +212,26 @@ def _flip_byte_in_last_payload(data: bytes, start: int) -> bytes:
     return bytes(flipped)
 
 
-def _zero_filled_tail(data: bytes, start: int) -> bytes:
-    return data[:start] + bytes(4096)
+def _zeros_in_the_last_payload(data: bytes, start: int) -> bytes:
+    return data[:-5] + bytes(5)  # the write's last sectors had not landed on the reserve's zeros
 
 
+@pytest.mark.parametrize("reserve", [False, True], ids=["grown", "in_the_reserve"])
 @pytest.mark.parametrize(
-    "damage", [_cut_in_length_header, _cut_in_payload, _flip_byte_in_last_payload, _zero_filled_tail]
+    "damage", [_cut_in_length_header, _cut_in_payload, _flip_byte_in_last_payload, _zeros_in_the_last_payload]
 )
-def test_torn_tail_is_dropped_then_truncated(tmp_path: Path, damage: Callable[[bytes, int], bytes]) -> None:
+def test_torn_tail_is_dropped_then_truncated(
+    tmp_path: Path, damage: Callable[[bytes, int], bytes], reserve: bool
+) -> None:
+    """A torn last record, in a file grown record by record (older writers) or in the zeros the
+    writer keeps ahead of its records."""
     records = _records()
     _write(tmp_path, records)
     path = tmp_path / JOURNAL_FILE
-    data = path.read_bytes()
+    data = _records_only(path)
     good_end = _record_ends(data)[-2]
-    path.write_bytes(damage(data, good_end))
+    damaged = damage(data, good_end)
+    path.write_bytes(damaged + bytes(RESERVE) if reserve else damaged)
     damaged_size = path.stat().st_size
 
     with capture_logs() as logs:
@@ -236,6 +251,56 @@ def test_torn_tail_is_dropped_then_truncated(tmp_path: Path, damage: Callable[[b
     with capture_logs() as logs:
         assert list(read_journal(tmp_path)) == [*records[:-1], replacement]
     assert _torn_events(logs) == []
+
+
+def test_the_zeros_after_the_last_record_are_the_end_and_the_next_appends_go_into_them(tmp_path: Path) -> None:
+    records = _records()
+    _write(tmp_path, records)
+    path = tmp_path / JOURNAL_FILE
+    end = _record_ends(path.read_bytes())[-1]
+    assert path.stat().st_size == end + RESERVE
+
+    with capture_logs() as logs:
+        assert list(read_journal(tmp_path)) == records
+        with Journal.open(tmp_path, fsync=False) as journal:
+            assert journal.last_seq == records[-1].seq
+            assert path.stat().st_size == end + RESERVE  # kept, not truncated
+            more = [JournalRecord(seq=records[-1].seq + i, ts=T0, command=HaltMarket(reason=str(i))) for i in (1, 2)]
+            journal.append_batch(more)
+    assert logs == []  # no torn record: the zeros are not one
+
+    data = path.read_bytes()
+    assert len(data) == end + RESERVE  # the records went into the reserve: the file did not grow
+    assert _record_ends(data)[-1] < len(data) and data[_record_ends(data)[-1] :].count(0) > 0
+    assert list(read_journal(tmp_path)) == [*records, *more]
+
+
+def test_a_write_past_the_reserve_writes_a_new_one_after_it(tmp_path: Path) -> None:
+    big = HaltMarket(reason="x" * 200)
+    with Journal.open(tmp_path, fsync=False) as journal:
+        seq = 0
+        while (tmp_path / JOURNAL_FILE).stat().st_size < 2 * RESERVE:
+            journal.append_batch([JournalRecord(seq=seq + i + 1, ts=T0, command=big) for i in range(100)])
+            seq += 100
+            data = (tmp_path / JOURNAL_FILE).read_bytes()
+            end = _record_ends(data)[-1]
+            assert 0 < len(data) - end <= RESERVE and data[end:] == bytes(len(data) - end)
+
+    assert [r.seq for r in read_journal(tmp_path)] == list(range(1, seq + 1))
+
+
+def test_a_file_grown_record_by_record_is_read_and_appended_to(tmp_path: Path) -> None:
+    """A journal an older writer grew, without a reserve: read as ever, and appended to."""
+    records = _records()
+    _write(tmp_path, records)
+    path = tmp_path / JOURNAL_FILE
+    path.write_bytes(_records_only(path))
+
+    with Journal.open(tmp_path, fsync=False) as journal:
+        journal.append(JournalRecord(seq=records[-1].seq + 1, ts=T0, command=HaltMarket()))
+
+    assert [r.seq for r in read_journal(tmp_path)] == [*(r.seq for r in records), records[-1].seq + 1]
+    assert path.read_bytes().endswith(bytes(RESERVE))
 
 
 @pytest.mark.parametrize("reader", ["read_journal", "open"])
@@ -397,7 +462,8 @@ def test_any_truncation_reads_a_prefix(commands: list[AnyCommand], gaps: list[in
             read = list(read_journal(directory))
 
     assert read == records[: sum(end <= cut for end in ends)]
-    at_boundary = cut in (0, len(JOURNAL_MAGIC), *ends)
+    # The end of a record, or anywhere in the zeros after the last one (the writer's reserve).
+    at_boundary = cut in (0, len(JOURNAL_MAGIC), *ends) or (bool(ends) and cut > ends[-1])
     assert len(_torn_events(logs)) == (0 if at_boundary else 1)
 
 
