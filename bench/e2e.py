@@ -414,7 +414,9 @@ def render(r: Figures) -> str:
             lines.append(
                 _row(f"{d['rate']:,}/s into zeros", d["orders"], *d["us"].values(), d["writes"], d["record_bytes"])
             )
-        lines.append("  (into zeros: the same loop writing into zeros written ahead, as the journal does)")
+        lines.append(
+            "  (into zeros: the same loop writing into zeros written ahead, with fdatasync, as the journal does)"
+        )
     lines += ["", *against_targets(r)]
     lines.append(
         f"\njournal:  seq {j['at_ready']:,} at ready + {j['top_up']} top-up + {j['orders']:,} orders"

@@ -9,8 +9,8 @@ end of the fsync that made it durable. The node's order -> Ack p99 is compared w
 what the node adds beyond durability.
 
 ``ahead=True`` runs the same loop the way the journal writes (engine.journal, ``RESERVE``): into zeros
-written ahead of the records, so that a write grows the file (a fsync with metadata) only once per
-``RESERVE`` bytes. Printed beside the issue's baseline, it says how much of the node's latency the
+written ahead of the records, with fdatasync, so that a sync writes metadata (the file's new size)
+only once per ``RESERVE`` bytes. Printed beside the issue's baseline, it says how much of the node's latency the
 journal's way of writing took off, and what the node adds beyond that.
 """
 
@@ -27,7 +27,7 @@ from engine.journal import RESERVE
 
 def run_fsync_loop(directory: Path, rate: int, seconds: float, record_bytes: int, *, ahead: bool = False) -> Figures:
     """Write and fsync ``record_bytes`` per order arriving at ``rate``/s for ``seconds``; the latency figures.
-    ``ahead``: into zeros written ahead, as the journal writes."""
+    ``ahead``: into zeros written ahead, with fdatasync, as the journal writes."""
     total = max(1, round(rate * seconds))
     interval = 1_000_000_000 // rate
     record = b"\x01" * record_bytes
@@ -35,6 +35,7 @@ def run_fsync_loop(directory: Path, rate: int, seconds: float, record_bytes: int
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     latencies: list[int] = []
     writes = end = size = 0
+    sync = getattr(os, "fdatasync", os.fsync) if ahead else os.fsync
     try:
         start = time.perf_counter_ns() + 10_000_000
         done = 0
@@ -50,7 +51,7 @@ def run_fsync_loop(directory: Path, rate: int, seconds: float, record_bytes: int
                 data += bytes(RESERVE)
             os.pwrite(fd, data, end)
             end += (arrived - done) * record_bytes
-            os.fsync(fd)
+            sync(fd)
             durable = time.perf_counter_ns()
             latencies += [durable - (start + k * interval) for k in range(done, arrived)]
             done, writes = arrived, writes + 1

@@ -13,9 +13,9 @@ each holding every command's seq (the first and a count). Readers see one ``Jour
 command either way, so journals written before batch records existed read as they always did.
 
 The writer keeps zeros written ahead of its records (``RESERVE`` bytes at a time, ``Journal._write``):
-a record written into bytes the file already has changes no metadata, so its fsync writes the data
-alone, about half the time of an append that grows the file and far less in the disk's slow spells
-(bench/RESULTS.md, issue 19, tenth session). The records end where only zero bytes are left, from a
+a record written into bytes the file already has changes no metadata but the file's times, so its
+fdatasync writes the data alone: about half the time of an append's fsync, and far less in the
+disk's slow spells (bench/RESULTS.md, issue 19, tenth session). The records end where only zero bytes are left, from a
 record boundary to the end of the file: that is the reserve, read as the end and nothing else.
 
 A crash mid-write can leave a torn last record: an incomplete length header, a payload shorter
@@ -87,6 +87,11 @@ _CHUNK = 1 << 20
 # Zero bytes the writer keeps written past its last record: the file grows (a fsync with metadata)
 # once per this many bytes of records, not on every append.
 RESERVE = 1 << 20
+# What makes a write durable: fdatasync where there is one (Linux), which flushes the data and the
+# metadata needed to read it back (a new size, new blocks) but not the file's times. A write into the
+# reserve changes only the times, so its sync writes the data alone; fsync would write the inode too
+# whenever the clock's coarse tick had moved since the last write (every write, at 2,000 a second).
+_datasync = getattr(os, "fdatasync", os.fsync)
 _ZERO_HEADER = bytes(_RECORD_HEADER.size)
 
 
@@ -356,7 +361,7 @@ class Journal:
         try:
             _write_all(self._fd, b"".join(chunks), self._end)  # unbuffered: nothing left to flush
             if self._fsync:
-                os.fsync(self._fd)
+                _datasync(self._fd)
             self.check_file()
         except BaseException as exc:
             # After a failed write or fsync the tail on disk is unknown (part of the batch may be

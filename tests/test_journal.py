@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from engine import journal as journal_module
 from engine.journal import (
     JOURNAL_FILE,
     JOURNAL_MAGIC,
@@ -472,7 +473,7 @@ def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, m
         raise OSError(5, "Input/output error")
 
     with Journal.open(tmp_path) as journal:
-        monkeypatch.setattr(os, "fsync", failing_fsync)
+        monkeypatch.setattr(journal_module, "_datasync", failing_fsync)
         with pytest.raises(OSError, match="Input/output"):
             journal.append(JournalRecord(seq=1, ts=T0, command=HaltMarket()))
         monkeypatch.undo()
@@ -480,6 +481,26 @@ def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, m
         assert journal.last_seq == 0
         with pytest.raises(RuntimeError, match="failed append"):
             journal.append(JournalRecord(seq=2, ts=T0, command=HaltMarket()))
+
+
+def test_appends_are_made_durable_with_the_data_sync_and_into_the_reserve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync, real_datasync = os.fsync, journal_module._datasync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append("fsync") or real_fsync(fd))
+    monkeypatch.setattr(journal_module, "_datasync", lambda fd: synced.append("datasync") or real_datasync(fd))
+    path = tmp_path / JOURNAL_FILE
+    with Journal.open(tmp_path) as journal:
+        synced.clear()  # a new file's header and directory entry: fsynced
+        sizes = []
+        for seq in (1, 2, 3):
+            journal.append(JournalRecord(seq=seq, ts=T0, command=HaltMarket()))
+            sizes.append(path.stat().st_size)
+
+    assert synced == ["datasync"] * 3
+    assert sizes[0] == sizes[1] == sizes[2] > RESERVE  # the first write made the reserve; the others went into it
+    assert real_datasync is getattr(os, "fdatasync", os.fsync)  # fdatasync where the system has one
 
 
 def test_sync_makes_what_was_appended_without_fsync_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
