@@ -317,10 +317,6 @@ def run(args: argparse.Namespace) -> Figures:
         results["durability"] = [
             run_fsync_loop(Path(work), rate, args.latency_seconds, record) if args.fsync else {} for rate in args.rates
         ]
-        results["durability_ahead"] = [
-            run_fsync_loop(Path(work), rate, args.latency_seconds, record, ahead=True) if args.fsync else {}
-            for rate in args.rates
-        ]
         node = NodeUnderTest(Path(work), args.fsync, args.batch, args.scale)
         results["machine"]["filesystem"] = filesystem(Path(work))
         try:
@@ -410,13 +406,6 @@ def render(r: Figures) -> str:
             lines.append(
                 _row(f"{d['rate']:,}/s write+fsync", d["orders"], *d["us"].values(), d["writes"], d["record_bytes"])
             )
-        for d in r.get("durability_ahead", []):
-            lines.append(
-                _row(f"{d['rate']:,}/s into zeros", d["orders"], *d["us"].values(), d["writes"], d["record_bytes"])
-            )
-        lines.append(
-            "  (into zeros: the same loop writing into zeros written ahead, with fdatasync, as the journal does)"
-        )
     lines += ["", *against_targets(r)]
     lines.append(
         f"\njournal:  seq {j['at_ready']:,} at ready + {j['top_up']} top-up + {j['orders']:,} orders"
@@ -452,8 +441,7 @@ def against_targets(r: Figures) -> list[str]:
                 f"  batches of {t['batch']}: {rate:,} orders/s = {rate / TARGET_BATCHED:.2f}x the stretch target"
                 f" {TARGET_BATCHED:,} ({verdict(rate >= TARGET_BATCHED)})"
             )
-    ahead = r.get("durability_ahead") or [{}] * len(r["durability"])
-    for f, d, a in zip(r["latency"], r["durability"], ahead, strict=True):
+    for f, d in zip(r["latency"], r["durability"], strict=True):
         if not d:
             lines.append(f"  {f['rate']:,}/s order -> Ack: no durability baseline (fsync off)")
             continue
@@ -463,11 +451,6 @@ def against_targets(r: Figures) -> list[str]:
             f"  {f['rate']:,}/s order -> Ack p99 {f['ack_us']['p99']:,} µs = {ratio:.2f}x the write+fsync loop's"
             f" {d['us']['p99']:,} µs{target if f['rate'] == 2_000 else ''}"
         )
-        if a:
-            lines.append(
-                f"    and {f['ack_us']['p99'] / max(1, a['us']['p99']):.2f}x the loop's into zeros written ahead,"
-                f" {a['us']['p99']:,} µs (the journal's way of writing)"
-            )
     return lines
 
 

@@ -12,19 +12,14 @@ commit), seqs strictly increasing: a lone command as a record of its own, more a
 each holding every command's seq (the first and a count). Readers see one ``JournalRecord`` per
 command either way, so journals written before batch records existed read as they always did.
 
-The writer keeps zeros written ahead of its records (``RESERVE`` bytes at a time, ``Journal._write``):
-a record written into bytes the file already has changes no metadata but the file's times, so its
-fdatasync writes the data alone: about half the time of an append's fsync, and far less in the
-disk's slow spells (bench/RESULTS.md, issue 19, tenth session). The records end where only zero bytes are left, from a
-record boundary to the end of the file: that is the reserve, read as the end and nothing else.
-
 A crash mid-write can leave a torn last record: an incomplete length header, a payload shorter
-than its length, or a record failing its CRC (or of length 0) followed only by zero bytes. A torn
-tail is dropped with the warning ``journal.torn_record_dropped``, and ``Journal.open`` truncates it
-so later appends are clean (a batch record is whole or dropped whole, like the write it came in).
-A bad record with other data after it is damage, not a torn write: it raises ``JournalCorrupt``,
-as do a bad header, a CRC-valid record that does not decode and seqs that do not increase. A file
-that is a strict prefix of the header (a crash while creating it) reads as empty.
+than its length, or a record failing its CRC (or of length 0) followed only by zero bytes (file
+systems may extend a file before its data lands). A torn tail is dropped with the warning
+``journal.torn_record_dropped``, and ``Journal.open`` truncates it so later appends are clean (a
+batch record is whole or dropped whole, like the write it came in). A bad record with other data
+after it is damage, not a torn write: it raises ``JournalCorrupt``, as do a bad header, a
+CRC-valid record that does not decode and seqs that do not increase. A file that is a strict
+prefix of the header (a crash while creating it) reads as empty.
 
 The open journal holds an exclusive ``flock`` on its file: one writer per data directory. Every
 process that writes a data directory (the node, ``carbonx simulate``, ``carbonx registry`` offline)
@@ -84,15 +79,6 @@ _SNAPSHOT_NAME = re.compile(r"snapshot-(\d+)\.cxs")
 _SNAPSHOT_FAMILY = re.compile(r"([a-z]+)-(\d+)\.cxs")  # a snapshot or one of its companions
 _TEMPORARY = re.compile(r"\..+\.tmp")  # write_snapshot's temporary files
 _CHUNK = 1 << 20
-# Zero bytes the writer keeps written past its last record: the file grows (a fsync with metadata)
-# once per this many bytes of records, not on every append.
-RESERVE = 1 << 20
-# What makes a write durable: fdatasync where there is one (Linux), which flushes the data and the
-# metadata needed to read it back (a new size, new blocks) but not the file's times. A write into the
-# reserve changes only the times, so its sync writes the data alone; fsync would write the inode too
-# whenever the clock's coarse tick had moved since the last write (every write, at 2,000 a second).
-_datasync = getattr(os, "fdatasync", os.fsync)
-_ZERO_HEADER = bytes(_RECORD_HEADER.size)
 
 
 class JournalLocked(RuntimeError):
@@ -125,11 +111,10 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
+        view = view[os.write(fd, view) :]
 
 
 def _only_zeros_follow(f: BinaryIO, remaining: int) -> bool:
@@ -175,15 +160,10 @@ def _scan(
             _warn("journal.torn_record_dropped", path, offset=offset, reason=reason)
 
     while offset < size:
-        raw = f.read(min(_RECORD_HEADER.size, size - offset))
-        if raw == _ZERO_HEADER[: len(raw)]:
-            if _only_zeros_follow(f, size - offset - len(raw)):
-                return  # nothing but zeros: the writer's reserve, the end of the records
-            f.seek(offset + len(raw))
-        if len(raw) < _RECORD_HEADER.size:
+        if size - offset < _RECORD_HEADER.size:
             torn("incomplete length header")
             return
-        length, crc = _RECORD_HEADER.unpack(raw)
+        length, crc = _RECORD_HEADER.unpack(f.read(_RECORD_HEADER.size))
         end = offset + _RECORD_HEADER.size + length
         if end > size:
             torn("payload shorter than length")
@@ -269,13 +249,11 @@ def read_journal(directory: Path, after_seq: int = 0) -> Iterator[JournalRecord]
 class Journal:
     """The open journal of one exchange node; holds an exclusive lock on the file until closed."""
 
-    def __init__(self, path: Path, fd: int, last_seq: int, fsync: bool, end: int, size: int) -> None:
+    def __init__(self, path: Path, fd: int, last_seq: int, fsync: bool) -> None:
         self.path = path
         self._fd = fd
         self._last_seq = last_seq
         self._fsync = fsync
-        self._end = end  # where the next record goes: the end of the last one
-        self._size = size  # the file's size: zeros from ``_end`` to here (``RESERVE``)
         self._failure: BaseException | None = None
         self._where = path.absolute()  # checked after each write: still this file?
 
@@ -289,35 +267,30 @@ class Journal:
         """
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / JOURNAL_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 raise JournalLocked(f"{path}: journal is already open for writing") from exc
             last_seq, good_end = 0, len(JOURNAL_MAGIC)
-            reserve = False  # only zeros after the last record
             if not discard:
                 with os.fdopen(fd, "rb", closefd=False) as f:
                     for record, end in _scan(path, f):
                         last_seq, good_end = record.seq, end
-                    size = os.fstat(fd).st_size
-                    if size > good_end:
-                        f.seek(good_end)
-                        reserve = _only_zeros_follow(f, size - good_end)
             size = -1 if discard else os.fstat(fd).st_size
             if size < good_end:  # new, or torn while being created: (re)write the header
                 os.ftruncate(fd, 0)
-                _write_all(fd, JOURNAL_MAGIC, 0)
-            elif size > good_end and not reserve:  # a torn record: drop it
+                _write_all(fd, JOURNAL_MAGIC)
+            elif size > good_end:
                 os.ftruncate(fd, good_end)
-            if size != good_end and not reserve and fsync:
+            if size != good_end and fsync:
                 os.fsync(fd)
                 _fsync_dir(directory)
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, last_seq, fsync, good_end, size if reserve else good_end)
+        return cls(path, fd, last_seq, fsync)
 
     @property
     def last_seq(self) -> int:
@@ -353,22 +326,17 @@ class Journal:
         pack, crc32 = _RECORD_HEADER.pack, zlib.crc32
         for payload in payloads:
             chunks += (pack(len(payload), crc32(payload)), payload)
-        end = self._end + sum(map(len, chunks))
-        size = self._size
-        if end > size:  # past the reserve: written with a new one after it, in the same write
-            chunks.append(bytes(RESERVE))
-            size = end + RESERVE
         try:
-            _write_all(self._fd, b"".join(chunks), self._end)  # unbuffered: nothing left to flush
+            _write_all(self._fd, b"".join(chunks))  # unbuffered: nothing left to flush
             if self._fsync:
-                _datasync(self._fd)
+                os.fsync(self._fd)
             self.check_file()
         except BaseException as exc:
             # After a failed write or fsync the tail on disk is unknown (part of the batch may be
             # there); only a reopen, which drops a torn tail, can say what is durable.
             self._failure = exc
             raise
-        self._last_seq, self._end, self._size = last_seq, end, size
+        self._last_seq = last_seq
 
     def sync(self) -> None:
         """Make every record appended so far durable (one fsync), for a journal opened without fsync.

@@ -111,11 +111,9 @@ def test_the_node_figures_are_printed_against_their_targets(run: tuple[Any, dict
     assert targets[2] == f"  {RATE}/s order -> Ack: no durability baseline (fsync off)"
 
 
-@pytest.mark.parametrize("ahead", [False, True], ids=["appending", "into_zeros_ahead"])
-def test_the_fsync_loop_makes_each_turns_arrivals_durable_and_cleans_up(tmp_path: Path, ahead: bool) -> None:
-    figures = run_fsync_loop(tmp_path, 2_000, 0.05, 165, ahead=ahead)
+def test_the_fsync_loop_makes_each_turns_arrivals_durable_and_cleans_up(tmp_path: Path) -> None:
+    figures = run_fsync_loop(tmp_path, 2_000, 0.05, 165)
     assert figures["orders"] == 100 and 1 <= figures["writes"] <= 100 and figures["record_bytes"] == 165
-    assert figures["ahead"] is ahead
     assert_percentiles(figures["us"])
     assert list(tmp_path.iterdir()) == []
 

@@ -15,11 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from engine import journal as journal_module
 from engine.journal import (
     JOURNAL_FILE,
     JOURNAL_MAGIC,
-    RESERVE,
     Journal,
     JournalCorrupt,
     JournalLocked,
@@ -84,20 +82,13 @@ def _write(directory: Path, records: list[JournalRecord]) -> None:
 
 
 def _record_ends(data: bytes) -> list[int]:
-    """End offsets of the records in a well-formed journal file, read from the documented format:
-    the records, then only zero bytes (the writer's reserve)."""
+    """End offsets of the records in a well-formed journal file, read from the documented format."""
     ends, offset = [], len(JOURNAL_MAGIC)
-    while offset < len(data) and data[offset:].count(0) != len(data) - offset:
+    while offset < len(data):
         (length,) = struct.unpack_from("<I", data, offset)
         offset += 8 + length
         ends.append(offset)
     return ends
-
-
-def _records_only(path: Path) -> bytes:
-    """The journal's bytes without the writer's reserve: what a file grown record by record holds."""
-    data = path.read_bytes()
-    return data[: (_record_ends(data) or [len(JOURNAL_MAGIC)])[-1]]
 
 
 def _torn_events(logs: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
@@ -158,9 +149,8 @@ def test_file_format_is_the_documented_one(tmp_path: Path) -> None:
     data = (tmp_path / JOURNAL_FILE).read_bytes()
     assert data[:8] == b"CXJRNL01"
     length, crc = struct.unpack_from("<II", data, 8)
-    payload, reserve = data[16 : 16 + length], data[16 + length :]
+    payload = data[16:]
     assert len(payload) == length and zlib.crc32(payload) == crc
-    assert reserve == bytes(RESERVE)  # then zeros, written ahead of the next records
     assert msgspec.msgpack.decode(payload) == [
         7,
         T0,
@@ -213,26 +203,20 @@ def _flip_byte_in_last_payload(data: bytes, start: int) -> bytes:
     return bytes(flipped)
 
 
-def _zeros_in_the_last_payload(data: bytes, start: int) -> bytes:
-    return data[:-5] + bytes(5)  # the write's last sectors had not landed on the reserve's zeros
+def _zero_filled_tail(data: bytes, start: int) -> bytes:
+    return data[:start] + bytes(4096)
 
 
-@pytest.mark.parametrize("reserve", [False, True], ids=["grown", "in_the_reserve"])
 @pytest.mark.parametrize(
-    "damage", [_cut_in_length_header, _cut_in_payload, _flip_byte_in_last_payload, _zeros_in_the_last_payload]
+    "damage", [_cut_in_length_header, _cut_in_payload, _flip_byte_in_last_payload, _zero_filled_tail]
 )
-def test_torn_tail_is_dropped_then_truncated(
-    tmp_path: Path, damage: Callable[[bytes, int], bytes], reserve: bool
-) -> None:
-    """A torn last record, in a file grown record by record (older writers) or in the zeros the
-    writer keeps ahead of its records."""
+def test_torn_tail_is_dropped_then_truncated(tmp_path: Path, damage: Callable[[bytes, int], bytes]) -> None:
     records = _records()
     _write(tmp_path, records)
     path = tmp_path / JOURNAL_FILE
-    data = _records_only(path)
+    data = path.read_bytes()
     good_end = _record_ends(data)[-2]
-    damaged = damage(data, good_end)
-    path.write_bytes(damaged + bytes(RESERVE) if reserve else damaged)
+    path.write_bytes(damage(data, good_end))
     damaged_size = path.stat().st_size
 
     with capture_logs() as logs:
@@ -252,56 +236,6 @@ def test_torn_tail_is_dropped_then_truncated(
     with capture_logs() as logs:
         assert list(read_journal(tmp_path)) == [*records[:-1], replacement]
     assert _torn_events(logs) == []
-
-
-def test_the_zeros_after_the_last_record_are_the_end_and_the_next_appends_go_into_them(tmp_path: Path) -> None:
-    records = _records()
-    _write(tmp_path, records)
-    path = tmp_path / JOURNAL_FILE
-    end = _record_ends(path.read_bytes())[-1]
-    assert path.stat().st_size == end + RESERVE
-
-    with capture_logs() as logs:
-        assert list(read_journal(tmp_path)) == records
-        with Journal.open(tmp_path, fsync=False) as journal:
-            assert journal.last_seq == records[-1].seq
-            assert path.stat().st_size == end + RESERVE  # kept, not truncated
-            more = [JournalRecord(seq=records[-1].seq + i, ts=T0, command=HaltMarket(reason=str(i))) for i in (1, 2)]
-            journal.append_batch(more)
-    assert logs == []  # no torn record: the zeros are not one
-
-    data = path.read_bytes()
-    assert len(data) == end + RESERVE  # the records went into the reserve: the file did not grow
-    assert _record_ends(data)[-1] < len(data) and data[_record_ends(data)[-1] :].count(0) > 0
-    assert list(read_journal(tmp_path)) == [*records, *more]
-
-
-def test_a_write_past_the_reserve_writes_a_new_one_after_it(tmp_path: Path) -> None:
-    big = HaltMarket(reason="x" * 200)
-    with Journal.open(tmp_path, fsync=False) as journal:
-        seq = 0
-        while (tmp_path / JOURNAL_FILE).stat().st_size < 2 * RESERVE:
-            journal.append_batch([JournalRecord(seq=seq + i + 1, ts=T0, command=big) for i in range(100)])
-            seq += 100
-            data = (tmp_path / JOURNAL_FILE).read_bytes()
-            end = _record_ends(data)[-1]
-            assert 0 < len(data) - end <= RESERVE and data[end:] == bytes(len(data) - end)
-
-    assert [r.seq for r in read_journal(tmp_path)] == list(range(1, seq + 1))
-
-
-def test_a_file_grown_record_by_record_is_read_and_appended_to(tmp_path: Path) -> None:
-    """A journal an older writer grew, without a reserve: read as ever, and appended to."""
-    records = _records()
-    _write(tmp_path, records)
-    path = tmp_path / JOURNAL_FILE
-    path.write_bytes(_records_only(path))
-
-    with Journal.open(tmp_path, fsync=False) as journal:
-        journal.append(JournalRecord(seq=records[-1].seq + 1, ts=T0, command=HaltMarket()))
-
-    assert [r.seq for r in read_journal(tmp_path)] == [*(r.seq for r in records), records[-1].seq + 1]
-    assert path.read_bytes().endswith(bytes(RESERVE))
 
 
 @pytest.mark.parametrize("reader", ["read_journal", "open"])
@@ -463,8 +397,7 @@ def test_any_truncation_reads_a_prefix(commands: list[AnyCommand], gaps: list[in
             read = list(read_journal(directory))
 
     assert read == records[: sum(end <= cut for end in ends)]
-    # The end of a record, or anywhere in the zeros after the last one (the writer's reserve).
-    at_boundary = cut in (0, len(JOURNAL_MAGIC), *ends) or (bool(ends) and cut > ends[-1])
+    at_boundary = cut in (0, len(JOURNAL_MAGIC), *ends)
     assert len(_torn_events(logs)) == (0 if at_boundary else 1)
 
 
@@ -473,7 +406,7 @@ def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, m
         raise OSError(5, "Input/output error")
 
     with Journal.open(tmp_path) as journal:
-        monkeypatch.setattr(journal_module, "_datasync", failing_fsync)
+        monkeypatch.setattr(os, "fsync", failing_fsync)
         with pytest.raises(OSError, match="Input/output"):
             journal.append(JournalRecord(seq=1, ts=T0, command=HaltMarket()))
         monkeypatch.undo()
@@ -481,26 +414,6 @@ def test_failed_fsync_makes_the_journal_refuse_further_appends(tmp_path: Path, m
         assert journal.last_seq == 0
         with pytest.raises(RuntimeError, match="failed append"):
             journal.append(JournalRecord(seq=2, ts=T0, command=HaltMarket()))
-
-
-def test_appends_are_made_durable_with_the_data_sync_and_into_the_reserve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: list[str] = []
-    real_fsync, real_datasync = os.fsync, journal_module._datasync
-    monkeypatch.setattr(os, "fsync", lambda fd: synced.append("fsync") or real_fsync(fd))
-    monkeypatch.setattr(journal_module, "_datasync", lambda fd: synced.append("datasync") or real_datasync(fd))
-    path = tmp_path / JOURNAL_FILE
-    with Journal.open(tmp_path) as journal:
-        synced.clear()  # a new file's header and directory entry: fsynced
-        sizes = []
-        for seq in (1, 2, 3):
-            journal.append(JournalRecord(seq=seq, ts=T0, command=HaltMarket()))
-            sizes.append(path.stat().st_size)
-
-    assert synced == ["datasync"] * 3
-    assert sizes[0] == sizes[1] == sizes[2] > RESERVE  # the first write made the reserve; the others went into it
-    assert real_datasync is getattr(os, "fdatasync", os.fsync)  # fdatasync where the system has one
 
 
 def test_sync_makes_what_was_appended_without_fsync_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
