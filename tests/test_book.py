@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -865,3 +865,17 @@ TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(TestBookMachine.settings, stateful_step_count=40)
 TestFastBookMachine = FastBookMachine.TestCase
 TestFastBookMachine.settings = settings(TestFastBookMachine.settings, stateful_step_count=40)
+
+
+@given(ids=st.lists(st.integers(1, 10**12), unique=True, max_size=60), data=st.data())
+def test_sort_by_id_orders_any_slots_by_their_orders_ids_in_place(ids: list[int], data: st.DataObject) -> None:
+    """``ladder.sort_by_id``: the mass cancel's and the order list's order once the slots were walked."""
+    orders = np.zeros((len(ids) + 3, ORDER_FIELDS), dtype=np.int64)
+    slots = np.array(data.draw(st.permutations(range(len(ids)))), dtype=np.int64)
+    orders[slots, O_ID] = ids
+    scratch = np.concatenate([slots, np.array([-7, -7], dtype=np.int64)])  # past ``n``: left alone
+
+    ladder.sort_by_id(orders, scratch, len(ids))
+
+    assert orders[scratch[: len(ids)], O_ID].tolist() == sorted(ids)
+    assert sorted(scratch[: len(ids)].tolist()) == sorted(slots.tolist()) and scratch[len(ids) :].tolist() == [-7, -7]

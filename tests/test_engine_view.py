@@ -17,6 +17,7 @@ from carbonx.node import Node
 from engine.config import ExchangeConfig
 from engine.exchange import Exchange, Rehearsal
 from engine.journal import read_journal
+from engine.listing.fast.layout import P_ID_BASE, P_IDS_PER_SLOT, P_NEXT_ORDER
 from engine.messages import (
     CancelOrder,
     Command,
@@ -232,24 +233,35 @@ def test_an_accepted_order_is_in_the_view_at_once(market: Market) -> None:
 
 
 @pytest.mark.not_per_book
+@pytest.mark.parametrize("churn", [0, 100], ids=["few_issued", "more_issued_than_slots"])
 def test_open_orders_of_some_accounts_are_the_same_on_both_books_after_the_slots_grew(
-    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch
+    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch, churn: int
 ) -> None:
-    """The fast book picks an account's orders out of the id index (``ladder.open_slots``) without
-    building anybody else's; the reference filters every resting order. Same answers, by order id."""
+    """The fast book picks an account's orders (``ladder.open_slots``) without building anybody else's:
+    from the id index, or, once the day has issued more orders than there are slots, from the slots,
+    sorted by id. The reference filters every resting order. Same answers, by order id."""
     monkeypatch.setattr(engine.listing.fast.listing, "CAPACITY", 8)
     views = []
     for book in ("reference", "fast"):
         market = funded_market(config, book)
+        if book == "fast":  # the slots walked as soon as there are more ids than slots (default: 8 times)
+            market.exchange.listing.params[P_IDS_PER_SLOT] = 1
         for n in range(24):  # orders of three accounts interleaved over three instruments, some traded
             code = ("SHEA2025", "CCER", "T5")[n % 3]
             market.buy(TRADERS[n % 3], 10, 7800 - 5 * n, instrument=code)
             if n % 4 == 0:
                 market.sell(TRADERS[3], 5, 7800 - 5 * n, instrument=code)
         market.send(CancelOrder(account=TRADERS[1], order_id=5))
+        for _ in range(churn):  # orders placed and cancelled: ids issued, no slot kept
+            (placed,) = [e for e in market.buy(TRADERS[0], 10, 7250) if isinstance(e, OrderAccepted)]
+            market.send(CancelOrder(account=TRADERS[0], order_id=placed.order_id))
+        market.buy(TRADERS[1], 10, 7250, instrument="T5")  # into a slot freed above, with the newest id
         views.append(ExchangeView(market.exchange))
     reference, fast = views
     assert len(fast.open_orders()) > 8  # more orders than the fast book started with slots for
+    listing = market.exchange.listing
+    issued = int(listing.params[P_NEXT_ORDER] - listing.params[P_ID_BASE])
+    assert (issued > listing.orders.shape[0]) is bool(churn)  # the slots walked, not the id index
 
     asked: list[tuple[object, str | None]] = [("A1", None), (["A2", "A3"], None), ({"A1", "A4"}, "CCER")]
     asked += [(["A3"], "T5"), (["NOBODY"], None), ([], None), (None, "SHEA2025"), ("A2", "NOT-LISTED")]

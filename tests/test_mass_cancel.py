@@ -8,9 +8,11 @@ import pytest
 
 import engine.listing.fast.listing
 from engine.config import ExchangeConfig
+from engine.listing.fast.layout import P_ID_BASE, P_IDS_PER_SLOT, P_NEXT_ORDER
 from engine.messages import (
     AllOrdersCancelled,
     CancelAllOrders,
+    CancelOrder,
     CancelReason,
     OrderAccepted,
     OrderCancelled,
@@ -91,17 +93,26 @@ def test_mass_cancel_of_unknown_account_or_instrument_is_rejected(market: Market
 
 
 @pytest.mark.not_per_book
+@pytest.mark.parametrize("churn", [0, 100], ids=["few_issued", "more_issued_than_slots"])
 def test_mass_cancel_after_the_order_slots_grew_cancels_per_instrument_oldest_first(
-    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch
+    config: ExchangeConfig, monkeypatch: pytest.MonkeyPatch, churn: int
 ) -> None:
     """The fast book starting with 8 order slots: they (and the mass cancel's scratch) double as
-    orders arrive; the mass cancel, interleaved across instruments, matches the reference's events."""
+    orders arrive; the mass cancel, interleaved across instruments, matches the reference's events.
+    With more orders issued today than slots, the fast book walks the slots and sorts by id."""
     monkeypatch.setattr(engine.listing.fast.listing, "CAPACITY", 8)
     markets = [funded_market(config, "reference"), funded_market(config, "fast")]
     assert markets[1].exchange.listing.orders.shape[0] == 8
+    markets[1].exchange.listing.params[P_IDS_PER_SLOT] = 1  # the slots walked once there are more ids (default 8x)
     outcomes = []
     for market in markets:
         for n in range(30):  # A1's orders alternate between instruments, A2's sit in between
+            if n == 20:  # some of A2's go, and the slots they free take A1's later orders
+                for order_id in (2, 4, 6):
+                    market.send(CancelOrder(account="A2", order_id=order_id))
+                for _ in range(churn):  # orders placed and cancelled: ids issued, no slot kept
+                    (placed,) = [e for e in market.buy("A2", 10, 7250) if isinstance(e, OrderAccepted)]
+                    market.send(CancelOrder(account="A2", order_id=placed.order_id))
             market.buy("A1", 10, 7800 - 5 * n, instrument=("SHEA2025", "CCER", "T5")[n % 3])
             market.buy("A2", 10, 7700 - n)
         outcomes.append(market.send(CancelAllOrders(account="A1")))
@@ -110,7 +121,10 @@ def test_mass_cancel_after_the_order_slots_grew_cancels_per_instrument_oldest_fi
 
     reference, fast = outcomes
     assert fast == reference
-    assert markets[1].exchange.listing.orders.shape[0] >= 64
+    listing = markets[1].exchange.listing
+    assert listing.orders.shape[0] >= 64
+    issued = int(listing.params[P_NEXT_ORDER] - listing.params[P_ID_BASE])
+    assert (issued > listing.orders.shape[0]) is bool(churn)  # the slots walked, not the id index
     cancelled = [e for e in fast if isinstance(e, OrderCancelled)]
     by_instrument = [e.instrument for e in cancelled]
     assert by_instrument == ["SHEA2025"] * 10 + ["CCER"] * 10 + ["T5"] * 10  # the config's order

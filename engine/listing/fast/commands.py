@@ -52,7 +52,6 @@ from engine.listing.fast.event_columns import (
 )
 from engine.listing.fast.jit import inlined_kernel, kernel
 from engine.listing.fast.kernels import (
-    SLOT_TWICE,
     Arr,
     cancel,
     cash_needed,
@@ -95,6 +94,7 @@ from engine.listing.fast.layout import (
     P_COID_MAX,
     P_FREE_TOP,
     P_ID_BASE,
+    P_IDS_PER_SLOT,
     P_LIVE,
     P_LOOK_AHEAD,
     P_NEXT_ORDER,
@@ -279,11 +279,11 @@ def cancel_all(
     """Mass cancel: every open order of the account (on one instrument, or all), instrument by
     instrument, oldest first in each, as the reference does.
 
-    One walk of the id index (every order of the day, oldest first) picks the account's orders into
-    ``picked`` (scratch, a slot per order slot); they are then cancelled instrument by instrument.
-    Walking the index once per instrument cost a mass cancel of every instrument 15-20 ms with 40
-    instruments, which a member could ask for hundreds of times a second (bench/RESULTS.md, issue 19,
-    ninth session).
+    One walk (``ladder.open_slots``: of the id index or of the order slots, whichever is shorter) picks
+    the account's orders into ``picked`` (scratch, a slot per order slot), oldest first; they are then
+    cancelled instrument by instrument. Walking the index once per instrument cost a mass cancel of
+    every instrument 15-20 ms with 40 instruments, which a member could ask for hundreds of times a
+    second (bench/RESULTS.md, issue 19, ninth session).
 
     It takes the command's fields rather than the batch, like ``amend_order``: compiled once for
     either layout of the batch (numba specialises a kernel on each array layout it is passed).
@@ -296,19 +296,8 @@ def cancel_all(
         return
     reason = DISCONNECT if lost_session else USER
     issued = params[P_NEXT_ORDER] - params[P_ID_BASE]
-    found = 0
-    # The id index lists today's orders by id, so walking it gives them oldest first.
-    for index in range(min(issued, ids.shape[0])):
-        slot = ids[index]
-        if (
-            slot >= 0
-            and orders[slot, O_ACCT] == account
-            and (named == ALL_INSTRUMENTS or orders[slot, O_INSTR] == named)
-        ):
-            if found == picked.shape[0]:  # more of its orders than order slots: the index is corrupt
-                raise RuntimeError(SLOT_TWICE)
-            picked[found] = slot
-            found += 1
+    by_slots = issued > params[P_IDS_PER_SLOT] * orders.shape[0]
+    found = ladder.pick(orders, ids, issued, by_slots, account, named, picked[:0], picked[:0], picked)  # oldest first
     for instr in range(books.shape[0]):
         if named != ALL_INSTRUMENTS and instr != named:
             continue

@@ -112,7 +112,6 @@ from engine.listing.fast.layout import (
 from settlement.kernels import fee_for, release_allowances, release_cash, settle_trade
 
 FREED_TWICE = "an order slot freed when it was free already: the fast book is corrupt"
-SLOT_TWICE = "the id index names more order slots than there are: the fast book is corrupt"
 
 Arr = np.ndarray
 

@@ -18,6 +18,7 @@ from numba import njit
 
 from engine.listing.fast.jit import inlined_kernel, kernel
 from engine.listing.fast.layout import (
+    ALL_INSTRUMENTS,
     B_ASK_BASE,
     B_BEST_ASK,
     B_BEST_BID,
@@ -47,6 +48,7 @@ from engine.listing.fast.layout import (
 # left by a defect. Raised, the command that met it is blamed (an INTERNAL_ERROR reject and a halt)
 # instead of the kernel looping for ever or writing past the end of an array (numba checks no bounds).
 CORRUPT_LEVEL = "a price level's order list does not end: the fast book is corrupt"
+Arr = np.ndarray
 CORRUPT_INDEX = "the id index names more resting orders than there are: the fast book is corrupt"
 
 
@@ -261,27 +263,112 @@ def canonical(orders: np.ndarray, levels: np.ndarray, books: np.ndarray, instr: 
     return out[:found]
 
 
+# Where walking the slots (a row read each, then a sort) costs less than walking the id index (an
+# entry each, and a row read for each resting order): the id index holding this many entries per
+# slot (``params[P_IDS_PER_SLOT]``). Measured with 65,536 slots and 40,000 resting orders
+# (bench/RESULTS.md, issue 19, tenth session): the slots take 0.2 ms, and 4 ms when one account
+# holds all 40,000 (the sort); the id index 1.5-2 ms at a million entries. Past 16 per slot, an
+# account with few orders gains 7x and one with all of them loses at most 2x.
+IDS_PER_SLOT = 16
+
+
 @njit(cache=True)
 def open_slots(
-    orders: np.ndarray, ids: np.ndarray, issued: int, accounts: np.ndarray, instruments: np.ndarray, out: np.ndarray
+    orders: np.ndarray,
+    ids: np.ndarray,
+    issued: int,
+    by_slots: bool,
+    accounts: np.ndarray,
+    instruments: np.ndarray,
+    out: np.ndarray,
 ) -> int:
     """The resting orders of the ``accounts`` (a flag per account index) on the ``instruments`` (a flag per
-    instrument index) into ``out``, in order id order (the id index's); how many. ``out`` holds one per
-    resting order: more would be a corrupt index, and raises."""
+    instrument index) into ``out``, in order id order; how many (``pick``, with every flagged pair)."""
+    return pick(orders, ids, issued, by_slots, -1, ALL_INSTRUMENTS, accounts, instruments, out)
+
+
+@kernel
+def pick(
+    orders: Arr, ids: Arr, issued: int, by_slots: bool, account: int, instr: int, accounts: Arr, instruments: Arr,
+    out: Arr,
+) -> int:  # fmt: skip
+    """The resting orders of ``account`` (or, when it is -1, of the ``accounts`` flagged, a flag per
+    account index) on ``instr`` (or every instrument, ``ALL_INSTRUMENTS``, of the ``instruments``
+    flagged) into ``out``, in order id order; how many. ``out`` holds one per resting order: more
+    would be a corrupt index, and raises. No allocation: a mass cancel calls it inside a batch.
+
+    It walks the id index (``issued`` entries, every order of the day, already in id order) or, with
+    ``by_slots``, the order slots (a row with an id is a resting order) and then sorts what it found
+    by id. The id index grows with the day's orders, the slots only with the most orders resting at
+    once: the callers walk the slots once the index is ``IDS_PER_SLOT`` times longer, so a member's
+    order list or mass cancel costs no more on a day of millions of orders than the slots allow
+    (bench/RESULTS.md, issue 19, tenth session).
+    """
     found = 0
-    for index in range(min(issued, ids.shape[0])):
-        slot = ids[index]
-        if slot < 0:
+    for k in range(orders.shape[0] if by_slots else min(issued, ids.shape[0])):
+        slot = k if by_slots else ids[k]
+        if slot < 0 or orders[slot, O_ID] == 0:
             continue
-        account, instr = orders[slot, O_ACCT], orders[slot, O_INSTR]
-        if not (0 <= account < accounts.shape[0] and 0 <= instr < instruments.shape[0]):
+        a, j = orders[slot, O_ACCT], orders[slot, O_INSTR]
+        if account >= 0:
+            if a != account or (instr != ALL_INSTRUMENTS and j != instr):
+                continue
+        elif not (0 <= a < accounts.shape[0] and 0 <= j < instruments.shape[0] and accounts[a] and instruments[j]):
             continue
-        if accounts[account] and instruments[instr]:
-            if found == out.shape[0]:
-                raise RuntimeError(CORRUPT_INDEX)
-            out[found] = slot
-            found += 1
+        if found == out.shape[0]:
+            raise RuntimeError(CORRUPT_INDEX)
+        out[found] = slot
+        found += 1
+    if by_slots:
+        sort_by_id(orders, out, found)
     return found
+
+
+@kernel
+def sort_by_id(orders: Arr, slots: Arr, n: int) -> None:
+    """Sort ``slots[:n]`` by their orders' ids, in place, without allocating (a heapsort).
+
+    Each slot is packed with its order's id into one integer first (the id above the slot's bits),
+    so the sort compares neighbouring integers instead of reading an order row per comparison: with
+    40,000 slots that is several times quicker. An id too large to pack (none an exchange issues)
+    makes it compare the rows instead.
+    """
+    bits = 1
+    while (1 << bits) < orders.shape[0]:
+        bits += 1
+    packable = True
+    for j in range(n):
+        if orders[slots[j], O_ID] >= (1 << (62 - bits)):
+            packable = False
+    if packable:
+        for j in range(n):
+            slots[j] = (orders[slots[j], O_ID] << bits) | slots[j]
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(orders, slots, start, n, packable)
+    for end in range(n - 1, 0, -1):
+        slots[0], slots[end] = slots[end], slots[0]
+        _sift(orders, slots, 0, end, packable)
+    if packable:
+        mask = (1 << bits) - 1
+        for j in range(n):
+            slots[j] &= mask
+
+
+@inlined_kernel
+def _sift(orders: Arr, slots: Arr, root: int, end: int, packed: bool) -> None:
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and _key(orders, slots[child + 1], packed) > _key(orders, slots[child], packed):
+            child += 1
+        if _key(orders, slots[root], packed) >= _key(orders, slots[child], packed):
+            return
+        slots[root], slots[child] = slots[child], slots[root]
+        root = child
+
+
+@inlined_kernel
+def _key(orders: Arr, value: int, packed: bool) -> int:
+    return value if packed else orders[value, O_ID]
 
 
 @njit(cache=True)

@@ -125,7 +125,10 @@ P_FEE_ACCT = 13
 P_STOPPED = 14  # why the last kernel call stopped early (STOP_*), 0 when it ran to the end
 P_TRADE_ROWS = 15  # the ledger's count of trade-log rows in use (``LedgerArrays.keep_trade_count_in``)
 P_LOOK_AHEAD = 16  # resting orders from which ``run_batch`` prefetches for the commands ahead (``look_ahead``)
-PARAM_FIELDS = 17
+# A member's order list and mass cancel walk the order slots instead of the id index once the index
+# holds this many times as many entries (``ladder.pick``)
+P_IDS_PER_SLOT = 17
+PARAM_FIELDS = 18
 
 STOP_EVENTS, STOP_TRADES, STOP_SLOTS, STOP_IDS = 1, 2, 3, 4
 STOP_PYTHON = 5  # the next command is not a fast-path command: the boundary applies it in Python

@@ -73,6 +73,7 @@ from engine.listing.fast.layout import (
     P_FEE_ACCT,
     P_FREE_TOP,
     P_ID_BASE,
+    P_IDS_PER_SLOT,
     P_LEVELS,
     P_LIVE,
     P_LOOK_AHEAD,
@@ -167,6 +168,7 @@ class FastListing(ListingTrading):
         p[P_LEVELS], p[P_MIN_Q], p[P_MAX_Q] = limits.market_levels, limits.min_quantity_t, limits.max_quantity_t
         p[P_COID_MAX] = limits.client_order_id_max_length
         p[P_LOOK_AHEAD] = ahead.LOOK_AHEAD_FROM
+        p[P_IDS_PER_SLOT] = ladder.IDS_PER_SLOT
         p[P_FEE_ACCT] = self.account_index[config.fees.fee_account]
         ledger.arrays.keep_trade_count_in(p[P_TRADE_ROWS : P_TRADE_ROWS + 1])
         for j, instrument in enumerate(config.instruments):
@@ -228,8 +230,9 @@ class FastListing(ListingTrading):
         for code in instruments:
             listed[self.instrument_index[code]] = True
         issued = int(self.params[P_NEXT_ORDER] - self.params[P_ID_BASE])
+        by_slots = issued > self.params[P_IDS_PER_SLOT] * self.orders.shape[0]
         out = np.empty(int(self.params[P_LIVE]), dtype=np.int64)
-        found = ladder.open_slots(self.orders, self.ids, issued, wanted, listed, out)
+        found = ladder.open_slots(self.orders, self.ids, issued, by_slots, wanted, listed, out)
         return self.orders_at(out[:found].tolist())
 
     def orders_at(self, slots: list[int]) -> list[Order]:
