@@ -277,33 +277,34 @@ def open_slots(
     orders: np.ndarray,
     ids: np.ndarray,
     issued: int,
-    by_slots: bool,
+    ids_per_slot: int,
     accounts: np.ndarray,
     instruments: np.ndarray,
     out: np.ndarray,
 ) -> int:
     """The resting orders of the ``accounts`` (a flag per account index) on the ``instruments`` (a flag per
     instrument index) into ``out``, in order id order; how many (``pick``, with every flagged pair)."""
-    return pick(orders, ids, issued, by_slots, -1, ALL_INSTRUMENTS, accounts, instruments, out)
+    return pick(orders, ids, issued, ids_per_slot, -1, ALL_INSTRUMENTS, accounts, instruments, out)
 
 
 @kernel
 def pick(
-    orders: Arr, ids: Arr, issued: int, by_slots: bool, account: int, instr: int, accounts: Arr, instruments: Arr,
-    out: Arr,
+    orders: Arr, ids: Arr, issued: int, ids_per_slot: int, account: int, instr: int, accounts: Arr,
+    instruments: Arr, out: Arr,
 ) -> int:  # fmt: skip
     """The resting orders of ``account`` (or, when it is -1, of the ``accounts`` flagged, a flag per
     account index) on ``instr`` (or every instrument, ``ALL_INSTRUMENTS``, of the ``instruments``
     flagged) into ``out``, in order id order; how many. ``out`` holds one per resting order: more
     would be a corrupt index, and raises. No allocation: a mass cancel calls it inside a batch.
 
-    It walks the id index (``issued`` entries, every order of the day, already in id order) or, with
-    ``by_slots``, the order slots (a row with an id is a resting order) and then sorts what it found
-    by id. The id index grows with the day's orders, the slots only with the most orders resting at
-    once: the callers walk the slots once the index is ``IDS_PER_SLOT`` times longer, so a member's
+    It walks the id index (``issued`` entries, every order of the day, already in id order) or, once
+    that holds more than ``ids_per_slot`` (``params[P_IDS_PER_SLOT]``) entries per slot, the order
+    slots (a row with an id is a resting order), and then sorts what it found by id. The id index
+    grows with the day's orders, the slots only with the most orders resting at once, so a member's
     order list or mass cancel costs no more on a day of millions of orders than the slots allow
     (bench/RESULTS.md, issue 19, tenth session).
     """
+    by_slots = issued > ids_per_slot * orders.shape[0]
     found = 0
     for k in range(orders.shape[0] if by_slots else min(issued, ids.shape[0])):
         slot = k if by_slots else ids[k]

@@ -230,9 +230,9 @@ class FastListing(ListingTrading):
         for code in instruments:
             listed[self.instrument_index[code]] = True
         issued = int(self.params[P_NEXT_ORDER] - self.params[P_ID_BASE])
-        by_slots = issued > self.params[P_IDS_PER_SLOT] * self.orders.shape[0]
+        per_slot = int(self.params[P_IDS_PER_SLOT])
         out = np.empty(int(self.params[P_LIVE]), dtype=np.int64)
-        found = ladder.open_slots(self.orders, self.ids, issued, by_slots, wanted, listed, out)
+        found = ladder.open_slots(self.orders, self.ids, issued, per_slot, wanted, listed, out)
         return self.orders_at(out[:found].tolist())
 
     def orders_at(self, slots: list[int]) -> list[Order]:
