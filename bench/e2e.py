@@ -12,7 +12,11 @@ throttle no client reaches, scheduler "manual", fsync as chosen) and measures, i
 3. latency at fixed rates, open loop: each order is a 1 t buy that trades at once against sells
    placed first; order -> ``Ack``, and order -> its ``Trade`` on market data (the first market-data
    message it causes: the publisher queues a trade before the quote it changes), matched through
-   the ``Fill``'s ``trade_id``.
+   the ``Fill``'s ``trade_id``;
+4. durability (fsync on): a bare loop that writes and fsyncs each turn's arrivals on the node's
+   disk, at the same rates (``bench.e2e_disk``), whose p99 the Ack's is compared with;
+5. the floor of that comparison: a CURVE echo that writes and fsyncs what arrived before it
+   answers, timed as the latency phase is: transport and durability, nothing else.
 
 The run fails (exit status 1) when anything was refused or rejected, an answer is missing, or the
 node's last journal seq is not the one the requests sent imply. Figures: bench/RESULTS.md.
@@ -38,7 +42,7 @@ from typing import Any, cast
 import msgspec
 import zmq
 
-from bench.e2e_disk import run_fsync_loop
+from bench.e2e_disk import run_durable_echo, run_fsync_loop
 from bench.e2e_node import (
     BUYER_LIMIT_T,
     NodeUnderTest,
@@ -317,6 +321,10 @@ def run(args: argparse.Namespace) -> Figures:
         results["durability"] = [
             run_fsync_loop(Path(work), rate, args.latency_seconds, record) if args.fsync else {} for rate in args.rates
         ]
+        results["floor"] = [
+            run_durable_echo(Path(work), rate, args.latency_seconds, size, record, args.timeout) if args.fsync else {}
+            for rate in args.rates
+        ]
         node = NodeUnderTest(Path(work), args.fsync, args.batch, args.scale)
         results["machine"]["filesystem"] = filesystem(Path(work))
         try:
@@ -406,6 +414,10 @@ def render(r: Figures) -> str:
             lines.append(
                 _row(f"{d['rate']:,}/s write+fsync", d["orders"], *d["us"].values(), d["writes"], d["record_bytes"])
             )
+        lines.append("\n5. the floor: a CURVE echo that writes and fsyncs each turn's arrivals before it answers")
+        lines.append(_row("", "orders", "p50 µs", "p90", "p99", "p99.9", "max"))
+        for e in r.get("floor", []):
+            lines.append(_row(f"{e['rate']:,}/s durable echo", e["orders"], *e["us"].values()))
     lines += ["", *against_targets(r)]
     lines.append(
         f"\njournal:  seq {j['at_ready']:,} at ready + {j['top_up']} top-up + {j['orders']:,} orders"
@@ -441,7 +453,8 @@ def against_targets(r: Figures) -> list[str]:
                 f"  batches of {t['batch']}: {rate:,} orders/s = {rate / TARGET_BATCHED:.2f}x the stretch target"
                 f" {TARGET_BATCHED:,} ({verdict(rate >= TARGET_BATCHED)})"
             )
-    for f, d in zip(r["latency"], r["durability"], strict=True):
+    floors = r.get("floor") or [{}] * len(r["latency"])  # figures saved before the floor was measured
+    for f, d, e in zip(r["latency"], r["durability"], floors, strict=True):
         if not d:
             lines.append(f"  {f['rate']:,}/s order -> Ack: no durability baseline (fsync off)")
             continue
@@ -451,6 +464,11 @@ def against_targets(r: Figures) -> list[str]:
             f"  {f['rate']:,}/s order -> Ack p99 {f['ack_us']['p99']:,} µs = {ratio:.2f}x the write+fsync loop's"
             f" {d['us']['p99']:,} µs{target if f['rate'] == 2_000 else ''}"
         )
+        if e:
+            floor = e["us"]["p99"] / max(1, d["us"]["p99"])
+            lines.append(
+                f"    the durable CURVE echo's p99 {e['us']['p99']:,} µs = {floor:.2f}x: the best a node can score here"
+            )
     return lines
 
 

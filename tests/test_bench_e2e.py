@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bench.e2e import build_parser, main
-from bench.e2e_disk import run_fsync_loop
-from bench.e2e_wire import percentiles
+from bench.e2e import against_targets, build_parser, main
+from bench.e2e_disk import run_durable_echo, run_fsync_loop
+from bench.e2e_wire import BenchError, percentiles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.not_per_book]  # bench.e2e runs its own node on the default book
 
@@ -190,3 +190,36 @@ def test_the_web_bench_names_a_json_files_missing_directory_before_it_runs(capsy
         web_main(["--json", "/nonexistent/carbonx/web.json", "--no-browser"])
     assert exit_.value.code == 2
     assert "--json /nonexistent/carbonx/web.json: no such directory /nonexistent/carbonx" in capsys.readouterr().err
+
+
+def test_the_durable_echo_answers_every_frame_and_cleans_up(tmp_path: Path) -> None:
+    figures = run_durable_echo(tmp_path, 2_000, 0.05, 180, 165, 20.0)
+    assert (figures["rate"], figures["orders"], figures["record_bytes"]) == (2_000, 100, 165)
+    assert_percentiles(figures["us"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_durable_echo_in_a_missing_directory_is_a_one_line_bench_error(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match=r"the durable echo cannot write its file: .*absent/durable-echo.bin: No such"):
+        run_durable_echo(tmp_path / "absent", 2_000, 0.05, 180, 165, 2.0)
+
+
+def test_the_ack_p99_is_printed_against_the_fsync_loop_and_the_durable_echo() -> None:
+    def us(p99: int) -> dict[str, int]:
+        return {"p50": p99 // 2, "p90": p99 - 1, "p99": p99, "p99.9": p99, "max": p99}
+
+    figures: dict[str, Any] = {
+        "baseline": [{"curve": True, "pipelined_per_s": 100_000, "window": 64}],
+        "throughput": [],
+        "latency": [{"rate": 500, "ack_us": us(900)}, {"rate": 2_000, "ack_us": us(1_200)}],
+        "durability": [{"rate": 500, "us": us(400)}, {"rate": 2_000, "us": us(500)}],
+        "floor": [{"rate": 500, "us": us(600)}, {"rate": 2_000, "us": us(800)}],
+    }
+    assert against_targets(figures)[1:] == [
+        "  500/s order -> Ack p99 900 µs = 2.25x the write+fsync loop's 400 µs",
+        "    the durable CURVE echo's p99 600 µs = 1.50x: the best a node can score here",
+        "  2,000/s order -> Ack p99 1,200 µs = 2.40x the write+fsync loop's 500 µs (target 1.5x: short)",
+        "    the durable CURVE echo's p99 800 µs = 1.60x: the best a node can score here",
+    ]
+    del figures["floor"]  # figures saved before the floor was measured
+    assert len(against_targets(figures)) == 3
