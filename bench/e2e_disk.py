@@ -10,7 +10,9 @@ what the node adds beyond durability.
 
 The floor of that ratio is ``run_durable_echo``: a CURVE echo in another process that, like the
 loop, writes and fsyncs each turn's arrivals, and only then answers them. Nothing but the transport
-and the disk is between an order and its answer there, so no node can do better on this host.
+and the disk is between an order and its answer there: a node that added nothing to them would
+score its ratio. Each of the three is measured at its own moment, and the disk's moments differ
+(a stall in one window moves that figure alone), so compare the ratios over several runs.
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ def run_durable_echo(
     """Order-sized frames sent ``rate`` a second, open loop, to ``_durable_echo``: each one's answer time.
 
     Measured as the node's latency phase is, from sending each frame to its answer arriving, on the
-    same disk as the node's journal. No node can answer faster on this host with CURVE and fsync, so
-    its p99 over the write+fsync loop's is the floor of target 5's ratio.
+    same disk as the node's journal: what CURVE and the fsync alone cost an order, so its p99 over
+    the write+fsync loop's is the floor of target 5's ratio.
     """
     server_public, server_secret = zmq.curve_keypair()
     spawn = multiprocessing.get_context("spawn")  # no zmq context may cross a fork

@@ -217,9 +217,9 @@ def test_the_ack_p99_is_printed_against_the_fsync_loop_and_the_durable_echo() ->
     }
     assert against_targets(figures)[1:] == [
         "  500/s order -> Ack p99 900 µs = 2.25x the write+fsync loop's 400 µs",
-        "    the durable CURVE echo's p99 600 µs = 1.50x: the best a node can score here",
+        "    the durable CURVE echo's p99 600 µs = 1.50x: the wire and the fsync alone, no node",
         "  2,000/s order -> Ack p99 1,200 µs = 2.40x the write+fsync loop's 500 µs (target 1.5x: short)",
-        "    the durable CURVE echo's p99 800 µs = 1.60x: the best a node can score here",
+        "    the durable CURVE echo's p99 800 µs = 1.60x: the wire and the fsync alone, no node",
     ]
     del figures["floor"]  # figures saved before the floor was measured
     assert len(against_targets(figures)) == 3
