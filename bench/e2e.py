@@ -466,9 +466,8 @@ def against_targets(r: Figures) -> list[str]:
         )
         if e:
             floor = e["us"]["p99"] / max(1, d["us"]["p99"])
-            lines.append(
-                f"    the durable CURVE echo's p99 {e['us']['p99']:,} µs = {floor:.2f}x: the wire and the fsync alone, no node"
-            )
+            echo = f"    the durable CURVE echo's p99 {e['us']['p99']:,} µs = {floor:.2f}x"
+            lines.append(f"{echo}: the wire and the fsync alone, no node")
     return lines
 
 
